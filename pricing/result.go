@@ -1,0 +1,154 @@
+package pricing
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Bucket is the CDR sub-total a line belongs to (digest §3.6).
+type Bucket uint8
+
+const (
+	BucketFixed       Bucket = iota // total_fixed_cost: FLAT fees of charging elements
+	BucketEnergy                    // total_energy_cost
+	BucketTime                      // total_time_cost: charging time
+	BucketParking                   // total_parking_cost: parking time and FLAT of parking elements
+	BucketReservation               // total_reservation_cost: reservation time and fees
+	numBuckets
+)
+
+var bucketNames = [numBuckets]string{"fixed", "energy", "time", "parking", "reservation"}
+
+func (b Bucket) String() string {
+	if b < numBuckets {
+		return bucketNames[b]
+	}
+	return "unknown"
+}
+
+// Amount is a money amount before and after tax.
+type Amount struct {
+	Excl decimal.Decimal
+	Incl decimal.Decimal
+}
+
+// Add returns a + b.
+func (a Amount) Add(b Amount) Amount { return Amount{a.Excl.Add(b.Excl), a.Incl.Add(b.Incl)} }
+
+// Line is one priced dimension of one charging period.
+//
+// Quantity and Billed are in the dimension's base unit (see Unit): kWh for
+// ENERGY, whole seconds for TIME, PARKING_TIME and RESERVATION_TIME, 1 for
+// FLAT. UnitPrice stays in the tariff's unit (per kWh, per hour, per session).
+type Line struct {
+	Period    int    // index into the CDR's charging periods (sorted by start)
+	Dimension string // FLAT, ENERGY, TIME, PARKING_TIME or RESERVATION_TIME
+	Bucket    Bucket
+	TariffID  string
+	Element   int // index of the tariff element that priced the dimension
+	Component int // index of the component within that element
+	Unit      string
+	Quantity  decimal.Decimal
+	Billed    decimal.Decimal // Quantity plus the step-size extra
+	Extra     decimal.Decimal // Billed - Quantity, non-zero only in the last billable period
+	StepSize  int64           // the step that produced Extra, 0 when none
+	UnitPrice decimal.Decimal
+	VAT       decimal.NullDecimal // percentage; null: no VAT applicable
+	Amount    Amount
+}
+
+// Totals are the recomputed CDR totals under their OCPI 2.2.1 names.
+type Totals struct {
+	TotalCost            Amount          // total_cost (after clamp, negated for a credit CDR)
+	TotalEnergy          decimal.Decimal // total_energy, kWh (Σ ENERGY volumes)
+	TotalEnergyCost      Amount          // total_energy_cost
+	TotalTime            decimal.Decimal // total_time, hours (end - start)
+	TotalTimeCost        Amount          // total_time_cost
+	TotalParkingTime     decimal.Decimal // total_parking_time, hours (Σ PARKING_TIME volumes)
+	TotalParkingCost     Amount          // total_parking_cost
+	TotalFixedCost       Amount          // total_fixed_cost
+	TotalReservationCost Amount          // total_reservation_cost
+	// Adjustment is TotalCost (before any credit negation) minus the sum of
+	// the five cost sub-totals: the min/max clamp and, with RoundTotal, the
+	// rounding residue. OCPI does not say where a clamp is booked.
+	Adjustment Amount
+}
+
+// Code is a stable, machine-readable warning code.
+type Code string
+
+const (
+	WarnZoneUnresolved      Code = "tz_unresolved"            // priced in UTC
+	WarnZoneFromCoordinates Code = "tz_from_coordinates"      // zone looked up from the coordinates
+	WarnZoneFromCountry     Code = "tz_from_country"          // zone from a single-zone country
+	WarnPeriodNoTariff      Code = "period_without_tariff"    // a period's tariff could not be found
+	WarnTariffIDAssumed     Code = "tariff_id_assumed"        // no tariff_id on the period: the single tariff was used
+	WarnUnverifiable        Code = "restriction_unverifiable" // power/current restriction without the dimension: treated as matching
+	WarnFlatChanged         Code = "flat_changed"             // a different FLAT became active later in the phase: not charged
+	WarnDuplicateComponent  Code = "duplicate_component"      // two components of one type in an element: the first wins
+	WarnVolumeExceedsPeriod Code = "volume_exceeds_period"    // TIME+PARKING_TIME+RESERVATION_TIME longer than the period
+	WarnNegativeVolume      Code = "negative_volume"          // negative volume priced as zero (V2G pricing is undefined)
+	WarnLimitInclDerived    Code = "limit_incl_derived"       // min/max price without incl: the incl bound follows the excl one
+	WarnTaxesUnknown        Code = "taxes_unknown"            // no vat on a taxed line: incl = excl is a lower bound
+	WarnPeriodsSynthesized  Code = "periods_synthesized"      // no charging periods: one built from the totals
+	WarnCurrencyMismatch    Code = "currency_mismatch"        // CDR and tariff currencies differ
+	WarnUnknownCurrency     Code = "unknown_currency"         // not an ISO 4217 code: 2 minor units assumed
+	WarnMinPriceApplied     Code = "min_price_applied"
+	WarnMaxPriceApplied     Code = "max_price_applied"
+	WarnPeriodsUnsorted     Code = "periods_unsorted"       // periods were sorted by start
+	WarnBoundaryInPeriod    Code = "boundary_inside_period" // a time-of-day boundary falls strictly inside a period
+	WarnTimeWindowAllDay    Code = "time_window_all_day"    // start_time == end_time: read as the whole day
+	WarnExpiredReservation  Code = "reservation_expired"    // reservation CDR without a charging session
+	WarnUnknownDimension    Code = "unknown_dimension"      // a dimension type roamsettle does not price
+)
+
+// Warning is one thing the pricing noticed.
+type Warning struct {
+	Code    Code
+	Period  int // -1 when not about one period
+	Message string
+}
+
+// Result is a recomputed CDR.
+type Result struct {
+	CDRID      string
+	Currency   string
+	Policy     Policy
+	Zone       ResolvedZone
+	Expired    bool // a reservation that expired without a session
+	Credit     bool
+	Lines      []Line
+	Totals     Totals
+	Warnings   []Warning
+	MinorUnits int
+	// trace is what Explain tells.
+	trace []periodTrace
+	notes []string
+}
+
+// HasWarning reports whether a warning with the code was raised.
+func (r *Result) HasWarning(c Code) bool {
+	for _, w := range r.Warnings {
+		if w.Code == c {
+			return true
+		}
+	}
+	return false
+}
+
+// periodTrace records, per period, what Explain needs.
+type periodTrace struct {
+	start, end time.Time
+	local      time.Time
+	phase      string
+	tariffID   string
+	volumes    string
+	dims       []dimTrace
+}
+
+type dimTrace struct {
+	dim      string
+	element  int // -1: no element
+	rejected []string
+}
