@@ -3,6 +3,7 @@ package ocpi
 import (
 	"crypto/sha256"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -148,7 +149,15 @@ func Decode(raw []byte, hint Hint) Decoded {
 	}
 	d.path = v.path
 	probs := d.probs
+	unreadablePeriods := false
+	for _, p := range probs[:decodeProblems] {
+		unreadablePeriods = unreadablePeriods || strings.HasPrefix(p.Path, "charging_periods")
+	}
 	for _, p := range v.probs {
+		// Sums over periods whose volumes could not be read say nothing.
+		if p.Rule == RuleTotals && unreadablePeriods {
+			continue
+		}
 		if !hasPath(probs[:decodeProblems], p.Path) {
 			probs = append(probs, p)
 		}

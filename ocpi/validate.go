@@ -154,7 +154,7 @@ func (v *validator) cdr(c *CDR) {
 		v.leave(k)
 		v.leave(m)
 	}
-	v.chargingPeriods(c, startKnown && endKnown)
+	v.chargingPeriods(c, startKnown && endKnown && !c.EndDateTime.Before(c.StartDateTime))
 	v.totals(c)
 	v.credit(c)
 	v.str("remark", c.Remark, 255, false, false)
@@ -184,6 +184,10 @@ func (v *validator) sessionTime(field string, t time.Time) bool {
 }
 
 func (v *validator) cdrToken(t *CDRToken) {
+	if *t == (CDRToken{}) {
+		v.required("cdr_token", true, false)
+		return
+	}
 	m := v.enter("cdr_token")
 	defer v.leave(m)
 	v.str("country_code", t.CountryCode, 2, true, false)
@@ -204,6 +208,10 @@ func (v *validator) cdrLocation(l *CDRLocation, version Version) {
 		v.str("city", l.City, 45, true, false)
 		v.str("country", l.Country, 3, true, false)
 		v.geo(l.Coordinates)
+		return
+	}
+	if l.ID == "" && l.Address == "" && l.City == "" && l.Country == "" && l.EVSEUID == "" && l.ConnectorID == "" {
+		v.required("cdr_location", true, false)
 		return
 	}
 	m := v.enter("cdr_location")
