@@ -1,0 +1,383 @@
+package synth
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+// Config says what to generate.
+type Config struct {
+	// CDRs is the number of charging sessions; each gives one CDR. Injected
+	// duplicates, conflicting copies and credit CDRs come on top.
+	CDRs int
+	// Seed fixes every random choice: the same Config gives the same bytes.
+	Seed uint64
+	// Month is "YYYY-MM"; sessions start in this month (UTC).
+	Month string
+	// ErrorPerMille is the share of sessions, in thousandths, that carry an
+	// injected error (listed in ground_truth.csv).
+	ErrorPerMille int
+	// CreditPerMille is the share of clean 2.2+ CDRs followed by a credit CDR.
+	CreditPerMille int
+	// Tokens is the size of the eMSP's token list.
+	Tokens int
+	// LocationsPerParty is the number of locations of each CPO.
+	LocationsPerParty int
+}
+
+// DefaultConfig is a month of 10,000 sessions with 5 % injected errors.
+func DefaultConfig() Config {
+	return Config{CDRs: 10000, Seed: 1, Month: "2026-10", ErrorPerMille: 50, CreditPerMille: 10,
+		Tokens: 2000, LocationsPerParty: 24}
+}
+
+// ErrorKind names an injected billing error. The names are the error_kind
+// column of ground_truth.csv.
+type ErrorKind string
+
+const (
+	ErrWrongTariffVersion ErrorKind = "wrong_tariff_version"
+	ErrWrongPrice         ErrorKind = "wrong_price"
+	ErrRounding           ErrorKind = "rounding"
+	ErrVAT                ErrorKind = "vat"
+	ErrTimeZone           ErrorKind = "time_zone"
+	ErrMissingFields      ErrorKind = "missing_fields"
+	ErrDuplicate          ErrorKind = "duplicate"
+	ErrConflict           ErrorKind = "conflict"
+	ErrUnknownToken       ErrorKind = "unknown_token"
+)
+
+// ErrorKinds lists every kind, in the order the generator tries them.
+var ErrorKinds = []ErrorKind{ErrWrongTariffVersion, ErrWrongPrice, ErrRounding, ErrVAT, ErrTimeZone,
+	ErrMissingFields, ErrDuplicate, ErrConflict, ErrUnknownToken}
+
+// KindCount is how often one error kind was injected.
+type KindCount struct {
+	Kind  ErrorKind `json:"kind"`
+	Count int       `json:"count"`
+}
+
+// PartySummary describes one CPO and what was written for it.
+type PartySummary struct {
+	CountryCode  string       `json:"country_code"`
+	PartyID      string       `json:"party_id"`
+	Name         string       `json:"name"`
+	OCPIVersion  ocpi.Version `json:"ocpi_version"`
+	Currency     string       `json:"currency"`
+	TimeZone     string       `json:"time_zone"`
+	Sessions     int          `json:"sessions"`
+	CDRLines     int          `json:"cdr_lines"`
+	CreditCDRs   int          `json:"credit_cdrs"`
+	Tariffs      int          `json:"tariff_versions"`
+	Locations    int          `json:"locations"`
+	TariffsFile  string       `json:"tariffs_file"`
+	LocationFile string       `json:"locations_file"`
+	CDRFile      string       `json:"cdrs_file"`
+}
+
+// Summary is what Generate wrote; it is also the body of manifest.json.
+type Summary struct {
+	Generator      string         `json:"generator"`
+	Month          string         `json:"month"`
+	Seed           uint64         `json:"seed"`
+	Sessions       int            `json:"sessions"`
+	CDRLines       int            `json:"cdr_lines"`
+	CreditCDRs     int            `json:"credit_cdrs"`
+	ErrorPerMille  int            `json:"error_per_mille"`
+	InjectedErrors int            `json:"injected_errors"`
+	ErrorsByKind   []KindCount    `json:"errors_by_kind"`
+	EMSP           string         `json:"emsp"`
+	Parties        []PartySummary `json:"parties"`
+	Files          []string       `json:"files"`
+}
+
+const (
+	emspCountry = "NL"
+	emspParty   = "RSM"
+	generatorID = "roamsettle synth 1"
+)
+
+type token struct {
+	uid, typ, contractID string
+	lastUpdated          int64
+}
+
+// pending is a line to write a few CDRs later (a duplicate or a conflicting
+// copy), so that the copies are not always adjacent.
+type pending struct {
+	due  int
+	line []byte
+}
+
+type partyOut struct {
+	*party
+	file    *os.File
+	w       *bufio.Writer
+	sum     *PartySummary
+	pending []pending
+	idPref  []byte
+}
+
+type generator struct {
+	cfg        Config
+	rng        *rand.Rand
+	monthStart int64
+	parties    []*partyOut
+	cumWeight  []int
+	tokens     []token
+	pricer     pricer
+	sess       session
+	cuts       []int64
+	buf        []byte
+	idBuf      []byte
+	gt         *csv.Writer
+	gtFile     *os.File
+	sum        Summary
+	kindCount  [9]int
+}
+
+// Generate writes a month of synthetic OCPI data for several CPOs into
+// outDir (created if needed) and returns what it wrote. The same cfg gives
+// byte-identical files on any machine.
+func Generate(ctx context.Context, cfg Config, outDir string) (Summary, error) {
+	g, err := newGenerator(cfg, outDir)
+	if err != nil {
+		return Summary{}, err
+	}
+	runErr := g.run(ctx)
+	closeErr := g.close(outDir)
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return Summary{}, err
+	}
+	return g.sum, nil
+}
+
+func (cfg *Config) validate() (time.Time, error) {
+	if cfg.CDRs < 0 {
+		return time.Time{}, fmt.Errorf("synth: CDRs must not be negative, got %d", cfg.CDRs)
+	}
+	if cfg.ErrorPerMille < 0 || cfg.ErrorPerMille > 1000 || cfg.CreditPerMille < 0 || cfg.CreditPerMille > 1000 {
+		return time.Time{}, fmt.Errorf("synth: shares are per mille, 0..1000 (errors %d, credits %d)", cfg.ErrorPerMille, cfg.CreditPerMille)
+	}
+	if cfg.Tokens < 1 || cfg.LocationsPerParty < 1 {
+		return time.Time{}, fmt.Errorf("synth: need at least one token and one location per party")
+	}
+	m, err := time.Parse("2006-01", cfg.Month)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("synth: month %q is not YYYY-MM: %w", cfg.Month, err)
+	}
+	return m, nil
+}
+
+func newGenerator(cfg Config, outDir string) (*generator, error) {
+	month, err := cfg.validate()
+	if err != nil {
+		return nil, err
+	}
+	g := &generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x726f616d736574)), monthStart: month.Unix()}
+	monthEnd := month.AddDate(0, 1, 0).Unix()
+	g.sum = Summary{Generator: generatorID, Month: cfg.Month, Seed: cfg.Seed, ErrorPerMille: cfg.ErrorPerMille,
+		EMSP: ocpi.PartyKey(emspCountry, emspParty)}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+
+	// Range covered by zone tables and clock boundaries: the month, a day
+	// before (local midnights west of UTC) and three after (the longest
+	// sessions end after the month).
+	rangeStart, rangeEnd := g.monthStart-2*86400, monthEnd+3*86400
+	for i := range defaultParties {
+		spec := defaultParties[i]
+		loc, err := loadZone(spec.timeZone)
+		if err != nil {
+			return nil, err
+		}
+		p := &party{partySpec: spec, cur: currencies[spec.currency], loc: loc, rangeEnd: rangeEnd}
+		p.zone = newZoneTable(loc, rangeStart, rangeEnd)
+		y, mo, _ := month.Date()
+		for d := 0; ; d++ {
+			u := time.Date(y, mo, 1+d, 0, 0, 0, 0, loc).Unix()
+			p.dayStart = append(p.dayStart, u)
+			if time.Unix(u, 0).In(loc).Month() != mo {
+				break // dayStart ends with local midnight after the month
+			}
+		}
+		p.tariffs = buildTariffs(p, g.rng, g.monthStart)
+		var conns []*connector
+		p.locations, conns = buildLocations(p, g.rng, cfg.LocationsPerParty, g.monthStart)
+		p.conns = conns
+		po := &partyOut{party: p, sum: &PartySummary{CountryCode: spec.countryCode, PartyID: spec.partyID,
+			Name: spec.name, OCPIVersion: spec.version, Currency: spec.currency, TimeZone: spec.timeZone,
+			Locations: len(p.locations)}}
+		po.idPref = fmt.Appendf(nil, "%s%s%s", spec.countryCode, spec.partyID, month.Format("0601"))
+		if err := g.writeStatic(outDir, po); err != nil {
+			return nil, err
+		}
+		g.parties = append(g.parties, po)
+		total := spec.weight
+		if n := len(g.cumWeight); n > 0 {
+			total += g.cumWeight[n-1]
+		}
+		g.cumWeight = append(g.cumWeight, total)
+	}
+	if err := g.writeTokens(outDir); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(filepath.Join(outDir, "ground_truth.csv"))
+	if err != nil {
+		return nil, fmt.Errorf("synth: %w", err)
+	}
+	g.gtFile, g.gt = f, csv.NewWriter(bufio.NewWriterSize(f, 64<<10))
+	g.gt.Write([]string{"country_code", "party_id", "cdr_id", "error_kind", "field", "billed_value", "correct_value", "note"})
+	g.sum.Files = append(g.sum.Files, "tokens.ndjson", "ground_truth.csv")
+	return g, nil
+}
+
+// writeStatic writes a party's tariffs and locations and opens its CDR file.
+func (g *generator) writeStatic(outDir string, po *partyOut) error {
+	dir := filepath.Join(outDir, po.dir())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	var b []byte
+	for _, t := range po.tariffs {
+		for i := range t.versions {
+			b = appendTariff(b, po.party, t, &t.versions[i])
+			b = append(b, '\n')
+			po.sum.Tariffs++
+		}
+	}
+	po.sum.TariffsFile = po.dir() + "/tariffs.ndjson"
+	if err := os.WriteFile(filepath.Join(outDir, po.sum.TariffsFile), b, 0o644); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	b = b[:0]
+	for _, l := range po.locations {
+		b = appendLocation(b, po.party, l)
+		b = append(b, '\n')
+	}
+	po.sum.LocationFile = po.dir() + "/locations.ndjson"
+	if err := os.WriteFile(filepath.Join(outDir, po.sum.LocationFile), b, 0o644); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	po.sum.CDRFile = po.dir() + "/cdrs.ndjson"
+	f, err := os.Create(filepath.Join(outDir, po.sum.CDRFile))
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	po.file, po.w = f, bufio.NewWriterSize(f, 256<<10)
+	g.sum.Files = append(g.sum.Files, po.sum.TariffsFile, po.sum.LocationFile, po.sum.CDRFile)
+	return nil
+}
+
+func (g *generator) writeTokens(outDir string) error {
+	var b []byte
+	issued := g.monthStart - 200*86400
+	for i := range g.cfg.Tokens {
+		var raw [7]byte
+		for j := range raw {
+			raw[j] = byte(g.rng.IntN(256))
+		}
+		raw[0] %= 0xF0 // uids starting with F are never issued: unknown_token uses them
+		t := token{uid: fmt.Sprintf("%X", raw[:]), typ: "RFID",
+			contractID:  fmt.Sprintf("%s-%s-C%08d", emspCountry, emspParty, i+1),
+			lastUpdated: issued + g.rng.Int64N(150*86400)}
+		if g.rng.IntN(100) < 15 {
+			t.typ = "APP_USER"
+		}
+		g.tokens = append(g.tokens, t)
+		b = append(b, '{')
+		b = appendStrField(b, "country_code", emspCountry)
+		b = appendStrField(b, "party_id", emspParty)
+		b = appendStrField(b, "uid", t.uid)
+		b = appendStrField(b, "type", t.typ)
+		b = appendStrField(b, "contract_id", t.contractID)
+		b = appendStrField(b, "issuer", "roamsettle Mobility")
+		b = append(appendKey(b, "valid"), "true"...)
+		b = appendStrField(b, "whitelist", "ALLOWED")
+		b = appendDateTime(appendKey(b, "last_updated"), t.lastUpdated)
+		b = append(b, '}', '\n')
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "tokens.ndjson"), b, 0o644); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	return nil
+}
+
+func (g *generator) run(ctx context.Context) error {
+	total := g.cumWeight[len(g.cumWeight)-1]
+	for i := range g.cfg.CDRs {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		r := g.rng.IntN(total)
+		pi := 0
+		for r >= g.cumWeight[pi] {
+			pi++
+		}
+		if err := g.session(g.parties[pi]); err != nil {
+			return err
+		}
+	}
+	for _, po := range g.parties {
+		for _, pd := range po.pending {
+			if _, err := po.w.Write(pd.line); err != nil {
+				return fmt.Errorf("synth: %s: %w", po.sum.CDRFile, err)
+			}
+			po.sum.CDRLines++
+		}
+		po.pending = nil
+	}
+	return nil
+}
+
+func (g *generator) close(outDir string) error {
+	var errs []error
+	for _, po := range g.parties {
+		if po.w != nil {
+			errs = append(errs, po.w.Flush())
+		}
+		if po.file != nil {
+			errs = append(errs, po.file.Close())
+		}
+		g.sum.Parties = append(g.sum.Parties, *po.sum)
+		g.sum.Sessions += po.sum.Sessions
+		g.sum.CDRLines += po.sum.CDRLines
+		g.sum.CreditCDRs += po.sum.CreditCDRs
+	}
+	if g.gt != nil {
+		g.gt.Flush()
+		errs = append(errs, g.gt.Error(), g.gtFile.Close())
+	}
+	for i, k := range ErrorKinds {
+		g.sum.ErrorsByKind = append(g.sum.ErrorsByKind, KindCount{Kind: k, Count: g.kindCount[i]})
+		g.sum.InjectedErrors += g.kindCount[i]
+	}
+	g.sum.Files = append(g.sum.Files, "manifest.json")
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	m, err := json.MarshalIndent(g.sum, "", "  ")
+	if err != nil {
+		return fmt.Errorf("synth: manifest: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(outDir, "manifest.json"), append(m, '\n'), 0o644); err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	return nil
+}
+
+var _ = strconv.Itoa

@@ -1,0 +1,150 @@
+package synth
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+// currency describes how a currency is written and how template prices,
+// which are written in euro, translate into it.
+type currency struct {
+	code  string
+	minor int   // ISO 4217 minor units: digits after the decimal point of an amount
+	num   int64 // template price × num / den = local price
+	den   int64
+	gran  int64 // prices are multiples of gran / 10^4 (ISK and JPY prices are whole units)
+}
+
+// currencies are the ones the default parties use. A small table of our own
+// keeps the generator independent of the ocpi package's currency list.
+var currencies = map[string]currency{
+	"EUR": {code: "EUR", minor: 2, num: 1, den: 1, gran: 10},
+	"USD": {code: "USD", minor: 2, num: 11, den: 10, gran: 100},
+	"ISK": {code: "ISK", minor: 0, num: 150, den: 1, gran: 10000},
+	"JPY": {code: "JPY", minor: 0, num: 160, den: 1, gran: 10000},
+	"JOD": {code: "JOD", minor: 3, num: 78, den: 100, gran: 10},
+}
+
+// city is a place locations are scattered around.
+type city struct {
+	name     string
+	lat, lon int64 // micro-degrees
+	postal   string
+	streets  []string
+}
+
+// partySpec is the static description of one CPO party.
+type partySpec struct {
+	countryCode string
+	partyID     string
+	name        string
+	version     ocpi.Version
+	currency    string
+	timeZone    string
+	country3    string // ISO 3166-1 alpha-3 for addresses
+	vat         int    // VAT percentage of the party's components; -1: no VAT field at all
+	vatFlat     int    // VAT of FLAT components (-1: absent)
+	vatParking  int    // VAT of PARKING_TIME components (-1: absent)
+	taxIncluded string // 2.3.0 Tariff.tax_included
+	weight      int    // share of the CDRs, out of the sum of all weights
+	connectorAC string // ConnectorType of AC plugs
+	connectorDC string
+	dcPowerW    int64
+	cities      []city
+}
+
+// defaultParties covers the versions, currencies (0, 2 and 3 minor units),
+// VAT rates (21, 19, 23, 16, 10, 0, absent), tax_included YES and NO, and
+// time zones from UTC-4/-5 with DST to UTC+9 that a settlement engine meets.
+var defaultParties = []partySpec{
+	{countryCode: "NL", partyID: "EVB", name: "Elektrisch Vervoer Bureau", version: ocpi.V221, currency: "EUR",
+		timeZone: "Europe/Amsterdam", country3: "NLD", vat: 21, vatFlat: 21, vatParking: 21, weight: 22,
+		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 150000,
+		cities: []city{{"Amsterdam", 52370216, 4895168, "10", []string{"Damrak", "Prinsengracht", "Overtoom"}},
+			{"Utrecht", 52090737, 5121420, "35", []string{"Oudegracht", "Biltstraat"}}}},
+	{countryCode: "DE", partyID: "LDS", name: "Ladesaeulen Sued", version: ocpi.V230, currency: "EUR",
+		timeZone: "Europe/Berlin", country3: "DEU", vat: 19, vatFlat: 19, vatParking: 19, taxIncluded: ocpi.TaxIncludedNo,
+		weight: 22, connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 150000,
+		cities: []city{{"Muenchen", 48137154, 11576124, "80", []string{"Leopoldstrasse", "Sonnenstrasse"}},
+			{"Stuttgart", 48775846, 9182932, "70", []string{"Koenigstrasse", "Neckarstrasse"}}}},
+	{countryCode: "IE", partyID: "ECH", name: "Eire Charge", version: ocpi.V221, currency: "EUR",
+		timeZone: "Europe/Dublin", country3: "IRL", vat: 23, vatFlat: -1, vatParking: 23, weight: 8,
+		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 120000,
+		cities: []city{{"Dublin", 53349805, -6260310, "D02", []string{"Grafton Street", "Dame Street"}},
+			{"Cork", 51896892, -8486316, "T12", []string{"Patrick Street", "Oliver Plunkett Street"}}}},
+	{countryCode: "IS", partyID: "HLD", name: "Hledsla Islands", version: ocpi.V211, currency: "ISK",
+		timeZone: "Atlantic/Reykjavik", country3: "ISL", vat: -1, vatFlat: -1, vatParking: -1, weight: 4,
+		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 150000,
+		cities: []city{{"Reykjavik", 64146582, -21942635, "10", []string{"Laugavegur", "Borgartun"}}}},
+	{countryCode: "BE", partyID: "BLX", name: "Belux Laden", version: ocpi.V211, currency: "EUR",
+		timeZone: "Europe/Brussels", country3: "BEL", vat: -1, vatFlat: -1, vatParking: -1, weight: 10,
+		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 150000,
+		cities: []city{{"Brussel", 50850346, 4351721, "10", []string{"Rue Neuve", "Louizalaan"}},
+			{"Antwerpen", 51219448, 4402464, "20", []string{"Meir", "Frankrijklei"}}}},
+	{countryCode: "JP", partyID: "EVJ", name: "EV Japan Charge", version: ocpi.V230, currency: "JPY",
+		timeZone: "Asia/Tokyo", country3: "JPN", vat: 10, vatFlat: 10, vatParking: 10, taxIncluded: ocpi.TaxIncludedYes,
+		weight: 12, connectorAC: "IEC_62196_T1", connectorDC: "CHADEMO", dcPowerW: 90000,
+		cities: []city{{"Tokyo", 35676191, 139650310, "100", []string{"Ginza", "Shibuya"}},
+			{"Osaka", 34693738, 135502165, "530", []string{"Umeda", "Namba"}}}},
+	{countryCode: "JO", partyID: "AMC", name: "Amman Charge", version: ocpi.V221, currency: "JOD",
+		timeZone: "Asia/Amman", country3: "JOR", vat: 16, vatFlat: 16, vatParking: 0, weight: 6,
+		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 60000,
+		cities: []city{{"Amman", 31953949, 35910635, "11", []string{"Zahran Street", "Rainbow Street"}}}},
+	{countryCode: "US", partyID: "NYC", name: "Empire Charging", version: ocpi.V230, currency: "USD",
+		timeZone: "America/New_York", country3: "USA", vat: -1, vatFlat: -1, vatParking: -1, taxIncluded: ocpi.TaxIncludedNo,
+		weight: 16, connectorAC: "IEC_62196_T1", connectorDC: "IEC_62196_T1_COMBO", dcPowerW: 150000,
+		cities: []city{{"New York", 40712776, -74005974, "100", []string{"Broadway", "West 42nd Street"}},
+			{"Albany", 42652580, -73756233, "122", []string{"State Street", "Madison Avenue"}}}},
+}
+
+// party is a CPO with everything built for the month.
+type party struct {
+	partySpec
+	cur       currency
+	loc       *time.Location
+	zone      zoneTable
+	tariffs   []*tariff
+	locations []*location
+	conns     []*connector
+	rangeEnd  int64 // end of the range the zone table and clock boundaries cover
+	// dayStart[d] is the Unix time of local midnight of day d of the month.
+	dayStart []int64
+}
+
+// price converts a template price (euro, 4 decimals) to the party's currency,
+// rounded half up to the currency's price granularity.
+func (p *party) price(eurE4 int64) int64 {
+	return roundToGran(eurE4*p.cur.num, p.cur.den, p.cur.gran)
+}
+
+func roundToGran(num, den, gran int64) int64 {
+	q := (num + den*gran/2) / (den * gran)
+	return q * gran
+}
+
+// vatFor returns the VAT percentage of a component of the dimension.
+func (p *party) vatFor(dim int) (rate int, ok bool) {
+	if p.version == ocpi.V211 {
+		return 0, false // 2.1.1 has no VAT field
+	}
+	r := p.vat
+	switch dim {
+	case dimFlat:
+		r = p.vatFlat
+	case dimParking:
+		r = p.vatParking
+	}
+	return r, r >= 0
+}
+
+func (p *party) dir() string { return p.countryCode + "-" + p.partyID }
+
+func loadZone(name string) (*time.Location, error) {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("synth: time zone %q: %w", name, err)
+	}
+	return loc, nil
+}
