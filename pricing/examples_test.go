@@ -158,11 +158,36 @@ func TestWorkedExamples(t *testing.T) {
 			if !got.Excl.Equal(dec(r.excl)) || !got.Incl.Equal(dec(r.incl)) {
 				t.Errorf("total %s / %s, want %s / %s\nlines: %+v", got.Excl, got.Incl, r.excl, r.incl, res.Lines)
 			}
+			kx, ki := kernelTotal(t, r.cdr, &tariff, pol, berlin)
+			if !kx.Equal(got.Excl) || !ki.Equal(got.Incl) {
+				t.Errorf("kernel %s / %s, reference %s / %s", kx, ki, got.Excl, got.Incl)
+			}
 			if r.warn != "" && !res.HasWarning(r.warn) {
 				t.Errorf("warning %s missing: %+v", r.warn, res.Warnings)
 			}
 		})
 	}
+}
+
+// kernelTotal prices one CDR with the compiled kernel.
+func kernelTotal(tb testing.TB, cdr *ocpi.CDR, tariff *ocpi.Tariff, pol Policy, loc *time.Location) (decimal.Decimal, decimal.Decimal) {
+	tb.Helper()
+	c, err := Compile(tariff, pol)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var bb BatchBuilder
+	if err := bb.Add(cdr, 0, loc); err != nil {
+		tb.Fatal(err)
+	}
+	out := NewOutput(1, len(bb.PeriodStart), true)
+	if err := RunParallel(&bb.Batch, []*Compiled{c}, out, 1); err != nil {
+		tb.Fatal(err)
+	}
+	if out.Status[0] != StatusOK {
+		tb.Fatalf("kernel status %d", out.Status[0])
+	}
+	return Money(out.TotalExcl[0]), Money(out.TotalIncl[0])
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -221,4 +246,3 @@ func energyOnly(price string, step int64) *ocpi.Tariff {
 	}}
 }
 
-var _ = decimal.Zero
