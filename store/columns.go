@@ -1,0 +1,300 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/shopspring/decimal"
+)
+
+// Scale is the number of decimal places of every DECIMAL(18,6) column.
+const Scale = 6
+
+// maxScaled bounds a DECIMAL(18,6) value: 18 digits.
+const maxScaled = 999_999_999_999_999_999
+
+var pow10 = [...]int64{1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000,
+	100_000_000, 1_000_000_000, 10_000_000_000, 100_000_000_000, 1_000_000_000_000,
+	10_000_000_000_000, 100_000_000_000_000, 1_000_000_000_000_000, 10_000_000_000_000_000,
+	100_000_000_000_000_000, 1_000_000_000_000_000_000}
+
+// scaled returns d * 10^6 as an int64 when that is exact and fits
+// DECIMAL(18,6); ok is false when d has more than 6 decimals or more than 12
+// integer digits. It does not allocate for ordinary values.
+func scaled(d decimal.Decimal) (v int64, ok bool) {
+	digits := d.NumDigits()
+	if digits > 18 {
+		return 0, false
+	}
+	coef := d.CoefficientInt64()
+	exp := int(d.Exponent()) + Scale
+	switch {
+	case coef == 0:
+		return 0, true
+	case exp >= 0:
+		if digits+exp > 18 {
+			return 0, false
+		}
+		v = coef * pow10[exp]
+	default:
+		if -exp > 18 {
+			return 0, false
+		}
+		p := pow10[-exp]
+		if coef%p != 0 {
+			return 0, false
+		}
+		v = coef / p
+	}
+	if v > maxScaled || v < -maxScaled {
+		return 0, false
+	}
+	return v, true
+}
+
+// unscaled turns a DECIMAL(18,6) integer back into a decimal.
+func unscaled(v int64) decimal.Decimal { return decimal.New(v, -Scale) }
+
+var (
+	decType  = &arrow.Decimal128Type{Precision: 18, Scale: Scale}
+	tsType   = arrow.FixedWidthTypes.Timestamp_us // TIMESTAMPTZ (UTC)
+	strType  = arrow.BinaryTypes.String
+	blobType = arrow.BinaryTypes.Binary
+	strList  = arrow.ListOf(arrow.BinaryTypes.String)
+)
+
+func col(name string, t arrow.DataType) arrow.Field {
+	return arrow.Field{Name: name, Type: t, Nullable: true}
+}
+
+// table is an Arrow record under construction for one SQL table. Columns are
+// filled row by row through a rowCursor, in the order of the fields; the
+// INSERT matches them to the table's columns by name.
+type table struct {
+	name   string
+	schema *arrow.Schema
+	b      *array.RecordBuilder
+	rows   int
+}
+
+func newTable(name string, fields ...arrow.Field) *table {
+	schema := arrow.NewSchema(fields, nil)
+	return &table{name: name, schema: schema, b: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+}
+
+// reserve makes room for n more rows in every column.
+func (t *table) reserve(n int) {
+	for _, f := range t.b.Fields() {
+		f.Reserve(n)
+	}
+}
+
+// row starts a row; the caller appends every column in order then calls end.
+func (t *table) row() rowCursor {
+	t.rows++
+	return rowCursor{t: t}
+}
+
+type rowCursor struct {
+	t *table
+	i int
+}
+
+func (r *rowCursor) next() array.Builder {
+	b := r.t.b.Field(r.i)
+	r.i++
+	return b
+}
+
+// end checks that every column was given a value: a missing one would shift
+// the row and corrupt the table, so it is a bug worth a panic.
+func (r *rowCursor) end() {
+	if r.i != len(r.t.schema.Fields()) {
+		panic(fmt.Sprintf("store: table %s row has %d of %d columns", r.t.name, r.i, len(r.t.schema.Fields())))
+	}
+}
+
+func (r *rowCursor) str(s string) { r.next().(*array.StringBuilder).Append(s) }
+
+// optStr stores the empty string as NULL: OCPI leaves optional strings out.
+func (r *rowCursor) optStr(s string) {
+	b := r.next().(*array.StringBuilder)
+	if s == "" {
+		b.AppendNull()
+		return
+	}
+	b.Append(s)
+}
+
+func (r *rowCursor) blob(p []byte) { r.next().(*array.BinaryBuilder).Append(p) }
+func (r *rowCursor) i64(v int64)   { r.next().(*array.Int64Builder).Append(v) }
+func (r *rowCursor) u16(v int)     { r.next().(*array.Uint16Builder).Append(uint16(v)) }
+func (r *rowCursor) i32(v int)     { r.next().(*array.Int32Builder).Append(int32(v)) }
+func (r *rowCursor) u8(v uint8)    { r.next().(*array.Uint8Builder).Append(v) }
+func (r *rowCursor) boolean(v bool) {
+	r.next().(*array.BooleanBuilder).Append(v)
+}
+
+func (r *rowCursor) optBool(v *bool) {
+	b := r.next().(*array.BooleanBuilder)
+	if v == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(*v)
+}
+
+func (r *rowCursor) optI64(v *int64) {
+	b := r.next().(*array.Int64Builder)
+	if v == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(*v)
+}
+
+// ts stores a time; the zero time (absent) is NULL. DuckDB keeps microseconds.
+func (r *rowCursor) ts(t time.Time) {
+	b := r.next().(*array.TimestampBuilder)
+	if t.IsZero() {
+		b.AppendNull()
+		return
+	}
+	b.Append(arrow.Timestamp(t.UnixMicro()))
+}
+
+func (r *rowCursor) optTS(t *time.Time) {
+	if t == nil {
+		r.next().(*array.TimestampBuilder).AppendNull()
+		return
+	}
+	r.ts(*t)
+}
+
+// dec appends a decimal that checkDecimals has already proven to fit.
+func (r *rowCursor) dec(d decimal.Decimal) {
+	v, ok := scaled(d)
+	if !ok {
+		panic("store: decimal not checked before append: " + d.String())
+	}
+	r.next().(*array.Decimal128Builder).Append(decimal128.FromI64(v))
+}
+
+func (r *rowCursor) decNull() { r.next().(*array.Decimal128Builder).AppendNull() }
+
+func (r *rowCursor) optDec(d decimal.NullDecimal) {
+	if !d.Valid {
+		r.decNull()
+		return
+	}
+	r.dec(d.Decimal)
+}
+
+func (r *rowCursor) strs(ss []string) {
+	b := r.next().(*array.ListBuilder)
+	if ss == nil {
+		b.AppendNull()
+		return
+	}
+	b.Append(true)
+	vb := b.ValueBuilder().(*array.StringBuilder)
+	for _, s := range ss {
+		vb.Append(s)
+	}
+}
+
+// insertTables appends every non-empty table through DuckDB's Arrow scan:
+// the record is registered as a temporary view and copied with one
+// INSERT ... BY NAME. It runs on conn, inside the caller's transaction.
+func insertTables(ctx context.Context, conn *sql.Conn, tables ...*table) error {
+	return conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		execer := dc.(driver.ExecerContext)
+		for _, t := range tables {
+			if t.rows == 0 {
+				continue
+			}
+			rec := t.b.NewRecordBatch()
+			err := func() error {
+				defer rec.Release()
+				rr, err := array.NewRecordReader(t.schema, []arrow.RecordBatch{rec})
+				if err != nil {
+					return err
+				}
+				defer rr.Release()
+				view := "stage_" + t.name
+				release, err := ar.RegisterView(rr, view)
+				if err != nil {
+					return err
+				}
+				defer release()
+				_, err = execer.ExecContext(ctx, "INSERT INTO "+t.name+" BY NAME SELECT * FROM "+view, nil)
+				return err
+			}()
+			if err != nil {
+				return fmt.Errorf("insert %d rows into %s: %w", t.rows, t.name, err)
+			}
+			t.rows = 0
+		}
+		return nil
+	})
+}
+
+// nullDecimal scans a DECIMAL column exactly (the driver hands a
+// duckdb.Decimal with its big.Int coefficient).
+type nullDecimal struct{ decimal.NullDecimal }
+
+func (n *nullDecimal) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		n.Valid = false
+	case duckdb.Decimal:
+		n.Decimal, n.Valid = decimal.NewFromBigInt(new(big.Int).Set(v.Value), -int32(v.Scale)), true
+	case int64:
+		n.Decimal, n.Valid = decimal.NewFromInt(v), true
+	case string:
+		d, err := decimal.NewFromString(v)
+		if err != nil {
+			return err
+		}
+		n.Decimal, n.Valid = d, true
+	default:
+		return fmt.Errorf("scan %T into a decimal", src)
+	}
+	return nil
+}
+
+// stringList scans a VARCHAR[] column.
+type stringList []string
+
+func (l *stringList) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*l = nil
+	case []any:
+		out := make([]string, len(v))
+		for i, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return fmt.Errorf("scan list element %T into a string", e)
+			}
+			out[i] = s
+		}
+		*l = out
+	default:
+		return fmt.Errorf("scan %T into a string list", src)
+	}
+	return nil
+}

@@ -1,0 +1,792 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/shopspring/decimal"
+)
+
+// Save stores a batch of received payloads in one transaction and returns
+// one outcome per input, in order:
+//
+//   - every payload's raw bytes are kept (once per distinct SHA-256) and its
+//     receipt recorded, whatever happens to it;
+//   - a Rejected payload, or one whose values do not fit the schema
+//     (more than 6 decimals, more than 12 integer digits, a versioned object
+//     without last_updated), is OutcomeRejected with one rejects row per
+//     problem;
+//   - a CDR new by identity is OutcomeAccepted with its problems as findings;
+//     the same body again (canonical hash, see canonical.go) is
+//     OutcomeDuplicate and changes nothing; a different body is
+//     OutcomeConflict, refused and recorded in conflicts;
+//   - tariffs, locations and invoice reconciliation records are versioned by
+//     last_updated: a new one is OutcomeAccepted, the same body again
+//     OutcomeDuplicate, a different body under the same last_updated
+//     OutcomeConflict.
+//
+// Duplicates and conflicts are found within the batch as well (the first
+// occurrence wins). If Save returns an error nothing of the batch is stored
+// and the outcomes are nil. Calls are serialised: concurrent callers wait.
+func (s *Store) Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome, error) {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if s.idx == nil {
+		ix, err := loadIndexes(ctx, s.db)
+		if err != nil {
+			return nil, errorf("save", "", err)
+		}
+		s.idx = ix
+	}
+	start := s.idx.begin()
+	w := &writer{ix: s.idx, t: newBatchTables(), now: time.Now().UTC()}
+	w.reserve(batch)
+	outcomes := make([]ocpi.Outcome, len(batch))
+	for i := range batch {
+		o, err := w.add(&batch[i])
+		if err != nil {
+			s.idx.rollback(start)
+			return nil, errorf("save", describe(&batch[i]), err)
+		}
+		outcomes[i] = o
+	}
+	if err := s.commit(ctx, w.t); err != nil {
+		s.idx.rollback(start)
+		return nil, errorf("save", fmt.Sprintf("batch of %d", len(batch)), err)
+	}
+	return outcomes, nil
+}
+
+// commit writes the batch's tables in one transaction on one connection.
+func (s *Store) commit(ctx context.Context, t *batchTables) (err error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			// A context cancelled mid-insert still needs the rollback.
+			if _, rbErr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
+				err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+			}
+		}
+	}()
+	if err := insertTables(ctx, conn, t.all()...); err != nil {
+		return err
+	}
+	if testHookBeforeCommit != nil {
+		if err := testHookBeforeCommit(); err != nil {
+			return err
+		}
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func describe(r *ocpi.Received) string {
+	cc, pid, id := r.Identity()
+	obj := string(r.Kind)
+	if id != "" {
+		obj += " " + cc + "*" + pid + "*" + id
+	}
+	return fmt.Sprintf("%s (%s %s #%d)", obj, r.Source.Channel, r.Source.Name, r.Source.Position)
+}
+
+// testHookBeforeCommit lets a test fail a batch after every row was written.
+var testHookBeforeCommit func() error
+
+// writer turns one batch into table rows, classifying as it goes.
+type writer struct {
+	ix    *indexes
+	t     *batchTables
+	canon canon
+	now   time.Time
+}
+
+func (w *writer) reserve(batch []ocpi.Received) {
+	n := len(batch)
+	w.t.raw.reserve(n)
+	w.t.receipts.reserve(n)
+	w.t.cdrs.reserve(n)
+	var periods, dims int
+	for i := range batch {
+		if c := batch[i].CDR; c != nil {
+			periods += len(c.ChargingPeriods)
+			for _, p := range c.ChargingPeriods {
+				dims += len(p.Dimensions)
+			}
+		}
+	}
+	w.t.periods.reserve(periods)
+	w.t.dims.reserve(dims)
+}
+
+func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
+	raw := sha256.Sum256(r.Raw)
+	if r.SHA256 != ([32]byte{}) && r.SHA256 != raw {
+		return "", fmt.Errorf("%w: SHA256 field does not match the raw bytes", ErrInvalid)
+	}
+	receivedAt := r.ReceivedAt
+	if receivedAt.IsZero() {
+		receivedAt = w.now
+	}
+	if _, ok := w.ix.raws[raw]; !ok {
+		w.ix.raws[raw] = struct{}{}
+		w.ix.log.raws = append(w.ix.log.raws, raw)
+		row := w.t.raw.row()
+		row.blob(raw[:])
+		row.i64(int64(len(r.Raw)))
+		row.blob(nonNil(r.Raw))
+		row.ts(receivedAt)
+		row.end()
+	}
+	in := received{r: r, raw: raw, at: receivedAt}
+	outcome := w.classify(&in)
+	row := w.t.receipts.row()
+	row.blob(raw[:])
+	row.str(string(r.Source.Channel))
+	row.optStr(r.Source.Name)
+	row.optStr(r.Source.Partner)
+	row.i64(r.Source.Position)
+	row.ts(receivedAt)
+	row.optStr(string(r.Kind))
+	row.optStr(string(r.Version))
+	row.str(string(outcome))
+	row.end()
+	return outcome, nil
+}
+
+func nonNil(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// received is one payload being classified.
+type received struct {
+	r   *ocpi.Received
+	raw [32]byte
+	at  time.Time
+}
+
+func (w *writer) classify(in *received) ocpi.Outcome {
+	r := in.r
+	objects := 0
+	for _, set := range []bool{r.CDR != nil, r.Tariff != nil, r.Location != nil, r.Invoice != nil} {
+		if set {
+			objects++
+		}
+	}
+	switch {
+	case r.Rejected || objects == 0:
+		return w.reject(in, ocpi.Problem{Rule: ocpi.RuleKind, Message: "rejected: no object could be decoded"})
+	case objects > 1:
+		return w.reject(in, ocpi.Problem{Rule: ocpi.RuleKind, Message: "more than one object decoded from one payload"})
+	}
+	cc, pid, id := r.Identity()
+	if cc == "" || pid == "" || id == "" {
+		return w.reject(in, ocpi.Problem{Path: "id", Rule: ocpi.RuleOwner, Message: "no owner (country_code, party_id) or id"})
+	}
+	if p, bad := unstorable(r); bad {
+		return w.reject(in, p)
+	}
+	body := canonicalHash(&w.canon, r)
+	switch {
+	case r.CDR != nil:
+		return w.cdr(in, cc, pid, id, body)
+	case r.Tariff != nil:
+		return w.versioned(in, ocpi.KindTariff, cc, pid, id, r.Tariff.LastUpdated, body, w.tariff)
+	case r.Location != nil:
+		return w.versioned(in, ocpi.KindLocation, cc, pid, id, r.Location.LastUpdated, body, w.location)
+	default:
+		return w.versioned(in, ocpi.KindInvoice, cc, pid, id, r.Invoice.LastUpdated, body, w.invoice)
+	}
+}
+
+// reject records one rejects row per problem of the payload; why is used
+// when the payload carries no problem that explains the refusal, and is
+// added first when Save itself refuses a decoded object.
+func (w *writer) reject(in *received, why ocpi.Problem) ocpi.Outcome {
+	problems := in.r.Problems
+	if !in.r.Rejected || len(problems) == 0 {
+		problems = append(ocpi.Problems{why}, problems...)
+	}
+	for _, p := range problems {
+		row := w.t.rejects.row()
+		row.blob(in.raw[:])
+		row.str(string(in.r.Source.Channel))
+		row.optStr(in.r.Source.Name)
+		row.optStr(in.r.Source.Partner)
+		row.i64(in.r.Source.Position)
+		row.ts(in.at)
+		row.optStr(string(in.r.Kind))
+		row.optStr(string(in.r.Version))
+		row.optStr(p.Path)
+		row.str(string(p.Rule))
+		row.optStr(p.Message)
+		row.end()
+	}
+	return ocpi.OutcomeRejected
+}
+
+func (w *writer) conflict(in *received, kind ocpi.Kind, cc, pid, id string, lastUpdated time.Time, stored, refused [32]byte) ocpi.Outcome {
+	row := w.t.conflicts.row()
+	row.str(string(kind))
+	row.str(cc)
+	row.str(pid)
+	row.str(id)
+	row.ts(lastUpdated)
+	row.blob(stored[:])
+	row.blob(refused[:])
+	row.blob(in.raw[:])
+	row.ts(in.at)
+	row.end()
+	return ocpi.OutcomeConflict
+}
+
+func (w *writer) findings(kind ocpi.Kind, key int64, cc, pid, id string, problems ocpi.Problems) {
+	for _, p := range problems {
+		row := w.t.findings.row()
+		row.str(string(kind))
+		row.i64(key)
+		row.str(cc)
+		row.str(pid)
+		row.str(id)
+		row.optStr(p.Path)
+		row.str(string(p.Rule))
+		row.optStr(p.Message)
+		row.boolean(p.Blocking)
+		row.end()
+	}
+}
+
+func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outcome {
+	ik := identityOf(ocpi.KindCDR, cc, pid, id)
+	if prev, ok := w.ix.cdrs[ik]; ok {
+		if prev.body == body {
+			return ocpi.OutcomeDuplicate
+		}
+		return w.conflict(in, ocpi.KindCDR, cc, pid, id, time.Time{}, prev.body, body)
+	}
+	key := w.ix.nextCDR
+	w.ix.nextCDR++
+	w.ix.cdrs[ik] = seen{key: key, body: body}
+	w.ix.log.cdrs = append(w.ix.log.cdrs, ik)
+
+	c := in.r.CDR
+	row := w.t.cdrs.row()
+	row.i64(key)
+	row.str(cc)
+	row.str(pid)
+	row.str(id)
+	row.optStr(ifDiffers(c.CountryCode, cc))
+	row.optStr(ifDiffers(c.PartyID, pid))
+	row.optStr(ifDiffers(c.ID, id))
+	row.str(string(c.Version))
+	row.blob(body[:])
+	row.blob(in.raw[:])
+	row.ts(c.StartDateTime)
+	row.ts(c.EndDateTime)
+	row.optStr(c.SessionID)
+	row.optStr(c.Token.CountryCode)
+	row.optStr(c.Token.PartyID)
+	row.optStr(c.Token.UID)
+	row.optStr(c.Token.Type)
+	row.optStr(c.Token.ContractID)
+	row.optStr(c.AuthMethod)
+	row.optStr(c.AuthorizationReference)
+	l := &c.Location
+	row.optStr(l.ID)
+	row.optStr(l.Name)
+	row.optStr(l.Address)
+	row.optStr(l.City)
+	row.optStr(l.PostalCode)
+	row.optStr(l.State)
+	row.optStr(l.Country)
+	row.optStr(l.Coordinates.Latitude)
+	row.optStr(l.Coordinates.Longitude)
+	row.optStr(l.EVSEUID)
+	row.optStr(l.EVSEID)
+	row.optStr(l.ConnectorID)
+	row.optStr(l.ConnectorStandard)
+	row.optStr(l.ConnectorFormat)
+	row.optStr(l.ConnectorPowerType)
+	row.optStr(l.TimeZone)
+	row.strs(l.TariffIDs)
+	row.optStr(c.MeterID)
+	row.optStr(c.Currency)
+	row.optStr(string(c.SignedData))
+	row.dec(c.TotalCost.ExclVAT)
+	row.optDec(c.TotalCost.InclVAT)
+	optPrice(&row, c.TotalFixedCost)
+	row.dec(c.TotalEnergy)
+	optPrice(&row, c.TotalEnergyCost)
+	row.dec(c.TotalTime)
+	optPrice(&row, c.TotalTimeCost)
+	row.optDec(c.TotalParkingTime)
+	optPrice(&row, c.TotalParkingCost)
+	optPrice(&row, c.TotalReservationCost)
+	row.optStr(taxesJSON(c))
+	row.optStr(c.Remark)
+	row.optStr(c.InvoiceReferenceID)
+	row.boolean(c.Credit)
+	row.optStr(c.CreditReferenceID)
+	row.boolean(c.HomeChargingCompensation)
+	row.ts(c.LastUpdated)
+	row.ts(in.at)
+	row.boolean(in.r.Problems.Blocking())
+	row.end()
+
+	for pi, p := range c.ChargingPeriods {
+		row := w.t.periods.row()
+		row.i64(key)
+		row.u16(pi)
+		row.ts(p.StartDateTime)
+		row.optStr(p.TariffID)
+		row.end()
+		for di, d := range p.Dimensions {
+			row := w.t.dims.row()
+			row.i64(key)
+			row.u16(pi)
+			row.u16(di)
+			row.u8(w.dimType(d.Type))
+			row.dec(d.Volume)
+			row.end()
+		}
+	}
+	for ti := range c.Tariffs {
+		tk := w.tariffBody(&c.Tariffs[ti])
+		row := w.t.cdrTariffs.row()
+		row.i64(key)
+		row.u16(ti)
+		row.i64(tk)
+		row.end()
+	}
+	w.findings(ocpi.KindCDR, key, cc, pid, id, in.r.Problems)
+	return ocpi.OutcomeAccepted
+}
+
+func ifDiffers(asSent, key string) string {
+	if asSent == key {
+		return ""
+	}
+	return asSent
+}
+
+func optPrice(row *rowCursor, p *ocpi.Price) {
+	if p == nil {
+		row.decNull()
+		row.decNull()
+		return
+	}
+	row.dec(p.ExclVAT)
+	row.optDec(p.InclVAT)
+}
+
+// dimType returns the code of a dimension type, giving a type never seen
+// before (a partner's own, or a typo the decoder let through) a new code.
+func (w *writer) dimType(name string) uint8 {
+	if code, ok := w.ix.dimTypes[name]; ok {
+		return code
+	}
+	if w.ix.nextDim > 255 {
+		return 0 // cannot happen with real data; 0 reads back as an unknown type
+	}
+	code := uint8(w.ix.nextDim)
+	w.ix.nextDim++
+	w.ix.dimTypes[name] = code
+	w.ix.log.dims = append(w.ix.log.dims, name)
+	row := w.t.dimTypes.row()
+	row.u8(code)
+	row.str(name)
+	row.end()
+	return code
+}
+
+// taxJSON is the stored shape of a 2.3.0 TaxAmount.
+type taxJSON struct {
+	Name          string              `json:"name"`
+	AccountNumber string              `json:"account_number,omitempty"`
+	Percentage    decimal.NullDecimal `json:"percentage"`
+	Amount        decimal.Decimal     `json:"amount"`
+}
+
+// taxesJSON keeps the 2.3.0 tax lines of a CDR's prices, keyed by the
+// price's field name; empty when no price lists taxes (all 2.1.1/2.2.1 CDRs).
+func taxesJSON(c *ocpi.CDR) string {
+	m := map[string][]taxJSON{}
+	add := func(name string, p *ocpi.Price) {
+		if p == nil || len(p.Taxes) == 0 {
+			return
+		}
+		ts := make([]taxJSON, len(p.Taxes))
+		for i, t := range p.Taxes {
+			ts[i] = taxJSON(t)
+		}
+		m[name] = ts
+	}
+	for _, f := range cdrPrices(c) {
+		add(f.name, *f.p)
+	}
+	if len(m) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err) // strings and decimals always marshal
+	}
+	return string(b)
+}
+
+type namedPrice struct {
+	name string
+	p    **ocpi.Price
+}
+
+// cdrPrices lists a CDR's Price fields by their 2.2.1 names.
+func cdrPrices(c *ocpi.CDR) []namedPrice {
+	total := &c.TotalCost
+	return []namedPrice{
+		{"total_cost", &total},
+		{"total_fixed_cost", &c.TotalFixedCost},
+		{"total_energy_cost", &c.TotalEnergyCost},
+		{"total_time_cost", &c.TotalTimeCost},
+		{"total_parking_cost", &c.TotalParkingCost},
+		{"total_reservation_cost", &c.TotalReservationCost},
+	}
+}
+
+// tariffBody stores a tariff's contents once per canonical hash and returns
+// its tariff_key.
+func (w *writer) tariffBody(t *ocpi.Tariff) int64 {
+	h := tariffHash(&w.canon, t)
+	if key, ok := w.ix.bodies[h]; ok {
+		return key
+	}
+	key := w.ix.nextTarif
+	w.ix.nextTarif++
+	w.ix.bodies[h] = key
+	w.ix.log.bodies = append(w.ix.log.bodies, h)
+
+	row := w.t.tariffBodies.row()
+	row.i64(key)
+	row.blob(h[:])
+	row.str(string(t.Version))
+	row.optStr(t.CountryCode)
+	row.optStr(t.PartyID)
+	row.optStr(t.ID)
+	row.optStr(t.Currency)
+	row.optStr(t.Type)
+	row.optStr(altTextJSON(t.AltText))
+	row.optStr(t.AltURL)
+	priceLimit(&row, t.MinPrice)
+	priceLimit(&row, t.MaxPrice)
+	row.optStr(t.TaxIncluded)
+	row.optTS(t.StartDateTime)
+	row.optTS(t.EndDateTime)
+	row.optStr(string(t.EnergyMix))
+	row.ts(t.LastUpdated)
+	row.end()
+	for ei, e := range t.Elements {
+		row := w.t.tariffElements.row()
+		row.i64(key)
+		row.u16(ei)
+		r := e.Restrictions
+		row.boolean(r != nil)
+		if r == nil {
+			r = &ocpi.TariffRestrictions{}
+		}
+		row.optStr(r.StartTime)
+		row.optStr(r.EndTime)
+		row.optStr(r.StartDate)
+		row.optStr(r.EndDate)
+		row.optDec(r.MinKWh)
+		row.optDec(r.MaxKWh)
+		row.optDec(r.MinCurrent)
+		row.optDec(r.MaxCurrent)
+		row.optDec(r.MinPower)
+		row.optDec(r.MaxPower)
+		row.optI64(r.MinDuration)
+		row.optI64(r.MaxDuration)
+		row.strs(r.DayOfWeek)
+		row.optStr(r.Reservation)
+		row.end()
+		for ci, pc := range e.PriceComponents {
+			row := w.t.tariffComponents.row()
+			row.i64(key)
+			row.u16(ei)
+			row.u16(ci)
+			row.str(pc.Type)
+			row.dec(pc.Price)
+			row.optDec(pc.VAT)
+			row.i64(pc.StepSize)
+			row.end()
+		}
+	}
+	return key
+}
+
+func priceLimit(row *rowCursor, p *ocpi.PriceLimit) {
+	if p == nil {
+		row.decNull()
+		row.decNull()
+		return
+	}
+	row.dec(p.ExclVAT)
+	row.optDec(p.InclVAT)
+}
+
+type displayTextJSON struct {
+	Language string `json:"language"`
+	Text     string `json:"text"`
+}
+
+func altTextJSON(ts []ocpi.DisplayText) string {
+	if ts == nil {
+		return ""
+	}
+	out := make([]displayTextJSON, len(ts))
+	for i, t := range ts {
+		out[i] = displayTextJSON(t)
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// versioned classifies a tariff, location or IRR by (identity, last_updated)
+// and stores it through store when it is a new version.
+func (w *writer) versioned(in *received, kind ocpi.Kind, cc, pid, id string, lastUpdated time.Time, body [32]byte,
+	store func(in *received, cc, pid, id string, body [32]byte) int64) ocpi.Outcome {
+	vk := versionOf(kind, cc, pid, id, lastUpdated)
+	if prev, ok := w.ix.versions[vk]; ok {
+		if prev.body == body {
+			return ocpi.OutcomeDuplicate
+		}
+		return w.conflict(in, kind, cc, pid, id, lastUpdated, prev.body, body)
+	}
+	key := store(in, cc, pid, id, body)
+	w.ix.versions[vk] = seen{key: key, body: body}
+	w.ix.log.versions = append(w.ix.log.versions, vk)
+	w.findings(kind, key, cc, pid, id, in.r.Problems)
+	return ocpi.OutcomeAccepted
+}
+
+func (w *writer) tariff(in *received, cc, pid, id string, _ [32]byte) int64 {
+	t := in.r.Tariff
+	key := w.tariffBody(t)
+	row := w.t.tariffs.row()
+	row.str(cc)
+	row.str(pid)
+	row.str(id)
+	row.ts(t.LastUpdated)
+	row.i64(key)
+	row.str(string(t.Version))
+	row.blob(in.raw[:])
+	row.ts(in.at)
+	row.end()
+	return key
+}
+
+func (w *writer) location(in *received, cc, pid, id string, body [32]byte) int64 {
+	l := in.r.Location
+	key := w.ix.nextLoc
+	w.ix.nextLoc++
+	row := w.t.locations.row()
+	row.i64(key)
+	row.str(cc)
+	row.str(pid)
+	row.str(id)
+	row.optStr(ifDiffers(l.CountryCode, cc))
+	row.optStr(ifDiffers(l.PartyID, pid))
+	row.optStr(ifDiffers(l.ID, id))
+	row.ts(l.LastUpdated)
+	row.str(string(l.Version))
+	row.blob(body[:])
+	row.blob(in.raw[:])
+	row.ts(in.at)
+	row.optBool(l.Publish)
+	row.optStr(l.Name)
+	row.optStr(l.Address)
+	row.optStr(l.City)
+	row.optStr(l.PostalCode)
+	row.optStr(l.State)
+	row.optStr(l.Country)
+	row.optStr(l.Coordinates.Latitude)
+	row.optStr(l.Coordinates.Longitude)
+	row.optStr(l.TimeZone)
+	row.end()
+	for ei, e := range l.EVSEs {
+		row := w.t.evses.row()
+		row.i64(key)
+		row.u16(ei)
+		row.optStr(e.UID)
+		row.optStr(e.EVSEID)
+		row.optStr(e.Status)
+		row.ts(e.LastUpdated)
+		row.end()
+		for ci, k := range e.Connectors {
+			row := w.t.connectors.row()
+			row.i64(key)
+			row.u16(ei)
+			row.u16(ci)
+			row.optStr(k.ID)
+			row.optStr(k.Standard)
+			row.optStr(k.Format)
+			row.optStr(k.PowerType)
+			row.i64(k.MaxVoltage)
+			row.i64(k.MaxAmperage)
+			row.optI64(k.MaxElectricPower)
+			row.strs(k.TariffIDs)
+			row.ts(k.LastUpdated)
+			row.end()
+		}
+	}
+	return key
+}
+
+func (w *writer) invoice(in *received, cc, pid, id string, body [32]byte) int64 {
+	v := in.r.Invoice
+	key := w.ix.nextIRR
+	w.ix.nextIRR++
+	row := w.t.invoices.row()
+	row.i64(key)
+	row.str(cc)
+	row.str(pid)
+	row.str(id)
+	row.optStr(ifDiffers(v.ID, id))
+	row.optStr(v.InvoiceID)
+	row.ts(v.LastUpdated)
+	row.str(string(v.Version))
+	row.blob(body[:])
+	row.blob(in.raw[:])
+	row.ts(in.at)
+	row.end()
+	for i, cdrID := range v.CDRs {
+		row := w.t.invoiceCDRs.row()
+		row.i64(key)
+		row.i32(i)
+		row.str(cdrID)
+		row.end()
+	}
+	return key
+}
+
+// unstorable reports the first value of a decoded object that the schema
+// cannot hold exactly. The decoders flag these first (RulePrecision,
+// RuleRequired); this is the store's own guard, because a rounded amount or
+// a half-written batch would both break an invariant.
+func unstorable(r *ocpi.Received) (ocpi.Problem, bool) {
+	var path string
+	var bad bool
+	check := func(p string, d decimal.Decimal) {
+		if bad {
+			return
+		}
+		if _, ok := scaled(d); !ok {
+			path, bad = p, true
+		}
+	}
+	checkNull := func(p string, d decimal.NullDecimal) {
+		if d.Valid {
+			check(p, d.Decimal)
+		}
+	}
+	checkPrice := func(p string, pr *ocpi.Price) {
+		if pr == nil {
+			return
+		}
+		check(p+".excl_vat", pr.ExclVAT)
+		checkNull(p+".incl_vat", pr.InclVAT)
+		// tax lines are kept as JSON text: any precision is exact there.
+	}
+	checkTariff := func(prefix string, t *ocpi.Tariff) {
+		for _, lim := range []struct {
+			name string
+			p    *ocpi.PriceLimit
+		}{{"min_price", t.MinPrice}, {"max_price", t.MaxPrice}} {
+			if lim.p != nil {
+				check(prefix+lim.name+".excl_vat", lim.p.ExclVAT)
+				checkNull(prefix+lim.name+".incl_vat", lim.p.InclVAT)
+			}
+		}
+		for ei, e := range t.Elements {
+			ep := prefix + "elements[" + strconv.Itoa(ei) + "]"
+			for ci, pc := range e.PriceComponents {
+				cp := ep + ".price_components[" + strconv.Itoa(ci) + "]"
+				check(cp+".price", pc.Price)
+				checkNull(cp+".vat", pc.VAT)
+			}
+			if rs := e.Restrictions; rs != nil {
+				for _, f := range []struct {
+					name string
+					d    decimal.NullDecimal
+				}{{"min_kwh", rs.MinKWh}, {"max_kwh", rs.MaxKWh}, {"min_current", rs.MinCurrent},
+					{"max_current", rs.MaxCurrent}, {"min_power", rs.MinPower}, {"max_power", rs.MaxPower}} {
+					checkNull(ep+".restrictions."+f.name, f.d)
+				}
+			}
+		}
+	}
+	switch {
+	case r.CDR != nil:
+		c := r.CDR
+		for _, f := range cdrPrices(c) {
+			checkPrice(f.name, *f.p)
+		}
+		check("total_energy", c.TotalEnergy)
+		check("total_time", c.TotalTime)
+		checkNull("total_parking_time", c.TotalParkingTime)
+		for pi, p := range c.ChargingPeriods {
+			if pi > 65535 || len(p.Dimensions) > 65535 {
+				return ocpi.Problem{Path: "charging_periods", Rule: ocpi.RuleTooLarge,
+					Message: "more than 65535 charging periods or dimensions", Blocking: true}, true
+			}
+			for di, d := range p.Dimensions {
+				if !bad {
+					if _, ok := scaled(d.Volume); !ok {
+						path, bad = "charging_periods["+strconv.Itoa(pi)+"].dimensions["+strconv.Itoa(di)+"].volume", true
+					}
+				}
+			}
+		}
+		for ti := range c.Tariffs {
+			checkTariff("tariffs["+strconv.Itoa(ti)+"].", &c.Tariffs[ti])
+		}
+	case r.Tariff != nil:
+		if r.Tariff.LastUpdated.IsZero() {
+			return missingLastUpdated(), true
+		}
+		checkTariff("", r.Tariff)
+	case r.Location != nil:
+		if r.Location.LastUpdated.IsZero() {
+			return missingLastUpdated(), true
+		}
+	case r.Invoice != nil:
+		if r.Invoice.LastUpdated.IsZero() {
+			return missingLastUpdated(), true
+		}
+	}
+	if bad {
+		return ocpi.Problem{Path: path, Rule: ocpi.RulePrecision, Blocking: true,
+			Message: "value does not fit DECIMAL(18,6): at most 12 integer digits and 6 decimals are stored exactly"}, true
+	}
+	return ocpi.Problem{}, false
+}
+
+func missingLastUpdated() ocpi.Problem {
+	return ocpi.Problem{Path: "last_updated", Rule: ocpi.RuleRequired, Blocking: true,
+		Message: "a versioned object needs last_updated to be stored"}
+}

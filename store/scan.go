@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+)
+
+// PeriodColumns names the columns of the record batches ScanPeriods hands
+// out, in order. One row per charging period of every stored CDR, ordered by
+// (cdr_key, period_index):
+//
+//	cdr_key          int64      the CDR's surrogate key (cdrs.cdr_key)
+//	period_index     uint16     0-based position in charging_periods
+//	start_date_time  timestamp  µs, UTC
+//	end_date_time    timestamp  µs, UTC: the next period's start, the CDR's end for the last
+//	tariff_id        utf8       null when the period names no tariff
+//	energy, time, parking_time, reservation_time,
+//	min_current, max_current, min_power, max_power
+//	                 int64      the volume in millionths of its OCPI unit
+//	                            (kWh, h, A, kW x 10^6), null when the period
+//	                            has no such dimension
+//
+// A period that repeats a dimension type (malformed) has its ENERGY and
+// *_TIME volumes summed, MIN_* the least and MAX_* the greatest.
+var PeriodColumns = []string{"cdr_key", "period_index", "start_date_time", "end_date_time", "tariff_id",
+	"energy", "time", "parking_time", "reservation_time", "min_current", "max_current", "min_power", "max_power"}
+
+// VolumeScale is the fixed-point scale of ScanPeriods' volume columns.
+const VolumeScale = 1_000_000
+
+const scanPeriodsSQL = `
+WITH d AS (
+	SELECT cdr_key, period_index,
+		sum(volume) FILTER (WHERE type_code = 1) AS energy,
+		sum(volume) FILTER (WHERE type_code = 2) AS time,
+		sum(volume) FILTER (WHERE type_code = 3) AS parking_time,
+		sum(volume) FILTER (WHERE type_code = 4) AS reservation_time,
+		min(volume) FILTER (WHERE type_code = 5) AS min_current,
+		max(volume) FILTER (WHERE type_code = 6) AS max_current,
+		min(volume) FILTER (WHERE type_code = 7) AS min_power,
+		max(volume) FILTER (WHERE type_code = 8) AS max_power
+	FROM cdr_dimensions GROUP BY cdr_key, period_index
+)
+SELECT p.cdr_key, p.period_index, p.start_date_time,
+	coalesce(lead(p.start_date_time) OVER (PARTITION BY p.cdr_key ORDER BY p.period_index), c.end_date_time)
+		AS end_date_time,
+	p.tariff_id,
+	CAST(d.energy * 1000000 AS BIGINT) AS energy,
+	CAST(d.time * 1000000 AS BIGINT) AS time,
+	CAST(d.parking_time * 1000000 AS BIGINT) AS parking_time,
+	CAST(d.reservation_time * 1000000 AS BIGINT) AS reservation_time,
+	CAST(d.min_current * 1000000 AS BIGINT) AS min_current,
+	CAST(d.max_current * 1000000 AS BIGINT) AS max_current,
+	CAST(d.min_power * 1000000 AS BIGINT) AS min_power,
+	CAST(d.max_power * 1000000 AS BIGINT) AS max_power
+FROM charging_periods p
+JOIN cdrs c USING (cdr_key)
+LEFT JOIN d USING (cdr_key, period_index)
+ORDER BY p.cdr_key, p.period_index`
+
+// ScanPeriods streams every charging period with its dimension volumes to fn
+// in Arrow record batches (schema: PeriodColumns). A batch is released when
+// fn returns: fn must Retain it to keep it. An error from fn stops the scan
+// and is returned.
+func (s *Store) ScanPeriods(ctx context.Context, fn func(arrow.RecordBatch) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return errorf("scan periods", "", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		rr, err := ar.QueryContext(ctx, scanPeriodsSQL)
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		if got := rr.Schema().NumFields(); got != len(PeriodColumns) {
+			return fmt.Errorf("period batches have %d columns, want %d", got, len(PeriodColumns))
+		}
+		for rr.Next() {
+			if err := fn(rr.RecordBatch()); err != nil {
+				return err
+			}
+		}
+		return rr.Err()
+	})
+	return errorf("scan periods", "", err)
+}
