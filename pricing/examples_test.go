@@ -245,4 +245,3 @@ func energyOnly(price string, step int64) *ocpi.Tariff {
 		{PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimEnergy, Price: dec(price), StepSize: step}}},
 	}}
 }
-

@@ -108,6 +108,10 @@ func decodeTariffJSON(data []byte, v ocpi.Version) (ocpi.Tariff, error) {
 	return t, nil
 }
 
+func readSpec(dir, name string) ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "testdata", "pricing", dir, name))
+}
+
 // specTariff loads a spec example from testdata/pricing/spec221 or spec230.
 func specTariff(tb testing.TB, dir, name string) ocpi.Tariff {
 	tb.Helper()

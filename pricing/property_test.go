@@ -1,0 +1,271 @@
+package pricing
+
+import (
+	"flag"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
+)
+
+var pairsPerCheck = flag.Int("pricing.pairs", 1000, "random CDRs per tariff in the kernel == reference property (x rapid checks)")
+
+var zonePool = []*time.Location{berlin, time.UTC, mustZone("America/New_York"), mustZone("Asia/Tehran")}
+
+func genDecimal(t *rapid.T, name string, maxUnits int64, decimals int32) decimal.Decimal {
+	return decimal.New(rapid.Int64Range(0, maxUnits).Draw(t, name), -decimals)
+}
+
+func genNull(t *rapid.T, name string, maxUnits int64, decimals int32) decimal.NullDecimal {
+	if rapid.IntRange(0, 3).Draw(t, name+"?") != 0 {
+		return decimal.NullDecimal{}
+	}
+	return decimal.NewNullDecimal(genDecimal(t, name, maxUnits, decimals))
+}
+
+func genTariff(t *rapid.T, withMax bool) ocpi.Tariff {
+	tr := ocpi.Tariff{ID: "R", Currency: rapid.SampledFrom([]string{"EUR", "EUR", "JPY", "KWD"}).Draw(t, "cur"), Version: ocpi.V221}
+	if rapid.Bool().Draw(t, "v230") {
+		tr.Version = ocpi.V230
+		tr.TaxIncluded = rapid.SampledFrom([]string{"NO", "YES", "N/A"}).Draw(t, "taxinc")
+	}
+	n := rapid.IntRange(1, 6).Draw(t, "elements")
+	for e := 0; e < n; e++ {
+		var el ocpi.TariffElement
+		nc := rapid.IntRange(1, 3).Draw(t, "comps")
+		for c := 0; c < nc; c++ {
+			typ := rapid.SampledFrom(dimNames[:]).Draw(t, "type")
+			pc := ocpi.PriceComponent{Type: typ, Price: genDecimal(t, "price", 60000, 4)}
+			if typ == ocpi.TariffDimEnergy {
+				pc.StepSize = rapid.SampledFrom([]int64{0, 1, 25, 100, 500, 1000}).Draw(t, "estep")
+			} else {
+				pc.StepSize = rapid.SampledFrom([]int64{0, 1, 60, 300, 900, 1800}).Draw(t, "tstep")
+			}
+			if rapid.Bool().Draw(t, "hasvat") {
+				pc.VAT = decimal.NewNullDecimal(rapid.SampledFrom([]decimal.Decimal{dec("0"), dec("5.2"), dec("10"), dec("20"), dec("7.7")}).Draw(t, "vat"))
+			}
+			el.PriceComponents = append(el.PriceComponents, pc)
+		}
+		if rapid.IntRange(0, 3).Draw(t, "restricted") > 0 {
+			r := &ocpi.TariffRestrictions{}
+			clock := func(name string) string {
+				return fmt.Sprintf("%02d:%02d", rapid.IntRange(0, 23).Draw(t, name+"h"), rapid.SampledFrom([]int{0, 30}).Draw(t, name+"m"))
+			}
+			if rapid.IntRange(0, 2).Draw(t, "st") == 0 {
+				r.StartTime = clock("start")
+			}
+			if rapid.IntRange(0, 2).Draw(t, "et") == 0 {
+				r.EndTime = clock("end")
+			}
+			if rapid.IntRange(0, 4).Draw(t, "sd") == 0 {
+				r.StartDate = fmt.Sprintf("2026-%02d-01", rapid.IntRange(1, 12).Draw(t, "sdm"))
+			}
+			if rapid.IntRange(0, 4).Draw(t, "ed") == 0 {
+				r.EndDate = fmt.Sprintf("2026-%02d-15", rapid.IntRange(1, 12).Draw(t, "edm"))
+			}
+			if rapid.IntRange(0, 2).Draw(t, "dw") == 0 {
+				for _, d := range ocpi.DaysOfWeek {
+					if rapid.Bool().Draw(t, "day") {
+						r.DayOfWeek = append(r.DayOfWeek, d)
+					}
+				}
+			}
+			r.MinKWh, r.MaxKWh = genNull(t, "minkwh", 300, 1), genNull(t, "maxkwh", 300, 1)
+			r.MinCurrent, r.MaxCurrent = genNull(t, "mincur", 64, 0), genNull(t, "maxcur", 64, 0)
+			r.MinPower, r.MaxPower = genNull(t, "minpow", 150, 0), genNull(t, "maxpow", 150, 0)
+			if rapid.IntRange(0, 3).Draw(t, "mind") == 0 {
+				r.MinDuration = ptr(rapid.Int64Range(0, 12).Draw(t, "mindv") * 600)
+			}
+			if rapid.IntRange(0, 3).Draw(t, "maxd") == 0 {
+				r.MaxDuration = ptr(rapid.Int64Range(0, 12).Draw(t, "maxdv") * 600)
+			}
+			if rapid.IntRange(0, 4).Draw(t, "resv") == 0 {
+				r.Reservation = rapid.SampledFrom([]string{ocpi.ReservationReservation, ocpi.ReservationExpires}).Draw(t, "resvkind")
+			}
+			el.Restrictions = r
+		}
+		tr.Elements = append(tr.Elements, el)
+	}
+	limit := func(name string) *ocpi.PriceLimit {
+		if rapid.IntRange(0, 3).Draw(t, name) != 0 {
+			return nil
+		}
+		l := &ocpi.PriceLimit{ExclVAT: genDecimal(t, name+"x", 5000, 2)}
+		if rapid.Bool().Draw(t, name+"i") {
+			l.InclVAT = decimal.NewNullDecimal(l.ExclVAT.Add(genDecimal(t, name+"t", 500, 2)))
+		}
+		return l
+	}
+	tr.MinPrice = limit("min")
+	if withMax {
+		tr.MaxPrice = limit("max")
+	}
+	return tr
+}
+
+func genCDR(t *rapid.T, i int) *ocpi.CDR {
+	day := rapid.SampledFrom([]string{"2026-03-29", "2026-10-25", "2026-06-01", "2026-06-06", "2026-12-31"}).Draw(t, "day")
+	base, _ := time.Parse("2006-01-02", day)
+	start := base.Add(time.Duration(rapid.IntRange(-120, 1440).Draw(t, "startmin")) * time.Minute)
+	var segs []seg
+	if rapid.IntRange(0, 5).Draw(t, "hasresv") == 0 {
+		segs = append(segs, seg{min: float64(rapid.IntRange(1, 90).Draw(t, "resvmin")), resv: true})
+	}
+	n := rapid.IntRange(0, 4).Draw(t, "periods")
+	if len(segs) == 0 && n == 0 {
+		n = 1
+	}
+	for p := 0; p < n; p++ {
+		s := seg{secs: int64(rapid.IntRange(1, 7200).Draw(t, "secs"))}
+		switch rapid.IntRange(0, 2).Draw(t, "kind") {
+		case 0, 1:
+			s.charging = true
+			s.energy = genDecimal(t, "energy", 400000, 4).String()
+		default:
+			s.parking = true
+		}
+		if rapid.Bool().Draw(t, "cur") {
+			s.maxCur = fmt.Sprint(rapid.IntRange(0, 64).Draw(t, "maxc"))
+			s.minCur = fmt.Sprint(rapid.IntRange(0, 64).Draw(t, "minc"))
+		}
+		if rapid.Bool().Draw(t, "pow") {
+			s.maxPow = fmt.Sprint(rapid.IntRange(0, 150).Draw(t, "maxp"))
+		}
+		segs = append(segs, s)
+	}
+	c := mkCDR(start, segs...)
+	c.ID = fmt.Sprint(i)
+	c.Credit = rapid.IntRange(0, 9).Draw(t, "credit") == 0
+	return c
+}
+
+func genPolicy(t *rapid.T) Policy {
+	return Policy{
+		Mode:       rapid.SampledFrom([]RoundingMode{HalfUp, HalfEven}).Draw(t, "mode"),
+		Level:      rapid.SampledFrom([]RoundingLevel{RoundTotal, RoundLine, RoundNone}).Draw(t, "level"),
+		Step:       rapid.SampledFrom([]StepReading{StepLastTimeDimension, StepCombinedTime}).Draw(t, "step"),
+		MinorUnits: -1,
+	}
+}
+
+// TestKernelEqualsReference: 100 rapid checks × -pricing.pairs CDRs (default
+// 1000, i.e. 100,000 pairs per run), every total and sub-total identical.
+func TestKernelEqualsReference(t *testing.T) {
+	pairs := *pairsPerCheck
+	if testing.Short() {
+		pairs = 50
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		tariff := genTariff(t, true)
+		pol := genPolicy(t)
+		c, err := Compile(&tariff, pol)
+		if err != nil {
+			t.Fatalf("compile: %v", err)
+		}
+		zone := rapid.SampledFrom(zonePool).Draw(t, "zone")
+		n := pairs
+		var bb BatchBuilder
+		cdrs := make([]*ocpi.CDR, n)
+		for i := range cdrs {
+			cdrs[i] = genCDR(t, i)
+			if err := bb.Add(cdrs[i], 0, zone); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out := NewOutput(n, len(bb.PeriodStart), false)
+		if err := RunParallel(&bb.Batch, []*Compiled{c}, out, 0); err != nil {
+			t.Fatal(err)
+		}
+		for i, cdr := range cdrs {
+			ref, err := priceQuiet(cdr, tariff, zone, pol)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Status[i] != StatusOK {
+				t.Fatalf("CDR %d: kernel status %d", i, out.Status[i])
+			}
+			tc := ref.Totals.TotalCost
+			if !Money(out.TotalExcl[i]).Equal(tc.Excl) || !Money(out.TotalIncl[i]).Equal(tc.Incl) {
+				t.Fatalf("CDR %d: kernel %s / %s, reference %s / %s\nlines %+v", i, Money(out.TotalExcl[i]), Money(out.TotalIncl[i]), tc.Excl, tc.Incl, ref.Lines)
+			}
+			refB := [numBuckets]Amount{ref.Totals.TotalFixedCost, ref.Totals.TotalEnergyCost, ref.Totals.TotalTimeCost, ref.Totals.TotalParkingCost, ref.Totals.TotalReservationCost}
+			for bk := range refB {
+				if !Money(out.BucketExcl[i*int(numBuckets)+bk]).Equal(refB[bk].Excl) || !Money(out.BucketIncl[i*int(numBuckets)+bk]).Equal(refB[bk].Incl) {
+					t.Fatalf("CDR %d bucket %s: kernel %s, reference %s", i, Bucket(bk), Money(out.BucketExcl[i*int(numBuckets)+bk]), refB[bk].Excl)
+				}
+			}
+		}
+	})
+}
+
+func priceQuiet(cdr *ocpi.CDR, tariff ocpi.Tariff, zone *time.Location, pol Policy) (*Result, error) {
+	return Price(cdr, []ocpi.Tariff{tariff}, Options{TimeZone: zone, Policy: pol})
+}
+
+// Growing the last period's energy or time never lowers the price of a
+// tariff without max_price (the last period's restrictions are evaluated at
+// its start, so only its billed quantity changes); min bounds hold; incl >=
+// excl when every VAT is non-negative; pricing twice gives the same result.
+func TestPriceProperties(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		tariff := genTariff(t, false)
+		tariff.TaxIncluded = ""
+		pol := genPolicy(t)
+		pol.Level = RoundNone
+		zone := rapid.SampledFrom(zonePool).Draw(t, "zone")
+		cdr := genCDR(t, 0)
+		cdr.Credit = false
+		r1, err := priceQuiet(cdr, tariff, zone, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, _ := priceQuiet(cdr, tariff, zone, pol)
+		if !r1.Totals.TotalCost.Excl.Equal(r2.Totals.TotalCost.Excl) || len(r1.Lines) != len(r2.Lines) {
+			t.Fatal("not deterministic")
+		}
+		tc := r1.Totals.TotalCost
+		if tc.Incl.LessThan(tc.Excl) {
+			t.Fatalf("incl %s < excl %s", tc.Incl, tc.Excl)
+		}
+		if m := tariff.MinPrice; m != nil && tc.Excl.LessThan(m.ExclVAT) {
+			t.Fatalf("excl %s below min_price %s", tc.Excl, m.ExclVAT)
+		}
+		last := &cdr.ChargingPeriods[len(cdr.ChargingPeriods)-1]
+		grow := genDecimal(t, "grow", 100000, 4)
+		for k := range last.Dimensions {
+			switch last.Dimensions[k].Type {
+			case ocpi.DimEnergy, ocpi.DimTime, ocpi.DimParkingTime, ocpi.DimReservationTime:
+				last.Dimensions[k].Volume = last.Dimensions[k].Volume.Add(grow)
+			}
+		}
+		cdr.EndDateTime = cdr.EndDateTime.Add(10 * time.Hour)
+		r3, err := priceQuiet(cdr, tariff, zone, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r3.Totals.TotalCost.Excl.LessThan(tc.Excl) || r3.Totals.TotalCost.Incl.LessThan(tc.Incl) {
+			t.Fatalf("growing the last period lowered the price: %s -> %s", tc.Excl, r3.Totals.TotalCost.Excl)
+		}
+	})
+}
+
+func TestMaxBoundHolds(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		tariff := genTariff(t, true)
+		pol := genPolicy(t)
+		pol.Level = RoundNone
+		cdr := genCDR(t, 0)
+		cdr.Credit = false
+		r, err := priceQuiet(cdr, tariff, berlin, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := r.Totals.TotalCost
+		if m := tariff.MaxPrice; m != nil && (tariff.MinPrice == nil || tariff.MinPrice.ExclVAT.LessThanOrEqual(m.ExclVAT)) && tc.Excl.GreaterThan(m.ExclVAT) {
+			t.Fatalf("excl %s above max_price %s", tc.Excl, m.ExclVAT)
+		}
+	})
+}
