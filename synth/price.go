@@ -100,8 +100,9 @@ type priced struct {
 
 // pricer holds scratch space so that pricing allocates nothing per CDR.
 type pricer struct {
-	comp  [][numDims]*component
-	extra []int64
+	comp   [][numDims]*component
+	extraE []int64 // step_size extra energy per period, 0.1 Wh
+	extraT []int64 // step_size extra seconds per period
 }
 
 // price computes a CDR's amounts per §5 of the OCPI digest; doc.go states
@@ -111,9 +112,10 @@ func (pc *pricer) price(s *session, t *tariff, z *zoneTable, minor int, o priceO
 	n := len(s.periods)
 	if cap(pc.comp) < n {
 		pc.comp = make([][numDims]*component, n)
-		pc.extra = make([]int64, n)
+		pc.extraE = make([]int64, n)
+		pc.extraT = make([]int64, n)
 	}
-	comp, extra := pc.comp[:n], pc.extra[:n]
+	comp, extraE, extraT := pc.comp[:n], pc.extraE[:n], pc.extraT[:n]
 
 	// Per dimension, the first element that has the dimension and whose
 	// restrictions match at the period start (§5.3, §5.4).
@@ -130,7 +132,7 @@ func (pc *pricer) price(s *session, t *tariff, z *zoneTable, minor int, o priceO
 			maxP = pr.powerW
 		}
 		comp[i] = [numDims]*component{}
-		extra[i] = 0
+		extraE[i], extraT[i] = 0, 0
 		for ei := range v.elements {
 			e := &v.elements[ei]
 			if e.restricted && !e.r.match(minute, weekday, pr.start-s.start, maxP) {
@@ -165,7 +167,7 @@ func (pc *pricer) price(s *session, t *tariff, z *zoneTable, minor int, o priceO
 		if step <= 0 {
 			step = 10
 		}
-		extra[lastE] = ceilTo(sumE, step) - sumE
+		extraE[lastE] = ceilTo(sumE, step) - sumE
 	}
 	if lastT >= 0 {
 		parking := !s.periods[lastT].charging
@@ -183,7 +185,7 @@ func (pc *pricer) price(s *session, t *tariff, z *zoneTable, minor int, o priceO
 		if step <= 0 {
 			step = 1
 		}
-		extra[lastT] += ceilTo(sum, step) - sum
+		extraT[lastT] = ceilTo(sum, step) - sum
 	}
 
 	var buckets [numDims]amount
@@ -216,13 +218,13 @@ func (pc *pricer) price(s *session, t *tariff, z *zoneTable, minor int, o priceO
 				line(c, 1, flatMul)
 			}
 			if c := comp[i][dimEnergy]; c != nil && pr.energy > 0 {
-				line(c, pr.energy+extra[i], energyMul)
+				line(c, pr.energy+extraE[i], energyMul)
 			}
 			if c := comp[i][dimTime]; c != nil {
-				line(c, pr.secs+extra[i], timeMul)
+				line(c, pr.secs+extraT[i], timeMul)
 			}
 		} else if c := comp[i][dimParking]; c != nil {
-			line(c, pr.secs+extra[i], timeMul)
+			line(c, pr.secs+extraT[i], timeMul)
 		}
 	}
 
