@@ -117,6 +117,12 @@ func exclField(v ocpi.Version) string {
 	return "total_cost.before_taxes"
 }
 
+// dateTimeString formats a Unix time as an OCPI DateTime without JSON quotes.
+func dateTimeString(u int64) string {
+	b := appendDateTime(nil, u)
+	return string(b[1 : len(b)-1])
+}
+
 func minorString(v int64, minor int) string { return string(appendFixed(nil, v, minor)) }
 
 // inject tries to give the CDR an error of kind k and reports whether it
@@ -148,7 +154,7 @@ func (g *generator) inject(k ErrorKind, po *partyOut, t *tariff, vi int, m *cdrM
 		}
 		o := correctOpts(vi - 1)
 		return exclDiff(reprice(o), fmt.Sprintf("tariff %s priced with the version of %s instead of %s",
-			t.id, string(appendDateTime(nil, t.versions[vi-1].lastUpdated)), string(appendDateTime(nil, t.versions[vi].lastUpdated))))
+			t.id, dateTimeString(t.versions[vi-1].lastUpdated), dateTimeString(t.versions[vi].lastUpdated)))
 
 	case ErrWrongPrice:
 		var dims []int
