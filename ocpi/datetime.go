@@ -54,7 +54,9 @@ func parseDateTime(s string) (t time.Time, offset bool, err error) {
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) {
 		return time.Time{}, false, errDateTime
 	}
-	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
+	// Years outside 1900-9000 are typos, and keep offsets from carrying a
+	// time out of the four-digit years FormatDateTime writes.
+	if year < 1900 || year > 9000 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
 		return time.Time{}, false, errors.New("not a valid date and time")
 	}
 	rest := s[19:]
