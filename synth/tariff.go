@@ -274,6 +274,13 @@ func bumpPrices(v tariffVersion, pct, gran int64) tariffVersion {
 
 // finish derives what period splitting needs from the first version.
 func (t *tariff) finish(p *party) {
+	t.derive()
+	t.clockBounds = clockBoundaries(t.versions[0].elements, &p.zone, p.zone.from[0], p.rangeEnd)
+}
+
+// derive collects the dimensions, duration thresholds, power restrictions
+// and VAT rate of the first version.
+func (t *tariff) derive() {
 	els := t.versions[0].elements
 	for _, e := range els {
 		for _, c := range e.comps {
@@ -294,7 +301,6 @@ func (t *tariff) finish(p *party) {
 	}
 	slices.Sort(t.durBounds)
 	t.durBounds = slices.Compact(t.durBounds)
-	t.clockBounds = clockBoundaries(els, &p.zone, p.zone.from[0], p.rangeEnd)
 }
 
 // clockBoundaries walks the range minute by minute (restrictions and zone
