@@ -7,10 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -122,7 +122,7 @@ type pending struct {
 
 type partyOut struct {
 	*party
-	file    *os.File
+	file    io.WriteCloser
 	w       *bufio.Writer
 	sum     *PartySummary
 	pending []pending
@@ -142,7 +142,8 @@ type generator struct {
 	buf        []byte
 	idBuf      []byte
 	gt         *csv.Writer
-	gtFile     *os.File
+	gtFile     io.WriteCloser
+	create     fileSink
 	sum        Summary
 	kindCount  [9]int
 }
@@ -151,12 +152,33 @@ type generator struct {
 // outDir (created if needed) and returns what it wrote. The same cfg gives
 // byte-identical files on any machine.
 func Generate(ctx context.Context, cfg Config, outDir string) (Summary, error) {
-	g, err := newGenerator(cfg, outDir)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return Summary{}, fmt.Errorf("synth: %w", err)
+	}
+	return generate(ctx, cfg, dirSink(outDir))
+}
+
+// fileSink opens one output file by its slash-separated path under the
+// output folder.
+type fileSink func(rel string) (io.WriteCloser, error)
+
+func dirSink(outDir string) fileSink {
+	return func(rel string) (io.WriteCloser, error) {
+		path := filepath.Join(outDir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		return os.Create(path)
+	}
+}
+
+func generate(ctx context.Context, cfg Config, create fileSink) (Summary, error) {
+	g, err := newGenerator(cfg, create)
 	if err != nil {
 		return Summary{}, err
 	}
 	runErr := g.run(ctx)
-	closeErr := g.close(outDir)
+	closeErr := g.close()
 	if err := errors.Join(runErr, closeErr); err != nil {
 		return Summary{}, err
 	}
@@ -180,19 +202,31 @@ func (cfg *Config) validate() (time.Time, error) {
 	return m, nil
 }
 
-func newGenerator(cfg Config, outDir string) (*generator, error) {
+// writeFile writes a whole small file through the sink.
+func (g *generator) writeFile(rel string, data []byte) error {
+	f, err := g.create(rel)
+	if err != nil {
+		return fmt.Errorf("synth: %w", err)
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("synth: %s: %w", rel, err)
+	}
+	return nil
+}
+
+func newGenerator(cfg Config, create fileSink) (*generator, error) {
 	month, err := cfg.validate()
 	if err != nil {
 		return nil, err
 	}
-	g := &generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x726f616d736574)), monthStart: month.Unix()}
+	g := &generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x726f616d736574)), monthStart: month.Unix(), create: create}
 	monthEnd := month.AddDate(0, 1, 0).Unix()
 	g.sum = Summary{Generator: generatorID, Month: cfg.Month, Seed: cfg.Seed, ErrorPerMille: cfg.ErrorPerMille,
 		EMSP: ocpi.PartyKey(emspCountry, emspParty)}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, fmt.Errorf("synth: %w", err)
-	}
-
 	// Range covered by zone tables and clock boundaries: the month, a day
 	// before (local midnights west of UTC) and three after (the longest
 	// sessions end after the month).
@@ -221,7 +255,7 @@ func newGenerator(cfg Config, outDir string) (*generator, error) {
 			Name: spec.name, OCPIVersion: spec.version, Currency: spec.currency, TimeZone: spec.timeZone,
 			Locations: len(p.locations)}}
 		po.idPref = fmt.Appendf(nil, "%s%s%s", spec.countryCode, spec.partyID, month.Format("0601"))
-		if err := g.writeStatic(outDir, po); err != nil {
+		if err := g.writeStatic(po); err != nil {
 			return nil, err
 		}
 		g.parties = append(g.parties, po)
@@ -231,10 +265,10 @@ func newGenerator(cfg Config, outDir string) (*generator, error) {
 		}
 		g.cumWeight = append(g.cumWeight, total)
 	}
-	if err := g.writeTokens(outDir); err != nil {
+	if err := g.writeTokens(); err != nil {
 		return nil, err
 	}
-	f, err := os.Create(filepath.Join(outDir, "ground_truth.csv"))
+	f, err := create("ground_truth.csv")
 	if err != nil {
 		return nil, fmt.Errorf("synth: %w", err)
 	}
@@ -245,11 +279,7 @@ func newGenerator(cfg Config, outDir string) (*generator, error) {
 }
 
 // writeStatic writes a party's tariffs and locations and opens its CDR file.
-func (g *generator) writeStatic(outDir string, po *partyOut) error {
-	dir := filepath.Join(outDir, po.dir())
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
+func (g *generator) writeStatic(po *partyOut) error {
 	var b []byte
 	for _, t := range po.tariffs {
 		for i := range t.versions {
@@ -259,8 +289,8 @@ func (g *generator) writeStatic(outDir string, po *partyOut) error {
 		}
 	}
 	po.sum.TariffsFile = po.dir() + "/tariffs.ndjson"
-	if err := os.WriteFile(filepath.Join(outDir, po.sum.TariffsFile), b, 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
+	if err := g.writeFile(po.sum.TariffsFile, b); err != nil {
+		return err
 	}
 	b = b[:0]
 	for _, l := range po.locations {
@@ -268,11 +298,11 @@ func (g *generator) writeStatic(outDir string, po *partyOut) error {
 		b = append(b, '\n')
 	}
 	po.sum.LocationFile = po.dir() + "/locations.ndjson"
-	if err := os.WriteFile(filepath.Join(outDir, po.sum.LocationFile), b, 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
+	if err := g.writeFile(po.sum.LocationFile, b); err != nil {
+		return err
 	}
 	po.sum.CDRFile = po.dir() + "/cdrs.ndjson"
-	f, err := os.Create(filepath.Join(outDir, po.sum.CDRFile))
+	f, err := g.create(po.sum.CDRFile)
 	if err != nil {
 		return fmt.Errorf("synth: %w", err)
 	}
@@ -281,7 +311,7 @@ func (g *generator) writeStatic(outDir string, po *partyOut) error {
 	return nil
 }
 
-func (g *generator) writeTokens(outDir string) error {
+func (g *generator) writeTokens() error {
 	var b []byte
 	issued := g.monthStart - 200*86400
 	for i := range g.cfg.Tokens {
@@ -309,10 +339,7 @@ func (g *generator) writeTokens(outDir string) error {
 		b = appendDateTime(appendKey(b, "last_updated"), t.lastUpdated)
 		b = append(b, '}', '\n')
 	}
-	if err := os.WriteFile(filepath.Join(outDir, "tokens.ndjson"), b, 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
-	return nil
+	return g.writeFile("tokens.ndjson", b)
 }
 
 func (g *generator) run(ctx context.Context) error {
@@ -344,7 +371,7 @@ func (g *generator) run(ctx context.Context) error {
 	return nil
 }
 
-func (g *generator) close(outDir string) error {
+func (g *generator) close() error {
 	var errs []error
 	for _, po := range g.parties {
 		if po.w != nil {
@@ -374,10 +401,5 @@ func (g *generator) close(outDir string) error {
 	if err != nil {
 		return fmt.Errorf("synth: manifest: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(outDir, "manifest.json"), append(m, '\n'), 0o644); err != nil {
-		return fmt.Errorf("synth: %w", err)
-	}
-	return nil
+	return g.writeFile("manifest.json", append(m, '\n'))
 }
-
-var _ = strconv.Itoa

@@ -17,8 +17,10 @@ type part struct {
 	charging bool
 }
 
-func charge(min, sec int64, wh int64) part { return part{secs: min*60 + sec, energyWh: wh, charging: true} }
-func park(min int64) part                   { return part{secs: min * 60} }
+func charge(min, sec int64, wh int64) part {
+	return part{secs: min*60 + sec, energyWh: wh, charging: true}
+}
+func park(min int64) part { return part{secs: min * 60} }
 
 func mkSession(t *testing.T, start string, parts ...part) *session {
 	t.Helper()
