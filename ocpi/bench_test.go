@@ -62,3 +62,24 @@ func BenchmarkDecodeCDR221Parallel(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
 }
+
+// Reference point on the same machine at the same moment (the machine is
+// shared, so compare ratios): encoding/json into generic values with
+// UseNumber, which neither converts to decimals nor validates anything.
+func BenchmarkBaselineEncodingJSONGeneric(b *testing.B) {
+	pretty := readFixture(b, realisticCDR)
+	var buf bytes.Buffer
+	_ = json.Compact(&buf, pretty)
+	raw := buf.Bytes()
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var v map[string]any
+		if err := dec.Decode(&v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
+}

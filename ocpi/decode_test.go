@@ -469,3 +469,19 @@ func TestParseDecimalExact(t *testing.T) {
 		}
 	}
 }
+
+func TestVolumeSum(t *testing.T) {
+	var s volumeSum
+	for _, x := range []string{"1.973", "0.0001", "-2", "123456.123456", "0.0000001", "99999999999999999999"} {
+		s.add(decimal.RequireFromString(x))
+	}
+	if got := s.sum().String(); got != "100000000000000123455.0965561" {
+		t.Fatalf("sum = %s", got)
+	}
+	var fast volumeSum
+	fast.add(decimal.RequireFromString("1.5"))
+	fast.add(decimal.RequireFromString("-0.25"))
+	if fast.useSlow || fast.sum().String() != "1.25" {
+		t.Fatalf("fast sum = %s slow=%v", fast.sum(), fast.useSlow)
+	}
+}

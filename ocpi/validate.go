@@ -359,21 +359,26 @@ func (v *validator) negativeVolume(x *CDRDimension, version Version) {
 // breakdown. None of this blocks pricing: pricing reads the periods, and
 // reconciliation reports the differences.
 func (v *validator) totals(c *CDR) {
-	var energy, timeSum, parking decimal.Decimal
+	var energyAcc, timeAcc, parkingAcc volumeSum
 	var nEnergy, nTime, nParking int
 	for i := range c.ChargingPeriods {
 		for _, x := range c.ChargingPeriods[i].Dimensions {
 			switch x.Type {
 			case DimEnergy:
-				energy, nEnergy = energy.Add(x.Volume), nEnergy+1
+				energyAcc.add(x.Volume)
+				nEnergy++
 			case DimTime:
-				timeSum, nTime = timeSum.Add(x.Volume), nTime+1
+				timeAcc.add(x.Volume)
+				nTime++
 			case DimParkingTime:
-				parking, nParking = parking.Add(x.Volume), nParking+1
-				timeSum, nTime = timeSum.Add(x.Volume), nTime+1
+				parkingAcc.add(x.Volume)
+				timeAcc.add(x.Volume)
+				nParking++
+				nTime++
 			}
 		}
 	}
+	energy, timeSum, parking := energyAcc.sum(), timeAcc.sum(), parkingAcc.sum()
 	differs := func(total, sum decimal.Decimal, n int) bool {
 		return total.Sub(sum).Abs().GreaterThan(volumeTolerance(n))
 	}
@@ -699,4 +704,38 @@ func (v *validator) invoice(r *InvoiceReconciliationRecord) {
 		v.leave(m)
 	}
 	v.lastUpdated(r.LastUpdated)
+}
+
+// volumeSum adds volumes in int64 micro-units (storage's scale), falling back
+// to decimal arithmetic for a volume that does not fit: the common case then
+// allocates nothing.
+type volumeSum struct {
+	micros  int64
+	slow    decimal.Decimal
+	useSlow bool
+}
+
+func (s *volumeSum) add(x decimal.Decimal) {
+	if !s.useSlow {
+		if exp := x.Exponent(); exp >= -6 && exp <= 0 {
+			if coef := x.CoefficientInt64(); x.NumDigits() <= 12 {
+				for ; exp > -6; exp-- {
+					coef *= 10
+				}
+				if m := s.micros + coef; (coef >= 0) == (m >= s.micros) {
+					s.micros = m
+					return
+				}
+			}
+		}
+		s.useSlow, s.slow = true, decimal.New(s.micros, -6)
+	}
+	s.slow = s.slow.Add(x)
+}
+
+func (s *volumeSum) sum() decimal.Decimal {
+	if s.useSlow {
+		return s.slow
+	}
+	return decimal.New(s.micros, -6)
 }
