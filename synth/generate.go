@@ -237,7 +237,11 @@ func newGenerator(cfg Config, create fileSink) (*generator, error) {
 		if err != nil {
 			return nil, err
 		}
-		p := &party{partySpec: spec, cur: currencies[spec.currency], loc: loc, rangeEnd: rangeEnd}
+		cur, err := currencyOf(spec.currency)
+		if err != nil {
+			return nil, err
+		}
+		p := &party{partySpec: spec, cur: cur, loc: loc, rangeEnd: rangeEnd}
 		p.zone = newZoneTable(loc, rangeStart, rangeEnd)
 		y, mo, _ := month.Date()
 		for d := 0; ; d++ {

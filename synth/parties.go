@@ -11,20 +11,30 @@ import (
 // which are written in euro, translate into it.
 type currency struct {
 	code  string
-	minor int   // ISO 4217 minor units: digits after the decimal point of an amount
+	minor int   // ISO 4217 minor units (from ocpi.CurrencyMinorUnits)
 	num   int64 // template price × num / den = local price
 	den   int64
 	gran  int64 // prices are multiples of gran / 10^4 (ISK and JPY prices are whole units)
 }
 
-// currencies are the ones the default parties use. A small table of our own
-// keeps the generator independent of the ocpi package's currency list.
+// currencies are the ones the default parties use, with rough exchange
+// rates that make the prices look local.
 var currencies = map[string]currency{
-	"EUR": {code: "EUR", minor: 2, num: 1, den: 1, gran: 10},
-	"USD": {code: "USD", minor: 2, num: 11, den: 10, gran: 100},
-	"ISK": {code: "ISK", minor: 0, num: 150, den: 1, gran: 10000},
-	"JPY": {code: "JPY", minor: 0, num: 160, den: 1, gran: 10000},
-	"JOD": {code: "JOD", minor: 3, num: 78, den: 100, gran: 10},
+	"EUR": {code: "EUR", num: 1, den: 1, gran: 10},
+	"USD": {code: "USD", num: 11, den: 10, gran: 100},
+	"ISK": {code: "ISK", num: 150, den: 1, gran: 10000},
+	"JPY": {code: "JPY", num: 160, den: 1, gran: 10000},
+	"JOD": {code: "JOD", num: 78, den: 100, gran: 10},
+}
+
+func currencyOf(code string) (currency, error) {
+	c, ok := currencies[code]
+	minor, known := ocpi.CurrencyMinorUnits(code)
+	if !ok || !known {
+		return currency{}, fmt.Errorf("synth: no price table or ISO 4217 entry for currency %q", code)
+	}
+	c.minor = minor
+	return c, nil
 }
 
 // city is a place locations are scattered around.
