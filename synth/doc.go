@@ -45,6 +45,11 @@
 // tariff has a power restriction) or wholly parking (PARKING_TIME). 2.2+
 // periods carry the tariff_id.
 //
+// Locations carry time_zone, except those of the 2.1.1 Icelandic party
+// (optional in 2.1.1): an engine must fall back to the partner's zone from
+// its settings (manifest.json lists it), which for Atlantic/Reykjavik, UTC all
+// year, is exactly right.
+//
 // Pricing policy for the RIGHT amounts (the OCPI digest's §5 readings):
 //
 //   - Tariff version: the latest version whose last_updated is not after the

@@ -120,7 +120,9 @@ func appendLocation(b []byte, p *party, l *location) []byte {
 		b = appendEVSE(b, p, l, e, e.connectors)
 	}
 	b = append(b, ']')
-	b = appendStrField(b, "time_zone", p.timeZone)
+	if !p.omitTimeZone {
+		b = appendStrField(b, "time_zone", p.timeZone)
+	}
 	b = appendDateTime(appendKey(b, "last_updated"), l.lastUpdated)
 	return append(b, '}')
 }
@@ -190,7 +192,9 @@ func appendCDRLocation(b []byte, p *party, c *connector, withAddress bool) []byt
 		b = append(appendKey(b, "evses"), '[')
 		b = appendEVSE(b, p, l, c.evse, []*connector{c})
 		b = append(b, ']')
-		b = appendStrField(b, "time_zone", p.timeZone)
+		if !p.omitTimeZone {
+			b = appendStrField(b, "time_zone", p.timeZone)
+		}
 		b = appendDateTime(appendKey(b, "last_updated"), l.lastUpdated)
 		return append(b, '}')
 	}

@@ -149,6 +149,9 @@ func (pd *partyData) tariffFor(c jobj) (jobj, *time.Location, error) {
 		tz = pd.locTZ[str(obj(c["cdr_location"])["id"])]
 		id = str(obj(arr(c["charging_periods"])[0])["tariff_id"])
 	}
+	if tz == "" { // optional in 2.1.1: the partner's zone from the manifest
+		tz = pd.sum.TimeZone
+	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
 		return nil, nil, err

@@ -59,10 +59,14 @@ type partySpec struct {
 	vatParking  int    // VAT of PARKING_TIME components (-1: absent)
 	taxIncluded string // 2.3.0 Tariff.tax_included
 	weight      int    // share of the CDRs, out of the sum of all weights
-	connectorAC string // ConnectorType of AC plugs
-	connectorDC string
-	dcPowerW    int64
-	cities      []city
+	// omitTimeZone leaves time_zone out of 2.1.1 locations (optional there):
+	// the engine must fall back to a per-partner zone, and for a zone at UTC
+	// all year that fallback is exactly right.
+	omitTimeZone bool
+	connectorAC  string // ConnectorType of AC plugs
+	connectorDC  string
+	dcPowerW     int64
+	cities       []city
 }
 
 // defaultParties covers the versions, currencies (0, 2 and 3 minor units),
@@ -85,7 +89,7 @@ var defaultParties = []partySpec{
 		cities: []city{{"Dublin", 53349805, -6260310, "D02", []string{"Grafton Street", "Dame Street"}},
 			{"Cork", 51896892, -8486316, "T12", []string{"Patrick Street", "Oliver Plunkett Street"}}}},
 	{countryCode: "IS", partyID: "HLD", name: "Hledsla Islands", version: ocpi.V211, currency: "ISK",
-		timeZone: "Atlantic/Reykjavik", country3: "ISL", vat: -1, vatFlat: -1, vatParking: -1, weight: 4,
+		timeZone: "Atlantic/Reykjavik", country3: "ISL", vat: -1, vatFlat: -1, vatParking: -1, weight: 4, omitTimeZone: true,
 		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 150000,
 		cities: []city{{"Reykjavik", 64146582, -21942635, "10", []string{"Laugavegur", "Borgartun"}}}},
 	{countryCode: "BE", partyID: "BLX", name: "Belux Laden", version: ocpi.V211, currency: "EUR",
