@@ -16,23 +16,25 @@ import (
 	"github.com/roamsettle/roamsettle/ocpi"
 )
 
-// Config says what to generate.
+// Config says what to generate. Zero fields take the defaults of
+// DefaultConfig; a negative share means none.
 type Config struct {
 	// CDRs is the number of charging sessions; each gives one CDR. Injected
 	// duplicates, conflicting copies and credit CDRs come on top.
 	CDRs int
 	// Seed fixes every random choice: the same Config gives the same bytes.
 	Seed uint64
-	// Month is "YYYY-MM"; sessions start in this month (UTC).
+	// Month is "YYYY-MM"; sessions start in this month.
 	Month string
 	// ErrorPerMille is the share of sessions, in thousandths, that carry an
-	// injected error (listed in ground_truth.csv).
+	// injected error (listed in ground_truth.csv). 0: 50; negative: none.
 	ErrorPerMille int
-	// CreditPerMille is the share of clean 2.2+ CDRs followed by a credit CDR.
+	// CreditPerMille is the share of clean 2.2+ CDRs followed by a credit
+	// CDR. 0: 10; negative: none.
 	CreditPerMille int
-	// Tokens is the size of the eMSP's token list.
+	// Tokens is the size of the eMSP's token list (0: 2000).
 	Tokens int
-	// LocationsPerParty is the number of locations of each CPO.
+	// LocationsPerParty is the number of locations of each CPO (0: 24).
 	LocationsPerParty int
 }
 
@@ -40,6 +42,33 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{CDRs: 10000, Seed: 1, Month: "2026-10", ErrorPerMille: 50, CreditPerMille: 10,
 		Tokens: 2000, LocationsPerParty: 24}
+}
+
+// withDefaults fills zero fields from DefaultConfig and turns negative
+// shares into zero.
+func (cfg Config) withDefaults() Config {
+	def := DefaultConfig()
+	if cfg.Month == "" {
+		cfg.Month = def.Month
+	}
+	share := func(v, d int) int {
+		switch {
+		case v == 0:
+			return d
+		case v < 0:
+			return 0
+		}
+		return v
+	}
+	cfg.ErrorPerMille = share(cfg.ErrorPerMille, def.ErrorPerMille)
+	cfg.CreditPerMille = share(cfg.CreditPerMille, def.CreditPerMille)
+	if cfg.Tokens == 0 {
+		cfg.Tokens = def.Tokens
+	}
+	if cfg.LocationsPerParty == 0 {
+		cfg.LocationsPerParty = def.LocationsPerParty
+	}
+	return cfg
 }
 
 // ErrorKind names an injected billing error. The names are the error_kind
@@ -189,11 +218,11 @@ func (cfg *Config) validate() (time.Time, error) {
 	if cfg.CDRs < 0 {
 		return time.Time{}, fmt.Errorf("synth: CDRs must not be negative, got %d", cfg.CDRs)
 	}
-	if cfg.ErrorPerMille < 0 || cfg.ErrorPerMille > 1000 || cfg.CreditPerMille < 0 || cfg.CreditPerMille > 1000 {
-		return time.Time{}, fmt.Errorf("synth: shares are per mille, 0..1000 (errors %d, credits %d)", cfg.ErrorPerMille, cfg.CreditPerMille)
+	if cfg.ErrorPerMille > 1000 || cfg.CreditPerMille > 1000 {
+		return time.Time{}, fmt.Errorf("synth: shares are per mille, at most 1000 (errors %d, credits %d)", cfg.ErrorPerMille, cfg.CreditPerMille)
 	}
 	if cfg.Tokens < 1 || cfg.LocationsPerParty < 1 {
-		return time.Time{}, fmt.Errorf("synth: need at least one token and one location per party")
+		return time.Time{}, fmt.Errorf("synth: need at least one token and one location per party (tokens %d, locations %d)", cfg.Tokens, cfg.LocationsPerParty)
 	}
 	m, err := time.Parse("2006-01", cfg.Month)
 	if err != nil {
@@ -219,6 +248,7 @@ func (g *generator) writeFile(rel string, data []byte) error {
 }
 
 func newGenerator(cfg Config, create fileSink) (*generator, error) {
+	cfg = cfg.withDefaults()
 	month, err := cfg.validate()
 	if err != nil {
 		return nil, err

@@ -56,10 +56,10 @@ func TestConfigRefused(t *testing.T) {
 		want string
 	}{
 		{"bad month", func(c *Config) { c.Month = "2026-13" }, "month"},
-		{"empty month", func(c *Config) { c.Month = "" }, "month"},
+		{"month without day", func(c *Config) { c.Month = "2026" }, "month"},
 		{"negative CDRs", func(c *Config) { c.CDRs = -1 }, "negative"},
 		{"share above 1000", func(c *Config) { c.ErrorPerMille = 1001 }, "per mille"},
-		{"no tokens", func(c *Config) { c.Tokens = 0 }, "token"},
+		{"negative tokens", func(c *Config) { c.Tokens = -1 }, "token"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -69,6 +69,16 @@ func TestConfigRefused(t *testing.T) {
 				t.Fatalf("err %v, want one mentioning %q", err, c.want)
 			}
 		})
+	}
+}
+
+func TestZeroConfigTakesDefaults(t *testing.T) {
+	s, err := Generate(context.Background(), Config{CDRs: 200, Seed: 1}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Month != "2026-10" || s.ErrorPerMille != 50 || s.Sessions != 200 {
+		t.Fatalf("month %q, errors per mille %d, sessions %d", s.Month, s.ErrorPerMille, s.Sessions)
 	}
 }
 

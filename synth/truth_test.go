@@ -35,7 +35,7 @@ func TestGroundTruthShareAndKinds(t *testing.T) {
 
 func TestZeroShareInjectsNothing(t *testing.T) {
 	cfg := DefaultConfig()
-	cfg.CDRs, cfg.ErrorPerMille = 300, 0
+	cfg.CDRs, cfg.ErrorPerMille = 300, -1
 	s, err := Generate(t.Context(), cfg, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
