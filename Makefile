@@ -1,0 +1,50 @@
+# Every go command runs with the same tag set, so the DuckDB driver is never
+# recompiled between build, vet and test (stack.md).
+export GOFLAGS := -tags=duckdb_arrow
+GO ?= go
+BIN := bin/roamsettle
+
+.PHONY: build test demo bench bench-ingest fuzz vet fmt check-imports clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/roamsettle
+
+# The README's test command: vet, formatting, the import rules and every test.
+test: vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) test -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+
+# The main job on the embedded default (DuckDB file under out/demo).
+demo: build
+	./$(BIN) demo --out out/demo
+
+# Throughput benchmarks; each prints its own rates.
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./ocpi ./ingest ./synth
+	$(MAKE) bench-ingest
+
+# gen + ingest of 1 M CDRs into a file database, printing CDRs/s and peak memory.
+BENCH_CDRS ?= 1000000
+bench-ingest: build
+	./scripts/bench-ingest.sh $(BENCH_CDRS)
+
+# Each fuzz target for a fixed time (go test -fuzz runs one target per call).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in ./ocpi ./ingest; do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+check-imports:
+	../shared/tools/check-imports
+
+clean:
+	rm -rf bin out

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+// Config is roamsettle.toml. Decoding is strict: an unknown key is a start-up
+// error, so a typo never silently falls back to a default.
+type Config struct {
+	// Database is the DuckDB file (":memory:" for a throw-away run).
+	Database string `toml:"database"`
+	// Output is the folder for documents, reports and exports.
+	Output string `toml:"output"`
+	// Partners are the parties roamsettle settles with.
+	Partners []PartnerConfig `toml:"partners"`
+}
+
+// PartnerConfig is one party.
+type PartnerConfig struct {
+	CountryCode string `toml:"country_code"`
+	PartyID     string `toml:"party_id"`
+	Role        string `toml:"role"`
+	Name        string `toml:"name"`
+	// Version is the OCPI version the partner speaks ("2.1.1", "2.2.1", "2.3.0").
+	Version string `toml:"version"`
+}
+
+const defaultConfigFile = "roamsettle.toml"
+
+func defaultConfig() Config {
+	return Config{Database: "roamsettle.duckdb", Output: "out"}
+}
+
+var (
+	countryRe = regexp.MustCompile(`^[A-Za-z]{2}$`)
+	partyRe   = regexp.MustCompile(`^[A-Za-z0-9]{3}$`)
+)
+
+// loadConfig reads path, or ./roamsettle.toml when path is empty and that
+// file exists, over the defaults.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	explicit := path != ""
+	if !explicit {
+		path = defaultConfigFile
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return cfg, nil
+		}
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var sm *toml.StrictMissingError
+		if errors.As(err, &sm) {
+			return cfg, fmt.Errorf("config %s: unknown key:\n%s", path, sm.String())
+		}
+		var de *toml.DecodeError
+		if errors.As(err, &de) {
+			row, col := de.Position()
+			return cfg, fmt.Errorf("config %s:%d:%d: %v", path, row, col, de)
+		}
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if !filepath.IsAbs(cfg.Database) && cfg.Database != ":memory:" && explicit {
+		cfg.Database = filepath.Join(filepath.Dir(path), cfg.Database)
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	seen := map[string]bool{}
+	for i, p := range c.Partners {
+		at := fmt.Sprintf("partners[%d]", i)
+		if !countryRe.MatchString(p.CountryCode) {
+			errs = append(errs, fmt.Errorf("%s.country_code: %q is not a two-letter country code", at, p.CountryCode))
+		}
+		if !partyRe.MatchString(p.PartyID) {
+			errs = append(errs, fmt.Errorf("%s.party_id: %q is not a three-character party id", at, p.PartyID))
+		}
+		switch strings.ToUpper(p.Role) {
+		case "", "CPO", "EMSP", "HUB", "NSP", "OTHER":
+		default:
+			errs = append(errs, fmt.Errorf("%s.role: %q is not CPO, EMSP, HUB, NSP or OTHER", at, p.Role))
+		}
+		switch ocpi.Version(p.Version) {
+		case "", ocpi.V211, ocpi.V221, ocpi.V230:
+		default:
+			errs = append(errs, fmt.Errorf("%s.version: %q is not 2.1.1, 2.2.1 or 2.3.0", at, p.Version))
+		}
+		k := ocpi.PartyKey(p.CountryCode, p.PartyID)
+		if seen[k] {
+			errs = append(errs, fmt.Errorf("%s: party %s listed twice", at, k))
+		}
+		seen[k] = true
+	}
+	return errors.Join(errs...)
+}
+
+// parseParty reads "NL-ABC", "NL*ABC" or "NLABC" into its country code and
+// party id.
+func parseParty(s string) (countryCode, partyID string, err error) {
+	t := strings.NewReplacer("-", "", "*", "", "/", "").Replace(strings.TrimSpace(s))
+	if len(t) != 5 || !countryRe.MatchString(t[:2]) || !partyRe.MatchString(t[2:]) {
+		return "", "", fmt.Errorf("party %q: want COUNTRY-PARTY, e.g. NL-ABC", s)
+	}
+	return strings.ToUpper(t[:2]), strings.ToUpper(t[2:]), nil
+}
