@@ -32,10 +32,11 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo":   {"run the whole job on generated data into an output folder", runDemo},
-	"gen":    {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
-	"ingest": {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
-	"price":  {"price one CDR against a tariff and explain the amount", runPrice},
+	"demo":    {"run the whole job on generated data into an output folder", runDemo},
+	"gen":     {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
+	"ingest":  {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
+	"rejects": {"list what could not be stored, with the field path and rule", runRejects},
+	"price":   {"price one CDR against a tariff and explain the amount", runPrice},
 }
 
 // Env is what every subcommand gets: where to write and how to log.

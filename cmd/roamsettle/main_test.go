@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -19,5 +20,20 @@ func TestMain(m *testing.M) {
 }
 
 func TestScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{Dir: "testdata/script"})
+	spec, err := filepath.Abs("../../testdata/ocpi/spec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := filepath.Abs("testdata/ingest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("SPEC", spec) // the OCPI spec's example files
+			env.Setenv("DATA", data) // hand-made inputs, bad ones included
+			return nil
+		},
+	})
 }
