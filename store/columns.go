@@ -83,12 +83,13 @@ type table struct {
 	name   string
 	schema *arrow.Schema
 	b      *array.RecordBuilder
+	cols   int
 	rows   int
 }
 
 func newTable(name string, fields ...arrow.Field) *table {
 	schema := arrow.NewSchema(fields, nil)
-	return &table{name: name, schema: schema, b: array.NewRecordBuilder(memory.DefaultAllocator, schema)}
+	return &table{name: name, schema: schema, b: array.NewRecordBuilder(memory.DefaultAllocator, schema), cols: len(fields)}
 }
 
 // reserve makes room for n more rows in every column.
@@ -118,8 +119,8 @@ func (r *rowCursor) next() array.Builder {
 // end checks that every column was given a value: a missing one would shift
 // the row and corrupt the table, so it is a bug worth a panic.
 func (r *rowCursor) end() {
-	if r.i != len(r.t.schema.Fields()) {
-		panic(fmt.Sprintf("store: table %s row has %d of %d columns", r.t.name, r.i, len(r.t.schema.Fields())))
+	if r.i != r.t.cols {
+		panic(fmt.Sprintf("store: table %s row has %d of %d columns", r.t.name, r.i, r.t.cols))
 	}
 }
 

@@ -44,3 +44,5 @@ func errorf(op, object string, err error) error {
 	}
 	return &Error{Op: op, Object: object, Err: err}
 }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

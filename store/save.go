@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/shopspring/decimal"
 )
@@ -129,6 +130,11 @@ func (w *writer) reserve(batch []ocpi.Received) {
 			}
 		}
 	}
+	var rawBytes int
+	for i := range batch {
+		rawBytes += len(batch[i].Raw)
+	}
+	w.t.raw.b.Field(2).(*array.BinaryBuilder).ReserveData(rawBytes)
 	w.t.periods.reserve(periods)
 	w.t.dims.reserve(dims)
 }

@@ -64,7 +64,8 @@ ORDER BY p.cdr_key, p.period_index`
 
 // ScanPeriods streams every charging period with its dimension volumes to fn
 // in Arrow record batches (schema: PeriodColumns). A batch is released when
-// fn returns: fn must Retain it to keep it. An error from fn stops the scan
+// fn returns: fn must Retain it to keep it, and copy strings it keeps
+// (array.String.Value aliases the batch's memory). An error from fn stops the scan
 // and is returned.
 func (s *Store) ScanPeriods(ctx context.Context, fn func(arrow.RecordBatch) error) error {
 	conn, err := s.db.Conn(ctx)

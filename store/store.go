@@ -51,6 +51,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// database), but reconnecting costs; keep them.
 	db.SetConnMaxLifetime(0)
 	s := &Store{db: db, path: path}
+
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, errorf("open", path, err)

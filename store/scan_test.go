@@ -1,0 +1,73 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/google/go-cmp/cmp"
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+type periodRow struct {
+	CDRKey, Index int64
+	Start, End    time.Time
+	TariffID      string
+	Volumes       map[string]int64
+}
+
+func TestScanPeriods(t *testing.T) {
+	s := openMem(t)
+	save(t, s, recvCDR(sampleCDR("A"), "a", 0), recvCDR(sampleCDR("B"), "b", 1),
+		recvRejected("x", 2, ocpi.Problem{Rule: ocpi.RuleSyntax}))
+	var got []periodRow
+	err := s.ScanPeriods(context.Background(), func(rec arrow.RecordBatch) error {
+		for i, name := range PeriodColumns {
+			if rec.Schema().Field(i).Name != name {
+				t.Fatalf("column %d is %s, want %s", i, rec.Schema().Field(i).Name, name)
+			}
+		}
+		ts := func(c int, i int) time.Time {
+			return rec.Column(c).(*array.Timestamp).Value(i).ToTime(arrow.Microsecond).UTC()
+		}
+		for i := range int(rec.NumRows()) {
+			r := periodRow{
+				CDRKey:  rec.Column(0).(*array.Int64).Value(i),
+				Index:   int64(rec.Column(1).(*array.Uint16).Value(i)),
+				Start:   ts(2, i),
+				End:     ts(3, i),
+				Volumes: map[string]int64{},
+			}
+			if tid := rec.Column(4).(*array.String); tid.IsValid(i) {
+				r.TariffID = strings.Clone(tid.Value(i)) // Value aliases the batch's memory
+			}
+			for c := 5; c < len(PeriodColumns); c++ {
+				if col := rec.Column(c).(*array.Int64); col.IsValid(i) {
+					r.Volumes[PeriodColumns[c]] = col.Value(i)
+				}
+			}
+			got = append(got, r)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 {
+		t.Fatalf("%d periods, want 6", len(got))
+	}
+	want := []periodRow{
+		{1, 0, t0, t0.Add(30 * time.Minute), "12", map[string]int64{"energy": 5_432_100, "time": 500_000, "max_current": 32_000_000}},
+		{1, 1, t0.Add(30 * time.Minute), t0.Add(90 * time.Minute), "12", map[string]int64{"energy": 10_001_200, "time": 1_000_000, "max_power": 22_080_000}},
+		{1, 2, t0.Add(90 * time.Minute), t0.Add(2 * time.Hour), "", map[string]int64{"parking_time": 500_000, "energy": 0, "min_current": -1_500_000}},
+	}
+	if diff := cmp.Diff(want, got[:3]); diff != "" {
+		t.Errorf("periods of the first CDR (-want +got):\n%s", diff)
+	}
+	if got[3].CDRKey != 2 || got[5].Index != 2 {
+		t.Errorf("second CDR periods out of order: %+v", got[3:])
+	}
+}
