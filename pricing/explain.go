@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/shopspring/decimal"
 )
 
 // Explain writes a human-readable account of the price: the zone, per period
@@ -56,7 +58,7 @@ func (r *Result) Explain(w io.Writer) error {
 	}{{"total_fixed_cost", t.TotalFixedCost}, {"total_energy_cost", t.TotalEnergyCost}, {"total_time_cost", t.TotalTimeCost},
 		{"total_parking_cost", t.TotalParkingCost}, {"total_reservation_cost", t.TotalReservationCost},
 		{"adjustment (clamp, rounding)", t.Adjustment}, {"total_cost", t.TotalCost}} {
-		fmt.Fprintf(&b, "  %-30s %s / %s\n", x.name, x.a.Excl, x.a.Incl)
+		fmt.Fprintf(&b, "  %-30s %s / %s\n", x.name, FormatMoney(x.a.Excl, r.MinorUnits), FormatMoney(x.a.Incl, r.MinorUnits))
 	}
 	switch r.Policy.Level {
 	case RoundTotal:
@@ -81,4 +83,13 @@ func (r *Result) Explain(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// FormatMoney writes an amount with the currency's minor units when that is
+// exact (4.00), else with every digit it has (0.3833333333): never rounded.
+func FormatMoney(d decimal.Decimal, minor int) string {
+	if d.Truncate(int32(minor)).Equal(d) {
+		return d.StringFixed(int32(minor))
+	}
+	return d.String()
 }

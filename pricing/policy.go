@@ -3,6 +3,8 @@ package pricing
 import (
 	"fmt"
 	"strings"
+
+	"github.com/roamsettle/roamsettle/ocpi"
 )
 
 // RoundingMode says how a half is rounded to the currency's minor unit.
@@ -103,31 +105,12 @@ func (p Policy) minorUnits(currency string) (digits int, ok bool) {
 	return CurrencyMinorUnits(currency)
 }
 
-// iso4217Exceptions lists the active ISO 4217 currencies whose minor unit is
-// not 2. ocpi.CurrencyMinorUnits did not exist when this was written: this
-// small table stands in for it.
-var iso4217Exceptions = map[string]int{
-	"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-	"BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0,
-	"KRW": 0, "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0,
-	"XAF": 0, "XOF": 0, "XPF": 0,
-	"CLF": 4, "UYW": 4,
-}
-
-// CurrencyMinorUnits returns the ISO 4217 minor units of a currency code. A
-// code that is not three letters returns (2, false).
+// CurrencyMinorUnits returns the ISO 4217 minor units of a currency code
+// (ocpi.CurrencyMinorUnits, after trimming and upper-casing). An unknown code
+// returns (2, false): the caller warns and prices in hundredths.
 func CurrencyMinorUnits(currency string) (int, bool) {
-	c := strings.ToUpper(strings.TrimSpace(currency))
-	if len(c) != 3 {
-		return 2, false
+	if n, ok := ocpi.CurrencyMinorUnits(strings.ToUpper(strings.TrimSpace(currency))); ok {
+		return n, true
 	}
-	for i := 0; i < 3; i++ {
-		if c[i] < 'A' || c[i] > 'Z' {
-			return 2, false
-		}
-	}
-	if d, ok := iso4217Exceptions[c]; ok {
-		return d, true
-	}
-	return 2, true
+	return 2, false
 }

@@ -527,7 +527,11 @@ func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, warn
 		case p.tariff < 0:
 			warn(WarnPeriodNoTariff, k, "tariff %q of the period not among the %d tariffs given: not priced", cp.TariffID, len(tariffs))
 		case assumed:
-			warn(WarnTariffIDAssumed, k, "period names tariff %q: priced with the only tariff given, %s", cp.TariffID, tariffs[0].ID)
+			if cp.TariffID == "" {
+				warn(WarnTariffIDAssumed, k, "period has no tariff_id: priced with the only tariff given, %s", tariffs[0].ID)
+			} else {
+				warn(WarnTariffIDAssumed, k, "period names tariff %q: priced with the only tariff given, %s", cp.TariffID, tariffs[0].ID)
+			}
 		}
 		p.energy, p.energyRaw, p.parkRaw = decimal.Zero, decimal.Zero, decimal.Zero
 		for _, dim := range cp.Dimensions {

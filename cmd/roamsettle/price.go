@@ -129,7 +129,7 @@ func parsePolicy(spec string) (pricing.Policy, error) {
 // splitOCPI returns the objects of a file: one object, a JSON list, or the
 // data of an OCPI response envelope (which holds either).
 func splitOCPI(data []byte) ([]json.RawMessage, error) {
-	data = bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf"))
+	data = bytes.TrimSpace(bytes.TrimPrefix(bytes.TrimSpace(data), []byte("\xef\xbb\xbf")))
 	if len(data) == 0 {
 		return nil, errors.New("empty file")
 	}
@@ -145,9 +145,10 @@ func splitOCPI(data []byte) ([]json.RawMessage, error) {
 		if err := json.Unmarshal(data, &top); err != nil {
 			return nil, err
 		}
-		inner, isData := top["data"]
+		inner := top["data"]
 		_, hasStatus := top["status_code"]
-		if !isData || !hasStatus {
+		_, hasTimestamp := top["timestamp"]
+		if !hasStatus || (inner == nil && !hasTimestamp) {
 			return []json.RawMessage{json.RawMessage(data)}, nil
 		}
 		var code int
