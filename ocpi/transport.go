@@ -459,3 +459,60 @@ const (
 	MaxObjectIDLength    = 39 // tariff, location, EVSE uid, IRR id
 	MaxConnectorIDLength = 36
 )
+
+// Connection is one partner platform as roamsettle knows it: who it is, how
+// to reach it, and the hashes of the tokens in play. Tokens themselves are
+// never kept here: TokenA, TokenC and TokenB are SHA-256 digests (zero when
+// not set); TokenBSealed is token B encrypted by the caller (roamsettle needs
+// B in clear to call the partner, so it is sealed with a key kept outside
+// the database).
+type Connection struct {
+	ID          int64
+	CountryCode string
+	PartyID     string
+	Role        string // CPO, EMSP, HUB, ...
+	Name        string
+	// VersionsURL is the partner's versions endpoint; Version the version in
+	// use (or wanted, before registration).
+	VersionsURL string
+	Version     Version
+	// TokenA is the registration token we handed out (dies at registration).
+	TokenA [32]byte
+	// TokenC is the token we issued for the partner to call us.
+	TokenC [32]byte
+	// TokenB is the token the partner issued for us to call it.
+	TokenB       [32]byte
+	TokenBSealed []byte
+	// AuthMode is how the partner's Authorization header is encoded, both
+	// ways (auto: accept both inbound, the version's default outbound).
+	AuthMode AuthMode
+	// Endpoints are the partner's endpoints for Version.
+	Endpoints []Endpoint
+	// Roles are the parties the partner may write for: its own, or for a
+	// hub the parties routed through it.
+	Roles          []CredentialsRole
+	CreatedAt      time.Time
+	RegisteredAt   *time.Time
+	UnregisteredAt *time.Time
+}
+
+// Party is the connection's own party as "CC*PID".
+func (c *Connection) Party() string { return PartyKey(c.CountryCode, c.PartyID) }
+
+// Registered reports whether the credentials handshake completed and was not
+// undone.
+func (c *Connection) Registered() bool { return c.RegisteredAt != nil && c.UnregisteredAt == nil }
+
+// MayWriteFor reports whether the connection may write objects owned by the
+// party: its own party, or a role it registered (a hub's routed parties).
+func (c *Connection) MayWriteFor(countryCode, partyID string) bool {
+	if Key(countryCode) == Key(c.CountryCode) && Key(partyID) == Key(c.PartyID) {
+		return true
+	}
+	for _, r := range c.Roles {
+		if Key(countryCode) == Key(r.CountryCode) && Key(partyID) == Key(r.PartyID) {
+			return true
+		}
+	}
+	return false
+}
