@@ -20,7 +20,7 @@ type BatchBuilder struct {
 // Reset empties the builder, keeping its capacity.
 func (bb *BatchBuilder) Reset() {
 	b := &bb.Batch
-	b.CDRStart, b.Tariff, b.Zone, b.Credit = b.CDRStart[:0], b.Tariff[:0], b.Zone[:0], b.Credit[:0]
+	b.CDRStart, b.Tariff, b.Zone, b.Credit, b.Key = b.CDRStart[:0], b.Tariff[:0], b.Zone[:0], b.Credit[:0], nil
 	b.PeriodOffsets = append(b.PeriodOffsets[:0], 0)
 	b.PeriodStart, b.EnergyMilliWh, b.TimeS, b.ParkingS, b.ReservationS = b.PeriodStart[:0], b.EnergyMilliWh[:0], b.TimeS[:0], b.ParkingS[:0], b.ReservationS[:0]
 	b.MinCurrent, b.MaxCurrent, b.MinPower, b.MaxPower, b.Has = b.MinCurrent[:0], b.MaxCurrent[:0], b.MinPower[:0], b.MaxPower[:0], b.Has[:0]
@@ -28,7 +28,7 @@ func (bb *BatchBuilder) Reset() {
 
 // Add appends one CDR priced with compiled tariff index tariff in zone loc.
 // Its periods are sorted by start; volumes the kernel cannot hold exactly
-// (energy beyond 6 decimals, power or current beyond 3) are an error, and the
+// (energy, power or current beyond 6 decimals) are an error, and the
 // CDR is then not added. A CDR without periods is not added either (price
 // it with Price, which builds one from the totals).
 func (bb *BatchBuilder) Add(cdr *ocpi.CDR, tariff int32, loc *time.Location) error {

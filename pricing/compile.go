@@ -16,13 +16,13 @@ import (
 //	prices                    1e-6 per kWh / per hour / per session
 //	energy                    1e-6 kWh (one mWh)
 //	time                      whole seconds (declared hours converted, nearest)
-//	current, power            1e-3 A, 1e-3 kW
+//	current, power            1e-6 A, 1e-6 kW (the store's volume scale)
 //	VAT multiplier            (100 + vat) × 1e6, i.e. vat with up to 6 decimals
 const (
 	moneyScale  = 10
 	priceScale  = 6
 	energyScale = 6
-	unitScale   = 3
+	unitScale   = 6
 	vatScale    = 6
 )
 

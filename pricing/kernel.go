@@ -21,6 +21,7 @@ type Batch struct {
 	Zone          []int32 // index into Zones
 	Credit        []bool
 	PeriodOffsets []int32 // n+1 entries: CDR i owns periods [PeriodOffsets[i], PeriodOffsets[i+1])
+	Key           []int64 // optional (nil or n): the caller's key of each CDR, e.g. the store's cdr_key
 
 	// Per period (m rows).
 	PeriodStart   []int64 // unix seconds
@@ -28,9 +29,9 @@ type Batch struct {
 	TimeS         []int64 // TIME, whole seconds
 	ParkingS      []int64 // PARKING_TIME, whole seconds
 	ReservationS  []int64 // RESERVATION_TIME, whole seconds
-	MinCurrent    []int64 // 1e-3 A, valid when Has&HasMinCurrent
+	MinCurrent    []int64 // 1e-6 A, valid when Has&HasMinCurrent
 	MaxCurrent    []int64
-	MinPower      []int64 // 1e-3 kW
+	MinPower      []int64 // 1e-6 kW
 	MaxPower      []int64
 	Has           []uint8 // presence bits below
 
@@ -113,7 +114,7 @@ var errOverflow = errors.New("overflow")
 // Validate checks a batch's shape (lengths and offsets).
 func (b *Batch) Validate() error {
 	n := len(b.CDRStart)
-	if len(b.Tariff) != n || len(b.Zone) != n || len(b.Credit) != n || len(b.PeriodOffsets) != n+1 {
+	if len(b.Tariff) != n || len(b.Zone) != n || len(b.Credit) != n || len(b.PeriodOffsets) != n+1 || (b.Key != nil && len(b.Key) != n) {
 		return fmt.Errorf("pricing: batch of %d CDRs has columns of other lengths", n)
 	}
 	m := len(b.PeriodStart)
