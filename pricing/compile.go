@@ -88,6 +88,10 @@ type Compiled struct {
 	elems    []kElem
 	comps    []kComp
 	dimMask  [numDims]uint64 // elements with a component of the dimension
+	// freeMask has the elements without restrictions (they always match);
+	// restricted lists the others, the only ones match evaluates.
+	freeMask   uint64
+	restricted []int16
 	kindMask [4]uint64       // elements by reservation kind
 	taxMode  uint8
 	minor    int
@@ -190,6 +194,11 @@ func Compile(t *ocpi.Tariff, pol Policy) (*Compiled, error) {
 			}
 		}
 		c.kindMask[ke.resv] |= 1 << uint(ei)
+		if ke.flags == 0 {
+			c.freeMask |= 1 << uint(ei)
+		} else {
+			c.restricted = append(c.restricted, int16(ei))
+		}
 		c.elems = append(c.elems, ke)
 	}
 	var err error

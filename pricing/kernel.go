@@ -355,13 +355,23 @@ func (k *Kernel) priceCDR(b *Batch, tariffs []*Compiled, out *Output, i int) Sta
 				el = kc.elem
 				var base int64
 				var good bool
+				// Constant divisors in the common case (the product fits 63
+				// bits): the compiler turns them into multiplications.
 				switch d {
 				case dFlat:
-					base, good = mulDivRound(kc.price6, 1e4, 1)
+					base, good = kc.price6*1e4, true // price6 <= 1e13 (Compile)
 				case dEnergy:
-					base, good = mulDivRound(q, kc.price6, 100)
+					if hi, lo := bits.Mul64(uint64(q), uint64(kc.price6)); hi == 0 && lo < 1<<62 {
+						base, good = int64((lo+50)/100), true
+					} else {
+						base, good = mulDivRound(q, kc.price6, 100)
+					}
 				default:
-					base, good = mulDivRound(kc.price6, q*25, 9)
+					if hi, lo := bits.Mul64(uint64(kc.price6), uint64(q*25)); hi == 0 && lo < 1<<62 {
+						base, good = int64((lo+4)/9), true
+					} else {
+						base, good = mulDivRound(kc.price6, q*25, 9)
+					}
 				}
 				ex, in, good = c.tax(base, kc.vatMul, good)
 				if c.level == RoundLine {
@@ -444,13 +454,10 @@ func (c *Compiled) match(b *Batch, p int, local, energyBefore, duration int64) (
 	tod := local - day*86400
 	dow := uint8(1) << uint((day%7+7+3)%7) // 1970-01-01 was a Thursday (bit 3)
 	has := b.Has[p]
-	for e := range c.elems {
+	match = c.freeMask
+	for _, e := range c.restricted {
 		ke := &c.elems[e]
 		f := ke.flags
-		if f == 0 {
-			match |= 1 << uint(e)
-			continue
-		}
 		if f&rTime != 0 && !inWindow(tod, ke.startTod, ke.endTod, ke.hasStart, ke.hasEnd) {
 			continue
 		}
@@ -514,6 +521,9 @@ func (c *Compiled) tax(base, vatMul int64, ok bool) (excl, incl int64, good bool
 	if c.taxMode == taxGross {
 		ex, g := mulDivRound(base, 1e8, vatMul)
 		return ex, base, g
+	}
+	if hi, lo := bits.Mul64(uint64(base), uint64(vatMul)); base >= 0 && hi == 0 && lo < 1<<62 {
+		return base, int64((lo + 5e7) / 1e8), true
 	}
 	in, g := mulDivRound(base, vatMul, 1e8)
 	return base, in, g
@@ -598,7 +608,12 @@ func roundUnit(v, unit int64, mode RoundingMode) int64 {
 	if neg {
 		v = -v
 	}
-	q, r := v/unit, v%unit
+	var q, r int64
+	if unit == 1e8 { // two minor units: a constant divisor is a multiplication
+		q, r = v/1e8, v%1e8
+	} else {
+		q, r = v/unit, v%unit
+	}
 	switch {
 	case 2*r > unit, 2*r == unit && (mode == HalfUp || q%2 == 1):
 		q++
