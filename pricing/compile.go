@@ -92,13 +92,13 @@ type Compiled struct {
 	// restricted lists the others, the only ones match evaluates.
 	freeMask   uint64
 	restricted []int16
-	kindMask [4]uint64       // elements by reservation kind
-	taxMode  uint8
-	minor    int
-	unit     int64 // 10^(moneyScale-minor)
-	mode     RoundingMode
-	level    RoundingLevel
-	combined bool
+	kindMask   [4]uint64 // elements by reservation kind
+	taxMode    uint8
+	minor      int
+	unit       int64 // 10^(moneyScale-minor)
+	mode       RoundingMode
+	level      RoundingLevel
+	combined   bool
 
 	hasMin, hasMax         bool
 	minInclSet, maxInclSet bool
