@@ -74,7 +74,7 @@ type Reject struct {
 // Rejects returns up to limit rejects, the most recent first, with their raw
 // payloads.
 func (s *Store) Rejects(ctx context.Context, limit int) ([]Reject, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT r.raw_sha256, p.body, r.channel, r.source_name, r.partner,
+	rows, err := s.db.QueryContext(ctx, `SELECT r.raw_sha256, p.segment, p.byte_offset, p.size, r.channel, r.source_name, r.partner,
 			r.position, r.received_at, r.kind, r.version, r.path, r.rule, r.message
 		FROM rejects r JOIN raw_payloads p ON p.sha256 = r.raw_sha256
 		ORDER BY r.received_at DESC, r.source_name, r.position, r.rule, r.path LIMIT ?`, limit)
@@ -86,13 +86,18 @@ func (s *Store) Rejects(ctx context.Context, limit int) ([]Reject, error) {
 	for rows.Next() {
 		var r Reject
 		var sha []byte
+		var seg int
+		var off, size int64
 		var channel, rule string
 		var name, partner, kind, version, path, message sql.NullString
-		if err := rows.Scan(&sha, &r.Raw, &channel, &name, &partner, &r.Source.Position, &r.ReceivedAt,
+		if err := rows.Scan(&sha, &seg, &off, &size, &channel, &name, &partner, &r.Source.Position, &r.ReceivedAt,
 			&kind, &version, &path, &rule, &message); err != nil {
 			return nil, errorf("rejects", "", err)
 		}
 		r.RawSHA256 = [32]byte(sha)
+		if r.Raw, err = s.raw.read(seg, off, size); err != nil {
+			return nil, errorf("rejects", "", err)
+		}
 		r.Source.Channel, r.Source.Name, r.Source.Partner = ocpi.Channel(channel), name.String, partner.String
 		r.Kind, r.Version = ocpi.Kind(kind.String), ocpi.Version(version.String)
 		r.Problem = ocpi.Problem{Path: path.String, Rule: ocpi.Rule(rule), Message: message.String, Blocking: true}
@@ -127,7 +132,8 @@ func (s *Store) CDR(ctx context.Context, countryCode, partyID, id string) (*ocpi
 func (s *Store) loadCDR(ctx context.Context, cc, pid, id string) (*ocpi.CDR, int64, []byte, error) {
 	var c ocpi.CDR
 	var key int64
-	var raw []byte
+	var seg int
+	var off, size int64
 	var version string
 	var ccSent, pidSent, idSent sql.NullString
 	var start, end, lastUpdated sql.NullTime
@@ -135,7 +141,7 @@ func (s *Store) loadCDR(ctx context.Context, cc, pid, id string) (*ocpi.CDR, int
 	var tariffIDs stringList
 	dec := make([]nullDecimal, 15)
 	var taxes sql.NullString
-	dests := []any{&key, &ccSent, &pidSent, &idSent, &version, &raw, &start, &end}
+	dests := []any{&key, &ccSent, &pidSent, &idSent, &version, &seg, &off, &size, &start, &end}
 	for i := range str {
 		dests = append(dests, &str[i])
 	}
@@ -145,7 +151,7 @@ func (s *Store) loadCDR(ctx context.Context, cc, pid, id string) (*ocpi.CDR, int
 	}
 	dests = append(dests, &taxes, &c.Credit, &c.HomeChargingCompensation, &lastUpdated)
 	err := s.db.QueryRowContext(ctx, `SELECT c.cdr_key, c.country_code_as_sent, c.party_id_as_sent, c.id_as_sent,
-			c.version, p.body, c.start_date_time, c.end_date_time,
+			c.version, p.segment, p.byte_offset, p.size, c.start_date_time, c.end_date_time,
 			c.session_id, c.token_country_code, c.token_party_id, c.token_uid, c.token_type, c.token_contract_id,
 			c.auth_method, c.authorization_reference,
 			c.location_id, c.location_name, c.location_address, c.location_city, c.location_postal_code,
@@ -165,6 +171,10 @@ func (s *Store) loadCDR(ctx context.Context, cc, pid, id string) (*ocpi.CDR, int
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, nil, ErrNotFound
 	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	raw, err := s.raw.read(seg, off, size)
 	if err != nil {
 		return nil, 0, nil, err
 	}

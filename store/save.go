@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/shopspring/decimal"
 )
@@ -57,9 +56,14 @@ func (s *Store) Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome
 		}
 		outcomes[i] = o
 	}
-	if err := s.commit(ctx, w.t); err != nil {
+	undoRaw, err := w.archiveRaw(s.raw)
+	if err != nil {
 		s.idx.rollback(start)
 		return nil, errorf("save", fmt.Sprintf("batch of %d", len(batch)), err)
+	}
+	if err := s.commit(ctx, w.t); err != nil {
+		s.idx.rollback(start)
+		return nil, errorf("save", fmt.Sprintf("batch of %d", len(batch)), errors.Join(err, undoRaw()))
 	}
 	return outcomes, nil
 }
@@ -114,6 +118,11 @@ type writer struct {
 	t     *batchTables
 	canon canon
 	now   time.Time
+
+	// payloads not stored before, for the raw archive
+	newRaw     [][]byte
+	newRawSums [][32]byte
+	newRawAt   []time.Time
 }
 
 func (w *writer) reserve(batch []ocpi.Received) {
@@ -130,11 +139,6 @@ func (w *writer) reserve(batch []ocpi.Received) {
 			}
 		}
 	}
-	var rawBytes int
-	for i := range batch {
-		rawBytes += len(batch[i].Raw)
-	}
-	w.t.raw.b.Field(2).(*array.BinaryBuilder).ReserveData(rawBytes)
 	w.t.periods.reserve(periods)
 	w.t.dims.reserve(dims)
 }
@@ -151,12 +155,9 @@ func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
 	if _, ok := w.ix.raws[raw]; !ok {
 		w.ix.raws[raw] = struct{}{}
 		w.ix.log.raws = append(w.ix.log.raws, raw)
-		row := w.t.raw.row()
-		row.blob(raw[:])
-		row.i64(int64(len(r.Raw)))
-		row.blob(nonNil(r.Raw))
-		row.ts(receivedAt)
-		row.end()
+		w.newRaw = append(w.newRaw, r.Raw)
+		w.newRawSums = append(w.newRawSums, raw)
+		w.newRawAt = append(w.newRawAt, receivedAt)
 	}
 	in := received{r: r, raw: raw, at: receivedAt}
 	outcome := w.classify(&in)
@@ -174,11 +175,27 @@ func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
 	return outcome, nil
 }
 
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
+// archiveRaw appends the batch's new payloads to the raw archive and adds
+// their raw_payloads rows. The bytes are durable before the transaction
+// that refers to them commits.
+func (w *writer) archiveRaw(a rawArchive) (undo func() error, err error) {
+	if len(w.newRaw) == 0 {
+		return func() error { return nil }, nil
 	}
-	return b
+	seg, offsets, err := a.append(w.newRaw, w.newRawSums)
+	if err != nil {
+		return nil, fmt.Errorf("raw archive: %w", err)
+	}
+	for i, p := range w.newRaw {
+		row := w.t.raw.row()
+		row.blob(w.newRawSums[i][:])
+		row.i64(int64(len(p)))
+		row.i32(seg)
+		row.i64(offsets[i])
+		row.ts(w.newRawAt[i])
+		row.end()
+	}
+	return func() error { return a.truncate(seg, offsets[0]) }, nil
 }
 
 // received is one payload being classified.

@@ -32,7 +32,8 @@ var (
 func newBatchTables() *batchTables {
 	return &batchTables{
 		raw: newTable("raw_payloads",
-			col("sha256", blobType), col("size", i64), col("body", blobType), col("first_received_at", tsType)),
+			col("sha256", blobType), col("size", i64), col("segment", i32), col("byte_offset", i64),
+			col("first_received_at", tsType)),
 		receipts: newTable("receipts",
 			col("sha256", blobType), col("channel", strType), col("source_name", strType), col("partner", strType),
 			col("position", i64), col("received_at", tsType), col("kind", strType), col("version", strType),

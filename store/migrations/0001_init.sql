@@ -7,10 +7,13 @@
 --     by Save (in-memory indexes, one writer) and an ART index on every bulk
 --     insert would halve ingest speed.
 
+-- The bytes live in the raw archive (<db>.raw/NNNNNNNN.seg, see
+-- rawarchive.go); this is where each payload is.
 CREATE TABLE raw_payloads (
     sha256            BLOB        NOT NULL, -- of the bytes exactly as received
     size              BIGINT      NOT NULL,
-    body              BLOB        NOT NULL,
+    segment           INTEGER     NOT NULL,
+    byte_offset       BIGINT      NOT NULL, -- of the bytes, after the record header
     first_received_at TIMESTAMPTZ NOT NULL
 );
 
