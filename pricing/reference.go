@@ -132,7 +132,11 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	case ZoneUnresolved:
 		warn(WarnZoneUnresolved, -1, "no time zone for location %q (%s): priced in UTC", cdr.Location.ID, cdr.Location.Country)
 	case ZoneCoordinates:
-		warn(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates", res.Zone.Name)
+		if res.Zone.Note != "" {
+			warn(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates (%s)", res.Zone.Name, res.Zone.Note)
+		} else {
+			warn(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates", res.Zone.Name)
+		}
 	case ZoneCountry:
 		warn(WarnZoneFromCountry, -1, "time zone %s from country %s", res.Zone.Name, cdr.Location.Country)
 	}

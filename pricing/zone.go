@@ -23,6 +23,7 @@ type ResolvedZone struct {
 	Loc    *time.Location
 	Name   string
 	Source ZoneSource
+	Note   string // what the resolver had to assume, if anything
 }
 
 // ZoneResolver finds the local time zone of a CDR's location. It returns
@@ -31,8 +32,9 @@ type ZoneResolver interface {
 	ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool)
 }
 
-// ZoneChain asks each resolver in turn. The usual chain is
-// LocationZones (store) -> CoordinateZones -> CountryZones.
+// ZoneChain asks each resolver in turn. The usual chain is LocationZones
+// (the store, then the 2.1.1 embedded time_zone) -> CoordinateZones ->
+// CountryZones (which Price always tries last).
 type ZoneChain []ZoneResolver
 
 // ResolveZone implements ZoneResolver.

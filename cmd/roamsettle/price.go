@@ -24,10 +24,10 @@ func runPrice(ctx context.Context, env *Env, args []string) error {
 			"tariff object, a JSON list of tariffs or an OCPI response envelope; without it the tariffs embedded in\n"+
 			"the CDR are used. Missing fields that pricing does not need are warnings on stderr; a problem that\n"+
 			"blocks pricing is an error naming the field. Restrictions are evaluated in the location's local time:\n"+
-			"--tz, else the coordinates, else a single-zone country, else UTC (flagged).")
+			"--tz, else the 2.1.1 location's time_zone, else a single-zone country, else the coordinates,\nelse UTC (flagged).")
 	cdrPath := fs.String("cdr", "", "the CDR: a CDR object, a one-element list or an OCPI response envelope (required)")
 	tariffPath := fs.String("tariff", "", "tariff file: a tariff object, a list of tariffs or an OCPI response envelope\n(default: the tariffs embedded in the CDR)")
-	tzName := fs.String("tz", "", "IANA time zone of the location, e.g. Europe/Berlin (default: from the coordinates or country)")
+	tzName := fs.String("tz", "", "IANA time zone of the location, e.g. Europe/Berlin (default: from the country or the coordinates)")
 	asJSON := fs.Bool("json", false, "print one JSON object: totals under OCPI 2.2.1 CDR names, periods, warnings, billed vs computed")
 	explain := fs.Bool("explain", false, "print the full account: per period the local time, the element of each dimension and why\nearlier ones did not apply, step size, taxes, rounding, clamps")
 	policySpec := fs.String("policy", "default", "pricing policy: default, exact, or key=value pairs separated by commas:\n"+
@@ -43,7 +43,10 @@ func runPrice(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--policy: %w", err)
 	}
-	opts := pricing.Options{Policy: pol}
+	// A single-zone country answers exactly and for free; the coordinates
+	// (a polygon lookup whose finder takes a second to build) only decide
+	// for countries with several zones or none known.
+	opts := pricing.Options{Policy: pol, Zones: pricing.ZoneChain{pricing.EmbeddedZone{}, pricing.CountryZones{}, pricing.DefaultCoordinateZones()}}
 	if *tzName != "" {
 		loc, err := time.LoadLocation(*tzName)
 		if err != nil {
