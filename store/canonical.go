@@ -126,6 +126,10 @@ func (c *canon) rawJSON(m json.RawMessage) {
 		return
 	}
 	c.tag(1)
+	if bytes.IndexAny(m, " \t\r\n") < 0 {
+		c.str(string(m)) // already compact (the usual case): skip the copy
+		return
+	}
 	var b bytes.Buffer
 	if err := json.Compact(&b, m); err != nil {
 		c.str(string(m)) // not JSON: hash it as it is

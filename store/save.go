@@ -450,6 +450,14 @@ type taxJSON struct {
 // taxesJSON keeps the 2.3.0 tax lines of a CDR's prices, keyed by the
 // price's field name; empty when no price lists taxes (all 2.1.1/2.2.1 CDRs).
 func taxesJSON(c *ocpi.CDR) string {
+	prices := cdrPrices(c)
+	any := false
+	for _, f := range prices {
+		any = any || f.p != nil && len(f.p.Taxes) > 0
+	}
+	if !any {
+		return ""
+	}
 	m := map[string][]taxJSON{}
 	add := func(name string, p *ocpi.Price) {
 		if p == nil || len(p.Taxes) == 0 {
@@ -461,8 +469,8 @@ func taxesJSON(c *ocpi.CDR) string {
 		}
 		m[name] = ts
 	}
-	for _, f := range cdrPrices(c) {
-		add(f.name, *f.p)
+	for _, f := range prices {
+		add(f.name, f.p)
 	}
 	if len(m) == 0 {
 		return ""
@@ -476,19 +484,18 @@ func taxesJSON(c *ocpi.CDR) string {
 
 type namedPrice struct {
 	name string
-	p    **ocpi.Price
+	p    *ocpi.Price
 }
 
-// cdrPrices lists a CDR's Price fields by their 2.2.1 names.
-func cdrPrices(c *ocpi.CDR) []namedPrice {
-	total := &c.TotalCost
-	return []namedPrice{
-		{"total_cost", &total},
-		{"total_fixed_cost", &c.TotalFixedCost},
-		{"total_energy_cost", &c.TotalEnergyCost},
-		{"total_time_cost", &c.TotalTimeCost},
-		{"total_parking_cost", &c.TotalParkingCost},
-		{"total_reservation_cost", &c.TotalReservationCost},
+// cdrPrices lists a CDR's Price fields by their 2.2.1 names (nil when absent).
+func cdrPrices(c *ocpi.CDR) [6]namedPrice {
+	return [6]namedPrice{
+		{"total_cost", &c.TotalCost},
+		{"total_fixed_cost", c.TotalFixedCost},
+		{"total_energy_cost", c.TotalEnergyCost},
+		{"total_time_cost", c.TotalTimeCost},
+		{"total_parking_cost", c.TotalParkingCost},
+		{"total_reservation_cost", c.TotalReservationCost},
 	}
 }
 
@@ -710,89 +717,22 @@ func (w *writer) invoice(in *received, cc, pid, id string, body [32]byte) int64 
 // unstorable reports the first value of a decoded object that the schema
 // cannot hold exactly. The decoders flag these first (RulePrecision,
 // RuleRequired); this is the store's own guard, because a rounded amount or
-// a half-written batch would both break an invariant.
+// a half-written batch would both break an invariant. Paths are only built
+// for the value that fails.
 func unstorable(r *ocpi.Received) (ocpi.Problem, bool) {
-	var path string
-	var bad bool
-	check := func(p string, d decimal.Decimal) {
-		if bad {
-			return
-		}
-		if _, ok := scaled(d); !ok {
-			path, bad = p, true
-		}
-	}
-	checkNull := func(p string, d decimal.NullDecimal) {
-		if d.Valid {
-			check(p, d.Decimal)
-		}
-	}
-	checkPrice := func(p string, pr *ocpi.Price) {
-		if pr == nil {
-			return
-		}
-		check(p+".excl_vat", pr.ExclVAT)
-		checkNull(p+".incl_vat", pr.InclVAT)
-		// tax lines are kept as JSON text: any precision is exact there.
-	}
-	checkTariff := func(prefix string, t *ocpi.Tariff) {
-		for _, lim := range []struct {
-			name string
-			p    *ocpi.PriceLimit
-		}{{"min_price", t.MinPrice}, {"max_price", t.MaxPrice}} {
-			if lim.p != nil {
-				check(prefix+lim.name+".excl_vat", lim.p.ExclVAT)
-				checkNull(prefix+lim.name+".incl_vat", lim.p.InclVAT)
-			}
-		}
-		for ei, e := range t.Elements {
-			ep := prefix + "elements[" + strconv.Itoa(ei) + "]"
-			for ci, pc := range e.PriceComponents {
-				cp := ep + ".price_components[" + strconv.Itoa(ci) + "]"
-				check(cp+".price", pc.Price)
-				checkNull(cp+".vat", pc.VAT)
-			}
-			if rs := e.Restrictions; rs != nil {
-				for _, f := range []struct {
-					name string
-					d    decimal.NullDecimal
-				}{{"min_kwh", rs.MinKWh}, {"max_kwh", rs.MaxKWh}, {"min_current", rs.MinCurrent},
-					{"max_current", rs.MaxCurrent}, {"min_power", rs.MinPower}, {"max_power", rs.MaxPower}} {
-					checkNull(ep+".restrictions."+f.name, f.d)
-				}
-			}
-		}
-	}
+	path := ""
 	switch {
 	case r.CDR != nil:
-		c := r.CDR
-		for _, f := range cdrPrices(c) {
-			checkPrice(f.name, *f.p)
-		}
-		check("total_energy", c.TotalEnergy)
-		check("total_time", c.TotalTime)
-		checkNull("total_parking_time", c.TotalParkingTime)
-		for pi, p := range c.ChargingPeriods {
-			if pi > 65535 || len(p.Dimensions) > 65535 {
-				return ocpi.Problem{Path: "charging_periods", Rule: ocpi.RuleTooLarge,
-					Message: "more than 65535 charging periods or dimensions", Blocking: true}, true
-			}
-			for di, d := range p.Dimensions {
-				if !bad {
-					if _, ok := scaled(d.Volume); !ok {
-						path, bad = "charging_periods["+strconv.Itoa(pi)+"].dimensions["+strconv.Itoa(di)+"].volume", true
-					}
-				}
-			}
-		}
-		for ti := range c.Tariffs {
-			checkTariff("tariffs["+strconv.Itoa(ti)+"].", &c.Tariffs[ti])
+		path = unstorableCDR(r.CDR)
+		if path == "too many periods" {
+			return ocpi.Problem{Path: "charging_periods", Rule: ocpi.RuleTooLarge,
+				Message: "more than 65535 charging periods or dimensions", Blocking: true}, true
 		}
 	case r.Tariff != nil:
 		if r.Tariff.LastUpdated.IsZero() {
 			return missingLastUpdated(), true
 		}
-		checkTariff("", r.Tariff)
+		path = unstorableTariff(r.Tariff)
 	case r.Location != nil:
 		if r.Location.LastUpdated.IsZero() {
 			return missingLastUpdated(), true
@@ -802,11 +742,99 @@ func unstorable(r *ocpi.Received) (ocpi.Problem, bool) {
 			return missingLastUpdated(), true
 		}
 	}
-	if bad {
-		return ocpi.Problem{Path: path, Rule: ocpi.RulePrecision, Blocking: true,
-			Message: "value does not fit DECIMAL(18,6): at most 12 integer digits and 6 decimals are stored exactly"}, true
+	if path == "" {
+		return ocpi.Problem{}, false
 	}
-	return ocpi.Problem{}, false
+	return ocpi.Problem{Path: path, Rule: ocpi.RulePrecision, Blocking: true,
+		Message: "value does not fit DECIMAL(18,6): at most 12 integer digits and 6 decimals are stored exactly"}, true
+}
+
+func fits(d decimal.Decimal) bool {
+	_, ok := scaled(d)
+	return ok
+}
+
+func fitsNull(d decimal.NullDecimal) bool { return !d.Valid || fits(d.Decimal) }
+
+func unstorableCDR(c *ocpi.CDR) string {
+	for _, f := range cdrPrices(c) {
+		// tax lines are kept as JSON text: any precision is exact there.
+		if p := f.p; p != nil {
+			if !fits(p.ExclVAT) {
+				return f.name + ".excl_vat"
+			}
+			if !fitsNull(p.InclVAT) {
+				return f.name + ".incl_vat"
+			}
+		}
+	}
+	switch {
+	case !fits(c.TotalEnergy):
+		return "total_energy"
+	case !fits(c.TotalTime):
+		return "total_time"
+	case !fitsNull(c.TotalParkingTime):
+		return "total_parking_time"
+	}
+	if len(c.ChargingPeriods) > 65535 {
+		return "too many periods"
+	}
+	for pi, p := range c.ChargingPeriods {
+		if len(p.Dimensions) > 65535 {
+			return "too many periods"
+		}
+		for di, d := range p.Dimensions {
+			if !fits(d.Volume) {
+				return "charging_periods[" + strconv.Itoa(pi) + "].dimensions[" + strconv.Itoa(di) + "].volume"
+			}
+		}
+	}
+	for ti := range c.Tariffs {
+		if p := unstorableTariff(&c.Tariffs[ti]); p != "" {
+			return "tariffs[" + strconv.Itoa(ti) + "]." + p
+		}
+	}
+	return ""
+}
+
+func unstorableTariff(t *ocpi.Tariff) string {
+	for _, lim := range []struct {
+		name string
+		p    *ocpi.PriceLimit
+	}{{"min_price", t.MinPrice}, {"max_price", t.MaxPrice}} {
+		if lim.p != nil {
+			if !fits(lim.p.ExclVAT) {
+				return lim.name + ".excl_vat"
+			}
+			if !fitsNull(lim.p.InclVAT) {
+				return lim.name + ".incl_vat"
+			}
+		}
+	}
+	for ei, e := range t.Elements {
+		ep := func() string { return "elements[" + strconv.Itoa(ei) + "]" }
+		for ci, pc := range e.PriceComponents {
+			cp := func() string { return ep() + ".price_components[" + strconv.Itoa(ci) + "]" }
+			if !fits(pc.Price) {
+				return cp() + ".price"
+			}
+			if !fitsNull(pc.VAT) {
+				return cp() + ".vat"
+			}
+		}
+		if rs := e.Restrictions; rs != nil {
+			for _, f := range []struct {
+				name string
+				d    decimal.NullDecimal
+			}{{"min_kwh", rs.MinKWh}, {"max_kwh", rs.MaxKWh}, {"min_current", rs.MinCurrent},
+				{"max_current", rs.MaxCurrent}, {"min_power", rs.MinPower}, {"max_power", rs.MaxPower}} {
+				if !fitsNull(f.d) {
+					return ep() + ".restrictions." + f.name
+				}
+			}
+		}
+	}
+	return ""
 }
 
 func missingLastUpdated() ocpi.Problem {
