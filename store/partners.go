@@ -249,3 +249,24 @@ func (s *Store) SaveCheckpoint(ctx context.Context, partnerID int64, module stri
 		partnerID, module, wm, nullString(cp.NextURL), wt, cp.Pages, time.Now().UTC())
 	return errorf("save checkpoint", fmt.Sprintf("partner %d %s", partnerID, module), err)
 }
+
+// LatestTariffRaw returns the raw payload of the newest stored version of a
+// published tariff (the base a 2.1.1 PATCH applies to), or ErrNotFound.
+func (s *Store) LatestTariffRaw(ctx context.Context, countryCode, partyID, id string) ([]byte, error) {
+	object := ocpi.PartyKey(countryCode, partyID) + "*" + ocpi.Key(id)
+	var seg int
+	var off, size int64
+	err := s.db.QueryRowContext(ctx, `SELECT r.segment, r.byte_offset, r.size FROM tariffs t
+		JOIN raw_payloads r ON r.sha256 = t.raw_sha256
+		WHERE t.country_code = ? AND t.party_id = ? AND t.id = ?
+		ORDER BY t.last_updated DESC, t.received_at DESC LIMIT 1`,
+		ocpi.Key(countryCode), ocpi.Key(partyID), ocpi.Key(id)).Scan(&seg, &off, &size)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errorf("latest tariff", object, ErrNotFound)
+	}
+	if err != nil {
+		return nil, errorf("latest tariff", object, err)
+	}
+	raw, err := s.raw.read(seg, off, size)
+	return raw, errorf("latest tariff", object, err)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +104,25 @@ func TestCheckpoints(t *testing.T) {
 	}
 	if got, _ := s.Checkpoint(ctx, 1, "tariffs"); got != want2 {
 		t.Fatalf("other module: got %+v", got)
+	}
+}
+
+func TestLatestTariffRaw(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	if _, err := s.LatestTariffRaw(ctx, "NL", "ABC", "T1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown tariff: %v", err)
+	}
+	for _, lu := range []string{"2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z", "2024-02-01T00:00:00Z"} {
+		raw := []byte(`{"country_code":"NL","party_id":"ABC","id":"T1","currency":"EUR","elements":[{"price_components":[{"type":"ENERGY","price":0.3,"step_size":1}]}],"last_updated":"` + lu + `"}`)
+		r := ocpi.Received{Source: ocpi.Source{Channel: ocpi.ChannelPush}, Raw: raw}
+		ocpi.DecodeReceived(&r, ocpi.Hint{})
+		if out, err := s.Save(ctx, []ocpi.Received{r}); err != nil || out[0] != ocpi.OutcomeAccepted {
+			t.Fatalf("save: %v %v %v", out, err, r.Problems)
+		}
+	}
+	raw, err := s.LatestTariffRaw(ctx, "nl", "abc", "t1")
+	if err != nil || !strings.Contains(string(raw), "2024-03-01") {
+		t.Fatalf("latest: %s %v", raw, err)
 	}
 }
