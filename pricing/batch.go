@@ -11,7 +11,7 @@ import (
 )
 
 // BatchBuilder fills a Batch from decoded CDRs (tests, the CLI, small
-// imports). Bulk runs fill the same columns from Arrow (BatchFromRecords).
+// imports). Bulk runs fill the same columns from Arrow (ArrowBuilder).
 type BatchBuilder struct {
 	Batch
 	zoneIndex map[*time.Location]int32

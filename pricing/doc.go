@@ -13,12 +13,18 @@
 //     only where the Policy says (per line or per total) in the Policy's mode.
 //   - Restrictions are evaluated at the start of each period in the
 //     location's local time; a CDR whose zone cannot be resolved is priced in
-//     UTC and says so (WarnZoneUnresolved).
+//     UTC and says so (WarnZoneUnresolved). A restriction boundary strictly
+//     inside a period is flagged (WarnBoundaryInPeriod), never re-priced.
+//   - Zones come from the caller's chain (stored Location, 2.1.1 embedded
+//     time_zone, coordinates through CoordinateZones, single-zone country);
+//     every source but a given or stored zone is named in a warning.
 //   - Every reading the spec leaves open is named (digest §5.13) and, where
 //     real partners differ, selectable in Policy.
 //   - The kernel equals the reference on every input it accepts (property
 //     tests); inputs it cannot represent exactly are refused with an error,
-//     never approximated.
+//     never approximated. ArrowBuilder fills kernel batches from the store's
+//     period records with the same conversions as BatchBuilder (a test
+//     compares the two batches) and allocates nothing per row.
 //   - Pricing is deterministic: the same inputs give the same result.
 //   - The package imports ocpi, decimal and arrow only: no store, no
 //     net/http, no database driver.

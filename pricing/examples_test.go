@@ -162,6 +162,10 @@ func TestWorkedExamples(t *testing.T) {
 			if !kx.Equal(got.Excl) || !ki.Equal(got.Incl) {
 				t.Errorf("kernel %s / %s, reference %s / %s", kx, ki, got.Excl, got.Incl)
 			}
+			// The spec's CDRs split their periods where the tariff changes.
+			if res.HasWarning(WarnBoundaryInPeriod) {
+				t.Errorf("boundary warning on a spec example: %+v", res.Warnings)
+			}
 			if r.warn != "" && !res.HasWarning(r.warn) {
 				t.Errorf("warning %s missing: %+v", r.warn, res.Warnings)
 			}

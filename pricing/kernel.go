@@ -13,7 +13,7 @@ import (
 // Batch is a struct-of-arrays batch of CDRs and their charging periods, in
 // the kernel's fixed-point units (see the scales in compile.go). It is what
 // an Arrow record batch from the store maps onto column by column
-// (BatchFromRecords). Periods of one CDR are contiguous and sorted by start.
+// (ArrowBuilder). Periods of one CDR are contiguous and sorted by start.
 type Batch struct {
 	// Per CDR (n rows).
 	CDRStart      []int64 // unix seconds

@@ -194,6 +194,8 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 		res.trace = append(res.trace, pt)
 	}
 
+	flagBoundaries(cdr, periods, tariffs, res.Zone.Loc, warn)
+
 	// FLAT: once per phase, in the first period of the phase with an active FLAT.
 	for _, ph := range []phase{phaseCharging, phaseReservation} {
 		first := -1

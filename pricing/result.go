@@ -97,7 +97,7 @@ const (
 	WarnMinPriceApplied     Code = "min_price_applied"
 	WarnMaxPriceApplied     Code = "max_price_applied"
 	WarnPeriodsUnsorted     Code = "periods_unsorted"       // periods were sorted by start
-	WarnBoundaryInPeriod    Code = "boundary_inside_period" // a time-of-day boundary falls strictly inside a period
+	WarnBoundaryInPeriod    Code = "boundary_inside_period" // a time, date, weekday, kWh or duration boundary falls strictly inside a period
 	WarnTimeWindowAllDay    Code = "time_window_all_day"    // start_time == end_time: read as the whole day
 	WarnExpiredReservation  Code = "reservation_expired"    // reservation CDR without a charging session
 	WarnUnknownDimension    Code = "unknown_dimension"      // a dimension type roamsettle does not price
