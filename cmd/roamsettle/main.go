@@ -32,11 +32,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo":    {"run the whole job on generated data into an output folder", runDemo},
-	"gen":     {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
-	"ingest":  {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
-	"rejects": {"list what could not be stored, with the field path and rule", runRejects},
-	"price":   {"price one CDR against a tariff and explain the amount", runPrice},
+	"demo":     {"run the whole job on generated data into an output folder", runDemo},
+	"gen":      {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
+	"ingest":   {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
+	"rejects":  {"list what could not be stored, with the field path and rule", runRejects},
+	"price":    {"price one CDR against a tariff and explain the amount", runPrice},
+	"serve":    {"serve the OCPI receiver (versions, credentials, CDRs, tariffs, locations) over HTTP(S)", runServe},
+	"partners": {"add, list or remove OCPI partners (add prints a registration token A)", runPartners},
+	"connect":  {"start the OCPI credentials handshake with a partner", runConnect},
+	"pull":     {"pull CDRs, tariffs or locations from a partner, resuming from a checkpoint", runPull},
 }
 
 // Env is what every subcommand gets: where to write and how to log.
