@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/roamsettle/roamsettle/ingest/puller"
@@ -21,14 +22,23 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	since := fs.String("since", "", "date_from as an OCPI DateTime (default: where the last pull ended)")
 	limit := fs.Int("limit", 100, "page size asked for (the partner may cap it)")
 	attempts := fs.Int("attempts", 5, "tries per page on 5xx and timeouts")
+	// The module may come before the flags (pull cdrs --partner NL-ABC) or after.
+	module := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		module, args = args[0], args[1:]
+	}
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || *partner == "" {
+	if module == "" && fs.NArg() == 1 {
+		module = fs.Arg(0)
+	} else if fs.NArg() != 0 {
+		module = ""
+	}
+	if module == "" || *partner == "" {
 		fs.Usage()
 		return errUsage
 	}
-	module := fs.Arg(0)
 	if _, ok := puller.ModuleKind(module); !ok {
 		return fmt.Errorf("module %q: want cdrs, tariffs or locations", module)
 	}
