@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/shopspring/decimal"
 )
@@ -145,13 +146,18 @@ func BenchmarkScanPeriods(b *testing.B) {
 	b.ResetTimer()
 	var periods int64
 	for b.Loop() {
-		var n int64
-		var energy int64
+		var n, energy, lastKey int64
 		err := s.ScanPeriods(ctx, func(rec arrow.RecordBatch) error {
 			n += rec.NumRows()
-			col := rec.Column(5).(interface{ Value(int) int64 })
+			keys := rec.Column(0).(*array.Int64)
+			col := rec.Column(5).(*array.Int64)
 			for i := range int(rec.NumRows()) {
 				energy += col.Value(i)
+				if k := keys.Value(i); k < lastKey {
+					return fmt.Errorf("cdr_key %d after %d: periods out of order", k, lastKey)
+				} else {
+					lastKey = k
+				}
 			}
 			return nil
 		})

@@ -190,6 +190,16 @@ func (r *rowCursor) dec(d decimal.Decimal) {
 	r.next().(*array.Decimal128Builder).Append(decimal128.FromI64(v))
 }
 
+// scaledDec appends a value already scaled to DECIMAL(18,6), or NULL.
+func (r *rowCursor) scaledDec(v int64, valid bool) {
+	b := r.next().(*array.Decimal128Builder)
+	if !valid {
+		b.AppendNull()
+		return
+	}
+	b.Append(decimal128.FromI64(v))
+}
+
 func (r *rowCursor) decNull() { r.next().(*array.Decimal128Builder).AppendNull() }
 
 func (r *rowCursor) optDec(d decimal.NullDecimal) {

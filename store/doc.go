@@ -6,11 +6,14 @@
 //
 // # Invariants
 //
-//   - Nothing received is lost: Save stores every payload's raw bytes
-//     (raw_payloads, once per SHA-256) and records every receipt (receipts)
-//     in the same transaction as its interpretation, before any of it is
-//     acknowledged. A payload that cannot be stored as an object leaves one
-//     rejects row per problem, pointing at its raw bytes.
+//   - Nothing received is lost: Save appends every new payload's raw bytes
+//     to the raw archive (append-only segment files beside the database,
+//     <db>.raw/, once per SHA-256, fsynced) before the transaction that
+//     records them in raw_payloads, every receipt in receipts and their
+//     interpretation commits. A payload that cannot be stored as an object
+//     leaves one rejects row per problem, pointing at its raw bytes. The
+//     archive's records carry their own SHA-256, so it can be replayed
+//     without the database, and a corrupted record is refused on read.
 //   - CDRs are immutable: the identity is (country_code, party_id, id)
 //     upper-cased. The same body again is a duplicate and changes nothing; a
 //     different body is refused and recorded in conflicts. "Same body" is
@@ -32,7 +35,7 @@
 //
 // # Schema (migrations/0001_init.sql)
 //
-//	raw_payloads(sha256, size, body, first_received_at)   content-addressed bytes
+//	raw_payloads(sha256, size, segment, byte_offset, first_received_at)   where the bytes are
 //	receipts(sha256, channel, source_name, partner, position, received_at, kind, version, outcome)
 //	cdrs(cdr_key, identity, as-sent spelling, body/raw sha256, times, token, location, totals, ...)
 //	charging_periods(cdr_key, period_index, start_date_time, tariff_id)
@@ -60,8 +63,15 @@
 // transaction. Duplicates and conflicts are decided against in-memory
 // indexes of the stored identities and hashes, loaded on the first Save and
 // maintained by Save, which is the only writer: Save calls are serialised by
-// a mutex, and a second process must not write to the same file (DuckDB
-// allows one read-write process anyway).
+// a mutex. Open one Store per database: DuckDB refuses a second read-write
+// process, and two Stores in one process would interleave archive appends.
+//
+// Measured on the 2-core build machine (BenchmarkSave, 1 M CDRs of 3
+// periods x 3 dimensions, ~1 KB raw each, batches of 10 k, file database,
+// final checkpoint included) and the figures are in the commit log and the
+// lead's report: about a third of Save's CPU goes to building the Arrow
+// records and classifying in Go, two thirds to DuckDB (Arrow scan into the
+// tables, WAL at commit, checkpoint).
 //
 // # Connections
 //

@@ -378,7 +378,16 @@ func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outco
 		row.i64(key)
 		row.u16(pi)
 		row.ts(p.StartDateTime)
+		if pi+1 < len(c.ChargingPeriods) {
+			row.ts(c.ChargingPeriods[pi+1].StartDateTime)
+		} else {
+			row.ts(c.EndDateTime)
+		}
 		row.optStr(p.TariffID)
+		pv, _ := pivotVolumes(p.Dimensions)
+		for i := range pv.v {
+			row.scaledDec(pv.v[i], pv.set[i])
+		}
 		row.end()
 		for di, d := range p.Dimensions {
 			row := w.t.dims.row()
@@ -788,6 +797,9 @@ func unstorableCDR(c *ocpi.CDR) string {
 				return "charging_periods[" + strconv.Itoa(pi) + "].dimensions[" + strconv.Itoa(di) + "].volume"
 			}
 		}
+		if _, ok := pivotVolumes(p.Dimensions); !ok {
+			return "charging_periods[" + strconv.Itoa(pi) + "].dimensions"
+		}
 	}
 	for ti := range c.Tariffs {
 		if p := unstorableTariff(&c.Tariffs[ti]); p != "" {
@@ -840,4 +852,60 @@ func unstorableTariff(t *ocpi.Tariff) string {
 func missingLastUpdated() ocpi.Problem {
 	return ocpi.Problem{Path: "last_updated", Rule: ocpi.RuleRequired, Blocking: true,
 		Message: "a versioned object needs last_updated to be stored"}
+}
+
+// pivoted are a period's volumes by type, scaled to DECIMAL(18,6), in the
+// order of the charging_periods columns (energy, time, parking_time,
+// reservation_time, min_current, max_current, min_power, max_power).
+type pivoted struct {
+	v   [8]int64
+	set [8]bool
+}
+
+func pivotIndex(dimType string) int {
+	switch dimType {
+	case ocpi.DimEnergy:
+		return 0
+	case ocpi.DimTime:
+		return 1
+	case ocpi.DimParkingTime:
+		return 2
+	case ocpi.DimReservationTime:
+		return 3
+	case ocpi.DimMinCurrent:
+		return 4
+	case ocpi.DimMaxCurrent:
+		return 5
+	case ocpi.DimMinPower:
+		return 6
+	case ocpi.DimMaxPower:
+		return 7
+	}
+	return -1
+}
+
+// pivotVolumes pivots a period's dimensions; ok is false when a repeated
+// type sums beyond DECIMAL(18,6). Volumes must fit (checked before).
+func pivotVolumes(dims []ocpi.CDRDimension) (p pivoted, ok bool) {
+	for _, d := range dims {
+		i := pivotIndex(d.Type)
+		if i < 0 {
+			continue
+		}
+		v, _ := scaled(d.Volume)
+		switch {
+		case !p.set[i]:
+			p.v[i], p.set[i] = v, true
+		case i < 4: // quantities add up
+			p.v[i] += v // both below 10^18: no int64 overflow
+			if p.v[i] > maxScaled || p.v[i] < -maxScaled {
+				return p, false
+			}
+		case i%2 == 0: // MIN_*
+			p.v[i] = min(p.v[i], v)
+		default: // MAX_*
+			p.v[i] = max(p.v[i], v)
+		}
+	}
+	return p, true
 }

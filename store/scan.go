@@ -32,35 +32,19 @@ var PeriodColumns = []string{"cdr_key", "period_index", "start_date_time", "end_
 // VolumeScale is the fixed-point scale of ScanPeriods' volume columns.
 const VolumeScale = 1_000_000
 
+// The periods table is appended in (cdr_key, period_index) order and DuckDB
+// preserves insertion order, so no sort is needed.
 const scanPeriodsSQL = `
-WITH d AS (
-	SELECT cdr_key, period_index,
-		sum(volume) FILTER (WHERE type_code = 1) AS energy,
-		sum(volume) FILTER (WHERE type_code = 2) AS time,
-		sum(volume) FILTER (WHERE type_code = 3) AS parking_time,
-		sum(volume) FILTER (WHERE type_code = 4) AS reservation_time,
-		min(volume) FILTER (WHERE type_code = 5) AS min_current,
-		max(volume) FILTER (WHERE type_code = 6) AS max_current,
-		min(volume) FILTER (WHERE type_code = 7) AS min_power,
-		max(volume) FILTER (WHERE type_code = 8) AS max_power
-	FROM cdr_dimensions GROUP BY cdr_key, period_index
-)
-SELECT p.cdr_key, p.period_index, p.start_date_time,
-	coalesce(lead(p.start_date_time) OVER (PARTITION BY p.cdr_key ORDER BY p.period_index), c.end_date_time)
-		AS end_date_time,
-	p.tariff_id,
-	CAST(d.energy * 1000000 AS BIGINT) AS energy,
-	CAST(d.time * 1000000 AS BIGINT) AS time,
-	CAST(d.parking_time * 1000000 AS BIGINT) AS parking_time,
-	CAST(d.reservation_time * 1000000 AS BIGINT) AS reservation_time,
-	CAST(d.min_current * 1000000 AS BIGINT) AS min_current,
-	CAST(d.max_current * 1000000 AS BIGINT) AS max_current,
-	CAST(d.min_power * 1000000 AS BIGINT) AS min_power,
-	CAST(d.max_power * 1000000 AS BIGINT) AS max_power
-FROM charging_periods p
-JOIN cdrs c USING (cdr_key)
-LEFT JOIN d USING (cdr_key, period_index)
-ORDER BY p.cdr_key, p.period_index`
+SELECT cdr_key, period_index, start_date_time, end_date_time, tariff_id,
+	CAST(energy * 1000000 AS BIGINT) AS energy,
+	CAST(time * 1000000 AS BIGINT) AS time,
+	CAST(parking_time * 1000000 AS BIGINT) AS parking_time,
+	CAST(reservation_time * 1000000 AS BIGINT) AS reservation_time,
+	CAST(min_current * 1000000 AS BIGINT) AS min_current,
+	CAST(max_current * 1000000 AS BIGINT) AS max_current,
+	CAST(min_power * 1000000 AS BIGINT) AS min_power,
+	CAST(max_power * 1000000 AS BIGINT) AS max_power
+FROM charging_periods`
 
 // ScanPeriods streams every charging period with its dimension volumes to fn
 // in Arrow record batches (schema: PeriodColumns). A batch is released when

@@ -71,3 +71,44 @@ func TestScanPeriods(t *testing.T) {
 		t.Errorf("second CDR periods out of order: %+v", got[3:])
 	}
 }
+
+func TestPivotVolumes(t *testing.T) {
+	dims := func(kv ...string) []ocpi.CDRDimension {
+		var ds []ocpi.CDRDimension
+		for i := 0; i < len(kv); i += 2 {
+			ds = append(ds, ocpi.CDRDimension{Type: kv[i], Volume: d(kv[i+1])})
+		}
+		return ds
+	}
+	for _, tc := range []struct {
+		name string
+		in   []ocpi.CDRDimension
+		want map[int]int64
+		ok   bool
+	}{
+		{"one of each", dims("ENERGY", "1.5", "TIME", "0.25", "MIN_POWER", "3"), map[int]int64{0: 1_500_000, 1: 250_000, 6: 3_000_000}, true},
+		{"repeated energy adds up", dims("ENERGY", "1", "ENERGY", "2.000001"), map[int]int64{0: 3_000_001}, true},
+		{"repeated min and max", dims("MIN_CURRENT", "6", "MIN_CURRENT", "-2", "MAX_POWER", "11", "MAX_POWER", "22"), map[int]int64{4: -2_000_000, 7: 22_000_000}, true},
+		{"not pivoted", dims("FLAT", "1", "STATE_OF_CHARGE", "80"), map[int]int64{}, true},
+		{"sum beyond the schema", dims("TIME", "999999999999", "TIME", "1"), nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, ok := pivotVolumes(tc.in)
+			if ok != tc.ok {
+				t.Fatalf("ok = %v", ok)
+			}
+			if !ok {
+				return
+			}
+			got := map[int]int64{}
+			for i := range p.v {
+				if p.set[i] {
+					got[i] = p.v[i]
+				}
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -107,11 +107,25 @@ CREATE TABLE cdrs (
     blocking                   BOOLEAN  NOT NULL -- a finding blocks pricing
 );
 
+-- One row per period with what pricing reads: its end (the next period's
+-- start, the CDR's end for the last) and the volumes of cdr_dimensions
+-- pivoted per type (NULL when absent; a repeated type: ENERGY and *_TIME
+-- summed, MIN_* least, MAX_* greatest). cdr_dimensions stays the faithful
+-- record of what was sent.
 CREATE TABLE charging_periods (
-    cdr_key         BIGINT      NOT NULL,
-    period_index    USMALLINT   NOT NULL,
-    start_date_time TIMESTAMPTZ,
-    tariff_id       VARCHAR
+    cdr_key          BIGINT      NOT NULL,
+    period_index     USMALLINT   NOT NULL,
+    start_date_time  TIMESTAMPTZ,
+    end_date_time    TIMESTAMPTZ,
+    tariff_id        VARCHAR,
+    energy           DECIMAL(18,6),
+    time             DECIMAL(18,6),
+    parking_time     DECIMAL(18,6),
+    reservation_time DECIMAL(18,6),
+    min_current      DECIMAL(18,6),
+    max_current      DECIMAL(18,6),
+    min_power        DECIMAL(18,6),
+    max_power        DECIMAL(18,6)
 );
 
 CREATE TABLE cdr_dimensions (
