@@ -4,7 +4,7 @@ export GOFLAGS := -tags=duckdb_arrow
 GO ?= go
 BIN := bin/roamsettle
 
-.PHONY: build test demo bench bench-ingest fuzz vet fmt check-imports clean
+.PHONY: build test demo bench bench-ingest fuzz vet fmt check-imports clean load
 
 build:
 	$(GO) build -o $(BIN) ./cmd/roamsettle
@@ -48,3 +48,12 @@ check-imports:
 
 clean:
 	rm -rf bin out
+
+# The OCPI push load test: 50 partners push LOAD_CDRS CDRs (5 % duplicates) to
+# `roamsettle serve` on loopback with a DuckDB file; prints CDR POSTs/s, p50/p99
+# latency, and the group commit's batch size and duration; fails unless the
+# stored count is exact. LOAD_CONC: concurrent POSTs per partner.
+LOAD_CDRS ?= 100000
+LOAD_CONC ?= 4
+load:
+	LOAD_CDRS=$(LOAD_CDRS) LOAD_CONC=$(LOAD_CONC) $(GO) test -run '^$$' -bench '^BenchmarkLoadPush$$' -benchtime 1x -timeout 30m ./cmd/roamsettle

@@ -48,7 +48,7 @@ func addPartner(t *testing.T, db string, args ...string) string {
 // startServe runs `roamsettle serve` in process and returns its base URL
 // and a stop function that shuts it down gracefully and returns the exit
 // code.
-func startServe(t *testing.T, db string, logs io.Writer, extra ...string) (string, func() int) {
+func startServe(t testing.TB, db string, logs io.Writer, extra ...string) (string, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -236,7 +236,7 @@ func withID(body, oldID, newID string) []byte {
 	return []byte(strings.Replace(body, `"id": "`+oldID+`"`, `"id": "`+newID+`"`, 1))
 }
 
-func counts(t *testing.T, db string) store.Counts {
+func counts(t testing.TB, db string) store.Counts {
 	t.Helper()
 	s, err := store.Open(context.Background(), db)
 	if err != nil {
