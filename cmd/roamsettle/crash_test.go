@@ -143,4 +143,3 @@ func TestCrashMidLoad(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
