@@ -492,3 +492,19 @@ func TestReopenFileFindsEverything(t *testing.T) {
 		t.Errorf("R3 key %d (%v), want 3", key, err)
 	}
 }
+
+func TestSetThreads(t *testing.T) {
+	s := openMem(t)
+	if err := s.SetThreads(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.db.QueryRow(`SELECT current_setting('threads')`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("threads = %d, %v", n, err)
+	}
+	var threshold string
+	if err := s.db.QueryRow(`SELECT current_setting('checkpoint_threshold')`).Scan(&threshold); err != nil || threshold != "953.6 MiB" { // '1GB'
+
+		t.Fatalf("checkpoint_threshold = %q, %v", threshold, err)
+	}
+}
