@@ -1,0 +1,623 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+// The re-pricing path (migrations/0003_priced.sql): a scope of CDRs is read
+// as per-CDR headers and Arrow period batches, priced by the caller, and
+// written back into priced_tariffs, priced_cdrs and priced_lines in one
+// transaction that first deletes the scope's previous rows.
+
+// RepriceScope selects the CDRs of a re-pricing run: start_date_time in
+// [From, To) (UTC) and, when CountryCode is set, one owner.
+type RepriceScope struct {
+	From, To    time.Time
+	CountryCode string
+	PartyID     string
+}
+
+// HeaderColumns names the columns of ScanRepriceHeaders' record batches.
+// One row per CDR of the scope, in no particular order:
+//
+//	cdr_key              int64
+//	country_code, party_id utf8   the owner, upper-cased
+//	start_date_time      timestamp µs UTC
+//	credit, blocking     bool     blocking: a finding blocks pricing
+//	currency             utf8
+//	billed_excl, billed_incl int64 total_cost in millionths (VolumeScale); incl nullable
+//	fallback_tariff_ids  list<utf8> the connector's tariff_ids of the stored location version
+//	                              in effect at the start, else the CDR's own (2.1.1)
+//	time_zone            utf8     that stored location version's time_zone
+//	embedded_time_zone   utf8     the CDR's location time_zone (2.1.1)
+//	country, latitude, longitude utf8 from the CDR's location
+//	embedded_tariffs     int64    how many tariffs the CDR embeds (0 when none)
+//	embedded_tariff_key  int64    the first of them (tariff_bodies.tariff_key), null when none
+//
+// The location version is LocationAt's: the latest last_updated not after
+// the start, else the oldest.
+var HeaderColumns = []string{"cdr_key", "country_code", "party_id", "start_date_time", "credit", "blocking",
+	"currency", "billed_excl", "billed_incl", "fallback_tariff_ids", "time_zone", "embedded_time_zone",
+	"country", "latitude", "longitude", "embedded_tariffs", "embedded_tariff_key"}
+
+const headersSQL = `
+WITH scope AS (
+	SELECT cdr_key, country_code, party_id, start_date_time, credit, blocking, currency,
+		total_cost_excl_vat, total_cost_incl_vat, upper(location_id) AS location_id,
+		upper(evse_uid) AS evse_uid, upper(connector_id) AS connector_id, location_tariff_ids,
+		location_time_zone, location_country, location_latitude, location_longitude
+	FROM cdrs
+	WHERE start_date_time >= ? AND start_date_time < ? %s
+),
+first_loc AS (
+	SELECT country_code, party_id, id, arg_min(location_key, last_updated) AS location_key
+	FROM locations GROUP BY country_code, party_id, id
+),
+at_start AS (
+	SELECT s.cdr_key, l.location_key
+	FROM scope s ASOF JOIN locations l
+		ON l.country_code = s.country_code AND l.party_id = s.party_id AND l.id = s.location_id
+		AND s.start_date_time >= l.last_updated
+),
+conn AS (
+	SELECT e.location_key, upper(e.uid) AS uid, upper(k.id) AS cid, first(k.tariff_ids) AS tariff_ids
+	FROM location_evses e JOIN location_connectors k USING (location_key, evse_index)
+	GROUP BY ALL
+),
+emb AS (
+	SELECT cdr_key, count(*) AS n, arg_min(tariff_key, position) AS tariff_key
+	FROM cdr_tariffs WHERE cdr_key IN (SELECT cdr_key FROM scope) GROUP BY cdr_key
+)
+SELECT s.cdr_key, s.country_code, s.party_id, s.start_date_time, s.credit, s.blocking, s.currency,
+	CAST(s.total_cost_excl_vat * 1000000 AS BIGINT) AS billed_excl,
+	CAST(s.total_cost_incl_vat * 1000000 AS BIGINT) AS billed_incl,
+	coalesce(k.tariff_ids, s.location_tariff_ids) AS fallback_tariff_ids,
+	l.time_zone, s.location_time_zone AS embedded_time_zone,
+	s.location_country AS country, s.location_latitude AS latitude, s.location_longitude AS longitude,
+	coalesce(emb.n, 0) AS embedded_tariffs, emb.tariff_key AS embedded_tariff_key
+FROM scope s
+LEFT JOIN at_start a USING (cdr_key)
+LEFT JOIN first_loc f ON f.country_code = s.country_code AND f.party_id = s.party_id AND f.id = s.location_id
+LEFT JOIN locations l ON l.location_key = coalesce(a.location_key, f.location_key)
+LEFT JOIN conn k ON k.location_key = l.location_key AND k.uid = s.evse_uid AND k.cid = s.connector_id
+LEFT JOIN emb USING (cdr_key)`
+
+func scopeArgs(sc RepriceScope) (string, []any) {
+	args := []any{sc.From.UTC(), sc.To.UTC()}
+	if sc.CountryCode == "" {
+		return "", args
+	}
+	return "AND country_code = ? AND party_id = ?", append(args, ocpi.Key(sc.CountryCode), ocpi.Key(sc.PartyID))
+}
+
+// ScanRepriceHeaders streams the per-CDR data re-pricing needs (schema:
+// HeaderColumns) for the scope. Batches are released when fn returns.
+func (s *Store) ScanRepriceHeaders(ctx context.Context, sc RepriceScope, fn func(arrow.RecordBatch) error) error {
+	filter, args := scopeArgs(sc)
+	return errorf("scan reprice headers", "", s.arrowQuery(ctx, fmt.Sprintf(headersSQL, filter), args, len(HeaderColumns), fn))
+}
+
+// ScanPeriodsBetween is ScanPeriods restricted to cdr_key in [minKey,
+// maxKey]: the same columns and order (a filter keeps DuckDB's insertion
+// order), so a scope's CDRs are read without sorting; the caller skips the
+// keys in the range that are not in its scope.
+func (s *Store) ScanPeriodsBetween(ctx context.Context, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
+	q := scanPeriodsSQL + ` WHERE cdr_key BETWEEN ? AND ?`
+	return errorf("scan periods", "", s.arrowQuery(ctx, q, []any{minKey, maxKey}, len(PeriodColumns), fn))
+}
+
+func (s *Store) arrowQuery(ctx context.Context, q string, args []any, columns int, fn func(arrow.RecordBatch) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		rr, err := ar.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		if got := rr.Schema().NumFields(); got != columns {
+			return fmt.Errorf("batches have %d columns, want %d", got, columns)
+		}
+		for rr.Next() {
+			if err := fn(rr.RecordBatch()); err != nil {
+				return err
+			}
+		}
+		return rr.Err()
+	})
+}
+
+// StoredTariff is one published tariff version with its identity as stored
+// (upper-cased) and its content key.
+type StoredTariff struct {
+	Key                      int64 // tariff_bodies.tariff_key
+	CountryCode, PartyID, ID string
+	LastUpdated              time.Time
+	Tariff                   ocpi.Tariff
+}
+
+// PublishedTariffs returns every published version of the tariffs owned by
+// the given party (every party when countryCode is empty), ordered by
+// owner, id and last_updated. Each distinct body is loaded once.
+func (s *Store) PublishedTariffs(ctx context.Context, countryCode, partyID string) ([]StoredTariff, error) {
+	q := `SELECT country_code, party_id, id, last_updated, tariff_key FROM tariffs`
+	var args []any
+	if countryCode != "" {
+		q += ` WHERE country_code = ? AND party_id = ?`
+		args = append(args, ocpi.Key(countryCode), ocpi.Key(partyID))
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY country_code, party_id, id, last_updated, tariff_key`, args...)
+	if err != nil {
+		return nil, errorf("published tariffs", "", err)
+	}
+	var out []StoredTariff
+	for rows.Next() {
+		var t StoredTariff
+		if err := rows.Scan(&t.CountryCode, &t.PartyID, &t.ID, &t.LastUpdated, &t.Key); err != nil {
+			rows.Close()
+			return nil, errorf("published tariffs", "", err)
+		}
+		t.LastUpdated = t.LastUpdated.UTC()
+		out = append(out, t)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, errorf("published tariffs", "", err)
+	}
+	keys := make([]int64, len(out))
+	for i := range out {
+		keys[i] = out[i].Key
+	}
+	bodies, err := s.TariffBodies(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Tariff = bodies[out[i].Key]
+		// A body is shared by identical versions: the version's own
+		// last_updated is the one that selects it.
+		out[i].Tariff.LastUpdated = out[i].LastUpdated
+	}
+	return out, nil
+}
+
+// TariffBodies loads tariff contents by key (published or embedded in CDRs),
+// each distinct key once. The returned tariffs share no memory.
+func (s *Store) TariffBodies(ctx context.Context, keys []int64) (map[int64]ocpi.Tariff, error) {
+	out := make(map[int64]ocpi.Tariff, len(keys))
+	for _, k := range keys {
+		if _, ok := out[k]; ok {
+			continue
+		}
+		ts, err := s.loadTariffs(ctx, `SELECT CAST(? AS BIGINT) AS tariff_key`, k)
+		if err != nil {
+			return nil, errorf("tariff bodies", fmt.Sprint(k), err)
+		}
+		if len(ts) != 1 {
+			return nil, errorf("tariff bodies", fmt.Sprint(k), ErrNotFound)
+		}
+		out[k] = ts[0]
+	}
+	return out, nil
+}
+
+// CDRIdentities returns the stored identity (country_code, party_id, id,
+// upper-cased) of each key, for the few CDRs priced one by one.
+func (s *Store) CDRIdentities(ctx context.Context, keys []int64) (map[int64][3]string, error) {
+	out := make(map[int64][3]string, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	// database/sql cannot bind a Go slice portably: query in chunks of
+	// literal keys instead (they are integers, nothing to escape).
+	for start := 0; start < len(keys); start += 1000 {
+		end := min(start+1000, len(keys))
+		q := `SELECT cdr_key, country_code, party_id, id FROM cdrs WHERE cdr_key IN (`
+		for i, k := range keys[start:end] {
+			if i > 0 {
+				q += ","
+			}
+			q += fmt.Sprint(k)
+		}
+		rows, err := s.db.QueryContext(ctx, q+`)`)
+		if err != nil {
+			return nil, errorf("cdr identities", "", err)
+		}
+		for rows.Next() {
+			var k int64
+			var id [3]string
+			if err := rows.Scan(&k, &id[0], &id[1], &id[2]); err != nil {
+				rows.Close()
+				return nil, errorf("cdr identities", "", err)
+			}
+			out[k] = id
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, errorf("cdr identities", "", err)
+		}
+	}
+	return out, nil
+}
+
+// Status values of PricedCDRs.Status.
+const (
+	PricedOK           uint8 = iota // priced; totals valid
+	PricedNotPriceable              // Reason says why; totals null
+)
+
+// PricedBy values of PricedCDRs.PricedBy.
+const (
+	ByNone      uint8 = iota
+	ByKernel          // the compiled int64 kernel over Arrow batches
+	ByReference       // the decimal reference, one CDR at a time
+)
+
+// NumTotals is the number of total columns of priced_cdrs, in this order:
+// total_cost, total_fixed_cost, total_energy_cost, total_time_cost,
+// total_parking_cost, total_reservation_cost, each excl then incl VAT.
+const NumTotals = 12
+
+// PricedCDRs is a batch of priced_cdrs rows as plain columns; amounts are
+// in millionths (VolumeScale), already rounded by the caller's policy. A
+// reused value is emptied with Reset.
+type PricedCDRs struct {
+	CDRKey      []int64
+	Status      []uint8
+	Reason      []string // "" is NULL
+	PricedBy    []uint8
+	TariffRef   []int32 // -1 is NULL
+	TimeZone    []string
+	ZoneSource  []string
+	Flags       []int32
+	Currency    []string
+	Totals      [NumTotals][]int64 // valid when Status is PricedOK
+	BilledExcl  []int64
+	BilledIncl  []int64
+	BilledValid []uint8 // bit 0: excl, bit 1: incl
+	// The price with the CDR's embedded tariff (EmbeddedRef -1: none).
+	EmbeddedRef  []int32
+	EmbeddedExcl []int64
+	EmbeddedIncl []int64
+}
+
+// Len is the number of rows.
+func (p *PricedCDRs) Len() int { return len(p.CDRKey) }
+
+// Reset empties the batch, keeping its capacity.
+func (p *PricedCDRs) Reset() {
+	p.CDRKey, p.Status, p.Reason, p.PricedBy, p.TariffRef = p.CDRKey[:0], p.Status[:0], p.Reason[:0], p.PricedBy[:0], p.TariffRef[:0]
+	p.TimeZone, p.ZoneSource, p.Flags, p.Currency = p.TimeZone[:0], p.ZoneSource[:0], p.Flags[:0], p.Currency[:0]
+	for i := range p.Totals {
+		p.Totals[i] = p.Totals[i][:0]
+	}
+	p.BilledExcl, p.BilledIncl, p.BilledValid = p.BilledExcl[:0], p.BilledIncl[:0], p.BilledValid[:0]
+	p.EmbeddedRef, p.EmbeddedExcl, p.EmbeddedIncl = p.EmbeddedRef[:0], p.EmbeddedExcl[:0], p.EmbeddedIncl[:0]
+}
+
+// PricedLines is a batch of priced_lines rows. Quantities and prices are in
+// millionths, amounts in 1e-10 (LineScale).
+type PricedLines struct {
+	CDRKey    []int64
+	Period    []uint16
+	Dimension []uint8 // dimension_types.code
+	Element   []uint16
+	Quantity  []int64
+	Billed    []int64
+	UnitPrice []int64
+	VAT       []int64
+	VATValid  []bool
+	Excl      []int64
+	Incl      []int64
+}
+
+// LineScale is the number of decimals of priced_lines amounts.
+const LineScale = 10
+
+// Len is the number of rows.
+func (l *PricedLines) Len() int { return len(l.CDRKey) }
+
+// Reset empties the batch, keeping its capacity.
+func (l *PricedLines) Reset() {
+	l.CDRKey, l.Period, l.Dimension, l.Element = l.CDRKey[:0], l.Period[:0], l.Dimension[:0], l.Element[:0]
+	l.Quantity, l.Billed, l.UnitPrice, l.VAT, l.VATValid = l.Quantity[:0], l.Billed[:0], l.UnitPrice[:0], l.VAT[:0], l.VATValid[:0]
+	l.Excl, l.Incl = l.Excl[:0], l.Incl[:0]
+}
+
+// PricedTariff is one priced_tariffs row.
+type PricedTariff struct {
+	Ref                      int32
+	Source                   string // "published" or "embedded"
+	Key                      int64
+	CountryCode, PartyID, ID string
+	LastUpdated              time.Time
+	Currency                 string
+	Policy                   string
+}
+
+// PricedWriter writes one re-pricing run in one transaction. It owns one
+// connection until Commit or Rollback; the caller must not use it from
+// several goroutines at once.
+type PricedWriter struct {
+	conn  *sql.Conn
+	tx    *sql.Tx
+	runID string
+	rows  int64
+}
+
+// BeginPriced starts a run's transaction and deletes the rows a previous
+// run of the same runID left, so that Commit replaces them atomically.
+func (s *Store) BeginPriced(ctx context.Context, runID string) (*PricedWriter, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, errorf("begin priced", runID, err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		conn.Close()
+		return nil, errorf("begin priced", runID, err)
+	}
+	w := &PricedWriter{conn: conn, tx: tx, runID: runID}
+	for _, t := range []string{"priced_lines", "priced_cdrs", "priced_tariffs", "reprice_runs"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_id = ?`, runID); err != nil {
+			w.Rollback()
+			return nil, errorf("begin priced", runID, err)
+		}
+	}
+	return w, nil
+}
+
+// WriteTariffs records the tariff versions the run priced with.
+func (w *PricedWriter) WriteTariffs(ctx context.Context, ts []PricedTariff) error {
+	for _, t := range ts {
+		var lu any
+		if !t.LastUpdated.IsZero() {
+			lu = t.LastUpdated.UTC()
+		}
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_tariffs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			w.runID, t.Ref, t.Source, t.Key, nullString(t.CountryCode), nullString(t.PartyID), nullString(t.ID),
+			lu, nullString(t.Currency), t.Policy); err != nil {
+			return errorf("write priced tariffs", w.runID, err)
+		}
+	}
+	return nil
+}
+
+var (
+	decType10 = &arrow.Decimal128Type{Precision: 18, Scale: LineScale}
+)
+
+// WriteCDRs appends a batch of priced_cdrs rows through DuckDB's Arrow
+// scan; the difference columns are computed - billed, in SQL.
+func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
+	n := p.Len()
+	if n == 0 {
+		return nil
+	}
+	mem := memory.DefaultAllocator
+	names := [NumTotals]string{"total_cost_excl_vat", "total_cost_incl_vat", "total_fixed_cost_excl_vat",
+		"total_fixed_cost_incl_vat", "total_energy_cost_excl_vat", "total_energy_cost_incl_vat",
+		"total_time_cost_excl_vat", "total_time_cost_incl_vat", "total_parking_cost_excl_vat",
+		"total_parking_cost_incl_vat", "total_reservation_cost_excl_vat", "total_reservation_cost_incl_vat"}
+	ok := make([]bool, n)
+	for i := range ok {
+		ok[i] = p.Status[i] == PricedOK
+	}
+	refValid := func(refs []int32) []bool {
+		v := make([]bool, n)
+		for i, r := range refs {
+			v[i] = r >= 0
+		}
+		return v
+	}
+	billed := func(bit uint8) []bool {
+		v := make([]bool, n)
+		for i, b := range p.BilledValid {
+			v[i] = b&bit != 0
+		}
+		return v
+	}
+	var fields []arrow.Field
+	var cols []arrow.Array
+	add := func(name string, a arrow.Array) {
+		fields = append(fields, arrow.Field{Name: name, Type: a.DataType(), Nullable: true})
+		cols = append(cols, a)
+	}
+	add("cdr_key", int64Array(mem, p.CDRKey, nil))
+	statuses := make([]string, n)
+	by := make([]string, n)
+	for i := range statuses {
+		statuses[i] = "priced"
+		if p.Status[i] == PricedNotPriceable {
+			statuses[i] = "not_priceable"
+		}
+		switch p.PricedBy[i] {
+		case ByKernel:
+			by[i] = "kernel"
+		case ByReference:
+			by[i] = "reference"
+		}
+	}
+	add("status", stringArray(mem, statuses, false))
+	add("reason", stringArray(mem, p.Reason, true))
+	add("priced_by", stringArray(mem, by, true))
+	add("tariff_ref", int32Array(mem, p.TariffRef, refValid(p.TariffRef)))
+	add("time_zone", stringArray(mem, p.TimeZone, true))
+	add("zone_source", stringArray(mem, p.ZoneSource, true))
+	add("flags", int32Array(mem, p.Flags, nil))
+	add("currency", stringArray(mem, p.Currency, true))
+	for t := range p.Totals {
+		add(names[t], decimalArray(mem, decType, p.Totals[t], ok))
+	}
+	add("billed_total_cost_excl_vat", decimalArray(mem, decType, p.BilledExcl, billed(1)))
+	add("billed_total_cost_incl_vat", decimalArray(mem, decType, p.BilledIncl, billed(2)))
+	emb := refValid(p.EmbeddedRef)
+	add("embedded_tariff_ref", int32Array(mem, p.EmbeddedRef, emb))
+	add("embedded_total_cost_excl_vat", decimalArray(mem, decType, p.EmbeddedExcl, emb))
+	add("embedded_total_cost_incl_vat", decimalArray(mem, decType, p.EmbeddedIncl, emb))
+	err := w.insert(ctx, "priced_cdrs", fields, cols, `,
+		total_cost_excl_vat - billed_total_cost_excl_vat AS difference_excl_vat,
+		total_cost_incl_vat - billed_total_cost_incl_vat AS difference_incl_vat`)
+	return errorf("write priced cdrs", w.runID, err)
+}
+
+// WriteLines appends a batch of priced_lines rows.
+func (w *PricedWriter) WriteLines(ctx context.Context, l *PricedLines) error {
+	n := l.Len()
+	if n == 0 {
+		return nil
+	}
+	mem := memory.DefaultAllocator
+	var fields []arrow.Field
+	var cols []arrow.Array
+	add := func(name string, a arrow.Array) {
+		fields = append(fields, arrow.Field{Name: name, Type: a.DataType(), Nullable: true})
+		cols = append(cols, a)
+	}
+	add("cdr_key", int64Array(mem, l.CDRKey, nil))
+	pb := array.NewUint16Builder(mem)
+	pb.AppendValues(l.Period, nil)
+	add("period_index", pb.NewArray())
+	db := array.NewUint8Builder(mem)
+	db.AppendValues(l.Dimension, nil)
+	add("dimension", db.NewArray())
+	eb := array.NewUint16Builder(mem)
+	eb.AppendValues(l.Element, nil)
+	add("element_index", eb.NewArray())
+	add("quantity", decimalArray(mem, decType, l.Quantity, nil))
+	add("billed_quantity", decimalArray(mem, decType, l.Billed, nil))
+	add("unit_price", decimalArray(mem, decType, l.UnitPrice, nil))
+	add("vat", decimalArray(mem, decType, l.VAT, l.VATValid))
+	add("amount_excl_vat", decimalArray(mem, decType10, l.Excl, nil))
+	add("amount_incl_vat", decimalArray(mem, decType10, l.Incl, nil))
+	return errorf("write priced lines", w.runID, w.insert(ctx, "priced_lines", fields, cols, ""))
+}
+
+// insert registers the columns as an Arrow view and copies them into table
+// with the run id (and any extra select expressions).
+func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.Field, cols []arrow.Array, extra string) error {
+	schema := arrow.NewSchema(fields, nil)
+	rec := array.NewRecordBatch(schema, cols, int64(cols[0].Len()))
+	for _, c := range cols {
+		c.Release()
+	}
+	defer rec.Release()
+	w.rows += rec.NumRows()
+	return w.conn.Raw(func(dc any) error {
+		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
+		if err != nil {
+			return err
+		}
+		rr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+		if err != nil {
+			return err
+		}
+		defer rr.Release()
+		view := "stage_" + table
+		release, err := ar.RegisterView(rr, view)
+		if err != nil {
+			return err
+		}
+		defer release()
+		_, err = dc.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO `+table+` BY NAME SELECT ?::VARCHAR AS run_id, *`+extra+` FROM `+view,
+			[]driver.NamedValue{{Ordinal: 1, Value: w.runID}})
+		return err
+	})
+}
+
+// Commit records the run and makes its rows visible, replacing the previous
+// ones of the same run id.
+func (w *PricedWriter) Commit(ctx context.Context, started time.Time, cdrs int64) error {
+	defer w.conn.Close()
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?)`, w.runID, started.UTC(), time.Now().UTC(), cdrs); err != nil {
+		w.tx.Rollback()
+		return errorf("commit priced", w.runID, err)
+	}
+	return errorf("commit priced", w.runID, w.tx.Commit())
+}
+
+// Rollback abandons the run; the previous rows stay.
+func (w *PricedWriter) Rollback() error {
+	err := w.tx.Rollback()
+	w.conn.Close()
+	if errors.Is(err, sql.ErrTxDone) {
+		err = nil
+	}
+	return err
+}
+
+// PricedChecksum is an order-independent checksum of a run's priced rows
+// (and their count): the same inputs must give the same value.
+func (s *Store) PricedChecksum(ctx context.Context, runID string) (cdrs, lines int64, sum string, err error) {
+	err = s.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM priced_cdrs WHERE run_id = $1),
+		(SELECT count(*) FROM priced_lines WHERE run_id = $1),
+		printf('%016x', (
+			coalesce((SELECT sum(hash(p.* EXCLUDE (run_id))::HUGEINT) FROM priced_cdrs p WHERE run_id = $1), 0) +
+			coalesce((SELECT sum(hash(l.* EXCLUDE (run_id))::HUGEINT) FROM priced_lines l WHERE run_id = $1), 0) +
+			coalesce((SELECT sum(hash(t.* EXCLUDE (run_id))::HUGEINT) FROM priced_tariffs t WHERE run_id = $1), 0)
+		) % 18446744073709551616)`, runID).Scan(&cdrs, &lines, &sum)
+	return cdrs, lines, sum, errorf("priced checksum", runID, err)
+}
+
+func int64Array(mem memory.Allocator, v []int64, valid []bool) arrow.Array {
+	b := array.NewInt64Builder(mem)
+	defer b.Release()
+	b.AppendValues(v, valid)
+	return b.NewArray()
+}
+
+func int32Array(mem memory.Allocator, v []int32, valid []bool) arrow.Array {
+	b := array.NewInt32Builder(mem)
+	defer b.Release()
+	b.AppendValues(v, valid)
+	return b.NewArray()
+}
+
+// decimalArray builds a DECIMAL column from integers already at the type's
+// scale (so the driver's scale trap cannot apply).
+func decimalArray(mem memory.Allocator, t *arrow.Decimal128Type, v []int64, valid []bool) arrow.Array {
+	b := array.NewDecimal128Builder(mem, t)
+	defer b.Release()
+	b.Reserve(len(v))
+	for i, x := range v {
+		if valid != nil && !valid[i] {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		b.UnsafeAppend(decimal128.FromI64(x))
+	}
+	return b.NewArray()
+}
+
+func stringArray(mem memory.Allocator, v []string, emptyIsNull bool) arrow.Array {
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Reserve(len(v))
+	for _, s := range v {
+		if emptyIsNull && s == "" {
+			b.AppendNull()
+			continue
+		}
+		b.Append(s)
+	}
+	return b.NewArray()
+}
