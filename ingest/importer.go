@@ -175,8 +175,11 @@ func Import(ctx context.Context, sink Sink, name string, r io.Reader, opts Optio
 	defer cancel()
 	cr := &countingReader{r: r}
 
+	// Decoding runs a whole batch ahead of storing, so that the workers keep
+	// the cores busy while the Sink commits the previous batch.
+	ahead := opts.BatchSize/chunkSize + 2*opts.Workers
 	pieces := make(chan chunk, 2*opts.Workers)
-	decoded := make(chan chunk, 2*opts.Workers)
+	decoded := make(chan chunk, ahead)
 
 	// Stage 1: cut the input into records.
 	var splitErr error
