@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -19,11 +20,18 @@ import (
 )
 
 func runPartners(ctx context.Context, env *Env, args []string) error {
+	const usage = "Usage: roamsettle partners add|list|remove [flags]\n\n" +
+		"Manages the OCPI partners allowed to connect: `add` registers one and prints a fresh registration\n" +
+		"token A to hand over out of band, `list` shows them, `remove` unregisters one.\n" +
+		"Run `roamsettle partners <add|list|remove> --help` for the flags."
 	if len(args) == 0 {
-		fmt.Fprintln(env.Stderr, "Usage: roamsettle partners add|list|remove [flags]")
+		fmt.Fprintln(env.Stderr, usage)
 		return errUsage
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(env.Stderr, usage)
+		return flag.ErrHelp
 	case "add":
 		return runPartnersAdd(ctx, env, args[1:])
 	case "list":
