@@ -571,9 +571,9 @@ func (s *Store) PricedChecksum(ctx context.Context, runID string) (cdrs, lines i
 		(SELECT count(*) FROM priced_cdrs WHERE run_id = $1),
 		(SELECT count(*) FROM priced_lines WHERE run_id = $1),
 		printf('%016x', (
-			coalesce((SELECT sum(hash(p.* EXCLUDE (run_id))::HUGEINT) FROM priced_cdrs p WHERE run_id = $1), 0) +
-			coalesce((SELECT sum(hash(l.* EXCLUDE (run_id))::HUGEINT) FROM priced_lines l WHERE run_id = $1), 0) +
-			coalesce((SELECT sum(hash(t.* EXCLUDE (run_id))::HUGEINT) FROM priced_tariffs t WHERE run_id = $1), 0)
+			coalesce((SELECT sum(hash(p)::HUGEINT) FROM priced_cdrs p WHERE run_id = $1), 0) +
+			coalesce((SELECT sum(hash(l)::HUGEINT) FROM priced_lines l WHERE run_id = $1), 0) +
+			coalesce((SELECT sum(hash(t)::HUGEINT) FROM priced_tariffs t WHERE run_id = $1), 0)
 		) % 18446744073709551616)`, runID).Scan(&cdrs, &lines, &sum)
 	return cdrs, lines, sum, errorf("priced checksum", runID, err)
 }
@@ -620,4 +620,14 @@ func stringArray(mem memory.Allocator, v []string, emptyIsNull bool) arrow.Array
 		b.Append(s)
 	}
 	return b.NewArray()
+}
+
+// ScopeKeys returns the smallest and greatest cdr_key of the scope and how
+// many CDRs it has (0, 0, 0 when it is empty).
+func (s *Store) ScopeKeys(ctx context.Context, sc RepriceScope) (minKey, maxKey, n int64, err error) {
+	filter, args := scopeArgs(sc)
+	var lo, hi sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT min(cdr_key), max(cdr_key), count(*) FROM cdrs
+		WHERE start_date_time >= ? AND start_date_time < ? `+filter, args...).Scan(&lo, &hi, &n)
+	return lo.Int64, hi.Int64, n, errorf("scope keys", "", err)
 }

@@ -33,6 +33,12 @@ type PartnerConfig struct {
 	Name        string `toml:"name"`
 	// Version is the OCPI version the partner speaks ("2.1.1", "2.2.1", "2.3.0").
 	Version string `toml:"version"`
+	// Pricing policy overrides for re-pricing this partner's CDRs (empty:
+	// the digest's default): rounding_mode half_up|half_even,
+	// rounding_level total|line, step_reading 2.2.1-d2|2.2.1-tag.
+	RoundingMode  string `toml:"rounding_mode"`
+	RoundingLevel string `toml:"rounding_level"`
+	StepReading   string `toml:"step_reading"`
 }
 
 const defaultConfigFile = "roamsettle.toml"
@@ -104,6 +110,9 @@ func (c *Config) validate() error {
 		case "", ocpi.V211, ocpi.V221, ocpi.V230:
 		default:
 			errs = append(errs, fmt.Errorf("%s.version: %q is not 2.1.1, 2.2.1 or 2.3.0", at, p.Version))
+		}
+		if _, err := p.pricingPolicy(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", at, err))
 		}
 		k := ocpi.PartyKey(p.CountryCode, p.PartyID)
 		if seen[k] {

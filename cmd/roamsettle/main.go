@@ -37,6 +37,7 @@ var commands = map[string]command{
 	"ingest":   {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
 	"rejects":  {"list what could not be stored, with the field path and rule", runRejects},
 	"price":    {"price one CDR against a tariff and explain the amount", runPrice},
+	"reprice":  {"re-price every CDR stored for a month (kernel over Arrow batches) and write the results back", runReprice},
 	"serve":    {"serve the OCPI receiver (versions, credentials, CDRs, tariffs, locations) over HTTP(S)", runServe},
 	"partners": {"add, list or remove OCPI partners (add prints a registration token A)", runPartners},
 	"connect":  {"start the OCPI credentials handshake with a partner", runConnect},

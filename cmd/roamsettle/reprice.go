@@ -1,0 +1,1034 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/pricing"
+	"github.com/roamsettle/roamsettle/store"
+)
+
+func runReprice(ctx context.Context, env *Env, args []string) error {
+	fs := newFlagSet(env, "reprice", "",
+		"Re-prices every CDR stored for a month (session start in the month, UTC), optionally of one partner:\n"+
+			"each tariff version is compiled once, the kernel prices the charging periods in Arrow batches on\n"+
+			"all cores, the CDRs it cannot take are priced one by one by the reference, and the results replace\n"+
+			"the previous run of the same scope in priced_cdrs / priced_lines (one transaction).")
+	configPath := fs.String("config", "", "TOML config file (default ./roamsettle.toml if present)")
+	dbPath := fs.String("db", "", "DuckDB database file (default from config: roamsettle.duckdb)")
+	period := fs.String("period", "", "month to re-price, YYYY-MM (required)")
+	partner := fs.String("partner", "", "only this owner's CDRs, as CC-PID (default: every partner)")
+	workers := fs.Int("workers", 0, "pricing goroutines (default: one per core)")
+	lines := fs.Bool("lines", true, "write priced_lines (one row per priced dimension of a period)")
+	verbose := fs.Bool("verbose", false, "also print the run's row counts and checksum")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 || *period == "" {
+		fs.Usage()
+		return errUsage
+	}
+	from, err := time.Parse("2006-01", *period)
+	if err != nil {
+		return fmt.Errorf("--period %q: want YYYY-MM", *period)
+	}
+	scope := store.RepriceScope{From: from, To: from.AddDate(0, 1, 0)}
+	if *partner != "" {
+		if scope.CountryCode, scope.PartyID, err = parseParty(*partner); err != nil {
+			return fmt.Errorf("--partner: %w", err)
+		}
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *dbPath != "" {
+		cfg.Database = *dbPath
+	}
+	policies, err := partnerPolicies(cfg)
+	if err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	st, err := store.Open(ctx, cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sum, err := reprice(ctx, st, repriceOptions{Scope: scope, Workers: *workers, Lines: *lines, Policies: policies})
+	if err != nil {
+		return err
+	}
+	printRepriceSummary(env.Stdout, sum)
+	if *verbose {
+		cdrs, lines, checksum, err := st.PricedChecksum(ctx, sum.RunID)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.Stdout, "  stored: %d priced_cdrs, %d priced_lines, checksum %s\n", cdrs, lines, checksum)
+	}
+	return nil
+}
+
+// partnerPolicies reads the per-partner pricing policy keys of the config.
+func partnerPolicies(cfg Config) (map[string]pricing.Policy, error) {
+	out := map[string]pricing.Policy{}
+	for i, p := range cfg.Partners {
+		pol, err := p.pricingPolicy()
+		if err != nil {
+			return nil, fmt.Errorf("config partners[%d]: %w", i, err)
+		}
+		out[ocpi.PartyKey(p.CountryCode, p.PartyID)] = pol
+	}
+	return out, nil
+}
+
+// pricingPolicy is the partner's policy: the default with the keys it sets.
+// Re-pricing writes totals rounded to minor units, so the level is "total"
+// or "line".
+func (p PartnerConfig) pricingPolicy() (pricing.Policy, error) {
+	pol := pricing.DefaultPolicy()
+	if p.RoundingMode != "" {
+		pol.Mode = pricing.RoundingMode(p.RoundingMode)
+	}
+	if p.RoundingLevel != "" {
+		pol.Level = pricing.RoundingLevel(p.RoundingLevel)
+		if pol.Level == pricing.RoundNone {
+			return pol, fmt.Errorf("rounding_level %q: want total or line", p.RoundingLevel)
+		}
+	}
+	if p.StepReading != "" {
+		pol.Step = pricing.StepReading(p.StepReading)
+	}
+	if err := pol.Validate(); err != nil {
+		return pol, fmt.Errorf("pricing policy: %w (rounding_mode half_up|half_even, rounding_level total|line, step_reading 2.2.1-d2|2.2.1-tag)", err)
+	}
+	return pol, nil
+}
+
+func policyName(p pricing.Policy) string {
+	s := string(p.Mode) + "/" + string(p.Level) + "/" + string(p.Step)
+	if p.MinorUnits >= 0 {
+		s += fmt.Sprintf("/minor=%d", p.MinorUnits)
+	}
+	return s
+}
+
+type repriceOptions struct {
+	Scope    store.RepriceScope
+	Workers  int
+	Lines    bool
+	Policies map[string]pricing.Policy // by ocpi.PartyKey; missing: DefaultPolicy
+	// BatchCDRs is how many CDRs the kernel prices at once (default 32768).
+	BatchCDRs int
+}
+
+// repriceSummary is what a run did.
+type repriceSummary struct {
+	RunID                       string
+	CDRs, Periods               int64
+	Kernel, Reference           int64
+	NotPriceable                map[string]int64
+	ReferenceWhy                map[string]int64
+	ZonesUnresolved             int64
+	ZoneSources                 map[string]int64
+	Equal, Different, NoBilled  int64
+	DiffExcl, AbsDiffExcl       int64 // Σ (computed - billed) and Σ |...|, millionths, all currencies
+	EmbeddedPriced, EmbeddedNeq int64
+	Lines                       int64
+	Elapsed                     time.Duration
+	PeakRSS                     int64
+}
+
+func runID(sc store.RepriceScope) string {
+	id := sc.From.UTC().Format("2006-01") + "/"
+	if sc.CountryCode == "" {
+		return id + "*"
+	}
+	return id + ocpi.Key(sc.CountryCode) + "-" + ocpi.Key(sc.PartyID)
+}
+
+func printRepriceSummary(w io.Writer, s *repriceSummary) {
+	secs := s.Elapsed.Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	fmt.Fprintf(w, "reprice %s: %d CDRs, %d charging periods\n", s.RunID, s.CDRs, s.Periods)
+	fmt.Fprintf(w, "  priced: %d by the kernel, %d by the reference\n", s.Kernel, s.Reference)
+	for _, k := range sortedKeys(s.ReferenceWhy) {
+		fmt.Fprintf(w, "    reference: %-28s %d\n", k, s.ReferenceWhy[k])
+	}
+	var np int64
+	for _, n := range s.NotPriceable {
+		np += n
+	}
+	fmt.Fprintf(w, "  not priceable: %d\n", np)
+	for _, k := range sortedKeys(s.NotPriceable) {
+		fmt.Fprintf(w, "    %-28s %d\n", k, s.NotPriceable[k])
+	}
+	fmt.Fprintf(w, "  time zones: %d unresolved (priced in UTC)", s.ZonesUnresolved)
+	for _, k := range sortedKeys(s.ZoneSources) {
+		fmt.Fprintf(w, ", %s %d", k, s.ZoneSources[k])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  billed vs recomputed total_cost: %d equal, %d different, %d without a billed amount\n", s.Equal, s.Different, s.NoBilled)
+	fmt.Fprintf(w, "  difference (computed - billed, excl. VAT, all currencies): sum %s, sum of absolute values %s\n",
+		decimal.New(s.DiffExcl, -6).String(), decimal.New(s.AbsDiffExcl, -6).String())
+	if s.EmbeddedPriced > 0 {
+		fmt.Fprintf(w, "  with the embedded tariff: %d priced, %d differ from the tariff in effect\n", s.EmbeddedPriced, s.EmbeddedNeq)
+	}
+	fmt.Fprintf(w, "  priced lines written: %d\n", s.Lines)
+	fmt.Fprintf(w, "  elapsed %s, %.0f CDRs/s, %.0f periods/s, peak memory %d MiB\n",
+		s.Elapsed.Round(time.Millisecond), float64(s.CDRs)/secs, float64(s.Periods)/secs, s.PeakRSS>>20)
+}
+
+func sortedKeys(m map[string]int64) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// Reasons a CDR is not priceable, and why the reference prices one.
+const (
+	whyBlocking   = "blocking_finding"
+	whyNoTariffID = "no_tariff_id"
+	whyNoTariff   = "tariff_not_stored"
+	whyNoVersion  = "no_version_in_effect"
+	whyNoStart    = "no_start"
+	refSeveral    = "several_connector_tariffs"
+	refNoPeriods  = "no_charging_periods"
+	refCompile    = "tariff_not_compilable"
+	refOverflow   = "kernel_overflow"
+)
+
+// Header states.
+const (
+	hOutOfScope uint8 = iota
+	hPending
+	hKernel
+	hDone
+)
+
+// Header flags.
+const (
+	fCredit uint8 = 1 << iota
+	fBlocking
+	fBilledExcl
+	fBilledIncl
+)
+
+// tariffRef is one published tariff (owner + id) with its versions.
+type tariffRef struct {
+	versions []ocpi.Tariff
+	indexes  []int32 // into repricer.tariffs, per version
+}
+
+type refKey struct {
+	owner int32
+	id    string
+}
+
+type zoneKey struct{ tz, etz, country, lat, lon string }
+
+type zoneEntry struct {
+	loc          *time.Location
+	name, source string
+}
+
+// repricer holds a run's state. Per-CDR header columns are dense arrays
+// indexed by cdr_key - minKey, so that the kernel's lookup is an index.
+type repricer struct {
+	ctx  context.Context
+	st   *store.Store
+	opts repriceOptions
+	sum  *repriceSummary
+
+	owners     map[string]int32
+	ownerNames []string
+	policies   []pricing.Policy // per owner
+	refs       []tariffRef
+	refIndex   map[refKey]int32
+	tariffs    []store.PricedTariff
+	compiled   []*pricing.Compiled
+	units      [][]lineUnit // per tariff: element × dimension
+	embIndex   map[int64]int32
+
+	zones      []zoneEntry
+	zoneLocs   []*time.Location
+	zoneIndex  map[zoneKey]int32
+	currencies []string
+	currIndex  map[string]int16
+
+	minKey   int64
+	state    []uint8
+	flags    []uint8
+	start    []int64
+	owner    []int32
+	currency []int16
+	fallback []int32 // ref; -1 none, -2 several, -3 not stored
+	zone     []int32
+	emb      []int32 // tariff index of the embedded tariff; -1 none, -2 several
+	billedX  []int64
+	billedI  []int64
+
+	refQueue map[int64]string // cdr_key -> why the reference prices it
+
+	w     *store.PricedWriter
+	rows  store.PricedCDRs
+	lines store.PricedLines
+	out   *pricing.Output
+	embO  *pricing.Output
+	embT  []int32
+}
+
+type lineUnit struct {
+	price, vat int64 // millionths
+	vatValid   bool
+}
+
+func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repriceSummary, error) {
+	started := time.Now()
+	if opts.BatchCDRs <= 0 {
+		opts.BatchCDRs = 32768
+	}
+	sum := &repriceSummary{RunID: runID(opts.Scope), NotPriceable: map[string]int64{}, ReferenceWhy: map[string]int64{}, ZoneSources: map[string]int64{}}
+	r := &repricer{ctx: ctx, st: st, opts: opts, sum: sum, owners: map[string]int32{}, refIndex: map[refKey]int32{},
+		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, currIndex: map[string]int16{}, refQueue: map[int64]string{}}
+	if err := r.loadTariffs(); err != nil {
+		return nil, err
+	}
+	minKey, maxKey, n, err := st.ScopeKeys(ctx, opts.Scope)
+	if err != nil {
+		return nil, err
+	}
+	sum.CDRs = n
+	w, err := st.BeginPriced(ctx, sum.RunID)
+	if err != nil {
+		return nil, err
+	}
+	r.w = w
+	ok := false
+	defer func() {
+		if !ok {
+			w.Rollback()
+		}
+	}()
+	if n > 0 {
+		if err := r.loadHeaders(minKey, maxKey); err != nil {
+			return nil, err
+		}
+		if err := r.scan(maxKey); err != nil {
+			return nil, err
+		}
+		for i, s := range r.state {
+			if s == hPending {
+				r.toReference(r.minKey+int64(i), refNoPeriods)
+			}
+		}
+		if err := r.priceReference(); err != nil {
+			return nil, err
+		}
+		if err := r.flush(); err != nil {
+			return nil, err
+		}
+	}
+	if err := w.WriteTariffs(ctx, r.tariffs); err != nil {
+		return nil, err
+	}
+	if err := w.Commit(ctx, started, n); err != nil {
+		return nil, err
+	}
+	ok = true
+	sum.Elapsed = time.Since(started)
+	sum.PeakRSS = peakRSS()
+	return sum, nil
+}
+
+func (r *repricer) ownerIndex(cc, pid string) int32 {
+	k := cc + "*" + pid
+	if i, ok := r.owners[k]; ok {
+		return i
+	}
+	i := int32(len(r.ownerNames))
+	r.owners[k] = i
+	r.ownerNames = append(r.ownerNames, k)
+	pol, ok := r.opts.Policies[k]
+	if !ok {
+		pol = pricing.DefaultPolicy()
+	}
+	r.policies = append(r.policies, pol)
+	return i
+}
+
+// addTariff compiles one tariff version under its owner's policy; a version
+// the kernel cannot represent gets a nil entry and goes to the reference.
+func (r *repricer) addTariff(pt store.PricedTariff, t *ocpi.Tariff, pol pricing.Policy) int32 {
+	idx := int32(len(r.tariffs))
+	pt.Ref, pt.Policy, pt.Currency = idx, policyName(pol), t.Currency
+	r.tariffs = append(r.tariffs, pt)
+	c, err := pricing.Compile(t, pol)
+	if err != nil {
+		c = nil
+	}
+	r.compiled = append(r.compiled, c)
+	units := make([]lineUnit, len(t.Elements)*4)
+	dims := [4]string{ocpi.TariffDimFlat, ocpi.TariffDimEnergy, ocpi.TariffDimTime, ocpi.TariffDimParkingTime}
+	for e := range t.Elements {
+		for d, name := range dims {
+			for _, pc := range t.Elements[e].PriceComponents {
+				if strings.EqualFold(pc.Type, name) {
+					u := &units[e*4+d]
+					u.price = pc.Price.Shift(6).IntPart()
+					if pc.VAT.Valid {
+						u.vat, u.vatValid = pc.VAT.Decimal.Shift(6).IntPart(), true
+					}
+					break // the first component of a type wins, as in the kernel
+				}
+			}
+		}
+	}
+	r.units = append(r.units, units)
+	return idx
+}
+
+func (r *repricer) loadTariffs() error {
+	ts, err := r.st.PublishedTariffs(r.ctx, r.opts.Scope.CountryCode, r.opts.Scope.PartyID)
+	if err != nil {
+		return err
+	}
+	for i := range ts {
+		t := &ts[i]
+		o := r.ownerIndex(t.CountryCode, t.PartyID)
+		k := refKey{o, t.ID}
+		ri, ok := r.refIndex[k]
+		if !ok {
+			ri = int32(len(r.refs))
+			r.refIndex[k] = ri
+			r.refs = append(r.refs, tariffRef{})
+		}
+		ti := r.addTariff(store.PricedTariff{Source: "published", Key: t.Key, CountryCode: t.CountryCode, PartyID: t.PartyID,
+			ID: t.ID, LastUpdated: t.LastUpdated}, &t.Tariff, r.policies[o])
+		ref := &r.refs[ri]
+		ref.versions = append(ref.versions, t.Tariff)
+		ref.indexes = append(ref.indexes, ti)
+	}
+	return nil
+}
+
+// refFor finds the published tariff an id names (as sent; ids are stored
+// upper-cased). The map is asked first with the spelling as sent, which
+// does not allocate; a miss is cached under that spelling.
+func (r *repricer) refFor(owner int32, id string) int32 {
+	if ri, ok := r.refIndex[refKey{owner, id}]; ok {
+		return ri
+	}
+	ri, ok := r.refIndex[refKey{owner, ocpi.Key(id)}]
+	if !ok {
+		ri = -3
+	}
+	r.refIndex[refKey{owner, strings.Clone(id)}] = ri
+	return ri
+}
+
+// inEffect returns the tariff index of the version in effect at start.
+func (r *repricer) inEffect(ri int32, start int64) int32 {
+	ref := &r.refs[ri]
+	t, ok := pricing.InEffect(ref.versions, time.Unix(start, 0).UTC())
+	if !ok {
+		return -1
+	}
+	for i := range ref.versions {
+		if &ref.versions[i] == t {
+			return ref.indexes[i]
+		}
+	}
+	return -1
+}
+
+func (r *repricer) zoneFor(k zoneKey) int32 {
+	if zi, ok := r.zoneIndex[k]; ok {
+		return zi
+	}
+	var e zoneEntry
+	try := func(name, source string) bool {
+		if name == "" {
+			return false
+		}
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			return false
+		}
+		e = zoneEntry{loc: loc, name: strings.Clone(name), source: source}
+		return true
+	}
+	name, okC := pricing.CountryZone(k.country)
+	switch {
+	case try(k.tz, string(pricing.ZoneLocation)):
+	case try(k.etz, "embedded"):
+	case okC && try(name, string(pricing.ZoneCountry)):
+	case k.lat != "" && try(func() string { n, _ := pricing.DefaultCoordinateZones().Lookup(k.lat, k.lon); return n }(), string(pricing.ZoneCoordinates)):
+	default:
+		e = zoneEntry{loc: time.UTC, name: "UTC", source: string(pricing.ZoneUnresolved)}
+	}
+	// One entry per distinct zone and source, so the kernel's zone cache
+	// is shared by all CDRs in the zone.
+	zi := int32(-1)
+	for i, z := range r.zones {
+		if z.name == e.name && z.source == e.source {
+			zi = int32(i)
+		}
+	}
+	if zi < 0 {
+		zi = int32(len(r.zones))
+		r.zones = append(r.zones, e)
+		r.zoneLocs = append(r.zoneLocs, e.loc)
+	}
+	r.zoneIndex[zoneKey{strings.Clone(k.tz), strings.Clone(k.etz), strings.Clone(k.country), strings.Clone(k.lat), strings.Clone(k.lon)}] = zi
+	return zi
+}
+
+func (r *repricer) currencyIndex(c string) int16 {
+	if i, ok := r.currIndex[c]; ok {
+		return i
+	}
+	i := int16(len(r.currencies))
+	c = strings.Clone(c)
+	r.currencies = append(r.currencies, c)
+	r.currIndex[c] = i
+	return i
+}
+
+func (r *repricer) loadHeaders(minKey, maxKey int64) error {
+	n := int(maxKey - minKey + 1)
+	r.minKey = minKey
+	r.state, r.flags = make([]uint8, n), make([]uint8, n)
+	r.start, r.billedX, r.billedI = make([]int64, n), make([]int64, n), make([]int64, n)
+	r.owner, r.fallback, r.zone, r.emb = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	r.currency = make([]int16, n)
+	var embKeys []int64
+	err := r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, func(rec arrow.RecordBatch) error {
+		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
+		keys := col("cdr_key").(*array.Int64)
+		cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
+		starts := col("start_date_time").(*array.Timestamp)
+		credit, blocking := col("credit").(*array.Boolean), col("blocking").(*array.Boolean)
+		curr := col("currency").(*array.String)
+		bx, bi := col("billed_excl").(*array.Int64), col("billed_incl").(*array.Int64)
+		fb := col("fallback_tariff_ids").(*array.List)
+		fbv := fb.ListValues().(*array.String)
+		tz, etz := col("time_zone").(*array.String), col("embedded_time_zone").(*array.String)
+		country, lat, lon := col("country").(*array.String), col("latitude").(*array.String), col("longitude").(*array.String)
+		nEmb, embKey := col("embedded_tariffs").(*array.Int64), col("embedded_tariff_key").(*array.Int64)
+		str := func(a *array.String, i int) string {
+			if a.IsNull(i) {
+				return ""
+			}
+			return a.Value(i)
+		}
+		for i := 0; i < int(rec.NumRows()); i++ {
+			k := int(keys.Value(i) - minKey)
+			r.state[k] = hPending
+			var f uint8
+			if credit.Value(i) {
+				f |= fCredit
+			}
+			if blocking.Value(i) {
+				f |= fBlocking
+			}
+			if bx.IsValid(i) {
+				f |= fBilledExcl
+				r.billedX[k] = bx.Value(i)
+			}
+			if bi.IsValid(i) {
+				f |= fBilledIncl
+				r.billedI[k] = bi.Value(i)
+			}
+			r.flags[k] = f
+			if starts.IsValid(i) {
+				r.start[k] = floorDiv(int64(starts.Value(i)), 1e6)
+			} else {
+				r.start[k] = minInt64
+			}
+			o := r.ownerIndex(cc.Value(i), pid.Value(i))
+			r.owner[k] = o
+			r.currency[k] = r.currencyIndex(str(curr, i))
+			r.fallback[k] = -1
+			if fb.IsValid(i) {
+				lo, hi := fb.ValueOffsets(i)
+				switch {
+				case hi-lo == 1:
+					r.fallback[k] = r.refFor(o, fbv.Value(int(lo)))
+				case hi-lo > 1:
+					r.fallback[k] = -2
+				}
+			}
+			r.zone[k] = r.zoneFor(zoneKey{str(tz, i), str(etz, i), str(country, i), str(lat, i), str(lon, i)})
+			r.emb[k] = -1
+			switch m := nEmb.Value(i); {
+			case m > 1:
+				r.emb[k] = -2
+			case m == 1:
+				ek := embKey.Value(i)
+				ei, ok := r.embIndex[ek]
+				if !ok {
+					ei = int32(len(embKeys))
+					r.embIndex[ek] = ei
+					embKeys = append(embKeys, ek)
+				}
+				r.emb[k] = ei
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(embKeys) == 0 {
+		return nil
+	}
+	// Header rows arrive in no fixed order: number the embedded tariffs by
+	// key so a re-run writes the same tariff_ref values.
+	sorted := append([]int64(nil), embKeys...)
+	sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
+	bodies, err := r.st.TariffBodies(r.ctx, sorted)
+	if err != nil {
+		return err
+	}
+	byKey := map[int64]int32{}
+	for _, k := range sorted {
+		t := bodies[k]
+		o := r.ownerIndex(ocpi.Key(t.CountryCode), ocpi.Key(t.PartyID))
+		lu := t.LastUpdated
+		byKey[k] = r.addTariff(store.PricedTariff{Source: "embedded", Key: k, CountryCode: t.CountryCode, PartyID: t.PartyID,
+			ID: t.ID, LastUpdated: lu}, &t, r.policies[o])
+	}
+	remap := make([]int32, len(embKeys))
+	for i, k := range embKeys {
+		remap[i] = byKey[k]
+	}
+	for i, e := range r.emb {
+		if e >= 0 {
+			r.emb[i] = remap[e]
+		}
+	}
+	return nil
+}
+
+const minInt64 = -1 << 63
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// notPriceable writes the CDR's row with the reason.
+func (r *repricer) notPriceable(i int, why string) {
+	r.state[i] = hDone
+	r.sum.NotPriceable[why]++
+	r.appendRow(i, store.PricedNotPriceable, why, store.ByNone, -1, 0, nil, nil)
+}
+
+func (r *repricer) toReference(key int64, why string) {
+	i := int(key - r.minKey)
+	r.state[i] = hDone
+	r.refQueue[key] = why
+}
+
+// lookup is the kernel's HeaderLookup: it decides, per CDR, whether the
+// kernel prices it.
+func (r *repricer) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) {
+	i := int(key - r.minKey)
+	if i < 0 || i >= len(r.state) || r.state[i] != hPending {
+		return pricing.CDRHeader{}, false
+	}
+	switch {
+	case r.flags[i]&fBlocking != 0:
+		r.notPriceable(i, whyBlocking)
+		return pricing.CDRHeader{}, false
+	case r.start[i] == minInt64:
+		r.notPriceable(i, whyNoStart)
+		return pricing.CDRHeader{}, false
+	}
+	ri := r.fallback[i]
+	if tariffID != "" {
+		ri = r.refFor(r.owner[i], tariffID)
+	}
+	switch ri {
+	case -1:
+		r.notPriceable(i, whyNoTariffID)
+		return pricing.CDRHeader{}, false
+	case -2:
+		r.toReference(key, refSeveral)
+		return pricing.CDRHeader{}, false
+	case -3:
+		r.notPriceable(i, whyNoTariff)
+		return pricing.CDRHeader{}, false
+	}
+	ti := r.inEffect(ri, r.start[i])
+	if ti < 0 {
+		r.notPriceable(i, whyNoVersion)
+		return pricing.CDRHeader{}, false
+	}
+	if r.compiled[ti] == nil {
+		r.toReference(key, refCompile)
+		return pricing.CDRHeader{}, false
+	}
+	r.state[i] = hKernel
+	return pricing.CDRHeader{Start: r.start[i], Tariff: ti, Zone: r.zone[i], Credit: r.flags[i]&fCredit != 0}, true
+}
+
+func (r *repricer) scan(maxKey int64) error {
+	ab := &pricing.ArrowBuilder{Lookup: r.lookup}
+	ab.SetZones(r.zoneLocs)
+	err := r.st.ScanPeriodsBetween(r.ctx, r.minKey, maxKey, func(rec arrow.RecordBatch) error {
+		if err := ab.Append(rec); err != nil {
+			return err
+		}
+		if b := ab.Ready(); len(b.CDRStart) >= r.opts.BatchCDRs {
+			if err := r.priceBatch(b, ab.Skipped); err != nil {
+				return err
+			}
+			ab.Next()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return r.priceBatch(ab.Finish(), ab.Skipped)
+}
+
+func (r *repricer) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error {
+	for _, s := range skipped {
+		if s.Reason == pricing.SkipNoHeader {
+			continue // out of scope, or decided by lookup
+		}
+		r.toReference(s.Key, s.Reason.String())
+	}
+	n, m := len(b.CDRStart), len(b.PeriodStart)
+	if n == 0 {
+		return nil
+	}
+	if r.out == nil || len(r.out.Status) < n || (r.opts.Lines && len(r.out.LineElement) < m*4) {
+		r.out = pricing.NewOutput(n+n/4, m+m/4, r.opts.Lines)
+	}
+	if err := pricing.RunParallel(b, r.compiled, r.out, r.opts.Workers); err != nil {
+		return err
+	}
+	// The same batch with the embedded tariffs, when any CDR has one.
+	r.embT = r.embT[:0]
+	anyEmb := false
+	for i := 0; i < n; i++ {
+		e := r.emb[b.Key[i]-r.minKey]
+		r.embT = append(r.embT, e)
+		anyEmb = anyEmb || e >= 0
+	}
+	if anyEmb {
+		if r.embO == nil || len(r.embO.Status) < n {
+			r.embO = pricing.NewOutput(n*5/4, 0, false)
+		}
+		eb := *b
+		eb.Tariff = r.embT
+		if err := pricing.RunParallel(&eb, r.compiled, r.embO, r.opts.Workers); err != nil {
+			return err
+		}
+	}
+	out := r.out
+	var totals [store.NumTotals]int64
+	for i := 0; i < n; i++ {
+		key := b.Key[i]
+		k := int(key - r.minKey)
+		if out.Status[i] != pricing.StatusOK {
+			r.toReference(key, refOverflow)
+			continue
+		}
+		r.state[k] = hDone
+		r.sum.Kernel++
+		p0, p1 := int(b.PeriodOffsets[i]), int(b.PeriodOffsets[i+1])
+		r.sum.Periods += int64(p1 - p0)
+		totals[0], totals[1] = kernelMoney(out.TotalExcl[i]), kernelMoney(out.TotalIncl[i])
+		for bk := 0; bk < 5; bk++ {
+			totals[2+2*bk], totals[3+2*bk] = kernelMoney(out.BucketExcl[i*5+bk]), kernelMoney(out.BucketIncl[i*5+bk])
+		}
+		var emb *[2]int64
+		if e := r.embT[i]; e >= 0 && r.embO.Status[i] == pricing.StatusOK {
+			emb = &[2]int64{kernelMoney(r.embO.TotalExcl[i]), kernelMoney(r.embO.TotalIncl[i])}
+		}
+		ti := b.Tariff[i]
+		r.appendRow(k, store.PricedOK, "", store.ByKernel, ti, int32(out.Flags[i]), &totals, emb)
+		if r.opts.Lines {
+			r.kernelLines(b, key, ti, p0, p1)
+		}
+	}
+	if r.rows.Len() >= 65536 {
+		return r.flush()
+	}
+	return nil
+}
+
+// kernelMoney converts a kernel amount (1e-10) to the store's millionths.
+// Totals are rounded to minor units (at most 4 decimals) by every policy
+// reprice accepts, so the division is exact; anything else is rounded half
+// away from zero.
+func kernelMoney(v int64) int64 {
+	q, rem := v/10000, v%10000
+	if rem >= 5000 {
+		q++
+	} else if rem <= -5000 {
+		q--
+	}
+	return q
+}
+
+var dimCodes = [4]uint8{9, 1, 2, 3} // dimension_types codes of FLAT, ENERGY, TIME, PARKING_TIME
+
+func (r *repricer) kernelLines(b *pricing.Batch, key int64, ti int32, p0, p1 int) {
+	out, units, l := r.out, r.units[ti], &r.lines
+	for p := p0; p < p1; p++ {
+		resv := b.Has[p]&pricing.HasReservation != 0
+		for d := 0; d < 4; d++ {
+			li := p*4 + d
+			el := out.LineElement[li]
+			if el < 0 {
+				continue
+			}
+			var q int64
+			code := dimCodes[d]
+			switch d {
+			case 0:
+				q = 1_000_000
+			case 1:
+				q = max(b.EnergyMilliWh[p], 0)
+			case 2:
+				q = b.TimeS[p] * 1_000_000
+				if resv {
+					q, code = b.ReservationS[p]*1_000_000, 4
+				}
+			case 3:
+				q = b.ParkingS[p] * 1_000_000
+			}
+			billed := out.LineBilled[li]
+			if d != 1 {
+				billed *= 1_000_000
+			}
+			u := units[int(el)*4+d]
+			l.CDRKey = append(l.CDRKey, key)
+			l.Period = append(l.Period, uint16(p-p0))
+			l.Dimension = append(l.Dimension, code)
+			l.Element = append(l.Element, uint16(el))
+			l.Quantity = append(l.Quantity, q)
+			l.Billed = append(l.Billed, billed)
+			l.UnitPrice = append(l.UnitPrice, u.price)
+			l.VAT, l.VATValid = append(l.VAT, u.vat), append(l.VATValid, u.vatValid)
+			l.Excl, l.Incl = append(l.Excl, out.LineExcl[li]), append(l.Incl, out.LineIncl[li])
+		}
+	}
+}
+
+// appendRow adds one priced_cdrs row and counts it in the summary.
+func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, flags int32, totals *[store.NumTotals]int64, emb *[2]int64) {
+	p := &r.rows
+	z := r.zones[r.zone[i]]
+	p.CDRKey = append(p.CDRKey, r.minKey+int64(i))
+	p.Status, p.Reason, p.PricedBy = append(p.Status, status), append(p.Reason, why), append(p.PricedBy, by)
+	p.TariffRef, p.Flags = append(p.TariffRef, tariff), append(p.Flags, flags)
+	p.TimeZone, p.ZoneSource = append(p.TimeZone, z.name), append(p.ZoneSource, z.source)
+	p.Currency = append(p.Currency, r.currencies[r.currency[i]])
+	var t [store.NumTotals]int64
+	if totals != nil {
+		t = *totals
+	}
+	for c := range p.Totals {
+		p.Totals[c] = append(p.Totals[c], t[c])
+	}
+	f := r.flags[i]
+	var bv uint8
+	if f&fBilledExcl != 0 {
+		bv |= 1
+	}
+	if f&fBilledIncl != 0 {
+		bv |= 2
+	}
+	p.BilledExcl, p.BilledIncl, p.BilledValid = append(p.BilledExcl, r.billedX[i]), append(p.BilledIncl, r.billedI[i]), append(p.BilledValid, bv)
+	embRef, ex, in := int32(-1), int64(0), int64(0)
+	if emb != nil {
+		embRef, ex, in = r.emb[i], emb[0], emb[1]
+		r.sum.EmbeddedPriced++
+		if totals != nil && (ex != t[0] || in != t[1]) {
+			r.sum.EmbeddedNeq++
+		}
+	}
+	p.EmbeddedRef, p.EmbeddedExcl, p.EmbeddedIncl = append(p.EmbeddedRef, embRef), append(p.EmbeddedExcl, ex), append(p.EmbeddedIncl, in)
+	if status != store.PricedOK {
+		return
+	}
+	r.sum.ZoneSources[z.source]++
+	if z.source == string(pricing.ZoneUnresolved) {
+		r.sum.ZonesUnresolved++
+	}
+	switch {
+	case f&fBilledExcl == 0:
+		r.sum.NoBilled++
+	case t[0] == r.billedX[i] && (f&fBilledIncl == 0 || t[1] == r.billedI[i]):
+		r.sum.Equal++
+	default:
+		r.sum.Different++
+		d := t[0] - r.billedX[i]
+		r.sum.DiffExcl += d
+		r.sum.AbsDiffExcl += max(d, -d)
+	}
+}
+
+func (r *repricer) flush() error {
+	if err := r.w.WriteCDRs(r.ctx, &r.rows); err != nil {
+		return err
+	}
+	r.sum.Lines += int64(r.lines.Len())
+	if err := r.w.WriteLines(r.ctx, &r.lines); err != nil {
+		return err
+	}
+	r.rows.Reset()
+	r.lines.Reset()
+	return nil
+}
+
+// priceReference prices the CDRs the kernel did not take, one by one, with
+// the decimal reference (PriceBoth: the versions in effect and the embedded
+// tariffs).
+func (r *repricer) priceReference() error {
+	if len(r.refQueue) == 0 {
+		return nil
+	}
+	keys := make([]int64, 0, len(r.refQueue))
+	for k := range r.refQueue {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
+	ids, err := r.st.CDRIdentities(r.ctx, keys)
+	if err != nil {
+		return err
+	}
+	history := func(cc, pid, id string) []ocpi.Tariff {
+		o, ok := r.owners[ocpi.Key(cc)+"*"+ocpi.Key(pid)]
+		if !ok {
+			return nil
+		}
+		ri, ok := r.refIndex[refKey{o, ocpi.Key(id)}]
+		if !ok || ri < 0 {
+			return nil
+		}
+		return r.refs[ri].versions
+	}
+	for _, key := range keys {
+		i := int(key - r.minKey)
+		id := ids[key]
+		cdr, _, err := r.st.CDR(r.ctx, id[0], id[1], id[2])
+		if err != nil {
+			return err
+		}
+		conn, err := r.connectorTariffIDs(cdr)
+		if err != nil {
+			return err
+		}
+		pol := r.policies[r.owner[i]]
+		priced, err := pricing.PriceBoth(cdr, history, conn, pricing.Options{TimeZone: r.zoneLocs[r.zone[i]], Policy: pol})
+		if err != nil || priced.InEffect == nil {
+			why := whyNoVersion
+			if err != nil {
+				why = "reference_error"
+			}
+			r.notPriceable(i, why)
+			continue
+		}
+		res := priced.InEffect
+		r.sum.Reference++
+		r.sum.ReferenceWhy[r.refQueue[key]]++
+		r.sum.Periods += int64(len(cdr.ChargingPeriods))
+		tot := &res.Totals
+		var totals [store.NumTotals]int64
+		for c, a := range []pricing.Amount{tot.TotalCost, tot.TotalFixedCost, tot.TotalEnergyCost, tot.TotalTimeCost, tot.TotalParkingCost, tot.TotalReservationCost} {
+			totals[2*c], totals[2*c+1] = micro(a.Excl), micro(a.Incl)
+		}
+		var emb *[2]int64
+		if priced.Embedded != nil && r.emb[i] >= 0 {
+			emb = &[2]int64{micro(priced.Embedded.Totals.TotalCost.Excl), micro(priced.Embedded.Totals.TotalCost.Incl)}
+		}
+		ti := int32(-1)
+		if ids := pricing.TariffIDs(cdr, conn); len(ids) > 0 {
+			if ri := r.refFor(r.owner[i], ids[0]); ri >= 0 {
+				ti = r.inEffect(ri, cdr.StartDateTime.Unix())
+			}
+		}
+		var flags int32
+		if res.Expired {
+			flags |= int32(pricing.FlagExpired)
+		}
+		r.appendRow(i, store.PricedOK, r.refQueue[key], store.ByReference, ti, flags, &totals, emb)
+		if r.opts.Lines {
+			for _, ln := range res.Lines {
+				code := map[string]uint8{"FLAT": 9, "ENERGY": 1, "TIME": 2, "PARKING_TIME": 3, "RESERVATION_TIME": 4}[ln.Dimension]
+				l := &r.lines
+				l.CDRKey, l.Period, l.Dimension, l.Element = append(l.CDRKey, key), append(l.Period, uint16(ln.Period)), append(l.Dimension, code), append(l.Element, uint16(ln.Element))
+				q, b := ln.Quantity, ln.Billed
+				l.Quantity, l.Billed, l.UnitPrice = append(l.Quantity, micro(q)), append(l.Billed, micro(b)), append(l.UnitPrice, micro(ln.UnitPrice))
+				l.VAT, l.VATValid = append(l.VAT, micro(ln.VAT.Decimal)), append(l.VATValid, ln.VAT.Valid)
+				l.Excl, l.Incl = append(l.Excl, ln.Amount.Excl.Shift(store.LineScale).Round(0).IntPart()), append(l.Incl, ln.Amount.Incl.Shift(store.LineScale).Round(0).IntPart())
+			}
+		}
+	}
+	return nil
+}
+
+// micro is a decimal in millionths (amounts are rounded to minor units,
+// quantities carry at most 6 decimals; anything finer is rounded half away
+// from zero).
+func micro(d decimal.Decimal) int64 { return d.Shift(6).Round(0).IntPart() }
+
+// connectorTariffIDs returns the tariff ids of the CDR's connector in the
+// stored location version at the session start (none when unknown).
+func (r *repricer) connectorTariffIDs(cdr *ocpi.CDR) ([]string, error) {
+	if cdr.Location.ID == "" {
+		return nil, nil
+	}
+	loc, err := r.st.LocationAt(r.ctx, cdr.CountryCode, cdr.PartyID, cdr.Location.ID, cdr.StartDateTime)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range loc.EVSEs {
+		if !strings.EqualFold(e.UID, cdr.Location.EVSEUID) {
+			continue
+		}
+		for _, c := range e.Connectors {
+			if strings.EqualFold(c.ID, cdr.Location.ConnectorID) {
+				return c.TariffIDs, nil
+			}
+		}
+	}
+	return nil, nil
+}
