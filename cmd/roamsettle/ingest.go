@@ -262,6 +262,9 @@ func printIngestSummary(w io.Writer, s ingest.Summary) {
 			fmt.Fprintf(w, "    %-18s %d\n", r, s.Findings[r])
 		}
 	}
+	if len(s.Examples) > 0 {
+		fmt.Fprintf(w, "  first problems (all of them: roamsettle rejects; conflicts are in the conflicts table):\n")
+	}
 	for _, ex := range s.Examples {
 		fmt.Fprintf(w, "  ! %s\n", ex)
 	}
