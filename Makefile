@@ -23,7 +23,7 @@ demo: build
 
 # Throughput benchmarks; each prints its own rates.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1x ./ocpi ./ingest ./synth
+	$(GO) test -run '^$$' -bench . -benchmem ./ocpi ./ingest ./synth ./pricing
 	$(MAKE) bench-ingest
 
 # gen + ingest of 1 M CDRs into a file database, printing CDRs/s and peak memory.
@@ -34,7 +34,7 @@ bench-ingest: build
 # Each fuzz target for a fixed time (go test -fuzz runs one target per call).
 FUZZTIME ?= 30s
 fuzz:
-	@for pkg in ./ocpi ./ingest; do \
+	@for pkg in $$($(GO) list ./...); do \
 	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
