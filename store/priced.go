@@ -631,3 +631,118 @@ func (s *Store) ScopeKeys(ctx context.Context, sc RepriceScope) (minKey, maxKey,
 		WHERE start_date_time >= ? AND start_date_time < ? `+filter, args...).Scan(&lo, &hi, &n)
 	return lo.Int64, hi.Int64, n, errorf("scope keys", "", err)
 }
+
+// RepriceCDRs loads, for the few CDRs priced one by one, what pricing reads
+// of them (identity, times, currency, credit, location, totals, periods with
+// their dimensions, embedded tariff keys), with one query per table for all
+// keys: loading each CDR on its own (CDR) costs a scan of the table per CDR.
+// Other fields are left empty.
+func (s *Store) RepriceCDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
+	cdrs := make(map[int64]*ocpi.CDR, len(keys))
+	embedded := map[int64][]int64{}
+	for from := 0; from < len(keys); from += 20000 {
+		chunk := keys[from:min(from+20000, len(keys))]
+		in := keyList(chunk)
+		if err := s.repriceCDRHeads(ctx, in, cdrs); err != nil {
+			return nil, nil, errorf("reprice cdrs", "", err)
+		}
+		if err := s.repricePeriods(ctx, in, cdrs); err != nil {
+			return nil, nil, errorf("reprice cdrs", "", err)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE cdr_key IN (`+in+`) ORDER BY cdr_key, position`)
+		if err != nil {
+			return nil, nil, errorf("reprice cdrs", "", err)
+		}
+		for rows.Next() {
+			var k, t int64
+			if err := rows.Scan(&k, &t); err != nil {
+				rows.Close()
+				return nil, nil, errorf("reprice cdrs", "", err)
+			}
+			embedded[k] = append(embedded[k], t)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, nil, errorf("reprice cdrs", "", err)
+		}
+	}
+	return cdrs, embedded, nil
+}
+
+func keyList(keys []int64) string {
+	b := make([]byte, 0, len(keys)*9)
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = fmt.Appendf(b, "%d", k)
+	}
+	return string(b)
+}
+
+func (s *Store) repriceCDRHeads(ctx context.Context, in string, out map[int64]*ocpi.CDR) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT cdr_key, coalesce(country_code_as_sent, country_code),
+			coalesce(party_id_as_sent, party_id), coalesce(id_as_sent, id), version, start_date_time, end_date_time,
+			currency, credit, location_id, evse_uid, connector_id, location_tariff_ids, location_time_zone,
+			location_country, location_latitude, location_longitude,
+			total_cost_excl_vat, total_cost_incl_vat, total_energy, total_time, total_parking_time
+		FROM cdrs WHERE cdr_key IN (`+in+`)`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c ocpi.CDR
+		var key int64
+		var version string
+		var start, end sql.NullTime
+		var currency, locID, evse, conn, tz, country, lat, lon sql.NullString
+		var tariffIDs stringList
+		var tx, ti, energy, hours, parking nullDecimal
+		if err := rows.Scan(&key, &c.CountryCode, &c.PartyID, &c.ID, &version, &start, &end, &currency, &c.Credit,
+			&locID, &evse, &conn, &tariffIDs, &tz, &country, &lat, &lon, &tx, &ti, &energy, &hours, &parking); err != nil {
+			return err
+		}
+		c.Version = ocpi.Version(version)
+		c.StartDateTime, c.EndDateTime, c.Currency = utc(start), utc(end), currency.String
+		l := &c.Location
+		l.ID, l.EVSEUID, l.ConnectorID, l.TimeZone, l.Country = locID.String, evse.String, conn.String, tz.String, country.String
+		l.Coordinates = ocpi.GeoLocation{Latitude: lat.String, Longitude: lon.String}
+		l.TariffIDs = tariffIDs
+		c.TotalCost = ocpi.Price{ExclVAT: tx.Decimal, InclVAT: ti.NullDecimal}
+		c.TotalEnergy, c.TotalTime, c.TotalParkingTime = energy.Decimal, hours.Decimal, parking.NullDecimal
+		out[key] = &c
+	}
+	return rows.Err()
+}
+
+func (s *Store) repricePeriods(ctx context.Context, in string, out map[int64]*ocpi.CDR) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT p.cdr_key, p.period_index, p.start_date_time, p.tariff_id, d.type, d.volume
+		FROM charging_periods p LEFT JOIN cdr_dimensions_named d USING (cdr_key, period_index)
+		WHERE p.cdr_key IN (`+in+`) ORDER BY p.cdr_key, p.period_index, d.dimension_index`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key int64
+		var idx int
+		var start sql.NullTime
+		var tariffID, typ sql.NullString
+		var vol nullDecimal
+		if err := rows.Scan(&key, &idx, &start, &tariffID, &typ, &vol); err != nil {
+			return err
+		}
+		c := out[key]
+		if c == nil {
+			continue
+		}
+		if idx >= len(c.ChargingPeriods) {
+			c.ChargingPeriods = append(c.ChargingPeriods, ocpi.ChargingPeriod{StartDateTime: utc(start), TariffID: tariffID.String})
+		}
+		if typ.Valid {
+			p := &c.ChargingPeriods[len(c.ChargingPeriods)-1]
+			p.Dimensions = append(p.Dimensions, ocpi.CDRDimension{Type: typ.String, Volume: vol.Decimal})
+		}
+	}
+	return rows.Err()
+}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -291,7 +290,8 @@ type repricer struct {
 	billedX  []int64
 	billedI  []int64
 
-	refQueue map[int64]string // cdr_key -> why the reference prices it
+	refQueue      map[int64]string   // cdr_key -> why the reference prices it
+	multiFallback map[int64][]string // cdr_key -> several connector tariff ids
 
 	w     *store.PricedWriter
 	rows  store.PricedCDRs
@@ -313,7 +313,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	}
 	sum := &repriceSummary{RunID: runID(opts.Scope), NotPriceable: map[string]int64{}, ReferenceWhy: map[string]int64{}, ZoneSources: map[string]int64{}}
 	r := &repricer{ctx: ctx, st: st, opts: opts, sum: sum, owners: map[string]int32{}, refIndex: map[refKey]int32{},
-		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, currIndex: map[string]int16{}, refQueue: map[int64]string{}}
+		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, currIndex: map[string]int16{}, refQueue: map[int64]string{}, multiFallback: map[int64][]string{}}
 	if err := r.loadTariffs(); err != nil {
 		return nil, err
 	}
@@ -580,6 +580,11 @@ func (r *repricer) loadHeaders(minKey, maxKey int64) error {
 					r.fallback[k] = r.refFor(o, fbv.Value(int(lo)))
 				case hi-lo > 1:
 					r.fallback[k] = -2
+					var ids []string
+					for j := lo; j < hi; j++ {
+						ids = append(ids, strings.Clone(fbv.Value(int(j))))
+					}
+					r.multiFallback[keys.Value(i)] = ids
 				}
 			}
 			r.zone[k] = r.zoneFor(zoneKey{str(tz, i), str(etz, i), str(country, i), str(lat, i), str(lon, i)})
@@ -927,7 +932,16 @@ func (r *repricer) priceReference() error {
 		keys = append(keys, k)
 	}
 	sort.Slice(keys, func(a, b int) bool { return keys[a] < keys[b] })
-	ids, err := r.st.CDRIdentities(r.ctx, keys)
+	cdrs, embedded, err := r.st.RepriceCDRs(r.ctx, keys)
+	if err != nil {
+		return err
+	}
+	var need []int64
+	for _, ks := range embedded {
+		need = append(need, ks...)
+	}
+	sort.Slice(need, func(a, b int) bool { return need[a] < need[b] })
+	bodies, err := r.st.TariffBodies(r.ctx, need)
 	if err != nil {
 		return err
 	}
@@ -944,14 +958,17 @@ func (r *repricer) priceReference() error {
 	}
 	for _, key := range keys {
 		i := int(key - r.minKey)
-		id := ids[key]
-		cdr, _, err := r.st.CDR(r.ctx, id[0], id[1], id[2])
-		if err != nil {
-			return err
+		cdr := cdrs[key]
+		if cdr == nil {
+			r.notPriceable(i, "reference_error")
+			continue
 		}
-		conn, err := r.connectorTariffIDs(cdr)
-		if err != nil {
-			return err
+		for _, k := range embedded[key] {
+			cdr.Tariffs = append(cdr.Tariffs, bodies[k])
+		}
+		conn := r.multiFallback[key]
+		if ri := r.fallback[i]; ri >= 0 && len(r.refs[ri].versions) > 0 {
+			conn = []string{r.refs[ri].versions[0].ID}
 		}
 		pol := r.policies[r.owner[i]]
 		priced, err := pricing.PriceBoth(cdr, history, conn, pricing.Options{TimeZone: r.zoneLocs[r.zone[i]], Policy: pol})
@@ -1006,29 +1023,3 @@ func (r *repricer) priceReference() error {
 // quantities carry at most 6 decimals; anything finer is rounded half away
 // from zero).
 func micro(d decimal.Decimal) int64 { return d.Shift(6).Round(0).IntPart() }
-
-// connectorTariffIDs returns the tariff ids of the CDR's connector in the
-// stored location version at the session start (none when unknown).
-func (r *repricer) connectorTariffIDs(cdr *ocpi.CDR) ([]string, error) {
-	if cdr.Location.ID == "" {
-		return nil, nil
-	}
-	loc, err := r.st.LocationAt(r.ctx, cdr.CountryCode, cdr.PartyID, cdr.Location.ID, cdr.StartDateTime)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range loc.EVSEs {
-		if !strings.EqualFold(e.UID, cdr.Location.EVSEUID) {
-			continue
-		}
-		for _, c := range e.Connectors {
-			if strings.EqualFold(c.ID, cdr.Location.ConnectorID) {
-				return c.TariffIDs, nil
-			}
-		}
-	}
-	return nil, nil
-}
