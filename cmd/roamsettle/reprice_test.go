@@ -132,3 +132,53 @@ func mustMonth(t testing.TB, s string) time.Time {
 	}
 	return m
 }
+
+// TestRepriceIdempotent re-prices the same scope twice: the second run
+// replaces the first's rows with identical ones, and another scope's run
+// leaves them alone.
+func TestRepriceIdempotent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and ingests a month")
+	}
+	ctx := context.Background()
+	st, _ := synthMonth(t, 300)
+	scope := store.RepriceScope{From: mustMonth(t, "2026-10"), To: mustMonth(t, "2026-11")}
+	checksum := func() (int64, int64, string) {
+		t.Helper()
+		cdrs, lines, sum, err := st.PricedChecksum(ctx, runID(scope))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cdrs, lines, sum
+	}
+	first, err := reprice(ctx, st, repriceOptions{Scope: scope, Lines: true, BatchCDRs: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c1, l1, s1 := checksum()
+	if c1 != first.CDRs || c1 == 0 || l1 == 0 {
+		t.Fatalf("first run: %d priced_cdrs and %d lines for %d CDRs", c1, l1, first.CDRs)
+	}
+	// Another batch size and worker count must not change a row.
+	if _, err := reprice(ctx, st, repriceOptions{Scope: scope, Lines: true, Workers: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if c2, l2, s2 := checksum(); c2 != c1 || l2 != l1 || s2 != s1 {
+		t.Fatalf("second run: %d/%d/%s, first %d/%d/%s", c2, l2, s2, c1, l1, s1)
+	}
+	other := scope
+	other.CountryCode, other.PartyID = "NL", "EVB"
+	if _, err := reprice(ctx, st, repriceOptions{Scope: other, Lines: true}); err != nil {
+		t.Fatal(err)
+	}
+	if c3, l3, s3 := checksum(); c3 != c1 || l3 != l1 || s3 != s1 {
+		t.Fatalf("after another scope's run: %d/%d/%s, before %d/%d/%s", c3, l3, s3, c1, l1, s1)
+	}
+	var runs int
+	if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM reprice_runs`).Scan(&runs); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 {
+		t.Fatalf("reprice_runs has %d rows, want one per scope (2)", runs)
+	}
+}
