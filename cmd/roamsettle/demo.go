@@ -69,6 +69,18 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
+	// Re-price the generated month with the same code as `roamsettle reprice`.
+	fmt.Fprintf(env.Stdout, "\n== reprice %s (every partner)\n", *month)
+	from, err := time.Parse("2006-01", *month)
+	if err != nil {
+		return err
+	}
+	rsum, err := reprice(ctx, db, repriceOptions{Scope: store.RepriceScope{From: from, To: from.AddDate(0, 1, 0)}, Lines: true})
+	if err != nil {
+		return err
+	}
+	printRepriceSummary(env.Stdout, rsum)
+
 	fmt.Fprintln(env.Stdout, "\n== 3/3 summary")
 	counts, err := db.Counts(ctx)
 	if err != nil {
