@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+)
+
+func TestScanRepriceHeaders(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	cdr := sampleCDR("C1")
+	// The version in effect at the session start names tariff 12 on the
+	// CDR's connector; a later version (another zone, another tariff) must
+	// not be used.
+	save(t, s, recvLocation(sampleLocation("LOC1", "Europe/Brussels", t0.Add(-time.Hour), "12"), "a", 1),
+		recvLocation(sampleLocation("LOC1", "Europe/Amsterdam", t0.Add(time.Hour), "99"), "b", 2),
+		recvCDR(cdr, "c", 3))
+	other := sampleCDR("C2")
+	other.StartDateTime = t0.AddDate(0, 2, 0) // outside the scope
+	other.EndDateTime = other.StartDateTime.Add(time.Hour)
+	save(t, s, recvCDR(other, "d", 4))
+
+	scope := RepriceScope{From: t0.Add(-time.Minute), To: t0.Add(time.Minute), CountryCode: "nl", PartyID: "abc"}
+	lo, hi, n, err := s.ScopeKeys(ctx, scope)
+	if err != nil || n != 1 || lo != hi {
+		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want one CDR", lo, hi, n, err)
+	}
+	rows := 0
+	err = s.ScanRepriceHeaders(ctx, scope, func(rec arrow.RecordBatch) error {
+		if got := rec.Schema().NumFields(); got != len(HeaderColumns) {
+			t.Fatalf("%d columns", got)
+		}
+		for i, name := range HeaderColumns {
+			if rec.Schema().Field(i).Name != name {
+				t.Errorf("column %d is %s, want %s", i, rec.Schema().Field(i).Name, name)
+			}
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			rows++
+			str := func(c int) string { return rec.Column(c).(*array.String).Value(r) }
+			i64 := func(c int) int64 { return rec.Column(c).(*array.Int64).Value(r) }
+			if k := i64(0); k != lo {
+				t.Errorf("cdr_key %d, want %d", k, lo)
+			}
+			if str(1) != "NL" || str(2) != "ABC" || str(6) != "EUR" {
+				t.Errorf("owner %s*%s currency %s", str(1), str(2), str(6))
+			}
+			if got := rec.Column(3).(*array.Timestamp).Value(r); int64(got) != t0.UnixMicro() {
+				t.Errorf("start %d, want %d", got, t0.UnixMicro())
+			}
+			if i64(7) != 12_280_000 || i64(8) != 14_860_000 {
+				t.Errorf("billed %d / %d, want 12.28 / 14.86 in millionths", i64(7), i64(8))
+			}
+			l := rec.Column(9).(*array.List)
+			from, to := l.ValueOffsets(r)
+			var ids []string
+			for j := from; j < to; j++ {
+				ids = append(ids, l.ListValues().(*array.String).Value(int(j)))
+			}
+			if !slices.Equal(ids, []string{"12"}) {
+				t.Errorf("fallback tariff ids %v, want the connector's [12] at the start", ids)
+			}
+			if str(10) != "Europe/Brussels" {
+				t.Errorf("time_zone %q, want the version in effect at the start", str(10))
+			}
+			if str(12) != "BEL" || str(13) != "51.047599" {
+				t.Errorf("country %q latitude %q", str(12), str(13))
+			}
+			if i64(15) != 1 || rec.Column(16).IsNull(r) {
+				t.Errorf("embedded tariffs %d", i64(15))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Fatalf("%d header rows, want 1", rows)
+	}
+	cdrs, emb, err := s.RepriceCDRs(ctx, []int64{lo})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cdrs[lo]
+	if c == nil || c.ID != "C1" || len(c.ChargingPeriods) != 3 || len(c.ChargingPeriods[0].Dimensions) != 3 || len(emb[lo]) != 1 {
+		t.Fatalf("RepriceCDRs = %+v, embedded %v", c, emb)
+	}
+	if !c.ChargingPeriods[1].Dimensions[0].Volume.Equal(d("10.0012")) || c.ChargingPeriods[0].TariffID != "12" {
+		t.Errorf("period 1: %+v", c.ChargingPeriods[1])
+	}
+}
+
+func TestPricedWriterRoundTripAndReplace(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	save(t, s, recvCDR(sampleCDR("C1"), "a", 1))
+	write := func(total, amount int64, commit bool) {
+		t.Helper()
+		w, err := s.BeginPriced(ctx, "2026-10/*")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := &PricedCDRs{CDRKey: []int64{1}, Status: []uint8{PricedOK}, Reason: []string{""}, PricedBy: []uint8{ByKernel},
+			TariffRef: []int32{0}, TimeZone: []string{"Europe/Brussels"}, ZoneSource: []string{"location"}, Flags: []int32{0},
+			Currency: []string{"EUR"}, BilledExcl: []int64{12_280_000}, BilledIncl: []int64{0}, BilledValid: []uint8{1},
+			EmbeddedRef: []int32{-1}, EmbeddedExcl: []int64{0}, EmbeddedIncl: []int64{0}}
+		for i := range p.Totals {
+			p.Totals[i] = []int64{total}
+		}
+		l := &PricedLines{CDRKey: []int64{1}, Period: []uint16{0}, Dimension: []uint8{1}, Element: []uint16{0},
+			Quantity: []int64{5_432_100}, Billed: []int64{5_432_100}, UnitPrice: []int64{250_000}, VAT: []int64{21_000_000},
+			VATValid: []bool{true}, Excl: []int64{amount}, Incl: []int64{amount}}
+		if err := w.WriteCDRs(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteLines(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteTariffs(ctx, []PricedTariff{{Ref: 0, Source: "published", Key: 1, ID: "12", Policy: "p"}}); err != nil {
+			t.Fatal(err)
+		}
+		if !commit {
+			if err := w.Rollback(); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := w.Commit(ctx, time.Now(), 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := func() (n int, total, diff, billedIncl, line string) {
+		t.Helper()
+		err := s.DB().QueryRowContext(ctx, `SELECT count(*), any_value(total_cost_excl_vat)::VARCHAR,
+			any_value(difference_excl_vat)::VARCHAR, coalesce(any_value(billed_total_cost_incl_vat)::VARCHAR, 'NULL'),
+			(SELECT any_value(amount_excl_vat)::VARCHAR || ' ' || any_value(quantity)::VARCHAR || ' ' || any_value(vat)::VARCHAR FROM priced_lines)
+			FROM priced_cdrs`).Scan(&n, &total, &diff, &billedIncl, &line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	// Scaled integers land at the column's scale (the Appender's trap does
+	// not apply to Arrow decimals).
+	write(12_290_000, 1_234_567_890_1, true)
+	if n, total, diff, incl, line := read(); n != 1 || total != "12.290000" || diff != "0.010000" || incl != "NULL" || line != "1.2345678901 5.432100 21.000000" {
+		t.Fatalf("first run: %d rows, total %s, difference %s, billed incl %s, line %s", n, total, diff, incl, line)
+	}
+	// A failed run leaves the previous one.
+	write(1_000_000, 1, false)
+	if n, total, _, _, _ := read(); n != 1 || total != "12.290000" {
+		t.Fatalf("after rollback: %d rows, total %s", n, total)
+	}
+	// A re-run replaces it.
+	write(12_280_000, 2, true)
+	if n, total, diff, _, _ := read(); n != 1 || total != "12.280000" || diff != "0.000000" {
+		t.Fatalf("after re-run: %d rows, total %s, difference %s", n, total, diff)
+	}
+}
