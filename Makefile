@@ -57,3 +57,15 @@ LOAD_CDRS ?= 100000
 LOAD_CONC ?= 4
 load:
 	LOAD_CDRS=$(LOAD_CDRS) LOAD_CONC=$(LOAD_CONC) $(GO) test -run '^$$' -bench '^BenchmarkLoadPush$$' -benchtime 1x -timeout 30m ./cmd/roamsettle
+
+# Re-price 10 M CDRs end to end from a file database and write them back,
+# printing CDRs/s, periods/s and peak memory. The database is built once (a
+# generated month ingested, then replicated in SQL with new keys; kept at
+# REPRICE_BENCH_DB); the second run also replaces the first run's rows.
+REPRICE_BENCH_DB ?= /tmp/roamsettle-bench/reprice-10m.duckdb
+.PHONY: bench-reprice
+bench-reprice: build
+	mkdir -p $(dir $(REPRICE_BENCH_DB))
+	REPRICE_BENCH_DB=$(REPRICE_BENCH_DB) $(GO) test -count=1 -timeout 60m -run '^TestBuildRepriceBenchDB$$' -v ./cmd/roamsettle
+	./$(BIN) reprice --db $(REPRICE_BENCH_DB) --period 2026-10 --lines=false
+	./$(BIN) reprice --db $(REPRICE_BENCH_DB) --period 2026-10
