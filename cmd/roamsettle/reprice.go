@@ -293,12 +293,14 @@ type repricer struct {
 	refQueue      map[int64]string   // cdr_key -> why the reference prices it
 	multiFallback map[int64][]string // cdr_key -> several connector tariff ids
 
-	w     *store.PricedWriter
-	rows  store.PricedCDRs
-	lines store.PricedLines
-	out   *pricing.Output
-	embO  *pricing.Output
-	embT  []int32
+	w    *store.PricedWriter
+	buf  *writeBuf      // being filled
+	full chan *writeBuf // to the writer goroutine
+	free chan *writeBuf // back from it
+	werr chan error     // the writer's first error, when it stops
+	out  *pricing.Output
+	embO *pricing.Output
+	embT []int32
 }
 
 type lineUnit struct {
@@ -327,8 +329,17 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 		return nil, err
 	}
 	r.w = w
+	// DuckDB appends one batch while the kernel prices the next.
+	r.buf, r.full, r.free, r.werr = &writeBuf{}, make(chan *writeBuf), make(chan *writeBuf, 1), make(chan error, 1)
+	r.free <- &writeBuf{}
+	go r.writer()
+	writing := true
 	ok := false
 	defer func() {
+		if writing {
+			close(r.full)
+			<-r.werr
+		}
 		if !ok {
 			w.Rollback()
 		}
@@ -351,6 +362,11 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 		if err := r.flush(); err != nil {
 			return nil, err
 		}
+	}
+	close(r.full)
+	writing = false
+	if err := <-r.werr; err != nil {
+		return nil, err
 	}
 	if err := w.WriteTariffs(ctx, r.tariffs); err != nil {
 		return nil, err
@@ -788,7 +804,7 @@ func (r *repricer) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error
 			r.kernelLines(b, key, ti, p0, p1)
 		}
 	}
-	if r.rows.Len() >= 65536 {
+	if r.buf.rows.Len() >= 65536 {
 		return r.flush()
 	}
 	return nil
@@ -811,7 +827,7 @@ func kernelMoney(v int64) int64 {
 var dimCodes = [4]uint8{9, 1, 2, 3} // dimension_types codes of FLAT, ENERGY, TIME, PARKING_TIME
 
 func (r *repricer) kernelLines(b *pricing.Batch, key int64, ti int32, p0, p1 int) {
-	out, units, l := r.out, r.units[ti], &r.lines
+	out, units, l := r.out, r.units[ti], &r.buf.lines
 	for p := p0; p < p1; p++ {
 		resv := b.Has[p]&pricing.HasReservation != 0
 		for d := 0; d < 4; d++ {
@@ -855,7 +871,7 @@ func (r *repricer) kernelLines(b *pricing.Batch, key int64, ti int32, p0, p1 int
 
 // appendRow adds one priced_cdrs row and counts it in the summary.
 func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, flags int32, totals *[store.NumTotals]int64, emb *[2]int64) {
-	p := &r.rows
+	p := &r.buf.rows
 	z := r.zones[r.zone[i]]
 	p.CDRKey = append(p.CDRKey, r.minKey+int64(i))
 	p.Status, p.Reason, p.PricedBy = append(p.Status, status), append(p.Reason, why), append(p.PricedBy, by)
@@ -907,17 +923,54 @@ func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, 
 	}
 }
 
+type writeBuf struct {
+	rows  store.PricedCDRs
+	lines store.PricedLines
+}
+
+// flush hands the filled buffer to the writer and takes the other one.
 func (r *repricer) flush() error {
-	if err := r.w.WriteCDRs(r.ctx, &r.rows); err != nil {
+	select {
+	case err := <-r.werr:
+		r.werr <- err
+		return err
+	default:
+	}
+	r.sum.Lines += int64(r.buf.lines.Len())
+	r.full <- r.buf
+	select {
+	case r.buf = <-r.free:
+		return nil
+	case err := <-r.werr:
+		r.werr <- err
 		return err
 	}
-	r.sum.Lines += int64(r.lines.Len())
-	if err := r.w.WriteLines(r.ctx, &r.lines); err != nil {
-		return err
+}
+
+// writer appends the buffers it is given until full is closed. It reports
+// exactly one value on werr: its first error as soon as it happens (then it
+// only drains), or nil once full is closed.
+func (r *repricer) writer() {
+	var err error
+	for b := range r.full {
+		if err != nil {
+			continue
+		}
+		err = r.w.WriteCDRs(r.ctx, &b.rows)
+		if err == nil {
+			err = r.w.WriteLines(r.ctx, &b.lines)
+		}
+		if err != nil {
+			r.werr <- err
+			continue
+		}
+		b.rows.Reset()
+		b.lines.Reset()
+		r.free <- b
 	}
-	r.rows.Reset()
-	r.lines.Reset()
-	return nil
+	if err == nil {
+		r.werr <- nil
+	}
 }
 
 // priceReference prices the CDRs the kernel did not take, one by one, with
@@ -1007,7 +1060,7 @@ func (r *repricer) priceReference() error {
 		if r.opts.Lines {
 			for _, ln := range res.Lines {
 				code := map[string]uint8{"FLAT": 9, "ENERGY": 1, "TIME": 2, "PARKING_TIME": 3, "RESERVATION_TIME": 4}[ln.Dimension]
-				l := &r.lines
+				l := &r.buf.lines
 				l.CDRKey, l.Period, l.Dimension, l.Element = append(l.CDRKey, key), append(l.Period, uint16(ln.Period)), append(l.Dimension, code), append(l.Element, uint16(ln.Element))
 				q, b := ln.Quantity, ln.Billed
 				l.Quantity, l.Billed, l.UnitPrice = append(l.Quantity, micro(q)), append(l.Billed, micro(b)), append(l.UnitPrice, micro(ln.UnitPrice))
