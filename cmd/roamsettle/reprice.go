@@ -30,6 +30,7 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 	workers := fs.Int("workers", 0, "pricing goroutines (default: one per core)")
 	lines := fs.Bool("lines", true, "write priced_lines (one row per priced dimension of a period)")
 	verbose := fs.Bool("verbose", false, "also print the run's row counts and checksum")
+	memLimit := fs.String("memory-limit", "", "DuckDB memory_limit for the run, e.g. 1GB (default: DuckDB's, 80 % of RAM)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -71,6 +72,13 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if *memLimit != "" {
+		// DuckDB keeps what it reads and the run's uncommitted rows in its
+		// buffer pool up to this limit, then spills to disk.
+		if _, err := st.DB().ExecContext(ctx, `SET memory_limit = '`+strings.ReplaceAll(*memLimit, "'", "")+`'`); err != nil {
+			return fmt.Errorf("--memory-limit: %w", err)
+		}
+	}
 	sum, err := reprice(ctx, st, repriceOptions{Scope: scope, Workers: *workers, Lines: *lines, Policies: policies})
 	if err != nil {
 		return err
