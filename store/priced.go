@@ -220,44 +220,6 @@ func (s *Store) TariffBodies(ctx context.Context, keys []int64) (map[int64]ocpi.
 	return out, nil
 }
 
-// CDRIdentities returns the stored identity (country_code, party_id, id,
-// upper-cased) of each key, for the few CDRs priced one by one.
-func (s *Store) CDRIdentities(ctx context.Context, keys []int64) (map[int64][3]string, error) {
-	out := make(map[int64][3]string, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	// database/sql cannot bind a Go slice portably: query in chunks of
-	// literal keys instead (they are integers, nothing to escape).
-	for start := 0; start < len(keys); start += 1000 {
-		end := min(start+1000, len(keys))
-		q := `SELECT cdr_key, country_code, party_id, id FROM cdrs WHERE cdr_key IN (`
-		for i, k := range keys[start:end] {
-			if i > 0 {
-				q += ","
-			}
-			q += fmt.Sprint(k)
-		}
-		rows, err := s.db.QueryContext(ctx, q+`)`)
-		if err != nil {
-			return nil, errorf("cdr identities", "", err)
-		}
-		for rows.Next() {
-			var k int64
-			var id [3]string
-			if err := rows.Scan(&k, &id[0], &id[1], &id[2]); err != nil {
-				rows.Close()
-				return nil, errorf("cdr identities", "", err)
-			}
-			out[k] = id
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, errorf("cdr identities", "", err)
-		}
-	}
-	return out, nil
-}
-
 // Status values of PricedCDRs.Status.
 const (
 	PricedOK           uint8 = iota // priced; totals valid
