@@ -19,8 +19,9 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	def := synth.DefaultConfig()
 	fs := newFlagSet(env, "demo", "",
 		"Runs the whole job on the embedded default: generates a realistic month for several CPOs (with\n"+
-			"injected billing errors), ingests it into a fresh DuckDB file and prints a summary of what was\n"+
-			"stored, flagged and rejected, and where everything is. Re-running it gives the same result.")
+			"injected billing errors), ingests it into a fresh DuckDB file, re-prices every CDR against the\n"+
+			"tariff version in effect, and prints a summary of what was stored, flagged, rejected and billed\n"+
+			"differently, and where everything is. Re-running it gives the same result.")
 	out := fs.String("out", "out/demo", "output folder (its database is recreated)")
 	cdrs := fs.Int("cdrs", 20000, "number of charging sessions to generate")
 	seed := fs.Uint64("seed", def.Seed, "random seed")
@@ -35,7 +36,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	dataDir := filepath.Join(*out, "data")
 	dbPath := filepath.Join(*out, "roamsettle.duckdb")
 
-	fmt.Fprintf(env.Stdout, "== 1/3 gen: %d sessions for %s, seed %d\n", *cdrs, *month, *seed)
+	fmt.Fprintf(env.Stdout, "== 1/4 gen: %d sessions for %s, seed %d\n", *cdrs, *month, *seed)
 	cfg := def
 	cfg.CDRs, cfg.Seed, cfg.Month = *cdrs, *seed, *month
 	if err := os.RemoveAll(dataDir); err != nil {
@@ -48,7 +49,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	printGenSummary(env.Stdout, gsum, dataDir, time.Since(start))
 
-	fmt.Fprintf(env.Stdout, "\n== 2/3 ingest into %s\n", dbPath)
+	fmt.Fprintf(env.Stdout, "\n== 2/4 ingest into %s\n", dbPath)
 	for _, p := range []string{dbPath, dbPath + ".wal"} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
@@ -70,7 +71,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 
 	// Re-price the generated month with the same code as `roamsettle reprice`.
-	fmt.Fprintf(env.Stdout, "\n== reprice %s (every partner)\n", *month)
+	fmt.Fprintf(env.Stdout, "\n== 3/4 reprice %s (every partner)\n", *month)
 	from, err := time.Parse("2006-01", *month)
 	if err != nil {
 		return err
@@ -81,7 +82,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	}
 	printRepriceSummary(env.Stdout, rsum)
 
-	fmt.Fprintln(env.Stdout, "\n== 3/3 summary")
+	fmt.Fprintln(env.Stdout, "\n== 4/4 summary")
 	counts, err := db.Counts(ctx)
 	if err != nil {
 		return err
