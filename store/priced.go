@@ -240,21 +240,17 @@ const NumTotals = 12
 
 // PricedCDRs is a batch of priced_cdrs rows as plain columns; amounts are
 // in millionths (VolumeScale), already rounded by the caller's policy. A
-// reused value is emptied with Reset.
+// reused value is emptied with Reset. The billed totals and the currency are
+// not copied: priced_cdrs_compared reads them from cdrs.
 type PricedCDRs struct {
-	CDRKey      []int64
-	Status      []uint8
-	Reason      []string // "" is NULL
-	PricedBy    []uint8
-	TariffRef   []int32 // -1 is NULL
-	TimeZone    []string
-	ZoneSource  []string
-	Flags       []int32
-	Currency    []string
-	Totals      [NumTotals][]int64 // valid when Status is PricedOK
-	BilledExcl  []int64
-	BilledIncl  []int64
-	BilledValid []uint8 // bit 0: excl, bit 1: incl
+	CDRKey    []int64
+	Status    []uint8
+	Reason    []uint8 // priced_reasons.reason_ref; 0 is NULL
+	PricedBy  []uint8
+	TariffRef []int32 // -1 is NULL
+	Zone      []int16 // priced_zones.zone_ref
+	Flags     []int32
+	Totals    [NumTotals][]int64 // valid when Status is PricedOK
 	// The price with the CDR's embedded tariff (EmbeddedRef -1: none).
 	EmbeddedRef  []int32
 	EmbeddedExcl []int64
@@ -267,11 +263,10 @@ func (p *PricedCDRs) Len() int { return len(p.CDRKey) }
 // Reset empties the batch, keeping its capacity.
 func (p *PricedCDRs) Reset() {
 	p.CDRKey, p.Status, p.Reason, p.PricedBy, p.TariffRef = p.CDRKey[:0], p.Status[:0], p.Reason[:0], p.PricedBy[:0], p.TariffRef[:0]
-	p.TimeZone, p.ZoneSource, p.Flags, p.Currency = p.TimeZone[:0], p.ZoneSource[:0], p.Flags[:0], p.Currency[:0]
+	p.Zone, p.Flags = p.Zone[:0], p.Flags[:0]
 	for i := range p.Totals {
 		p.Totals[i] = p.Totals[i][:0]
 	}
-	p.BilledExcl, p.BilledIncl, p.BilledValid = p.BilledExcl[:0], p.BilledIncl[:0], p.BilledValid[:0]
 	p.EmbeddedRef, p.EmbeddedExcl, p.EmbeddedIncl = p.EmbeddedRef[:0], p.EmbeddedExcl[:0], p.EmbeddedIncl[:0]
 }
 
@@ -315,6 +310,11 @@ type PricedTariff struct {
 	Policy                   string
 }
 
+// PricedZone is one priced_zones row; its zone_ref is its position.
+type PricedZone struct {
+	TimeZone, Source string
+}
+
 // PricedWriter writes one re-pricing run in one transaction. It owns one
 // connection until Commit or Rollback; the caller must not use it from
 // several goroutines at once.
@@ -322,11 +322,13 @@ type PricedWriter struct {
 	conn  *sql.Conn
 	tx    *sql.Tx
 	runID string
+	runNo int32
 	rows  int64
 }
 
 // BeginPriced starts a run's transaction and deletes the rows a previous
-// run of the same runID left, so that Commit replaces them atomically.
+// run of the same runID left, so that Commit replaces them atomically. The
+// scope keeps its run_no from one run to the next.
 func (s *Store) BeginPriced(ctx context.Context, runID string) (*PricedWriter, error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
@@ -338,8 +340,13 @@ func (s *Store) BeginPriced(ctx context.Context, runID string) (*PricedWriter, e
 		return nil, errorf("begin priced", runID, err)
 	}
 	w := &PricedWriter{conn: conn, tx: tx, runID: runID}
-	for _, t := range []string{"priced_lines", "priced_cdrs", "priced_tariffs", "reprice_runs"} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_id = ?`, runID); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT any_value(run_no) FROM reprice_runs WHERE run_id = $1),
+			(SELECT coalesce(max(run_no), 0) + 1 FROM reprice_runs))`, runID).Scan(&w.runNo); err != nil {
+		w.Rollback()
+		return nil, errorf("begin priced", runID, err)
+	}
+	for _, t := range []string{"priced_lines", "priced_cdrs", "priced_tariffs", "priced_zones", "priced_reasons", "reprice_runs"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_no = ?`, w.runNo); err != nil {
 			w.Rollback()
 			return nil, errorf("begin priced", runID, err)
 		}
@@ -355,9 +362,30 @@ func (w *PricedWriter) WriteTariffs(ctx context.Context, ts []PricedTariff) erro
 			lu = t.LastUpdated.UTC()
 		}
 		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_tariffs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.runID, t.Ref, t.Source, t.Key, nullString(t.CountryCode), nullString(t.PartyID), nullString(t.ID),
+			w.runNo, t.Ref, t.Source, t.Key, nullString(t.CountryCode), nullString(t.PartyID), nullString(t.ID),
 			lu, nullString(t.Currency), t.Policy); err != nil {
 			return errorf("write priced tariffs", w.runID, err)
+		}
+	}
+	return nil
+}
+
+// WriteZones records the time zones priced_cdrs.zone_ref names (by position).
+func (w *PricedWriter) WriteZones(ctx context.Context, zs []PricedZone) error {
+	for i, z := range zs {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_zones VALUES (?, ?, ?, ?)`, w.runNo, i, z.TimeZone, z.Source); err != nil {
+			return errorf("write priced zones", w.runID, err)
+		}
+	}
+	return nil
+}
+
+// WriteReasons records the reasons priced_cdrs.reason_ref names: reasons[i]
+// has reason_ref i+1 (0 is no reason).
+func (w *PricedWriter) WriteReasons(ctx context.Context, reasons []string) error {
+	for i, r := range reasons {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_reasons VALUES (?, ?, ?)`, w.runNo, i+1, r); err != nil {
+			return errorf("write priced reasons", w.runID, err)
 		}
 	}
 	return nil
@@ -367,18 +395,18 @@ var (
 	decType10 = &arrow.Decimal128Type{Precision: 18, Scale: LineScale}
 )
 
-// WriteCDRs appends a batch of priced_cdrs rows through DuckDB's Arrow
-// scan; the difference columns are computed - billed, in SQL.
+var totalNames = [NumTotals]string{"total_cost_excl_vat", "total_cost_incl_vat", "total_fixed_cost_excl_vat",
+	"total_fixed_cost_incl_vat", "total_energy_cost_excl_vat", "total_energy_cost_incl_vat",
+	"total_time_cost_excl_vat", "total_time_cost_incl_vat", "total_parking_cost_excl_vat",
+	"total_parking_cost_incl_vat", "total_reservation_cost_excl_vat", "total_reservation_cost_incl_vat"}
+
+// WriteCDRs appends a batch of priced_cdrs rows through DuckDB's Arrow scan.
 func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 	n := p.Len()
 	if n == 0 {
 		return nil
 	}
 	mem := memory.DefaultAllocator
-	names := [NumTotals]string{"total_cost_excl_vat", "total_cost_incl_vat", "total_fixed_cost_excl_vat",
-		"total_fixed_cost_incl_vat", "total_energy_cost_excl_vat", "total_energy_cost_incl_vat",
-		"total_time_cost_excl_vat", "total_time_cost_incl_vat", "total_parking_cost_excl_vat",
-		"total_parking_cost_incl_vat", "total_reservation_cost_excl_vat", "total_reservation_cost_incl_vat"}
 	ok := make([]bool, n)
 	for i := range ok {
 		ok[i] = p.Status[i] == PricedOK
@@ -390,10 +418,10 @@ func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 		}
 		return v
 	}
-	billed := func(bit uint8) []bool {
+	nonZero := func(codes []uint8) []bool {
 		v := make([]bool, n)
-		for i, b := range p.BilledValid {
-			v[i] = b&bit != 0
+		for i, c := range codes {
+			v[i] = c != 0
 		}
 		return v
 	}
@@ -404,41 +432,23 @@ func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 		cols = append(cols, a)
 	}
 	add("cdr_key", int64Array(mem, p.CDRKey, nil))
-	statuses := make([]string, n)
-	by := make([]string, n)
-	for i := range statuses {
-		statuses[i] = "priced"
-		if p.Status[i] == PricedNotPriceable {
-			statuses[i] = "not_priceable"
-		}
-		switch p.PricedBy[i] {
-		case ByKernel:
-			by[i] = "kernel"
-		case ByReference:
-			by[i] = "reference"
-		}
-	}
-	add("status", stringArray(mem, statuses, false))
-	add("reason", stringArray(mem, p.Reason, true))
-	add("priced_by", stringArray(mem, by, true))
+	add("status", uint8Array(mem, p.Status, nil))
+	add("reason_ref", uint8Array(mem, p.Reason, nonZero(p.Reason)))
+	add("priced_by", uint8Array(mem, p.PricedBy, nonZero(p.PricedBy)))
 	add("tariff_ref", int32Array(mem, p.TariffRef, refValid(p.TariffRef)))
-	add("time_zone", stringArray(mem, p.TimeZone, true))
-	add("zone_source", stringArray(mem, p.ZoneSource, true))
+	zb := array.NewInt16Builder(mem)
+	zb.AppendValues(p.Zone, nil)
+	add("zone_ref", zb.NewArray())
+	zb.Release()
 	add("flags", int32Array(mem, p.Flags, nil))
-	add("currency", stringArray(mem, p.Currency, true))
 	for t := range p.Totals {
-		add(names[t], decimalArray(mem, decType, p.Totals[t], ok))
+		add(totalNames[t], decimalArray(mem, decType, p.Totals[t], ok))
 	}
-	add("billed_total_cost_excl_vat", decimalArray(mem, decType, p.BilledExcl, billed(1)))
-	add("billed_total_cost_incl_vat", decimalArray(mem, decType, p.BilledIncl, billed(2)))
 	emb := refValid(p.EmbeddedRef)
 	add("embedded_tariff_ref", int32Array(mem, p.EmbeddedRef, emb))
 	add("embedded_total_cost_excl_vat", decimalArray(mem, decType, p.EmbeddedExcl, emb))
 	add("embedded_total_cost_incl_vat", decimalArray(mem, decType, p.EmbeddedIncl, emb))
-	err := w.insert(ctx, "priced_cdrs", fields, cols, `,
-		total_cost_excl_vat - billed_total_cost_excl_vat AS difference_excl_vat,
-		total_cost_incl_vat - billed_total_cost_incl_vat AS difference_incl_vat`)
-	return errorf("write priced cdrs", w.runID, err)
+	return errorf("write priced cdrs", w.runID, w.insert(ctx, "priced_cdrs", fields, cols))
 }
 
 // WriteLines appends a batch of priced_lines rows.
@@ -458,24 +468,24 @@ func (w *PricedWriter) WriteLines(ctx context.Context, l *PricedLines) error {
 	pb := array.NewUint16Builder(mem)
 	pb.AppendValues(l.Period, nil)
 	add("period_index", pb.NewArray())
-	db := array.NewUint8Builder(mem)
-	db.AppendValues(l.Dimension, nil)
-	add("dimension", db.NewArray())
+	pb.Release()
+	add("dimension", uint8Array(mem, l.Dimension, nil))
 	eb := array.NewUint16Builder(mem)
 	eb.AppendValues(l.Element, nil)
 	add("element_index", eb.NewArray())
+	eb.Release()
 	add("quantity", decimalArray(mem, decType, l.Quantity, nil))
 	add("billed_quantity", decimalArray(mem, decType, l.Billed, nil))
 	add("unit_price", decimalArray(mem, decType, l.UnitPrice, nil))
 	add("vat", decimalArray(mem, decType, l.VAT, l.VATValid))
 	add("amount_excl_vat", decimalArray(mem, decType10, l.Excl, nil))
 	add("amount_incl_vat", decimalArray(mem, decType10, l.Incl, nil))
-	return errorf("write priced lines", w.runID, w.insert(ctx, "priced_lines", fields, cols, ""))
+	return errorf("write priced lines", w.runID, w.insert(ctx, "priced_lines", fields, cols))
 }
 
 // insert registers the columns as an Arrow view and copies them into table
-// with the run id (and any extra select expressions).
-func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.Field, cols []arrow.Array, extra string) error {
+// with the run's number.
+func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.Field, cols []arrow.Array) error {
 	schema := arrow.NewSchema(fields, nil)
 	rec := array.NewRecordBatch(schema, cols, int64(cols[0].Len()))
 	for _, c := range cols {
@@ -499,8 +509,8 @@ func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.
 			return err
 		}
 		defer release()
-		_, err = dc.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO `+table+` BY NAME SELECT ?::VARCHAR AS run_id, *`+extra+` FROM `+view,
-			[]driver.NamedValue{{Ordinal: 1, Value: w.runID}})
+		_, err = dc.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO `+table+` BY NAME SELECT ?::INTEGER AS run_no, * FROM `+view,
+			[]driver.NamedValue{{Ordinal: 1, Value: w.runNo}})
 		return err
 	})
 }
@@ -509,7 +519,7 @@ func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.
 // ones of the same run id.
 func (w *PricedWriter) Commit(ctx context.Context, started time.Time, cdrs int64) error {
 	defer w.conn.Close()
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?)`, w.runID, started.UTC(), time.Now().UTC(), cdrs); err != nil {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?, ?)`, w.runID, w.runNo, started.UTC(), time.Now().UTC(), cdrs); err != nil {
 		w.tx.Rollback()
 		return errorf("commit priced", w.runID, err)
 	}
@@ -529,15 +539,24 @@ func (w *PricedWriter) Rollback() error {
 // PricedChecksum is an order-independent checksum of a run's priced rows
 // (and their count): the same inputs must give the same value.
 func (s *Store) PricedChecksum(ctx context.Context, runID string) (cdrs, lines int64, sum string, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT
-		(SELECT count(*) FROM priced_cdrs WHERE run_id = $1),
-		(SELECT count(*) FROM priced_lines WHERE run_id = $1),
+	err = s.db.QueryRowContext(ctx, `WITH r AS (SELECT run_no FROM reprice_runs WHERE run_id = $1) SELECT
+		(SELECT count(*) FROM priced_cdrs WHERE run_no IN (FROM r)),
+		(SELECT count(*) FROM priced_lines WHERE run_no IN (FROM r)),
 		printf('%016x', (
-			coalesce((SELECT sum(hash(p)::HUGEINT) FROM priced_cdrs p WHERE run_id = $1), 0) +
-			coalesce((SELECT sum(hash(l)::HUGEINT) FROM priced_lines l WHERE run_id = $1), 0) +
-			coalesce((SELECT sum(hash(t)::HUGEINT) FROM priced_tariffs t WHERE run_id = $1), 0)
+			coalesce((SELECT sum(hash(p)::HUGEINT) FROM priced_cdrs p WHERE run_no IN (FROM r)), 0) +
+			coalesce((SELECT sum(hash(l)::HUGEINT) FROM priced_lines l WHERE run_no IN (FROM r)), 0) +
+			coalesce((SELECT sum(hash(t)::HUGEINT) FROM priced_tariffs t WHERE run_no IN (FROM r)), 0) +
+			coalesce((SELECT sum(hash(z)::HUGEINT) FROM priced_zones z WHERE run_no IN (FROM r)), 0) +
+			coalesce((SELECT sum(hash(x)::HUGEINT) FROM priced_reasons x WHERE run_no IN (FROM r)), 0)
 		) % 18446744073709551616)`, runID).Scan(&cdrs, &lines, &sum)
 	return cdrs, lines, sum, errorf("priced checksum", runID, err)
+}
+
+func uint8Array(mem memory.Allocator, v []uint8, valid []bool) arrow.Array {
+	b := array.NewUint8Builder(mem)
+	defer b.Release()
+	b.AppendValues(v, valid)
+	return b.NewArray()
 }
 
 func int64Array(mem memory.Allocator, v []int64, valid []bool) arrow.Array {

@@ -106,9 +106,8 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &PricedCDRs{CDRKey: []int64{1}, Status: []uint8{PricedOK}, Reason: []string{""}, PricedBy: []uint8{ByKernel},
-			TariffRef: []int32{0}, TimeZone: []string{"Europe/Brussels"}, ZoneSource: []string{"location"}, Flags: []int32{0},
-			Currency: []string{"EUR"}, BilledExcl: []int64{12_280_000}, BilledIncl: []int64{0}, BilledValid: []uint8{1},
+		p := &PricedCDRs{CDRKey: []int64{1}, Status: []uint8{PricedOK}, Reason: []uint8{0}, PricedBy: []uint8{ByKernel},
+			TariffRef: []int32{0}, Zone: []int16{0}, Flags: []int32{0},
 			EmbeddedRef: []int32{-1}, EmbeddedExcl: []int64{0}, EmbeddedIncl: []int64{0}}
 		for i := range p.Totals {
 			p.Totals[i] = []int64{total}
@@ -125,6 +124,9 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 		if err := w.WriteTariffs(ctx, []PricedTariff{{Ref: 0, Source: "published", Key: 1, ID: "12", Policy: "p"}}); err != nil {
 			t.Fatal(err)
 		}
+		if err := w.WriteZones(ctx, []PricedZone{{TimeZone: "Europe/Brussels", Source: "location"}}); err != nil {
+			t.Fatal(err)
+		}
 		if !commit {
 			if err := w.Rollback(); err != nil {
 				t.Fatal(err)
@@ -138,9 +140,10 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 	read := func() (n int, total, diff, billedIncl, line string) {
 		t.Helper()
 		err := s.DB().QueryRowContext(ctx, `SELECT count(*), any_value(total_cost_excl_vat)::VARCHAR,
-			any_value(difference_excl_vat)::VARCHAR, coalesce(any_value(billed_total_cost_incl_vat)::VARCHAR, 'NULL'),
+			any_value(difference_excl_vat)::VARCHAR, coalesce(any_value(billed_total_cost_incl_vat)::VARCHAR, 'NULL')
+				|| ' ' || any_value(status) || ' ' || any_value(priced_by) || ' ' || any_value(time_zone) || ' ' || any_value(currency),
 			(SELECT any_value(amount_excl_vat)::VARCHAR || ' ' || any_value(quantity)::VARCHAR || ' ' || any_value(vat)::VARCHAR FROM priced_lines)
-			FROM priced_cdrs`).Scan(&n, &total, &diff, &billedIncl, &line)
+			FROM priced_cdrs_compared`).Scan(&n, &total, &diff, &billedIncl, &line)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -149,7 +152,7 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 	// Scaled integers land at the column's scale (the Appender's trap does
 	// not apply to Arrow decimals).
 	write(12_290_000, 1_234_567_890_1, true)
-	if n, total, diff, incl, line := read(); n != 1 || total != "12.290000" || diff != "0.010000" || incl != "NULL" || line != "1.2345678901 5.432100 21.000000" {
+	if n, total, diff, incl, line := read(); n != 1 || total != "12.290000" || diff != "0.010000" || incl != "14.860000 priced kernel Europe/Brussels EUR" || line != "1.2345678901 5.432100 21.000000" {
 		t.Fatalf("first run: %d rows, total %s, difference %s, billed incl %s, line %s", n, total, diff, incl, line)
 	}
 	// A failed run leaves the previous one.

@@ -228,6 +228,12 @@ const (
 	refOverflow   = "kernel_overflow"
 )
 
+// reasonNames are numbered in this order in priced_reasons (reason_ref i+1),
+// so that every run gives a reason the same code; others are added as met.
+var reasonNames = []string{whyBlocking, whyNoTariffID, whyNoTariff, whyNoVersion, whyNoStart, "reference_error",
+	refSeveral, refNoPeriods, refCompile, refOverflow, pricing.SkipMixedTariffs.String(), pricing.SkipUnsorted.String(),
+	pricing.SkipOutOfRange.String()}
+
 // Header states.
 const (
 	hOutOfScope uint8 = iota
@@ -283,15 +289,14 @@ type repricer struct {
 	zones      []zoneEntry
 	zoneLocs   []*time.Location
 	zoneIndex  map[zoneKey]int32
-	currencies []string
-	currIndex  map[string]int16
+	reasons    []string
+	reasonIdx  map[string]uint8
 
 	minKey   int64
 	state    []uint8
 	flags    []uint8
 	start    []int64
 	owner    []int32
-	currency []int16
 	fallback []int32 // ref; -1 none, -2 several, -3 not stored
 	zone     []int32
 	emb      []int32 // tariff index of the embedded tariff; -1 none, -2 several
@@ -323,7 +328,10 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	}
 	sum := &repriceSummary{RunID: runID(opts.Scope), NotPriceable: map[string]int64{}, ReferenceWhy: map[string]int64{}, ZoneSources: map[string]int64{}}
 	r := &repricer{ctx: ctx, st: st, opts: opts, sum: sum, owners: map[string]int32{}, refIndex: map[refKey]int32{},
-		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, currIndex: map[string]int16{}, refQueue: map[int64]string{}, multiFallback: map[int64][]string{}}
+		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, reasonIdx: map[string]uint8{}, refQueue: map[int64]string{}, multiFallback: map[int64][]string{}}
+	for _, why := range reasonNames {
+		r.reasonCode(why)
+	}
 	if err := r.loadTariffs(); err != nil {
 		return nil, err
 	}
@@ -377,6 +385,16 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 		return nil, err
 	}
 	if err := w.WriteTariffs(ctx, r.tariffs); err != nil {
+		return nil, err
+	}
+	zones := make([]store.PricedZone, len(r.zones))
+	for i, z := range r.zones {
+		zones[i] = store.PricedZone{TimeZone: z.name, Source: z.source}
+	}
+	if err := w.WriteZones(ctx, zones); err != nil {
+		return nil, err
+	}
+	if err := w.WriteReasons(ctx, r.reasons); err != nil {
 		return nil, err
 	}
 	if err := w.Commit(ctx, started, n); err != nil {
@@ -531,15 +549,18 @@ func (r *repricer) zoneFor(k zoneKey) int32 {
 	return zi
 }
 
-func (r *repricer) currencyIndex(c string) int16 {
-	if i, ok := r.currIndex[c]; ok {
-		return i
+// reasonCode is the reason's priced_reasons.reason_ref (0: none).
+func (r *repricer) reasonCode(why string) uint8 {
+	if why == "" {
+		return 0
 	}
-	i := int16(len(r.currencies))
-	c = strings.Clone(c)
-	r.currencies = append(r.currencies, c)
-	r.currIndex[c] = i
-	return i
+	if c, ok := r.reasonIdx[why]; ok {
+		return c
+	}
+	r.reasons = append(r.reasons, why)
+	c := uint8(len(r.reasons))
+	r.reasonIdx[why] = c
+	return c
 }
 
 func (r *repricer) loadHeaders(minKey, maxKey int64) error {
@@ -548,7 +569,6 @@ func (r *repricer) loadHeaders(minKey, maxKey int64) error {
 	r.state, r.flags = make([]uint8, n), make([]uint8, n)
 	r.start, r.billedX, r.billedI = make([]int64, n), make([]int64, n), make([]int64, n)
 	r.owner, r.fallback, r.zone, r.emb = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
-	r.currency = make([]int16, n)
 	var embKeys []int64
 	err := r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, func(rec arrow.RecordBatch) error {
 		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
@@ -556,7 +576,6 @@ func (r *repricer) loadHeaders(minKey, maxKey int64) error {
 		cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
 		starts := col("start_date_time").(*array.Timestamp)
 		credit, blocking := col("credit").(*array.Boolean), col("blocking").(*array.Boolean)
-		curr := col("currency").(*array.String)
 		bx, bi := col("billed_excl").(*array.Int64), col("billed_incl").(*array.Int64)
 		fb := col("fallback_tariff_ids").(*array.List)
 		fbv := fb.ListValues().(*array.String)
@@ -595,7 +614,6 @@ func (r *repricer) loadHeaders(minKey, maxKey int64) error {
 			}
 			o := r.ownerIndex(cc.Value(i), pid.Value(i))
 			r.owner[k] = o
-			r.currency[k] = r.currencyIndex(str(curr, i))
 			r.fallback[k] = -1
 			if fb.IsValid(i) {
 				lo, hi := fb.ValueOffsets(i)
@@ -882,10 +900,9 @@ func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, 
 	p := &r.buf.rows
 	z := r.zones[r.zone[i]]
 	p.CDRKey = append(p.CDRKey, r.minKey+int64(i))
-	p.Status, p.Reason, p.PricedBy = append(p.Status, status), append(p.Reason, why), append(p.PricedBy, by)
+	p.Status, p.Reason, p.PricedBy = append(p.Status, status), append(p.Reason, r.reasonCode(why)), append(p.PricedBy, by)
 	p.TariffRef, p.Flags = append(p.TariffRef, tariff), append(p.Flags, flags)
-	p.TimeZone, p.ZoneSource = append(p.TimeZone, z.name), append(p.ZoneSource, z.source)
-	p.Currency = append(p.Currency, r.currencies[r.currency[i]])
+	p.Zone = append(p.Zone, int16(r.zone[i]))
 	var t [store.NumTotals]int64
 	if totals != nil {
 		t = *totals
@@ -894,14 +911,6 @@ func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, 
 		p.Totals[c] = append(p.Totals[c], t[c])
 	}
 	f := r.flags[i]
-	var bv uint8
-	if f&fBilledExcl != 0 {
-		bv |= 1
-	}
-	if f&fBilledIncl != 0 {
-		bv |= 2
-	}
-	p.BilledExcl, p.BilledIncl, p.BilledValid = append(p.BilledExcl, r.billedX[i]), append(p.BilledIncl, r.billedI[i]), append(p.BilledValid, bv)
 	embRef, ex, in := int32(-1), int64(0), int64(0)
 	if emb != nil {
 		embRef, ex, in = r.emb[i], emb[0], emb[1]

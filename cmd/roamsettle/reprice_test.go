@@ -85,7 +85,7 @@ func TestRepriceSynthGroundTruth(t *testing.T) {
 			coalesce(p.total_cost_excl_vat::VARCHAR, ''), coalesce(p.total_cost_incl_vat::VARCHAR, ''),
 			coalesce(p.billed_total_cost_excl_vat::VARCHAR, ''), coalesce(p.billed_total_cost_incl_vat::VARCHAR, ''),
 			p.difference_excl_vat IS DISTINCT FROM 0 OR coalesce(p.difference_incl_vat, 0) <> 0
-		FROM priced_cdrs p JOIN cdrs c USING (cdr_key) WHERE p.run_id = ? ORDER BY c.id`, sum.RunID)
+		FROM priced_cdrs_compared p JOIN cdrs c USING (cdr_key) WHERE p.run_id = ? ORDER BY c.id`, sum.RunID)
 	if err != nil {
 		t.Fatal(err)
 	}
