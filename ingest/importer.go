@@ -147,6 +147,16 @@ func importFile(ctx context.Context, sink Sink, path string, opts Options) (Summ
 	return sum, nil
 }
 
+// PipelinedSink is a Sink that can take the next batch while the previous
+// one is still being committed. Begin prepares a batch (classifies it
+// against everything stored or begun before) and commits it in the
+// background, in the order of the Begin calls; wait returns what Save would
+// have. When a batch fails, the batches begun after it fail as well.
+type PipelinedSink interface {
+	Sink
+	Begin(ctx context.Context, batch []ocpi.Received) (wait func() ([]ocpi.Outcome, error), err error)
+}
+
 // SinkError is a storage failure: the import stopped and the batch in hand
 // was not stored.
 type SinkError struct{ Err error }
@@ -247,21 +257,51 @@ func Import(ctx context.Context, sink Sink, name string, r io.Reader, opts Optio
 	batch := make([]ocpi.Received, 0, opts.BatchSize)
 	var sinkErr error
 	lastProgress := time.Now()
+	// With a PipelinedSink the batch in hand is begun (classified, rows
+	// built) while the previous one commits; its outcomes are counted once
+	// its transaction is over.
+	pipelined, _ := sink.(PipelinedSink)
+	var inFlight []ocpi.Received
+	var waitInFlight func() ([]ocpi.Outcome, error)
+	settle := func(recs []ocpi.Received, outs []ocpi.Outcome, err error) {
+		if err == nil && len(outs) != len(recs) {
+			err = fmt.Errorf("sink answered %d outcomes for %d records", len(outs), len(recs))
+		}
+		if err != nil {
+			if sinkErr == nil {
+				sinkErr = &SinkError{Err: err}
+			}
+			cancel()
+			return
+		}
+		sum.count(recs, outs, opts.MaxExamples)
+	}
+	finishInFlight := func() {
+		if waitInFlight == nil {
+			return
+		}
+		outs, err := waitInFlight()
+		settle(inFlight, outs, err)
+		waitInFlight, inFlight = nil, nil
+	}
 	save := func() {
 		if len(batch) == 0 || sinkErr != nil {
 			return
 		}
-		outs, err := sink.Save(ctx, batch)
-		if err == nil && len(outs) != len(batch) {
-			err = fmt.Errorf("sink answered %d outcomes for %d records", len(outs), len(batch))
-		}
-		if err != nil {
-			sinkErr = &SinkError{Err: err}
-			cancel()
+		if pipelined == nil {
+			outs, err := sink.Save(ctx, batch)
+			settle(batch, outs, err)
+			batch = batch[:0]
 			return
 		}
-		sum.count(batch, outs, opts.MaxExamples)
-		batch = batch[:0]
+		wait, err := pipelined.Begin(ctx, batch)
+		finishInFlight()
+		if err != nil {
+			settle(batch, nil, err)
+			return
+		}
+		inFlight, waitInFlight = batch, wait
+		batch = make([]ocpi.Received, 0, opts.BatchSize) // inFlight keeps the old one
 	}
 	for c := range decoded {
 		if sinkErr != nil {
@@ -288,6 +328,7 @@ func Import(ctx context.Context, sink Sink, name string, r io.Reader, opts Optio
 		}
 	}
 	save()
+	finishInFlight()
 	<-splitDone
 	if opts.Progress != nil {
 		opts.Progress(cr.n.Load())

@@ -20,6 +20,7 @@ import (
 var (
 	benchCDRs  = flag.Int("store.cdrs", 1_000_000, "CDRs saved by BenchmarkSave and scanned by BenchmarkScanPeriods")
 	benchBatch = flag.Int("store.batch", 10_000, "Save batch size in BenchmarkSave")
+	benchBulk  = flag.Bool("store.bulk", true, "BenchmarkSave tunes the database with TuneForBulkLoad, as ingest does")
 )
 
 // synthBatch makes n distinct CDRs numbered from first: 3 periods of 3
@@ -114,6 +115,11 @@ func BenchmarkSave(b *testing.B) {
 		s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
 		if err != nil {
 			b.Fatal(err)
+		}
+		if *benchBulk {
+			if err := s.TuneForBulkLoad(context.Background()); err != nil {
+				b.Fatal(err)
+			}
 		}
 		inSave, cpu := fill(b, s, *benchCDRs, *benchBatch)
 		t, c := time.Now(), cpuTime()

@@ -31,6 +31,12 @@ type indexes struct {
 	nextDim   int
 
 	log undoLog // additions of the running batch, forgotten if it fails
+
+	// Batches begun (classified against these maps) whose transaction has
+	// not finished, oldest first, and the done channel of the newest: the
+	// next batch commits after it.
+	pending  []*pendingBatch
+	lastDone <-chan struct{}
 }
 
 // identityKey is the first 16 bytes of SHA-256(kind, country_code, party_id,
@@ -176,15 +182,22 @@ func loadIndexes(ctx context.Context, db *sql.DB) (*indexes, error) {
 
 type counters struct{ cdr, tariff, loc, irr int64 }
 
+// begin starts the undo log of a new batch. The log of the batch before is
+// not reused: it may still be needed while that batch commits.
 func (ix *indexes) begin() counters {
-	l := &ix.log
-	l.cdrs, l.raws, l.versions, l.bodies, l.dims = l.cdrs[:0], l.raws[:0], l.versions[:0], l.bodies[:0], l.dims[:0]
+	ix.log = undoLog{}
 	return counters{ix.nextCDR, ix.nextTarif, ix.nextLoc, ix.nextIRR}
 }
 
-// rollback forgets what the failed batch added.
-func (ix *indexes) rollback(c counters) {
-	l := &ix.log
+// takeLog hands the running batch's undo log to its pending commit.
+func (ix *indexes) takeLog() undoLog {
+	l := ix.log
+	ix.log = undoLog{}
+	return l
+}
+
+// undo forgets what one batch added; counters are reset by resetCounters.
+func (ix *indexes) undo(l *undoLog) {
 	for _, k := range l.cdrs {
 		delete(ix.cdrs, k)
 	}
@@ -201,6 +214,15 @@ func (ix *indexes) rollback(c counters) {
 		delete(ix.dimTypes, k)
 		ix.nextDim--
 	}
+}
+
+func (ix *indexes) resetCounters(c counters) {
 	ix.nextCDR, ix.nextTarif, ix.nextLoc, ix.nextIRR = c.cdr, c.tariff, c.loc, c.irr
+}
+
+// rollback forgets what the running (not yet pending) batch added.
+func (ix *indexes) rollback(c counters) {
+	ix.undo(&ix.log)
+	ix.resetCounters(c)
 	ix.begin()
 }

@@ -35,6 +35,27 @@ import (
 // occurrence wins). If Save returns an error nothing of the batch is stored
 // and the outcomes are nil. Calls are serialised: concurrent callers wait.
 func (s *Store) Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome, error) {
+	wait, err := s.Begin(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	return wait()
+}
+
+// Begin is Save in two halves, so that a bulk importer can prepare its next
+// batch while this one commits. Begin classifies the batch against what is
+// stored or pending, builds its rows and makes its new raw bytes durable in
+// the archive; the transaction then runs in the background, after the
+// transactions of every batch begun before it. wait returns Save's result.
+//
+// If a batch's transaction fails, the batches begun after it are refused
+// as well (their classification assumed it would commit) and everything
+// they added to the in-memory indexes is forgotten: each wait then returns
+// an error and nothing of those batches is stored. Batches are committed in
+// the order Begin was called; Begin calls are serialised. ctx cancels the
+// transaction; wait always waits for it to be over, so an error from wait
+// means nothing of the batch was stored.
+func (s *Store) Begin(ctx context.Context, batch []ocpi.Received) (wait func() ([]ocpi.Outcome, error), err error) {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	if s.idx == nil {
@@ -61,11 +82,93 @@ func (s *Store) Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome
 		s.idx.rollback(start)
 		return nil, errorf("save", fmt.Sprintf("batch of %d", len(batch)), err)
 	}
-	if err := s.commit(ctx, w.t); err != nil {
-		s.idx.rollback(start)
-		return nil, errorf("save", fmt.Sprintf("batch of %d", len(batch)), errors.Join(err, undoRaw()))
+	p := &pendingBatch{
+		tables: w.t, outcomes: outcomes, start: start, log: s.idx.takeLog(), undoRaw: undoRaw,
+		what: fmt.Sprintf("batch of %d", len(batch)), prev: s.idx.lastDone, done: make(chan struct{}),
 	}
-	return outcomes, nil
+	s.idx.lastDone = p.done
+	s.idx.pending = append(s.idx.pending, p)
+	go s.commitPending(ctx, p)
+	return func() ([]ocpi.Outcome, error) {
+		<-p.done
+		return p.outcomes, p.err
+	}, nil
+}
+
+// pendingBatch is a batch that Begin prepared and whose transaction has not
+// finished yet.
+type pendingBatch struct {
+	tables   *batchTables
+	outcomes []ocpi.Outcome
+	start    counters     // index counters before the batch
+	log      undoLog      // what it added to the indexes
+	undoRaw  func() error // removes its payloads from the raw archive
+	what     string
+	prev     <-chan struct{} // closed when the batch begun before is done
+	done     chan struct{}   // closed when this one is done; err is set then
+	refused  bool            // an earlier batch failed: do not commit
+	err      error
+}
+
+// ErrEarlierBatchFailed refuses a batch begun while an earlier one was
+// pending when that one's transaction failed.
+var ErrEarlierBatchFailed = errors.New("a batch begun before this one failed to commit")
+
+// commitPending runs p's transaction once the batch before it is done.
+func (s *Store) commitPending(ctx context.Context, p *pendingBatch) {
+	defer close(p.done)
+	if p.prev != nil {
+		<-p.prev
+	}
+	s.saveMu.Lock()
+	refused := p.refused
+	s.saveMu.Unlock()
+	if refused {
+		p.err = errorf("save", p.what, ErrEarlierBatchFailed)
+		p.outcomes = nil
+		return
+	}
+	err := ctx.Err()
+	if err == nil {
+		err = s.commit(ctx, p.tables)
+	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if err != nil {
+		err = errors.Join(err, s.forgetFrom(p))
+		p.err = errorf("save", p.what, err)
+		p.outcomes = nil
+		return
+	}
+	// Transactions run in order, and failed batches leave the list: p is
+	// the oldest.
+	if s.idx.pending[0] != p {
+		panic("store: pending batches committed out of order")
+	}
+	s.idx.pending[0] = nil
+	s.idx.pending = s.idx.pending[1:]
+}
+
+// forgetFrom undoes p and every batch begun after it, newest first, and
+// marks the later ones refused. Called with saveMu held.
+func (s *Store) forgetFrom(p *pendingBatch) error {
+	pending := s.idx.pending
+	i := 0
+	for i < len(pending) && pending[i] != p {
+		i++
+	}
+	var errs []error
+	for j := len(pending) - 1; j >= i; j-- {
+		q := pending[j]
+		s.idx.undo(&q.log)
+		errs = append(errs, q.undoRaw())
+		if q != p {
+			q.refused = true
+		}
+	}
+	s.idx.resetCounters(p.start)
+	s.idx.pending = pending[:i]
+	return errors.Join(errs...)
 }
 
 // commit writes the batch's tables in one transaction on one connection.

@@ -1,0 +1,97 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+// A batch begun while another is committing is classified against it; when
+// the earlier transaction fails, the later batch is refused too and the
+// indexes forget both, so that both batches are new again.
+func TestBeginRefusesLaterBatchesWhenOneFails(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	save(t, s, recvCDR(sampleCDR("KEEP"), "k", 0))
+	before := counts(t, s)
+
+	release := make(chan struct{})
+	calls := 0
+	testHookBeforeCommit = func() error {
+		calls++
+		if calls == 1 {
+			<-release // the second batch is begun while the first commits
+			return errors.New("disk on fire")
+		}
+		return nil
+	}
+	defer func() { testHookBeforeCommit = nil }()
+
+	first := []ocpi.Received{recvCDR(sampleCDR("A"), "a", 1)}
+	second := []ocpi.Received{recvCDR(sampleCDR("A"), "a", 2), recvCDR(sampleCDR("B"), "b", 3)}
+	wait1, err := s.Begin(ctx, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait2, err := s.Begin(ctx, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if _, err := wait1(); err == nil {
+		t.Fatal("first batch committed through a failing commit")
+	}
+	if _, err := wait2(); !errors.Is(err, ErrEarlierBatchFailed) {
+		t.Fatalf("second batch: %v, want ErrEarlierBatchFailed", err)
+	}
+	if after := counts(t, s); !cmp.Equal(before, after) {
+		t.Fatalf("failed batches left rows: %+v -> %+v", before, after)
+	}
+	if calls != 1 {
+		t.Errorf("%d transactions ran, want 1: a refused batch must not commit", calls)
+	}
+
+	// Both are new again, and the first CDR of the retry takes key 2.
+	got := save(t, s, second...)
+	if want := []ocpi.Outcome{ocpi.OutcomeAccepted, ocpi.OutcomeAccepted}; !cmp.Equal(got, want) {
+		t.Fatalf("retry outcomes %v, want %v", got, want)
+	}
+	var key int64
+	if err := s.db.QueryRow(`SELECT cdr_key FROM cdrs WHERE id = 'A'`).Scan(&key); err != nil || key != 2 {
+		t.Errorf("retried CDR key %d (%v), want 2", key, err)
+	}
+}
+
+// Batches begun back to back commit in order and see each other: the same
+// CDR in the second batch is a duplicate of the first's.
+func TestBeginPipelinesInOrder(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	var waits []func() ([]ocpi.Outcome, error)
+	for i := range 5 {
+		w, err := s.Begin(ctx, []ocpi.Received{recvCDR(sampleCDR("SAME"), "same", int64(i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waits = append(waits, w)
+	}
+	for i, w := range waits {
+		out, err := w()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ocpi.OutcomeDuplicate
+		if i == 0 {
+			want = ocpi.OutcomeAccepted
+		}
+		if out[0] != want {
+			t.Errorf("batch %d: %s, want %s", i, out[0], want)
+		}
+	}
+	if c := counts(t, s); c.CDRs != 1 {
+		t.Errorf("%d CDRs stored, want 1", c.CDRs)
+	}
+}
