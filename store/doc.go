@@ -62,17 +62,35 @@
 // with INSERT ... BY NAME from a registered Arrow view, inside one
 // transaction. Duplicates and conflicts are decided against in-memory
 // indexes of the stored identities and hashes, loaded on the first Save and
-// maintained by Save, which is the only writer: Save calls are serialised by
-// a mutex. Open one Store per database: DuckDB refuses a second read-write
-// process, and two Stores in one process would interleave archive appends.
+// maintained by Save, which is the only writer.
 //
-// Measured on the shared 2-core build machine (BenchmarkSave: 1 M CDRs of
+// Save is Begin followed by its wait. Begin (serialised by a mutex)
+// classifies the batch, builds its rows and makes its new raw bytes durable;
+// the transaction then runs in the background, after those of the batches
+// begun before, so a bulk importer prepares batch N+1 while batch N commits.
+// Each pending batch keeps its own undo log: if a transaction fails, it and
+// every batch begun after it are forgotten by the indexes, their archive
+// appends truncated, and their waits return errors (ErrEarlierBatchFailed
+// for the later ones). Open one Store per database: DuckDB refuses a second
+// read-write process, and two Stores in one process would interleave
+// archive appends.
+//
+// Measured on the shared 2-core build machine (BenchmarkSave: 200 k CDRs of
 // 3 periods x 3 dimensions, ~1 KB raw each, batches of 10 k, file database,
-// final checkpoint included): ~22 k CDRs per CPU-second (~29 k with
-// SetThreads(1)). Per CDR, roughly: 10 us building Arrow rows and
-// classifying in Go, 2 us raw archive, 8 us DuckDB's Arrow scan into the
-// tables, 6 us WAL at commit, 5 us checkpoint. ScanPeriods streams 5-9 M
-// periods/s.
+// TuneForBulkLoad, final checkpoint included): 28-34 k CDRs/s, ~30 us of
+// CPU per CDR (~22 k/s and ~45 us before TuneForBulkLoad). Per CDR, roughly:
+// 9.5 us classifying and building Arrow rows in Go, 1.7 us raw archive,
+// 4.4 us DuckDB's Arrow scan, 5.8 us WAL at commit, 7 us checkpoints. The
+// cdrs table is most of DuckDB's share: not inserting it at all saves ~10 us
+// per CDR (per column more than per byte: leaving 22 of its text columns
+// NULL saves only ~3 us). Transactions of 130 k rows (DuckDB then writes row
+// groups to the file instead of the WAL) measured no better with one
+// thread. ScanPeriods streams 5-9 M periods/s.
+//
+// End to end, `make bench-ingest` (1 M generated CDRs from NDJSON, decode on
+// both cores): ~27-30 k CDRs/s with a peak of ~1.3-1.4 GiB, was ~16-21 k/s
+// and 2.3 GiB (A/B runs back to back on the shared machine; the commit
+// messages give each step's figures).
 //
 // # Connections
 //
