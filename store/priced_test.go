@@ -14,9 +14,8 @@ func TestScanRepriceHeaders(t *testing.T) {
 	s := openMem(t)
 	ctx := context.Background()
 	cdr := sampleCDR("C1")
-	// The version in effect at the session start names tariff 12 on the
-	// CDR's connector; a later version (another zone, another tariff) must
-	// not be used.
+	// Two versions of the CDR's location (another zone, another tariff on
+	// its connector): the caller picks the one in effect at the start.
 	save(t, s, recvLocation(sampleLocation("LOC1", "Europe/Brussels", t0.Add(-time.Hour), "12"), "a", 1),
 		recvLocation(sampleLocation("LOC1", "Europe/Amsterdam", t0.Add(time.Hour), "99"), "b", 2),
 		recvCDR(cdr, "c", 3))
@@ -47,32 +46,20 @@ func TestScanRepriceHeaders(t *testing.T) {
 			if k := i64(0); k != lo {
 				t.Errorf("cdr_key %d, want %d", k, lo)
 			}
-			if str(1) != "NL" || str(2) != "ABC" || str(6) != "EUR" {
-				t.Errorf("owner %s*%s currency %s", str(1), str(2), str(6))
+			if str(1) != "NL" || str(2) != "ABC" {
+				t.Errorf("owner %s*%s", str(1), str(2))
 			}
 			if got := rec.Column(3).(*array.Timestamp).Value(r); int64(got) != t0.UnixMicro() {
 				t.Errorf("start %d, want %d", got, t0.UnixMicro())
 			}
-			if i64(7) != 12_280_000 || i64(8) != 14_860_000 {
-				t.Errorf("billed %d / %d, want 12.28 / 14.86 in millionths", i64(7), i64(8))
+			if i64(6) != 12_280_000 || i64(7) != 14_860_000 {
+				t.Errorf("billed %d / %d, want 12.28 / 14.86 in millionths", i64(6), i64(7))
 			}
-			l := rec.Column(9).(*array.List)
-			from, to := l.ValueOffsets(r)
-			var ids []string
-			for j := from; j < to; j++ {
-				ids = append(ids, l.ListValues().(*array.String).Value(int(j)))
+			if str(8) != "LOC1" || str(9) != "3256" || str(10) != "1" {
+				t.Errorf("location %q evse %q connector %q", str(8), str(9), str(10))
 			}
-			if !slices.Equal(ids, []string{"12"}) {
-				t.Errorf("fallback tariff ids %v, want the connector's [12] at the start", ids)
-			}
-			if str(10) != "Europe/Brussels" {
-				t.Errorf("time_zone %q, want the version in effect at the start", str(10))
-			}
-			if str(12) != "BEL" || str(13) != "51.047599" {
-				t.Errorf("country %q latitude %q", str(12), str(13))
-			}
-			if i64(15) != 1 || rec.Column(16).IsNull(r) {
-				t.Errorf("embedded tariffs %d", i64(15))
+			if str(13) != "BEL" || str(14) != "51.047599" {
+				t.Errorf("country %q latitude %q", str(13), str(14))
 			}
 		}
 		return nil
@@ -82,6 +69,32 @@ func TestScanRepriceHeaders(t *testing.T) {
 	}
 	if rows != 1 {
 		t.Fatalf("%d header rows, want 1", rows)
+	}
+	// Both stored versions, oldest first, each with its zone and its
+	// connectors' tariff ids (connector 2 has none).
+	locs, err := s.RepriceLocations(ctx, "nl", "abc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(locs) != 2 || locs[0].TimeZone != "Europe/Brussels" || locs[1].TimeZone != "Europe/Amsterdam" ||
+		!locs[0].LastUpdated.Equal(t0.Add(-time.Hour)) || locs[0].ID != "LOC1" {
+		t.Fatalf("RepriceLocations = %+v", locs)
+	}
+	if got := locs[0].Connectors[[2]string{"3256", "1"}]; !slices.Equal(got, []string{"12"}) {
+		t.Errorf("connector 1 of the first version: %v, want [12]", got)
+	}
+	if got := locs[1].Connectors[[2]string{"3256", "1"}]; !slices.Equal(got, []string{"99"}) {
+		t.Errorf("connector 1 of the second version: %v, want [99]", got)
+	}
+	if got, ok := locs[0].Connectors[[2]string{"3256", "2"}]; !ok || got != nil {
+		t.Errorf("connector 2: %v %v, want stored without tariff ids", got, ok)
+	}
+	var embedded [][3]int64
+	if err := s.ScanRepriceEmbedded(ctx, scope, func(k, n, first int64) { embedded = append(embedded, [3]int64{k, n, first}) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(embedded) != 1 || embedded[0][0] != lo || embedded[0][1] != 1 {
+		t.Fatalf("embedded tariffs %v, want one for CDR %d", embedded, lo)
 	}
 	cdrs, emb, err := s.RepriceCDRs(ctx, []int64{lo})
 	if err != nil {

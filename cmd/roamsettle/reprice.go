@@ -286,11 +286,14 @@ type repricer struct {
 	units      [][]lineUnit // per tariff: element × dimension
 	embIndex   map[int64]int32
 
-	zones      []zoneEntry
-	zoneLocs   []*time.Location
-	zoneIndex  map[zoneKey]int32
-	reasons    []string
-	reasonIdx  map[string]uint8
+	zones     []zoneEntry
+	zoneLocs  []*time.Location
+	locs      map[locKey]*locVersions
+	refCacheH map[refKey]int32 // refFor's cache for the header loader
+	refCacheP map[refKey]int32 // and for the period scan
+	zoneIndex map[zoneKey]int32
+	reasons   []string
+	reasonIdx map[string]uint8
 
 	minKey   int64
 	state    []uint8
@@ -328,6 +331,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	}
 	sum := &repriceSummary{RunID: runID(opts.Scope), NotPriceable: map[string]int64{}, ReferenceWhy: map[string]int64{}, ZoneSources: map[string]int64{}}
 	r := &repricer{ctx: ctx, st: st, opts: opts, sum: sum, owners: map[string]int32{}, refIndex: map[refKey]int32{},
+		refCacheH: map[refKey]int32{}, refCacheP: map[refKey]int32{},
 		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, reasonIdx: map[string]uint8{}, refQueue: map[int64]string{}, multiFallback: map[int64][]string{}}
 	for _, why := range reasonNames {
 		r.reasonCode(why)
@@ -361,7 +365,10 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 		}
 	}()
 	if n > 0 {
-		if err := r.loadHeaders(minKey, maxKey); err != nil {
+		if err := r.prepareHeaders(minKey, maxKey); err != nil {
+			return nil, err
+		}
+		if err := r.loadHeaders(); err != nil {
 			return nil, err
 		}
 		if err := r.scan(maxKey); err != nil {
@@ -480,15 +487,19 @@ func (r *repricer) loadTariffs() error {
 // refFor finds the published tariff an id names (as sent; ids are stored
 // upper-cased). The map is asked first with the spelling as sent, which
 // does not allocate; a miss is cached under that spelling.
-func (r *repricer) refFor(owner int32, id string) int32 {
-	if ri, ok := r.refIndex[refKey{owner, id}]; ok {
+// Each goroutine has its own cache: refIndex is read-only once the
+// tariffs are loaded.
+func (r *repricer) refFor(cache map[refKey]int32, owner int32, id string) int32 {
+	if ri, ok := cache[refKey{owner, id}]; ok {
 		return ri
 	}
-	ri, ok := r.refIndex[refKey{owner, ocpi.Key(id)}]
+	ri, ok := r.refIndex[refKey{owner, id}]
 	if !ok {
-		ri = -3
+		if ri, ok = r.refIndex[refKey{owner, ocpi.Key(id)}]; !ok {
+			ri = -3
+		}
 	}
-	r.refIndex[refKey{owner, strings.Clone(id)}] = ri
+	cache[refKey{owner, strings.Clone(id)}] = ri
 	return ri
 }
 
@@ -563,25 +574,136 @@ func (r *repricer) reasonCode(why string) uint8 {
 	return c
 }
 
-func (r *repricer) loadHeaders(minKey, maxKey int64) error {
+// locKey names a stored location: its owner and upper-cased id.
+type locKey struct {
+	owner int32
+	id    string
+}
+
+// locVersions are a location's stored versions ordered by last_updated.
+type locVersions struct {
+	at    []int64 // last_updated, µs
+	zones []string
+	conns []map[[2]string][]string
+}
+
+// version is the version in effect at start (µs): the latest not after it,
+// else the oldest (also when the start is unknown).
+func (l *locVersions) version(start int64, known bool) int {
+	v := 0
+	if known {
+		for j, at := range l.at {
+			if at <= start {
+				v = j
+			}
+		}
+	}
+	return v
+}
+
+// loadLocations indexes the stored location versions by owner and id.
+func (r *repricer) loadLocations() error {
+	ls, err := r.st.RepriceLocations(r.ctx, r.opts.Scope.CountryCode, r.opts.Scope.PartyID)
+	if err != nil {
+		return err
+	}
+	r.locs = map[locKey]*locVersions{}
+	for _, l := range ls {
+		k := locKey{r.ownerIndex(l.CountryCode, l.PartyID), l.ID}
+		v := r.locs[k]
+		if v == nil {
+			v = &locVersions{}
+			r.locs[k] = v
+		}
+		v.at, v.zones, v.conns = append(v.at, l.LastUpdated.UnixMicro()), append(v.zones, l.TimeZone), append(v.conns, l.Connectors)
+	}
+	return nil
+}
+
+// prepareHeaders sizes the per-CDR arrays for the key range, indexes the
+// stored locations, and compiles the tariffs the scope's CDRs embed.
+func (r *repricer) prepareHeaders(minKey, maxKey int64) error {
 	n := int(maxKey - minKey + 1)
 	r.minKey = minKey
 	r.state, r.flags = make([]uint8, n), make([]uint8, n)
 	r.start, r.billedX, r.billedI = make([]int64, n), make([]int64, n), make([]int64, n)
 	r.owner, r.fallback, r.zone, r.emb = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
+	for i := range r.emb {
+		r.emb[i] = -1
+	}
+	if err := r.loadLocations(); err != nil {
+		return err
+	}
 	var embKeys []int64
-	err := r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, func(rec arrow.RecordBatch) error {
+	err := r.st.ScanRepriceEmbedded(r.ctx, r.opts.Scope, func(key, m, first int64) {
+		k := key - minKey
+		if k < 0 || k >= int64(n) {
+			return
+		}
+		switch {
+		case m > 1:
+			r.emb[k] = -2
+		case m == 1:
+			ei, ok := r.embIndex[first]
+			if !ok {
+				ei = int32(len(embKeys))
+				r.embIndex[first] = ei
+				embKeys = append(embKeys, first)
+			}
+			r.emb[k] = ei
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(embKeys) == 0 {
+		return nil
+	}
+	// Rows arrive in no fixed order: number the embedded tariffs by key so
+	// a re-run writes the same tariff_ref values.
+	sorted := append([]int64(nil), embKeys...)
+	sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
+	bodies, err := r.st.TariffBodies(r.ctx, sorted)
+	if err != nil {
+		return err
+	}
+	byKey := map[int64]int32{}
+	for _, k := range sorted {
+		t := bodies[k]
+		o := r.ownerIndex(ocpi.Key(t.CountryCode), ocpi.Key(t.PartyID))
+		byKey[k] = r.addTariff(store.PricedTariff{Source: "embedded", Key: k, CountryCode: t.CountryCode, PartyID: t.PartyID,
+			ID: t.ID, LastUpdated: t.LastUpdated}, &t, r.policies[o])
+	}
+	remap := make([]int32, len(embKeys))
+	for i, k := range embKeys {
+		remap[i] = byKey[k]
+	}
+	for i, e := range r.emb {
+		if e >= 0 {
+			r.emb[i] = remap[e]
+		}
+	}
+	return nil
+}
+
+// loadHeaders fills the per-CDR arrays from the header scan. It runs
+// before the period scan: beside it, it would need a third connection
+// (the store's pool has two: the run's transaction and the period scan).
+func (r *repricer) loadHeaders() error {
+	owners := map[[2]string]int32{}
+	var up [3]string
+	return r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, func(rec arrow.RecordBatch) error {
 		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
 		keys := col("cdr_key").(*array.Int64)
 		cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
 		starts := col("start_date_time").(*array.Timestamp)
 		credit, blocking := col("credit").(*array.Boolean), col("blocking").(*array.Boolean)
 		bx, bi := col("billed_excl").(*array.Int64), col("billed_incl").(*array.Int64)
-		fb := col("fallback_tariff_ids").(*array.List)
+		locID, evse, conn := col("location_id").(*array.String), col("evse_uid").(*array.String), col("connector_id").(*array.String)
+		fb := col("location_tariff_ids").(*array.List)
 		fbv := fb.ListValues().(*array.String)
-		tz, etz := col("time_zone").(*array.String), col("embedded_time_zone").(*array.String)
+		etz := col("embedded_time_zone").(*array.String)
 		country, lat, lon := col("country").(*array.String), col("latitude").(*array.String), col("longitude").(*array.String)
-		nEmb, embKey := col("embedded_tariffs").(*array.Int64), col("embedded_tariff_key").(*array.Int64)
 		str := func(a *array.String, i int) string {
 			if a.IsNull(i) {
 				return ""
@@ -589,8 +711,8 @@ func (r *repricer) loadHeaders(minKey, maxKey int64) error {
 			return a.Value(i)
 		}
 		for i := 0; i < int(rec.NumRows()); i++ {
-			k := int(keys.Value(i) - minKey)
-			r.state[k] = hPending
+			key := keys.Value(i)
+			k := int(key - r.minKey)
 			var f uint8
 			if credit.Value(i) {
 				f |= fCredit
@@ -607,78 +729,74 @@ func (r *repricer) loadHeaders(minKey, maxKey int64) error {
 				r.billedI[k] = bi.Value(i)
 			}
 			r.flags[k] = f
-			if starts.IsValid(i) {
-				r.start[k] = floorDiv(int64(starts.Value(i)), 1e6)
+			startKnown := starts.IsValid(i)
+			var startMicro int64
+			if startKnown {
+				startMicro = int64(starts.Value(i))
+				r.start[k] = floorDiv(startMicro, 1e6)
 			} else {
 				r.start[k] = minInt64
 			}
-			o := r.ownerIndex(cc.Value(i), pid.Value(i))
+			ok := [2]string{cc.Value(i), pid.Value(i)}
+			o, seen := owners[ok]
+			if !seen {
+				o = r.ownerIndex(ok[0], ok[1])
+				owners[[2]string{strings.Clone(ok[0]), strings.Clone(ok[1])}] = o
+			}
 			r.owner[k] = o
+			// The stored location version in effect at the start names the
+			// connector's tariffs and the time zone; without a stored
+			// connector (or its tariff_ids) the CDR's own ids count.
+			var tz string
+			var ids []string
+			stored := false
+			if locID.IsValid(i) {
+				up[0] = strings.ToUpper(locID.Value(i))
+				if v := r.locs[locKey{o, up[0]}]; v != nil {
+					j := v.version(startMicro, startKnown)
+					tz = v.zones[j]
+					if evse.IsValid(i) && conn.IsValid(i) {
+						up[1], up[2] = strings.ToUpper(evse.Value(i)), strings.ToUpper(conn.Value(i))
+						if t, found := v.conns[j][[2]string{up[1], up[2]}]; found && t != nil {
+							ids, stored = t, true
+						}
+					}
+				}
+			}
 			r.fallback[k] = -1
-			if fb.IsValid(i) {
+			switch {
+			case stored:
+				r.setFallback(key, k, o, ids)
+			case fb.IsValid(i):
 				lo, hi := fb.ValueOffsets(i)
 				switch {
 				case hi-lo == 1:
-					r.fallback[k] = r.refFor(o, fbv.Value(int(lo)))
+					r.fallback[k] = r.refFor(r.refCacheH, o, fbv.Value(int(lo)))
 				case hi-lo > 1:
-					r.fallback[k] = -2
-					var ids []string
+					cdrIDs := make([]string, 0, hi-lo)
 					for j := lo; j < hi; j++ {
-						ids = append(ids, strings.Clone(fbv.Value(int(j))))
+						cdrIDs = append(cdrIDs, strings.Clone(fbv.Value(int(j))))
 					}
-					r.multiFallback[keys.Value(i)] = ids
+					r.setFallback(key, k, o, cdrIDs)
 				}
 			}
-			r.zone[k] = r.zoneFor(zoneKey{str(tz, i), str(etz, i), str(country, i), str(lat, i), str(lon, i)})
-			r.emb[k] = -1
-			switch m := nEmb.Value(i); {
-			case m > 1:
-				r.emb[k] = -2
-			case m == 1:
-				ek := embKey.Value(i)
-				ei, ok := r.embIndex[ek]
-				if !ok {
-					ei = int32(len(embKeys))
-					r.embIndex[ek] = ei
-					embKeys = append(embKeys, ek)
-				}
-				r.emb[k] = ei
-			}
+			r.zone[k] = r.zoneFor(zoneKey{tz, str(etz, i), str(country, i), str(lat, i), str(lon, i)})
+			r.state[k] = hPending
 		}
 		return nil
 	})
-	if err != nil {
-		return err
+}
+
+// setFallback records the tariff ids a CDR without one in its periods is
+// priced with: one is looked up, several go to the reference.
+func (r *repricer) setFallback(key int64, k int, owner int32, ids []string) {
+	switch {
+	case len(ids) == 1:
+		r.fallback[k] = r.refFor(r.refCacheH, owner, ids[0])
+	case len(ids) > 1:
+		r.fallback[k] = -2
+		r.multiFallback[key] = ids
 	}
-	if len(embKeys) == 0 {
-		return nil
-	}
-	// Header rows arrive in no fixed order: number the embedded tariffs by
-	// key so a re-run writes the same tariff_ref values.
-	sorted := append([]int64(nil), embKeys...)
-	sort.Slice(sorted, func(a, b int) bool { return sorted[a] < sorted[b] })
-	bodies, err := r.st.TariffBodies(r.ctx, sorted)
-	if err != nil {
-		return err
-	}
-	byKey := map[int64]int32{}
-	for _, k := range sorted {
-		t := bodies[k]
-		o := r.ownerIndex(ocpi.Key(t.CountryCode), ocpi.Key(t.PartyID))
-		lu := t.LastUpdated
-		byKey[k] = r.addTariff(store.PricedTariff{Source: "embedded", Key: k, CountryCode: t.CountryCode, PartyID: t.PartyID,
-			ID: t.ID, LastUpdated: lu}, &t, r.policies[o])
-	}
-	remap := make([]int32, len(embKeys))
-	for i, k := range embKeys {
-		remap[i] = byKey[k]
-	}
-	for i, e := range r.emb {
-		if e >= 0 {
-			r.emb[i] = remap[e]
-		}
-	}
-	return nil
 }
 
 const minInt64 = -1 << 63
@@ -695,7 +813,7 @@ func floorDiv(a, b int64) int64 {
 func (r *repricer) notPriceable(i int, why string) {
 	r.state[i] = hDone
 	r.sum.NotPriceable[why]++
-	r.appendRow(i, store.PricedNotPriceable, why, store.ByNone, -1, 0, nil, nil)
+	r.appendRow(i, store.PricedNotPriceable, why, store.ByNone, -1, 0, nil, nil, nil)
 }
 
 func (r *repricer) toReference(key int64, why string) {
@@ -721,7 +839,7 @@ func (r *repricer) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) 
 	}
 	ri := r.fallback[i]
 	if tariffID != "" {
-		ri = r.refFor(r.owner[i], tariffID)
+		ri = r.refFor(r.refCacheP, r.owner[i], tariffID)
 	}
 	switch ri {
 	case -1:
@@ -749,7 +867,6 @@ func (r *repricer) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) 
 
 func (r *repricer) scan(maxKey int64) error {
 	ab := &pricing.ArrowBuilder{Lookup: r.lookup}
-	ab.SetZones(r.zoneLocs)
 	err := r.st.ScanPeriodsBetween(r.ctx, r.minKey, maxKey, func(rec arrow.RecordBatch) error {
 		if err := ab.Append(rec); err != nil {
 			return err
@@ -782,6 +899,8 @@ func (r *repricer) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error
 	if r.out == nil || len(r.out.Status) < n || (r.opts.Lines && len(r.out.LineElement) < m*4) {
 		r.out = pricing.NewOutput(n+n/4, m+m/4, r.opts.Lines)
 	}
+	zones := r.zones
+	b.Zones = r.zoneLocs
 	if err := pricing.RunParallel(b, r.compiled, r.out, r.opts.Workers); err != nil {
 		return err
 	}
@@ -825,7 +944,7 @@ func (r *repricer) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error
 			emb = &[2]int64{kernelMoney(r.embO.TotalExcl[i]), kernelMoney(r.embO.TotalIncl[i])}
 		}
 		ti := b.Tariff[i]
-		r.appendRow(k, store.PricedOK, "", store.ByKernel, ti, int32(out.Flags[i]), &totals, emb)
+		r.appendRow(k, store.PricedOK, "", store.ByKernel, ti, int32(out.Flags[i]), &totals, emb, zones)
 		if r.opts.Lines {
 			r.kernelLines(b, key, ti, p0, p1)
 		}
@@ -895,10 +1014,10 @@ func (r *repricer) kernelLines(b *pricing.Batch, key int64, ti int32, p0, p1 int
 	}
 }
 
-// appendRow adds one priced_cdrs row and counts it in the summary.
-func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, flags int32, totals *[store.NumTotals]int64, emb *[2]int64) {
+// appendRow adds one priced_cdrs row and counts it in the summary; zones
+// is a snapshot that has the CDR's zone when it is priced.
+func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, flags int32, totals *[store.NumTotals]int64, emb *[2]int64, zones []zoneEntry) {
 	p := &r.buf.rows
-	z := r.zones[r.zone[i]]
 	p.CDRKey = append(p.CDRKey, r.minKey+int64(i))
 	p.Status, p.Reason, p.PricedBy = append(p.Status, status), append(p.Reason, r.reasonCode(why)), append(p.PricedBy, by)
 	p.TariffRef, p.Flags = append(p.TariffRef, tariff), append(p.Flags, flags)
@@ -923,6 +1042,7 @@ func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, 
 	if status != store.PricedOK {
 		return
 	}
+	z := zones[r.zone[i]]
 	r.sum.ZoneSources[z.source]++
 	if z.source == string(pricing.ZoneUnresolved) {
 		r.sum.ZonesUnresolved++
@@ -1065,7 +1185,7 @@ func (r *repricer) priceReference() error {
 		}
 		ti := int32(-1)
 		if ids := pricing.TariffIDs(cdr, conn); len(ids) > 0 {
-			if ri := r.refFor(r.owner[i], ids[0]); ri >= 0 {
+			if ri := r.refFor(r.refCacheP, r.owner[i], ids[0]); ri >= 0 {
 				ti = r.inEffect(ri, cdr.StartDateTime.Unix())
 			}
 		}
@@ -1073,7 +1193,7 @@ func (r *repricer) priceReference() error {
 		if res.Expired {
 			flags |= int32(pricing.FlagExpired)
 		}
-		r.appendRow(i, store.PricedOK, r.refQueue[key], store.ByReference, ti, flags, &totals, emb)
+		r.appendRow(i, store.PricedOK, r.refQueue[key], store.ByReference, ti, flags, &totals, emb, r.zones)
 		if r.opts.Lines {
 			for _, ln := range res.Lines {
 				code := map[string]uint8{"FLAT": 9, "ENERGY": 1, "TIME": 2, "PARKING_TIME": 3, "RESERVATION_TIME": 4}[ln.Dimension]

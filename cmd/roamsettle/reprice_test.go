@@ -182,3 +182,26 @@ func TestRepriceIdempotent(t *testing.T) {
 		t.Fatalf("reprice_runs has %d rows, want one per scope (2)", runs)
 	}
 }
+
+// TestLocationVersionAtStart: the stored location version a CDR is priced
+// with is the latest whose last_updated is not after the session start,
+// else the oldest (also when the start is unknown).
+func TestLocationVersionAtStart(t *testing.T) {
+	v := &locVersions{at: []int64{100, 200, 200, 300}}
+	for _, tc := range []struct {
+		start int64
+		known bool
+		want  int
+	}{
+		{50, true, 0},   // before every version: the oldest
+		{100, true, 0},  // at a version's last_updated: that version
+		{199, true, 0},  //
+		{200, true, 2},  // equal last_updated: the later stored one
+		{1000, true, 3}, // after the last
+		{1000, false, 0},
+	} {
+		if got := v.version(tc.start, tc.known); got != tc.want {
+			t.Errorf("version(%d, %v) = %d, want %d", tc.start, tc.known, got, tc.want)
+		}
+	}
+}
