@@ -70,11 +70,14 @@ func scopeArgs(sc RepriceScope) (string, []any) {
 }
 
 // ScanRepriceHeaders streams the per-CDR data re-pricing needs (schema:
-// HeaderColumns) for the scope, in cdr_key order. Batches are released
-// when fn returns (fn may Retain one to keep it).
-func (s *Store) ScanRepriceHeaders(ctx context.Context, sc RepriceScope, fn func(arrow.RecordBatch) error) error {
+// HeaderColumns) for the scope's CDRs with cdr_key in [minKey, maxKey], in
+// cdr_key order. Batches are released when fn returns (fn may Retain one
+// to keep it). The driver holds a query's whole result in memory: callers
+// read a large scope in key ranges.
+func (s *Store) ScanRepriceHeaders(ctx context.Context, sc RepriceScope, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
 	filter, args := scopeArgs(sc)
-	return errorf("scan reprice headers", "", s.arrowQuery(ctx, fmt.Sprintf(headersSQL, filter), args, len(HeaderColumns), fn))
+	q := fmt.Sprintf(headersSQL, filter) + ` AND cdr_key BETWEEN ? AND ?`
+	return errorf("scan reprice headers", "", s.arrowQuery(ctx, q, append(args, minKey, maxKey), len(HeaderColumns), fn))
 }
 
 // LocationVersion is one stored location version with what re-pricing

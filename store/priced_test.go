@@ -30,7 +30,7 @@ func TestScanRepriceHeaders(t *testing.T) {
 		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want one CDR", lo, hi, n, err)
 	}
 	rows := 0
-	err = s.ScanRepriceHeaders(ctx, scope, func(rec arrow.RecordBatch) error {
+	err = s.ScanRepriceHeaders(ctx, scope, lo, hi, func(rec arrow.RecordBatch) error {
 		if got := rec.Schema().NumFields(); got != len(HeaderColumns) {
 			t.Fatalf("%d columns", got)
 		}

@@ -85,6 +85,9 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 	}
 	printRepriceSummary(env.Stdout, sum)
 	if *verbose {
+		for _, p := range sum.Phases {
+			fmt.Fprintf(env.Stdout, "  phase %-20s %8s, peak memory %d MiB\n", p.Name, p.Elapsed.Round(time.Millisecond), p.PeakRSS>>20)
+		}
 		cdrs, lines, checksum, err := st.PricedChecksum(ctx, sum.RunID)
 		if err != nil {
 			return err
@@ -162,6 +165,22 @@ type repriceSummary struct {
 	Lines                       int64
 	Elapsed                     time.Duration
 	PeakRSS                     int64
+	Phases                      []repricePhase // printed with --verbose
+}
+
+// repricePhase is how long a stage of the run took and the process's peak
+// memory when it ended.
+type repricePhase struct {
+	Name    string
+	Elapsed time.Duration
+	PeakRSS int64
+}
+
+// phase records the stage that ends now.
+func (s *repriceSummary) phase(name string, since *time.Time) {
+	now := time.Now()
+	s.Phases = append(s.Phases, repricePhase{name, now.Sub(*since), peakRSS()})
+	*since = now
 }
 
 func runID(sc store.RepriceScope) string {
@@ -290,10 +309,13 @@ type repricer struct {
 	zoneLocs  []*time.Location
 	locs      map[locKey]*locVersions
 	refCacheH map[refKey]int32 // refFor's cache for the header loader
-	refCacheP map[refKey]int32 // and for the period scan
-	zoneIndex map[zoneKey]int32
-	reasons   []string
-	reasonIdx map[string]uint8
+	// headerOwners caches ownerIndex by the strings as scanned.
+	headerOwners map[[2]string]int32
+	headerUpper  [3]string        // scratch
+	refCacheP    map[refKey]int32 // and for the period scan
+	zoneIndex    map[zoneKey]int32
+	reasons      []string
+	reasonIdx    map[string]uint8
 
 	minKey   int64
 	state    []uint8
@@ -331,7 +353,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	}
 	sum := &repriceSummary{RunID: runID(opts.Scope), NotPriceable: map[string]int64{}, ReferenceWhy: map[string]int64{}, ZoneSources: map[string]int64{}}
 	r := &repricer{ctx: ctx, st: st, opts: opts, sum: sum, owners: map[string]int32{}, refIndex: map[refKey]int32{},
-		refCacheH: map[refKey]int32{}, refCacheP: map[refKey]int32{},
+		refCacheH: map[refKey]int32{}, refCacheP: map[refKey]int32{}, headerOwners: map[[2]string]int32{},
 		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, reasonIdx: map[string]uint8{}, refQueue: map[int64]string{}, multiFallback: map[int64][]string{}}
 	for _, why := range reasonNames {
 		r.reasonCode(why)
@@ -364,16 +386,21 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 			w.Rollback()
 		}
 	}()
+	mark := started
+	sum.phase("begin", &mark)
 	if n > 0 {
 		if err := r.prepareHeaders(minKey, maxKey); err != nil {
 			return nil, err
 		}
-		if err := r.loadHeaders(); err != nil {
+		sum.phase("locations, embedded", &mark)
+		if err := r.loadHeaders(maxKey); err != nil {
 			return nil, err
 		}
+		sum.phase("headers", &mark)
 		if err := r.scan(maxKey); err != nil {
 			return nil, err
 		}
+		sum.phase("periods and kernel", &mark)
 		for i, s := range r.state {
 			if s == hPending {
 				r.toReference(r.minKey+int64(i), refNoPeriods)
@@ -382,6 +409,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 		if err := r.priceReference(); err != nil {
 			return nil, err
 		}
+		sum.phase("reference", &mark)
 		if err := r.flush(); err != nil {
 			return nil, err
 		}
@@ -391,6 +419,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	if err := <-r.werr; err != nil {
 		return nil, err
 	}
+	sum.phase("last writes", &mark)
 	if err := w.WriteTariffs(ctx, r.tariffs); err != nil {
 		return nil, err
 	}
@@ -408,6 +437,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 		return nil, err
 	}
 	ok = true
+	sum.phase("commit", &mark)
 	sum.Elapsed = time.Since(started)
 	sum.PeakRSS = peakRSS()
 	return sum, nil
@@ -689,10 +719,15 @@ func (r *repricer) prepareHeaders(minKey, maxKey int64) error {
 // loadHeaders fills the per-CDR arrays from the header scan. It runs
 // before the period scan: beside it, it would need a third connection
 // (the store's pool has two: the run's transaction and the period scan).
-func (r *repricer) loadHeaders() error {
-	owners := map[[2]string]int32{}
-	var up [3]string
-	return r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, func(rec arrow.RecordBatch) error {
+func (r *repricer) loadHeaders(maxKey int64) error {
+	return eachKeyChunk(r.minKey, maxKey, func(lo, hi int64) error {
+		return r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, lo, hi, r.headerBatch)
+	})
+}
+
+func (r *repricer) headerBatch(rec arrow.RecordBatch) error {
+	owners, up := r.headerOwners, &r.headerUpper
+	{
 		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
 		keys := col("cdr_key").(*array.Int64)
 		cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
@@ -783,8 +818,8 @@ func (r *repricer) loadHeaders() error {
 			r.zone[k] = r.zoneFor(zoneKey{tz, str(etz, i), str(country, i), str(lat, i), str(lon, i)})
 			r.state[k] = hPending
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // setFallback records the tariff ids a CDR without one in its periods is
@@ -865,19 +900,38 @@ func (r *repricer) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) 
 	return pricing.CDRHeader{Start: r.start[i], Tariff: ti, Zone: r.zone[i], Credit: r.flags[i]&fCredit != 0}, true
 }
 
-func (r *repricer) scan(maxKey int64) error {
-	ab := &pricing.ArrowBuilder{Lookup: r.lookup}
-	err := r.st.ScanPeriodsBetween(r.ctx, r.minKey, maxKey, func(rec arrow.RecordBatch) error {
-		if err := ab.Append(rec); err != nil {
+// keyChunk is how many cdr_keys one header or period query covers. The
+// driver materialises a query's whole result before the first batch
+// (duckdb-go executes non-streaming): one query over 10 M CDRs held ~2 GB.
+const keyChunk = 1 << 20
+
+// eachKeyChunk calls fn for consecutive key ranges [lo, hi] covering
+// [minKey, maxKey].
+func eachKeyChunk(minKey, maxKey int64, fn func(lo, hi int64) error) error {
+	for lo := minKey; lo <= maxKey; lo += keyChunk {
+		if err := fn(lo, min(lo+keyChunk-1, maxKey)); err != nil {
 			return err
 		}
-		if b := ab.Ready(); len(b.CDRStart) >= r.opts.BatchCDRs {
-			if err := r.priceBatch(b, ab.Skipped); err != nil {
+	}
+	return nil
+}
+
+func (r *repricer) scan(maxKey int64) error {
+	ab := &pricing.ArrowBuilder{Lookup: r.lookup}
+	// A CDR's periods share its key, so none spans two chunks.
+	err := eachKeyChunk(r.minKey, maxKey, func(lo, hi int64) error {
+		return r.st.ScanPeriodsBetween(r.ctx, lo, hi, func(rec arrow.RecordBatch) error {
+			if err := ab.Append(rec); err != nil {
 				return err
 			}
-			ab.Next()
-		}
-		return nil
+			if b := ab.Ready(); len(b.CDRStart) >= r.opts.BatchCDRs {
+				if err := r.priceBatch(b, ab.Skipped); err != nil {
+					return err
+				}
+				ab.Next()
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return err
