@@ -131,6 +131,11 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// The receiver commits many small batches: one DuckDB thread spends less
+	// on scheduling per statement and leaves the other core to the HTTP side.
+	if err := db.SetThreads(ctx, 1); err != nil {
+		return err
+	}
 	box, err := openSecretBox(path)
 	if err != nil {
 		return err
