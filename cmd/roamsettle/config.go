@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/store"
 )
 
 // Config is roamsettle.toml. Decoding is strict: an unknown key is a start-up
@@ -131,4 +134,37 @@ func parseParty(s string) (countryCode, partyID string, err error) {
 		return "", "", fmt.Errorf("party %q: want COUNTRY-PARTY, e.g. NL-ABC", s)
 	}
 	return strings.ToUpper(t[:2]), strings.ToUpper(t[2:]), nil
+}
+
+// dbFlags are the --config and --db flags of every command that opens the
+// database.
+type dbFlags struct{ config, db *string }
+
+func addDBFlags(fs *flag.FlagSet) dbFlags {
+	return dbFlags{
+		config: fs.String("config", "", "TOML config file (default ./roamsettle.toml if present)"),
+		db:     fs.String("db", "", "DuckDB database file (default from the config: roamsettle.duckdb)"),
+	}
+}
+
+// load reads the config with --db applied over it.
+func (f dbFlags) load() (Config, error) {
+	cfg, err := loadConfig(*f.config)
+	if err != nil {
+		return cfg, err
+	}
+	if *f.db != "" {
+		cfg.Database = *f.db
+	}
+	return cfg, nil
+}
+
+// open opens the database named by --db or the config.
+func (f dbFlags) open(ctx context.Context) (*store.Store, Config, error) {
+	cfg, err := f.load()
+	if err != nil {
+		return nil, cfg, err
+	}
+	db, err := store.Open(ctx, cfg.Database)
+	return db, cfg, err
 }

@@ -20,8 +20,7 @@ func runConnect(ctx context.Context, env *Env, args []string) error {
 			"picks the highest common version, sends our credentials with a fresh token, and stores the partner's\n"+
 			"token (sealed) and endpoints. The partner calls our versions endpoint back during the handshake, so\n"+
 			"connect serves it on --listen for the duration (stop `serve` first: the database has one writer).")
-	configPath := fs.String("config", "", "TOML config file")
-	dbPath := fs.String("db", "", "DuckDB database file")
+	dbf := addDBFlags(fs)
 	partner := fs.String("partner", "", "the partner as CC-PID, e.g. NL-ABC")
 	role := fs.String("role", "CPO", "the partner's role, when it is not registered yet")
 	versionsURL := fs.String("url", "", "the partner's versions URL")
@@ -40,12 +39,12 @@ func runConnect(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, path, err := openDB(ctx, *configPath, *dbPath)
+	db, cfg, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	box, err := openSecretBox(path)
+	box, err := openSecretBox(cfg.Database)
 	if err != nil {
 		return err
 	}

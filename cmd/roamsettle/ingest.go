@@ -18,7 +18,6 @@ import (
 
 	"github.com/roamsettle/roamsettle/ingest"
 	"github.com/roamsettle/roamsettle/ocpi"
-	"github.com/roamsettle/roamsettle/store"
 	"github.com/roamsettle/roamsettle/synth"
 )
 
@@ -27,8 +26,7 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 		"Imports OCPI CDRs, tariffs and locations (2.1.1, 2.2.1 or 2.3.0; a JSON object, a JSON array, NDJSON\n"+
 			"or saved OCPI response pages) into the database. Files are streamed. A bad record is rejected with\n"+
 			"its reason and the rest go on; the exit status is non-zero only when nothing could be read.")
-	configPath := fs.String("config", "", "TOML config file (default ./roamsettle.toml if present)")
-	dbPath := fs.String("db", "", "DuckDB database file (default from config: roamsettle.duckdb)")
+	dbf := addDBFlags(fs)
 	partner := fs.String("partner", "", "owner of objects without owner fields (2.1.1), as CC-PID, e.g. NL-ABC;\n"+
 		"2.2+ objects owned by another party are rejected")
 	version := fs.String("version", "", "OCPI version of the files (default: detected per record)")
@@ -49,18 +47,11 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	if *dbPath != "" {
-		cfg.Database = *dbPath
-	}
 	hint, err := ingestHint(*partner, *version, *kind)
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, _, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}

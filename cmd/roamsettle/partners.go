@@ -16,7 +16,6 @@ import (
 
 	"github.com/roamsettle/roamsettle/ingest/receiver"
 	"github.com/roamsettle/roamsettle/ocpi"
-	"github.com/roamsettle/roamsettle/store"
 )
 
 func runPartners(ctx context.Context, env *Env, args []string) error {
@@ -43,25 +42,11 @@ func runPartners(ctx context.Context, env *Env, args []string) error {
 	return errUsage
 }
 
-// openDB opens the database named by --db or the config.
-func openDB(ctx context.Context, configPath, dbPath string) (*store.Store, string, error) {
-	cfg, err := loadConfig(configPath)
-	if err != nil {
-		return nil, "", err
-	}
-	if dbPath != "" {
-		cfg.Database = dbPath
-	}
-	db, err := store.Open(ctx, cfg.Database)
-	return db, cfg.Database, err
-}
-
 func runPartnersAdd(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "partners add", "",
 		"Registers a partner and prints a fresh registration token (token A) to hand over with our versions URL.\n"+
 			"Only the token's SHA-256 is stored: the printed token cannot be shown again.")
-	configPath := fs.String("config", "", "TOML config file")
-	dbPath := fs.String("db", "", "DuckDB database file")
+	dbf := addDBFlags(fs)
 	country := fs.String("country", "", "the partner's country code, e.g. NL")
 	party := fs.String("party", "", "the partner's party id, e.g. ABC")
 	role := fs.String("role", "CPO", "the partner's role: CPO, EMSP, HUB, NSP or OTHER")
@@ -90,7 +75,7 @@ func runPartnersAdd(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, _, err := openDB(ctx, *configPath, *dbPath)
+	db, _, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -107,13 +92,12 @@ func runPartnersAdd(ctx context.Context, env *Env, args []string) error {
 
 func runPartnersList(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "partners list", "", "Lists partners: party, role, version, state and endpoints. Never tokens.")
-	configPath := fs.String("config", "", "TOML config file")
-	dbPath := fs.String("db", "", "DuckDB database file")
+	dbf := addDBFlags(fs)
 	all := fs.Bool("all", false, "include removed and unregistered partners")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, _, err := openDB(ctx, *configPath, *dbPath)
+	db, _, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -150,8 +134,7 @@ func orDash(s string) string {
 
 func runPartnersRemove(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "partners remove", "", "Removes a partner: every token of it stops working. Its data stays.")
-	configPath := fs.String("config", "", "TOML config file")
-	dbPath := fs.String("db", "", "DuckDB database file")
+	dbf := addDBFlags(fs)
 	country := fs.String("country", "", "the partner's country code")
 	party := fs.String("party", "", "the partner's party id")
 	role := fs.String("role", "", "only this role (default: every role of the party)")
@@ -162,7 +145,7 @@ func runPartnersRemove(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "roamsettle partners remove: --country and --party are required")
 		return errUsage
 	}
-	db, _, err := openDB(ctx, *configPath, *dbPath)
+	db, _, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,7 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "pull", "cdrs|tariffs|locations",
 		"Fetches CDRs, tariffs or locations from a registered partner's Sender interface, page by page following\n"+
 			"the Link header, with retries on 5xx and timeouts. Resumes an interrupted pull where it stopped.")
-	configPath := fs.String("config", "", "TOML config file")
-	dbPath := fs.String("db", "", "DuckDB database file")
+	dbf := addDBFlags(fs)
 	partner := fs.String("partner", "", "the partner as CC-PID, e.g. NL-ABC")
 	since := fs.String("since", "", "date_from as an OCPI DateTime (default: where the last pull ended)")
 	limit := fs.Int("limit", 100, "page size asked for (the partner may cap it)")
@@ -54,12 +53,12 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	db, path, err := openDB(ctx, *configPath, *dbPath)
+	db, cfg, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	box, err := openSecretBox(path)
+	box, err := openSecretBox(cfg.Database)
 	if err != nil {
 		return err
 	}

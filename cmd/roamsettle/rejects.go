@@ -4,29 +4,19 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/roamsettle/roamsettle/store"
 )
 
 func runRejects(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "rejects", "",
 		"Lists the payloads that could not be stored as objects, most recent first: one line per problem\n"+
 			"naming the source, the record, the field path and the rule. --raw also prints the payload as received.")
-	configPath := fs.String("config", "", "TOML config file (default ./roamsettle.toml if present)")
-	dbPath := fs.String("db", "", "DuckDB database file (default from config: roamsettle.duckdb)")
+	dbf := addDBFlags(fs)
 	limit := fs.Int("limit", 50, "at most this many lines")
 	raw := fs.Bool("raw", false, "print each payload's raw bytes (the first 2 KiB) under its line")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	if *dbPath != "" {
-		cfg.Database = *dbPath
-	}
-	db, err := store.Open(ctx, cfg.Database)
+	db, _, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}

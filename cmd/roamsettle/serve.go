@@ -119,14 +119,13 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 		"Serves the eMSP side of OCPI 2.1.1, 2.2.1 and 2.3.0: versions, credentials, and the CDR, tariff, location\n"+
 			"and invoice reconciliation receivers, plus /metrics and /health. Prints the versions URL on start.\n"+
 			"SIGINT/SIGTERM finish in-flight requests before exiting.")
-	configPath := fs.String("config", "", "TOML config file")
-	dbPath := fs.String("db", "", "DuckDB database file")
+	dbf := addDBFlags(fs)
 	var f serveFlags
 	f.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, path, err := openDB(ctx, *configPath, *dbPath)
+	db, cfg, err := dbf.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -136,7 +135,7 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err := db.SetThreads(ctx, 1); err != nil {
 		return err
 	}
-	box, err := openSecretBox(path)
+	box, err := openSecretBox(cfg.Database)
 	if err != nil {
 		return err
 	}
