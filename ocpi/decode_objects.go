@@ -13,6 +13,31 @@ import (
 // The second argument of every reader says whether a value of the wrong type
 // there blocks pricing; doc.go lists the reasoning.
 
+// objectsOf decodes each object of the array v with each, the element's
+// index entered in the path. A null element is reported missing as what
+// (when what is set); capHint presizes the result for the common length.
+func objectsOf[T any](d *decoder, v int32, blocking bool, what string, capHint int, each func(int32) T) []T {
+	if !d.array(v, blocking) {
+		return nil
+	}
+	var out []T
+	if capHint > 0 {
+		out = make([]T, 0, capHint)
+	}
+	k := 0
+	for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
+		mark := d.index(k)
+		if d.object(e, blocking) {
+			out = append(out, each(e))
+		} else if what != "" && d.isNull(e) {
+			d.report(RuleRequired, blocking, what+" is null")
+		}
+		d.leave(mark)
+		k++
+	}
+	return out
+}
+
 func (d *decoder) requireNumber(seen bool, field string, blocking bool) {
 	if !seen {
 		d.reportAt(field, RuleRequired, blocking, "required field is missing")
@@ -72,31 +97,9 @@ func (d *decoder) cdr(obj int32) *CDR {
 		case "currency":
 			c.Currency = d.str(v, true)
 		case "tariffs":
-			if d.array(v, true) {
-				k := 0
-				for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
-					em := d.index(k)
-					if d.object(e, true) {
-						c.Tariffs = append(c.Tariffs, *d.tariff(e))
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			c.Tariffs = objectsOf(d, v, true, "", 0, func(e int32) Tariff { return *d.tariff(e) })
 		case "charging_periods":
-			if d.array(v, true) {
-				k := 0
-				for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
-					em := d.index(k)
-					if d.object(e, true) {
-						c.ChargingPeriods = append(c.ChargingPeriods, d.chargingPeriod(e))
-					} else if d.isNull(e) {
-						d.report(RuleRequired, true, "charging period is null")
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			c.ChargingPeriods = objectsOf(d, v, true, "charging period", 0, d.chargingPeriod)
 		case "signed_data":
 			if !v211 && d.object(v, false) {
 				c.SignedData = d.rawJSON(v)
@@ -258,20 +261,7 @@ func (d *decoder) chargingPeriod(obj int32) ChargingPeriod {
 		case "tariff_id":
 			p.TariffID = d.str(v, false)
 		case "dimensions":
-			if d.array(v, true) {
-				k := 0
-				p.Dimensions = make([]CDRDimension, 0, 4)
-				for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
-					em := d.index(k)
-					if d.object(e, true) {
-						p.Dimensions = append(p.Dimensions, d.dimension(e))
-					} else if d.isNull(e) {
-						d.report(RuleRequired, true, "dimension is null")
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			p.Dimensions = objectsOf(d, v, true, "dimension", 4, d.dimension)
 		}
 		d.leave(mark)
 	}
@@ -325,17 +315,7 @@ func (d *decoder) price(v int32, blocking bool) *Price {
 		case key == "incl_vat" && d.version == V221:
 			p.InclVAT = d.nullNum(val, blocking)
 		case key == "taxes" && d.version == V230:
-			if d.array(val, blocking) {
-				k := 0
-				for e := d.firstElement(val); e >= 0; e = d.nextElement(val, e) {
-					em := d.index(k)
-					if d.object(e, blocking) {
-						p.Taxes = append(p.Taxes, d.taxAmount(e, blocking))
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			p.Taxes = objectsOf(d, val, blocking, "", 0, func(e int32) TaxAmount { return d.taxAmount(e, blocking) })
 		}
 		d.leave(mark)
 	}
@@ -440,19 +420,7 @@ func (d *decoder) tariff(obj int32) *Tariff {
 				t.MaxPrice = d.priceLimit(v)
 			}
 		case "elements":
-			if d.array(v, true) {
-				k := 0
-				for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
-					em := d.index(k)
-					if d.object(e, true) {
-						t.Elements = append(t.Elements, d.tariffElement(e))
-					} else if d.isNull(e) {
-						d.report(RuleRequired, true, "tariff element is null")
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			t.Elements = objectsOf(d, v, true, "tariff element", 0, d.tariffElement)
 		case "tax_included":
 			if d.version == V230 {
 				t.TaxIncluded = d.str(v, true)
@@ -513,19 +481,7 @@ func (d *decoder) tariffElement(obj int32) TariffElement {
 		mark := d.enter(key)
 		switch key {
 		case "price_components":
-			if d.array(v, true) {
-				k := 0
-				for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
-					em := d.index(k)
-					if d.object(e, true) {
-						el.PriceComponents = append(el.PriceComponents, d.priceComponent(e))
-					} else if d.isNull(e) {
-						d.report(RuleRequired, true, "price component is null")
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			el.PriceComponents = objectsOf(d, v, true, "price component", 0, d.priceComponent)
 		case "restrictions":
 			if d.object(v, true) {
 				el.Restrictions = d.restrictions(v)
@@ -640,17 +596,7 @@ func (d *decoder) location(obj int32) *Location {
 		case "time_zone":
 			l.TimeZone = d.str(v, false)
 		case "evses":
-			if d.array(v, true) {
-				k := 0
-				for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
-					em := d.index(k)
-					if d.object(e, true) {
-						l.EVSEs = append(l.EVSEs, d.evse(e))
-					}
-					d.leave(em)
-					k++
-				}
-			}
+			l.EVSEs = objectsOf(d, v, true, "", 0, d.evse)
 		case "last_updated":
 			l.LastUpdated = d.dateTime(v, false)
 		}
@@ -672,17 +618,7 @@ func (d *decoder) evse(obj int32) EVSE {
 		case "status":
 			e.Status = d.str(v, false)
 		case "connectors":
-			if d.array(v, true) {
-				k := 0
-				for c := d.firstElement(v); c >= 0; c = d.nextElement(v, c) {
-					cm := d.index(k)
-					if d.object(c, true) {
-						e.Connectors = append(e.Connectors, d.connector(c))
-					}
-					d.leave(cm)
-					k++
-				}
-			}
+			e.Connectors = objectsOf(d, v, true, "", 0, d.connector)
 		case "last_updated":
 			e.LastUpdated = d.dateTime(v, false)
 		}
