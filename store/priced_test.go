@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -178,4 +179,46 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 	if n, total, diff, _, _ := read(); n != 1 || total != "12.280000" || diff != "0.000000" {
 		t.Fatalf("after re-run: %d rows, total %s, difference %s", n, total, diff)
 	}
+}
+
+// BenchmarkPricedWriterCDRs appends 1 M priced_cdrs rows (batches of 65536,
+// the reprice writer's) into a file database in one transaction and
+// reports rows/s.
+func BenchmarkPricedWriterCDRs(b *testing.B) {
+	const rows, batch = 1 << 20, 1 << 16
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "priced.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	p := &PricedCDRs{}
+	for i := 0; i < batch; i++ {
+		p.CDRKey = append(p.CDRKey, int64(i))
+		p.Status, p.Reason, p.PricedBy = append(p.Status, PricedOK), append(p.Reason, 0), append(p.PricedBy, ByKernel)
+		p.TariffRef, p.Zone, p.Flags = append(p.TariffRef, int32(i%40)), append(p.Zone, int16(i%3)), append(p.Flags, 0)
+		for t := range p.Totals {
+			p.Totals[t] = append(p.Totals[t], int64(i%100_000)*10_000)
+		}
+		p.EmbeddedRef, p.EmbeddedExcl, p.EmbeddedIncl = append(p.EmbeddedRef, -1), append(p.EmbeddedExcl, 0), append(p.EmbeddedIncl, 0)
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n++ {
+		w, err := s.BeginPriced(ctx, "2026-10/*")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for done := 0; done < rows; done += batch {
+			for i := range p.CDRKey {
+				p.CDRKey[i] = int64(done + i)
+			}
+			if err := w.WriteCDRs(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Commit(ctx, time.Now(), rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
