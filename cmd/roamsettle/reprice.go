@@ -1009,7 +1009,7 @@ func (r *repricer) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error
 			r.kernelLines(b, key, ti, p0, p1)
 		}
 	}
-	if r.buf.rows.Len() >= 65536 {
+	if r.buf.rows.Len() >= writeRows || r.buf.lines.Len() >= 4*writeRows {
 		return r.flush()
 	}
 	return nil
@@ -1119,6 +1119,11 @@ func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, 
 		r.sum.AbsDiffExcl += max(d, -d)
 	}
 }
+
+// writeRows is how many priced_cdrs rows one INSERT takes: DuckDB's Arrow
+// insert costs less per row in bigger batches (BenchmarkPricedWriterCDRs:
+// 0.9 M rows/s at 65536, 1.16 M at 262144).
+const writeRows = 1 << 18
 
 type writeBuf struct {
 	rows  store.PricedCDRs
