@@ -311,17 +311,15 @@ type repricer struct {
 	units      [][]lineUnit // per tariff: element × dimension
 	embIndex   map[int64]int32
 
-	zones     []zoneEntry
-	zoneLocs  []*time.Location
-	locs      map[locKey]*locVersions
-	refCacheH map[refKey]int32 // refFor's cache for the header loader
-	// headerOwners caches ownerIndex by the strings as scanned.
-	headerOwners map[[2]string]int32
-	headerUpper  [3]string        // scratch
-	refCacheP    map[refKey]int32 // and for the period scan
-	zoneIndex    map[zoneKey]int32
-	reasons      []string
-	reasonIdx    map[string]uint8
+	zones      []zoneEntry
+	zoneLocs   []*time.Location
+	locs       map[locKey]*locVersions
+	refCacheH  map[refKey]int32 // refFor's cache for the header loader
+	headerCtxs map[headerKey]*headerCtx
+	refCacheP  map[refKey]int32 // and for the period scan
+	zoneIndex  map[zoneKey]int32
+	reasons    []string
+	reasonIdx  map[string]uint8
 
 	minKey   int64
 	state    []uint8
@@ -359,7 +357,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	}
 	sum := &repriceSummary{RunID: runID(opts.Scope), NotPriceable: map[string]int64{}, ReferenceWhy: map[string]int64{}, ZoneSources: map[string]int64{}}
 	r := &repricer{ctx: ctx, st: st, opts: opts, sum: sum, owners: map[string]int32{}, refIndex: map[refKey]int32{},
-		refCacheH: map[refKey]int32{}, refCacheP: map[refKey]int32{}, headerOwners: map[[2]string]int32{},
+		refCacheH: map[refKey]int32{}, refCacheP: map[refKey]int32{}, headerCtxs: map[headerKey]*headerCtx{},
 		embIndex: map[int64]int32{}, zoneIndex: map[zoneKey]int32{}, reasonIdx: map[string]uint8{}, refQueue: map[int64]string{}, multiFallback: map[int64][]string{}}
 	for _, why := range reasonNames {
 		r.reasonCode(why)
@@ -731,113 +729,160 @@ func (r *repricer) loadHeaders(maxKey int64) error {
 	})
 }
 
-func (r *repricer) headerBatch(rec arrow.RecordBatch) error {
-	owners, up := r.headerOwners, &r.headerUpper
-	{
-		col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
-		keys := col("cdr_key").(*array.Int64)
-		cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
-		starts := col("start_date_time").(*array.Timestamp)
-		credit, blocking := col("credit").(*array.Boolean), col("blocking").(*array.Boolean)
-		bx, bi := col("billed_excl").(*array.Int64), col("billed_incl").(*array.Int64)
-		locID, evse, conn := col("location_id").(*array.String), col("evse_uid").(*array.String), col("connector_id").(*array.String)
-		fb := col("location_tariff_ids").(*array.List)
-		fbv := fb.ListValues().(*array.String)
-		etz := col("embedded_time_zone").(*array.String)
-		country, lat, lon := col("country").(*array.String), col("latitude").(*array.String), col("longitude").(*array.String)
-		str := func(a *array.String, i int) string {
-			if a.IsNull(i) {
-				return ""
-			}
-			return a.Value(i)
-		}
-		for i := 0; i < int(rec.NumRows()); i++ {
-			key := keys.Value(i)
-			k := int(key - r.minKey)
-			var f uint8
-			if credit.Value(i) {
-				f |= fCredit
-			}
-			if blocking.Value(i) {
-				f |= fBlocking
-			}
-			if bx.IsValid(i) {
-				f |= fBilledExcl
-				r.billedX[k] = bx.Value(i)
-			}
-			if bi.IsValid(i) {
-				f |= fBilledIncl
-				r.billedI[k] = bi.Value(i)
-			}
-			r.flags[k] = f
-			startKnown := starts.IsValid(i)
-			var startMicro int64
-			if startKnown {
-				startMicro = int64(starts.Value(i))
-				r.start[k] = floorDiv(startMicro, 1e6)
-			} else {
-				r.start[k] = minInt64
-			}
-			ok := [2]string{cc.Value(i), pid.Value(i)}
-			o, seen := owners[ok]
-			if !seen {
-				o = r.ownerIndex(ok[0], ok[1])
-				owners[[2]string{strings.Clone(ok[0]), strings.Clone(ok[1])}] = o
-			}
-			r.owner[k] = o
-			// The stored location version in effect at the start names the
-			// connector's tariffs and the time zone; without a stored
-			// connector (or its tariff_ids) the CDR's own ids count.
-			var tz string
-			var ids []string
-			stored := false
-			if locID.IsValid(i) {
-				up[0] = strings.ToUpper(locID.Value(i))
-				if v := r.locs[locKey{o, up[0]}]; v != nil {
-					j := v.version(startMicro, startKnown)
-					tz = v.zones[j]
-					if evse.IsValid(i) && conn.IsValid(i) {
-						up[1], up[2] = strings.ToUpper(evse.Value(i)), strings.ToUpper(conn.Value(i))
-						if t, found := v.conns[j][[2]string{up[1], up[2]}]; found && t != nil {
-							ids, stored = t, true
-						}
-					}
-				}
-			}
-			r.fallback[k] = -1
-			switch {
-			case stored:
-				r.setFallback(key, k, o, ids)
-			case fb.IsValid(i):
-				lo, hi := fb.ValueOffsets(i)
-				switch {
-				case hi-lo == 1:
-					r.fallback[k] = r.refFor(r.refCacheH, o, fbv.Value(int(lo)))
-				case hi-lo > 1:
-					cdrIDs := make([]string, 0, hi-lo)
-					for j := lo; j < hi; j++ {
-						cdrIDs = append(cdrIDs, strings.Clone(fbv.Value(int(j))))
-					}
-					r.setFallback(key, k, o, cdrIDs)
-				}
-			}
-			r.zone[k] = r.zoneFor(zoneKey{tz, str(etz, i), str(country, i), str(lat, i), str(lon, i)})
-			r.state[k] = hPending
-		}
-	}
-	return nil
+// headerKey is what a CDR's owner, stored location, connector and zone
+// depend on besides its start: one map lookup per CDR instead of one per
+// owner, location, connector and zone (the header loop's main cost).
+type headerKey struct {
+	cc, pid, loc, evse, conn, etz, country, lat, lon string
+	valid                                            uint8 // bits: loc, evse, conn
 }
 
-// setFallback records the tariff ids a CDR without one in its periods is
-// priced with: one is looked up, several go to the reference.
-func (r *repricer) setFallback(key int64, k int, owner int32, ids []string) {
-	switch {
-	case len(ids) == 1:
-		r.fallback[k] = r.refFor(r.refCacheH, owner, ids[0])
-	case len(ids) > 1:
-		r.fallback[k] = -2
-		r.multiFallback[key] = ids
+// headerCtx is what a headerKey resolves to, per stored location version
+// (one entry when the location is not stored).
+type headerCtx struct {
+	owner     int32
+	v         *locVersions
+	byVersion []ctxVersion
+}
+
+type ctxVersion struct {
+	zone     int32
+	stored   bool     // the version's connector has tariff_ids
+	fallback int32    // from them (when stored)
+	ids      []string // them, when several
+}
+
+// headerContext resolves a headerKey whose strings may alias a batch.
+func (r *repricer) headerContext(hk headerKey) *headerCtx {
+	if c, ok := r.headerCtxs[hk]; ok {
+		return c
 	}
+	for _, s := range []*string{&hk.cc, &hk.pid, &hk.loc, &hk.evse, &hk.conn, &hk.etz, &hk.country, &hk.lat, &hk.lon} {
+		*s = strings.Clone(*s)
+	}
+	c := &headerCtx{owner: r.ownerIndex(hk.cc, hk.pid)}
+	if hk.valid&1 != 0 {
+		c.v = r.locs[locKey{c.owner, strings.ToUpper(hk.loc)}]
+	}
+	versions := 1
+	if c.v != nil {
+		versions = len(c.v.at)
+	}
+	for j := 0; j < versions; j++ {
+		var cv ctxVersion
+		var tz string
+		if c.v != nil {
+			tz = c.v.zones[j]
+			if hk.valid&6 == 6 {
+				if t, found := c.v.conns[j][[2]string{strings.ToUpper(hk.evse), strings.ToUpper(hk.conn)}]; found && t != nil {
+					cv.stored, cv.fallback = true, -1
+					switch {
+					case len(t) == 1:
+						cv.fallback = r.refFor(r.refCacheH, c.owner, t[0])
+					case len(t) > 1:
+						cv.fallback, cv.ids = -2, t
+					}
+				}
+			}
+		}
+		cv.zone = r.zoneFor(zoneKey{tz, hk.etz, hk.country, hk.lat, hk.lon})
+		c.byVersion = append(c.byVersion, cv)
+	}
+	r.headerCtxs[hk] = c
+	return c
+}
+
+func (r *repricer) headerBatch(rec arrow.RecordBatch) error {
+	col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
+	keys := col("cdr_key").(*array.Int64)
+	cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
+	starts := col("start_date_time").(*array.Timestamp)
+	credit, blocking := col("credit").(*array.Boolean), col("blocking").(*array.Boolean)
+	bx, bi := col("billed_excl").(*array.Int64), col("billed_incl").(*array.Int64)
+	locID, evse, conn := col("location_id").(*array.String), col("evse_uid").(*array.String), col("connector_id").(*array.String)
+	fb := col("location_tariff_ids").(*array.List)
+	fbv := fb.ListValues().(*array.String)
+	etz := col("embedded_time_zone").(*array.String)
+	country, lat, lon := col("country").(*array.String), col("latitude").(*array.String), col("longitude").(*array.String)
+	str := func(a *array.String, i int) string {
+		if a.IsNull(i) {
+			return ""
+		}
+		return a.Value(i)
+	}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		key := keys.Value(i)
+		k := int(key - r.minKey)
+		var f uint8
+		if credit.Value(i) {
+			f |= fCredit
+		}
+		if blocking.Value(i) {
+			f |= fBlocking
+		}
+		if bx.IsValid(i) {
+			f |= fBilledExcl
+			r.billedX[k] = bx.Value(i)
+		}
+		if bi.IsValid(i) {
+			f |= fBilledIncl
+			r.billedI[k] = bi.Value(i)
+		}
+		r.flags[k] = f
+		startKnown := starts.IsValid(i)
+		var startMicro int64
+		if startKnown {
+			startMicro = int64(starts.Value(i))
+			r.start[k] = floorDiv(startMicro, 1e6)
+		} else {
+			r.start[k] = minInt64
+		}
+		hk := headerKey{cc: cc.Value(i), pid: pid.Value(i), loc: str(locID, i), evse: str(evse, i), conn: str(conn, i),
+			etz: str(etz, i), country: str(country, i), lat: str(lat, i), lon: str(lon, i)}
+		if locID.IsValid(i) {
+			hk.valid |= 1
+		}
+		if evse.IsValid(i) {
+			hk.valid |= 2
+		}
+		if conn.IsValid(i) {
+			hk.valid |= 4
+		}
+		c := r.headerContext(hk)
+		o := c.owner
+		r.owner[k] = o
+		// The stored location version in effect at the start names the
+		// connector's tariffs and the time zone; without a stored
+		// connector (or its tariff_ids) the CDR's own ids count.
+		cv := &c.byVersion[0]
+		if c.v != nil {
+			cv = &c.byVersion[c.v.version(startMicro, startKnown)]
+		}
+		r.zone[k] = cv.zone
+		r.fallback[k] = -1
+		switch {
+		case cv.stored:
+			r.fallback[k] = cv.fallback
+			if cv.fallback == -2 {
+				r.multiFallback[key] = cv.ids
+			}
+		case fb.IsValid(i):
+			lo, hi := fb.ValueOffsets(i)
+			switch {
+			case hi-lo == 1:
+				r.fallback[k] = r.refFor(r.refCacheH, o, fbv.Value(int(lo)))
+			case hi-lo > 1:
+				cdrIDs := make([]string, 0, hi-lo)
+				for j := lo; j < hi; j++ {
+					cdrIDs = append(cdrIDs, strings.Clone(fbv.Value(int(j))))
+				}
+				r.fallback[k] = -2
+				r.multiFallback[key] = cdrIDs
+			}
+		}
+		r.state[k] = hPending
+	}
+	return nil
 }
 
 const minInt64 = -1 << 63
