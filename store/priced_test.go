@@ -31,6 +31,7 @@ func TestScanRepriceHeaders(t *testing.T) {
 		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want one CDR", lo, hi, n, err)
 	}
 	rows := 0
+	var context uint64
 	err = s.ScanRepriceHeaders(ctx, scope, lo, hi, func(rec arrow.RecordBatch) error {
 		if got := rec.Schema().NumFields(); got != len(HeaderColumns) {
 			t.Fatalf("%d columns", got)
@@ -42,26 +43,17 @@ func TestScanRepriceHeaders(t *testing.T) {
 		}
 		for r := 0; r < int(rec.NumRows()); r++ {
 			rows++
-			str := func(c int) string { return rec.Column(c).(*array.String).Value(r) }
 			i64 := func(c int) int64 { return rec.Column(c).(*array.Int64).Value(r) }
 			if k := i64(0); k != lo {
 				t.Errorf("cdr_key %d, want %d", k, lo)
 			}
-			if str(1) != "NL" || str(2) != "ABC" {
-				t.Errorf("owner %s*%s", str(1), str(2))
-			}
-			if got := rec.Column(3).(*array.Timestamp).Value(r); int64(got) != t0.UnixMicro() {
+			if got := rec.Column(1).(*array.Timestamp).Value(r); int64(got) != t0.UnixMicro() {
 				t.Errorf("start %d, want %d", got, t0.UnixMicro())
 			}
-			if i64(6) != 12_280_000 || i64(7) != 14_860_000 {
-				t.Errorf("billed %d / %d, want 12.28 / 14.86 in millionths", i64(6), i64(7))
+			if i64(4) != 12_280_000 || i64(5) != 14_860_000 {
+				t.Errorf("billed %d / %d, want 12.28 / 14.86 in millionths", i64(4), i64(5))
 			}
-			if str(8) != "LOC1" || str(9) != "3256" || str(10) != "1" {
-				t.Errorf("location %q evse %q connector %q", str(8), str(9), str(10))
-			}
-			if str(13) != "BEL" || str(14) != "51.047599" {
-				t.Errorf("country %q latitude %q", str(13), str(14))
-			}
+			context = rec.Column(7).(*array.Uint64).Value(r)
 		}
 		return nil
 	})
@@ -70,6 +62,29 @@ func TestScanRepriceHeaders(t *testing.T) {
 	}
 	if rows != 1 {
 		t.Fatalf("%d header rows, want 1", rows)
+	}
+	// The CDR's strings come once per context, named by the hash.
+	check := func(rec arrow.RecordBatch, first int) {
+		t.Helper()
+		str := func(c int) string { return rec.Column(first + c).(*array.String).Value(0) }
+		if rec.NumRows() != 1 || rec.Column(first-1).(*array.Uint64).Value(0) != context {
+			t.Fatalf("%d contexts, want the CDR's", rec.NumRows())
+		}
+		if str(0) != "NL" || str(1) != "ABC" || str(2) != "LOC1" || str(3) != "3256" || str(4) != "1" || str(6) != "BEL" || str(7) != "51.047599" {
+			t.Errorf("context %v", rec)
+		}
+	}
+	if err := s.ScanRepriceContexts(ctx, scope, func(rec arrow.RecordBatch) error { check(rec, 1); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ScanRepriceContextsOf(ctx, scope, []uint64{context, 1}, func(rec arrow.RecordBatch) error {
+		if rec.Column(0).(*array.Int64).Value(0) != lo {
+			t.Errorf("cdr_key %d", rec.Column(0).(*array.Int64).Value(0))
+		}
+		check(rec, 2)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 	// Both stored versions, oldest first, each with its zone and its
 	// connectors' tariff ids (connector 2 has none).

@@ -154,6 +154,9 @@ type repriceOptions struct {
 	Policies map[string]pricing.Policy // by ocpi.PartyKey; missing: DefaultPolicy
 	// BatchCDRs is how many CDRs the kernel prices at once (default 32768).
 	BatchCDRs int
+	// perCDRContexts resolves every CDR's context from its own strings, as
+	// for a hash that two contexts share (tests).
+	perCDRContexts bool
 }
 
 // repriceSummary is what a run did.
@@ -316,7 +319,11 @@ type repricer struct {
 	locs       map[locKey]*locVersions
 	refCacheH  map[refKey]int32 // refFor's cache for the header loader
 	headerCtxs map[headerKey]*headerCtx
-	refCacheP  map[refKey]int32 // and for the period scan
+	ctxTuples  map[uint64]headerKey  // context hash -> strings
+	ctxByHash  map[uint64]*headerCtx // resolved
+	ambiguous  map[uint64]bool       // hashes two contexts share
+	cdrTuples  map[int64]headerKey   // their CDRs' strings
+	refCacheP  map[refKey]int32      // and for the period scan
 	zoneIndex  map[zoneKey]int32
 	reasons    []string
 	reasonIdx  map[string]uint8
@@ -724,6 +731,9 @@ func (r *repricer) prepareHeaders(minKey, maxKey int64) error {
 // before the period scan: beside it, it would need a third connection
 // (the store's pool has two: the run's transaction and the period scan).
 func (r *repricer) loadHeaders(maxKey int64) error {
+	if err := r.loadContexts(); err != nil {
+		return err
+	}
 	return eachKeyChunk(r.minKey, maxKey, func(lo, hi int64) error {
 		return r.st.ScanRepriceHeaders(r.ctx, r.opts.Scope, lo, hi, r.headerBatch)
 	})
@@ -792,24 +802,65 @@ func (r *repricer) headerContext(hk headerKey) *headerCtx {
 	return c
 }
 
+// contextKey reads the nine context strings starting at column first.
+func contextKey(rec arrow.RecordBatch, first, i int) headerKey {
+	var s [9]string
+	var valid uint8
+	for c := range s {
+		a := rec.Column(first + c).(*array.String)
+		if a.IsValid(i) {
+			s[c] = strings.Clone(a.Value(i))
+			if c >= 2 && c <= 4 {
+				valid |= 1 << (c - 2) // location, EVSE, connector
+			}
+		}
+	}
+	return headerKey{cc: s[0], pid: s[1], loc: s[2], evse: s[3], conn: s[4], etz: s[5], country: s[6], lat: s[7], lon: s[8], valid: valid}
+}
+
+// loadContexts reads the scope's distinct contexts by hash. A hash that
+// two contexts share (or every hash, with opts.perCDRContexts) is resolved
+// per CDR instead.
+func (r *repricer) loadContexts() error {
+	r.ctxTuples, r.ctxByHash = map[uint64]headerKey{}, map[uint64]*headerCtx{}
+	ambiguous := map[uint64]bool{}
+	err := r.st.ScanRepriceContexts(r.ctx, r.opts.Scope, func(rec arrow.RecordBatch) error {
+		hs := rec.Column(0).(*array.Uint64)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			h := hs.Value(i)
+			if _, dup := r.ctxTuples[h]; dup || r.opts.perCDRContexts {
+				ambiguous[h] = true
+			}
+			r.ctxTuples[h] = contextKey(rec, 1, i)
+		}
+		return nil
+	})
+	if err != nil || len(ambiguous) == 0 {
+		return err
+	}
+	list := make([]uint64, 0, len(ambiguous))
+	for h := range ambiguous {
+		list = append(list, h)
+	}
+	r.ambiguous, r.cdrTuples = ambiguous, map[int64]headerKey{}
+	return r.st.ScanRepriceContextsOf(r.ctx, r.opts.Scope, list, func(rec arrow.RecordBatch) error {
+		keys := rec.Column(0).(*array.Int64)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			r.cdrTuples[keys.Value(i)] = contextKey(rec, 2, i)
+		}
+		return nil
+	})
+}
+
 func (r *repricer) headerBatch(rec arrow.RecordBatch) error {
 	col := func(name string) arrow.Array { return rec.Column(rec.Schema().FieldIndices(name)[0]) }
 	keys := col("cdr_key").(*array.Int64)
-	cc, pid := col("country_code").(*array.String), col("party_id").(*array.String)
 	starts := col("start_date_time").(*array.Timestamp)
 	credit, blocking := col("credit").(*array.Boolean), col("blocking").(*array.Boolean)
 	bx, bi := col("billed_excl").(*array.Int64), col("billed_incl").(*array.Int64)
-	locID, evse, conn := col("location_id").(*array.String), col("evse_uid").(*array.String), col("connector_id").(*array.String)
 	fb := col("location_tariff_ids").(*array.List)
 	fbv := fb.ListValues().(*array.String)
-	etz := col("embedded_time_zone").(*array.String)
-	country, lat, lon := col("country").(*array.String), col("latitude").(*array.String), col("longitude").(*array.String)
-	str := func(a *array.String, i int) string {
-		if a.IsNull(i) {
-			return ""
-		}
-		return a.Value(i)
-	}
+	contexts := col("context").(*array.Uint64)
 	for i := 0; i < int(rec.NumRows()); i++ {
 		key := keys.Value(i)
 		k := int(key - r.minKey)
@@ -837,18 +888,16 @@ func (r *repricer) headerBatch(rec arrow.RecordBatch) error {
 		} else {
 			r.start[k] = minInt64
 		}
-		hk := headerKey{cc: cc.Value(i), pid: pid.Value(i), loc: str(locID, i), evse: str(evse, i), conn: str(conn, i),
-			etz: str(etz, i), country: str(country, i), lat: str(lat, i), lon: str(lon, i)}
-		if locID.IsValid(i) {
-			hk.valid |= 1
+		var c *headerCtx
+		switch h := contexts.Value(i); {
+		case r.ambiguous != nil && r.ambiguous[h]:
+			c = r.headerContext(r.cdrTuples[key])
+		default:
+			if c = r.ctxByHash[h]; c == nil {
+				c = r.headerContext(r.ctxTuples[h])
+				r.ctxByHash[h] = c
+			}
 		}
-		if evse.IsValid(i) {
-			hk.valid |= 2
-		}
-		if conn.IsValid(i) {
-			hk.valid |= 4
-		}
-		c := r.headerContext(hk)
 		o := c.owner
 		r.owner[k] = o
 		// The stored location version in effect at the start names the

@@ -166,6 +166,14 @@ func TestRepriceIdempotent(t *testing.T) {
 	if c2, l2, s2 := checksum(); c2 != c1 || l2 != l1 || s2 != s1 {
 		t.Fatalf("second run: %d/%d/%s, first %d/%d/%s", c2, l2, s2, c1, l1, s1)
 	}
+	// Contexts read per CDR (as for a hash two contexts share) give the
+	// same rows as contexts read once per hash.
+	if _, err := reprice(ctx, st, repriceOptions{Scope: scope, Lines: true, perCDRContexts: true}); err != nil {
+		t.Fatal(err)
+	}
+	if c2, l2, s2 := checksum(); c2 != c1 || l2 != l1 || s2 != s1 {
+		t.Fatalf("with per-CDR contexts: %d/%d/%s, first %d/%d/%s", c2, l2, s2, c1, l1, s1)
+	}
 	other := scope
 	other.CountryCode, other.PartyID = "NL", "EVB"
 	if _, err := reprice(ctx, st, repriceOptions{Scope: other, Lines: true}); err != nil {
