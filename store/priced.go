@@ -19,9 +19,11 @@ import (
 )
 
 // The re-pricing path (migrations/0003_priced.sql): a scope of CDRs is read
-// as per-CDR headers and Arrow period batches, priced by the caller, and
-// written back into priced_tariffs, priced_cdrs and priced_lines in one
-// transaction that first deletes the scope's previous rows.
+// as per-CDR headers (their repeated strings once per distinct context) and
+// Arrow period batches, in key ranges, priced by the caller, and written back
+// into priced_tariffs, priced_zones, priced_reasons, priced_cdrs and
+// priced_lines in one transaction that first deletes the scope's previous
+// rows.
 
 // RepriceScope selects the CDRs of a re-pricing run: start_date_time in
 // [From, To) (UTC) and, when CountryCode is set, one owner.
