@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/shopspring/decimal"
 
 	"github.com/roamsettle/roamsettle/ocpi"
 )
@@ -833,4 +834,42 @@ func (s *Store) repricePeriods(ctx context.Context, in string, out map[int64]*oc
 		}
 	}
 	return rows.Err()
+}
+
+// CurrencyDifference sums, for one currency, the priced CDRs of a run whose
+// recomputed total_cost differs from the billed one (excl. or incl. VAT).
+type CurrencyDifference struct {
+	Currency string
+	CDRs     int64
+	// Sum and AbsSum are Σ (computed − billed) and Σ |computed − billed|
+	// of total_cost excl. VAT.
+	Sum, AbsSum decimal.Decimal
+}
+
+// PricedDifferences returns a run's billed-versus-computed differences per
+// currency, in currency order. Amounts in different currencies are never
+// added together.
+func (s *Store) PricedDifferences(ctx context.Context, runID string) ([]CurrencyDifference, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT currency, count(*),
+			sum(difference_excl_vat), sum(abs(difference_excl_vat))
+		FROM priced_cdrs_compared
+		WHERE run_id = ? AND status = 'priced' AND billed_total_cost_excl_vat IS NOT NULL
+			AND (difference_excl_vat <> 0 OR coalesce(difference_incl_vat, 0) <> 0)
+		GROUP BY currency ORDER BY currency`, runID)
+	if err != nil {
+		return nil, errorf("priced differences", runID, err)
+	}
+	defer rows.Close()
+	var out []CurrencyDifference
+	for rows.Next() {
+		var d CurrencyDifference
+		var cur sql.NullString
+		var sum, abs nullDecimal
+		if err := rows.Scan(&cur, &d.CDRs, &sum, &abs); err != nil {
+			return nil, errorf("priced differences", runID, err)
+		}
+		d.Currency, d.Sum, d.AbsSum = cur.String, sum.Decimal, abs.Decimal
+		out = append(out, d)
+	}
+	return out, errorf("priced differences", runID, rows.Err())
 }

@@ -169,7 +169,7 @@ type repriceSummary struct {
 	ZonesUnresolved             int64
 	ZoneSources                 map[string]int64
 	Equal, Different, NoBilled  int64
-	DiffExcl, AbsDiffExcl       int64 // Σ (computed - billed) and Σ |...|, millionths, all currencies
+	Differences                 []store.CurrencyDifference
 	EmbeddedPriced, EmbeddedNeq int64
 	Lines                       int64
 	Elapsed                     time.Duration
@@ -224,8 +224,10 @@ func printRepriceSummary(w io.Writer, s *repriceSummary) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  billed vs recomputed total_cost: %d equal, %d different, %d without a billed amount\n", s.Equal, s.Different, s.NoBilled)
-	fmt.Fprintf(w, "  difference (computed - billed, excl. VAT, all currencies): sum %s, sum of absolute values %s\n",
-		decimal.New(s.DiffExcl, -6).String(), decimal.New(s.AbsDiffExcl, -6).String())
+	for _, d := range s.Differences {
+		fmt.Fprintf(w, "    %s: %d CDRs differ, computed - billed (excl. VAT) sums to %s, %s in absolute values\n",
+			d.Currency, d.CDRs, d.Sum.String(), d.AbsSum.String())
+	}
 	if s.EmbeddedPriced > 0 {
 		fmt.Fprintf(w, "  with the embedded tariff: %d priced, %d differ from the tariff in effect\n", s.EmbeddedPriced, s.EmbeddedNeq)
 	}
@@ -450,6 +452,11 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 	ok = true
 	sum.phase("commit", &mark)
 	sum.Elapsed = time.Since(started)
+	// Summed per currency in SQL after the run: amounts in different
+	// currencies are never added, and the hot path carries no currency.
+	if sum.Differences, err = st.PricedDifferences(ctx, sum.RunID); err != nil {
+		return nil, err
+	}
 	sum.PeakRSS = peakRSS()
 	return sum, nil
 }
@@ -1208,9 +1215,6 @@ func (r *repricer) appendRow(i int, status uint8, why string, by uint8, tariff, 
 		r.sum.Equal++
 	default:
 		r.sum.Different++
-		d := t[0] - r.billedX[i]
-		r.sum.DiffExcl += d
-		r.sum.AbsDiffExcl += max(d, -d)
 	}
 }
 
