@@ -15,12 +15,15 @@ import (
 func runPull(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "pull", "cdrs|tariffs|locations",
 		"Fetches CDRs, tariffs or locations from a registered partner's Sender interface, page by page following\n"+
-			"the Link header, with retries on 5xx and timeouts. Resumes an interrupted pull where it stopped.")
+			"the Link header, with retries on 5xx and timeouts. Resumes an interrupted pull where it stopped.\n"+
+			"A complete tariff pull (the first one, or --full) replaces the stored list: tariffs the partner no\n"+
+			"longer returns are marked withdrawn (their versions stay).")
 	dbf := addDBFlags(fs)
 	partner := fs.String("partner", "", "the partner as CC-PID, e.g. NL-ABC")
 	since := fs.String("since", "", "date_from as an OCPI DateTime (default: where the last pull ended)")
 	limit := fs.Int("limit", 100, "page size asked for (the partner may cap it)")
 	attempts := fs.Int("attempts", 5, "tries per page on 5xx and timeouts")
+	full := fs.Bool("full", false, "ignore where the last pull ended and fetch everything (tariffs: withdraw what is no longer returned)")
 	// The module may come before the flags (pull cdrs --partner NL-ABC) or after.
 	module := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -77,7 +80,9 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 		Client:      &puller.Client{Attempts: *attempts, HTTP: &http.Client{Timeout: 60 * time.Second}},
 		Sink:        db,
 		Checkpoints: storeCheckpoints{db},
+		Tariffs:     storeTariffs{db},
 		PageLimit:   *limit,
+		Full:        *full,
 		Log:         env.Log,
 	}
 	st, err := p.Pull(ctx, conn, token, module, from)
@@ -88,6 +93,9 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	fmt.Fprintf(env.Stdout, "pulled %s from %s%s: %d pages, %d objects: accepted %d, duplicates %d, conflicts %d, rejected %d, not ours %d\n",
 		module, conn.Party(), resumed, st.Pages, st.Objects, st.Outcomes[ocpi.OutcomeAccepted], st.Outcomes[ocpi.OutcomeDuplicate],
 		st.Outcomes[ocpi.OutcomeConflict], st.Outcomes[ocpi.OutcomeRejected], st.Ignored)
+	if st.Complete && err == nil {
+		fmt.Fprintf(env.Stdout, "complete tariff list: %d stored tariffs no longer returned, marked withdrawn\n", st.Withdrawn)
+	}
 	return err
 }
 
@@ -101,4 +109,37 @@ func (c storeCheckpoints) Checkpoint(ctx context.Context, id int64, module strin
 
 func (c storeCheckpoints) SaveCheckpoint(ctx context.Context, id int64, module string, cp puller.Checkpoint) error {
 	return c.db.SaveCheckpoint(ctx, id, module, store.Checkpoint(cp))
+}
+
+// storeTariffs adapts the store's tariffs to what a complete tariff pull
+// replaces.
+type storeTariffs struct{ db *store.Store }
+
+// StoredTariffs lists a party's tariffs with the last_updated of their
+// newest version and their latest withdrawal.
+func (t storeTariffs) StoredTariffs(ctx context.Context, cc, pid string) ([]puller.StoredTariff, error) {
+	versions, err := t.db.PublishedTariffs(ctx, cc, pid)
+	if err != nil {
+		return nil, err
+	}
+	var out []puller.StoredTariff
+	for _, v := range versions { // ordered by owner, id, last_updated
+		if n := len(out); n > 0 && out[n-1].CountryCode == v.CountryCode && out[n-1].PartyID == v.PartyID && out[n-1].ID == v.ID {
+			out[n-1].LastUpdated = v.LastUpdated
+			continue
+		}
+		out = append(out, puller.StoredTariff{CountryCode: v.CountryCode, PartyID: v.PartyID, ID: v.ID, LastUpdated: v.LastUpdated})
+	}
+	for i := range out {
+		at, ok, err := t.db.TariffWithdrawnAt(ctx, out[i].CountryCode, out[i].PartyID, out[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		out[i].WithdrawnAt, out[i].Withdrawn = at, ok
+	}
+	return out, nil
+}
+
+func (t storeTariffs) WithdrawTariff(ctx context.Context, cc, pid, id string, at time.Time) error {
+	return t.db.WithdrawTariff(ctx, cc, pid, id, at)
 }

@@ -185,6 +185,23 @@ func (o storeObjects) WithdrawTariff(ctx context.Context, cc, pid, id string, at
 	return o.db.WithdrawTariff(ctx, cc, pid, id, at)
 }
 
+func (o storeObjects) TariffWithdrawnAt(ctx context.Context, cc, pid, id string) (time.Time, bool, error) {
+	return o.db.TariffWithdrawnAt(ctx, cc, pid, id)
+}
+
+func (o storeObjects) LatestInvoiceRaw(ctx context.Context, cc, pid, id string) ([]byte, error) {
+	raw, err := o.db.LatestInvoiceRaw(ctx, cc, pid, id)
+	return raw, notFound(err)
+}
+
+func (o storeObjects) WithdrawInvoice(ctx context.Context, cc, pid, id string, at time.Time) error {
+	return o.db.WithdrawInvoice(ctx, cc, pid, id, at)
+}
+
+func (o storeObjects) InvoiceWithdrawnAt(ctx context.Context, cc, pid, id string) (time.Time, bool, error) {
+	return o.db.InvoiceWithdrawnAt(ctx, cc, pid, id)
+}
+
 // levelFilter drops records below min (access logs of successful requests
 // under load).
 type levelFilter struct {

@@ -18,6 +18,12 @@
 //   - GETs are retried on 5xx, 429 and network errors with exponential
 //     backoff and jitter, a bounded number of times; pushes are never
 //     replayed (digest 1.10).
-//   - The package imports no database: Sink, Checkpoints and Partners are
-//     interfaces wired by cmd/roamsettle.
+//   - A complete tariff pull (no date_from: the first pull or Full, not
+//     resumed, every page fetched, every listed item identifiable) replaces
+//     the stored list (digest 4.1): each live stored tariff of the
+//     connection's parties that the Sender did not list, and whose newest
+//     version is older than the pull's date_to, is withdrawn at that date_to
+//     through Tariffs. Versions stay. Any other pull withdraws nothing.
+//   - The package imports no database: Sink, Checkpoints, Tariffs and
+//     Partners are interfaces wired by cmd/roamsettle.
 package puller

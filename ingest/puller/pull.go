@@ -45,8 +45,15 @@ type Puller struct {
 	PageLimit int
 	// MaxPages bounds one pull (default 100,000).
 	MaxPages int
-	Now      func() time.Time
-	Log      *slog.Logger
+	// Full ignores the stored watermark: the pull asks for everything
+	// (unless since is given).
+	Full bool
+	// Tariffs, when set, lets a complete tariff pull (no date_from, not
+	// resumed, every page fetched) withdraw the stored tariffs the Sender
+	// no longer returned.
+	Tariffs Tariffs
+	Now     func() time.Time
+	Log     *slog.Logger
 }
 
 // Stats summarises one pull.
@@ -58,6 +65,10 @@ type Stats struct {
 	TotalCount int // the last X-Total-Count seen, -1 when absent
 	Limit      int // the last X-Limit seen, -1 when absent
 	Resumed    bool
+	// Withdrawn counts the stored tariffs a complete pull withdrew.
+	Withdrawn int
+	// Complete says the pull was a complete tariff list (see Puller.Tariffs).
+	Complete bool
 }
 
 // ModuleKind maps a pullable module to the object kind it serves.
@@ -107,12 +118,17 @@ func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module s
 		st.Resumed = true
 	} else {
 		from := since
-		if from.IsZero() {
+		if from.IsZero() && !p.Full {
 			from = cp.Watermark
 		}
+		st.Complete = module == ocpi.ModuleTariffs && from.IsZero()
 		cp.WindowTo = now().UTC().Truncate(time.Second)
 		next = windowURL(endpoint, from, cp.WindowTo, limit)
 	}
+	// returned holds the identity of every tariff the Sender listed, ours
+	// or not, decodable or not; an item without one leaves the pull
+	// incomplete, since the tariff it names cannot be told.
+	returned := map[string]bool{}
 	auth := ocpi.AuthorizationHeader(token, conn.AuthMode, conn.Version)
 	hint := ocpi.Hint{Kind: kind, Version: conn.Version}
 	if conn.Version == ocpi.V211 {
@@ -141,6 +157,13 @@ func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module s
 			r := ocpi.Received{Source: ocpi.Source{Channel: ocpi.ChannelPull, Name: next, Partner: conn.Party(),
 				Position: max(offset, 0) + int64(i)}, ReceivedAt: at, Raw: []byte(raw), SHA256: sha256.Sum256(raw)}
 			ocpi.DecodeReceived(&r, hint)
+			if st.Complete {
+				if cc, pid, id := r.Identity(); cc != "" && pid != "" && id != "" {
+					returned[objectKey(cc, pid, id)] = true
+				} else {
+					st.Complete = false
+				}
+			}
 			if cc, pid, _ := r.Identity(); cc != "" && !conn.MayWriteFor(cc, pid) {
 				st.Ignored++
 				continue
@@ -178,6 +201,13 @@ func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module s
 		next = ""
 		if more {
 			next = link
+		}
+	}
+	if st.Complete && p.Tariffs != nil {
+		n, err := p.withdrawUnreturned(ctx, conn, returned, cp.WindowTo)
+		st.Withdrawn = n
+		if err != nil {
+			return st, err
 		}
 	}
 	return st, nil

@@ -22,6 +22,15 @@
 //   - Tokens are compared by SHA-256 only; the receiver never holds a token
 //     it issued. Authorization headers and credentials bodies never reach a
 //     log line.
+//   - A GET of a tariff or of an invoice reconciliation record returns the
+//     raw body of its newest version (highest last_updated) exactly as it
+//     was received, so the owner compares its own copy with what we hold; it
+//     answers 404 with 2003 when nothing is stored or when a withdrawal was
+//     recorded at or after that version's last_updated (puller.Withdrawn: a
+//     later PUT brings it back). Same owner scoping as PUT.
+//   - DELETE of a tariff or invoice reconciliation record records a
+//     withdrawal; no version is ever removed (CDRs are re-priced and
+//     invoices matched against them).
 //   - Concurrent CDR POSTs are group-committed: one goroutine collects what
 //     queued while the previous Save ran (up to BatchMax records, lingering
 //     at most BatchWait) and calls Sink.Save once for all of them.

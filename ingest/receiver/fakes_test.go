@@ -24,12 +24,16 @@ type memStore struct {
 	locations map[string]*ocpi.Location
 	tariffRaw map[string][]byte
 	withdrawn []string
-	partners  []ocpi.Connection
+	// withdrawals of tariffs and invoice records by kind*identity.
+	withdrawnAt map[string]time.Time
+	invoiceRaw  map[string][]byte
+	partners    []ocpi.Connection
 }
 
 func newMemStore() *memStore {
 	return &memStore{objects: map[string][32]byte{}, cdrRaw: map[string][]byte{},
-		locations: map[string]*ocpi.Location{}, tariffRaw: map[string][]byte{}}
+		locations: map[string]*ocpi.Location{}, tariffRaw: map[string][]byte{},
+		withdrawnAt: map[string]time.Time{}, invoiceRaw: map[string][]byte{}}
 }
 
 func (m *memStore) Save(_ context.Context, batch []ocpi.Received) ([]ocpi.Outcome, error) {
@@ -78,6 +82,8 @@ func (m *memStore) Save(_ context.Context, batch []ocpi.Received) ([]ocpi.Outcom
 			m.locations[idk] = &l
 		case r.Tariff != nil:
 			m.tariffRaw[idk] = r.Raw
+		case r.Invoice != nil:
+			m.invoiceRaw[idk] = r.Raw
 		}
 	}
 	return out, nil
@@ -165,11 +171,44 @@ func (m *memStore) LatestTariffRaw(_ context.Context, cc, pid, id string) ([]byt
 	return raw, nil
 }
 
-func (m *memStore) WithdrawTariff(_ context.Context, cc, pid, id string, _ time.Time) error {
+func (m *memStore) WithdrawTariff(_ context.Context, cc, pid, id string, at time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.withdrawn = append(m.withdrawn, ocpi.PartyKey(cc, pid)+"*"+id)
+	m.withdrawnAt["tariff*"+ocpi.PartyKey(cc, pid)+"*"+ocpi.Key(id)] = at
 	return nil
+}
+
+func (m *memStore) withdrawal(kind, cc, pid, id string) (time.Time, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	at, ok := m.withdrawnAt[kind+"*"+ocpi.PartyKey(cc, pid)+"*"+ocpi.Key(id)]
+	return at, ok, nil
+}
+
+func (m *memStore) TariffWithdrawnAt(_ context.Context, cc, pid, id string) (time.Time, bool, error) {
+	return m.withdrawal("tariff", cc, pid, id)
+}
+
+func (m *memStore) LatestInvoiceRaw(_ context.Context, cc, pid, id string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	raw, ok := m.invoiceRaw[ocpi.Key(cc)+"*"+ocpi.Key(pid)+"*"+ocpi.Key(id)]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return raw, nil
+}
+
+func (m *memStore) WithdrawInvoice(_ context.Context, cc, pid, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.withdrawnAt["invoice*"+ocpi.PartyKey(cc, pid)+"*"+ocpi.Key(id)] = at
+	return nil
+}
+
+func (m *memStore) InvoiceWithdrawnAt(_ context.Context, cc, pid, id string) (time.Time, bool, error) {
+	return m.withdrawal("invoice", cc, pid, id)
 }
 
 // plainSealer "seals" by prefixing: enough to check the token went through it.

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/roamsettle/roamsettle/ingest/puller"
 	"github.com/roamsettle/roamsettle/ocpi"
 )
 
@@ -403,12 +405,76 @@ func (s *Server) postInvoice(c *call) {
 
 func (s *Server) putInvoice(c *call) { s.putObject(c, ocpi.KindInvoice, ocpi.MaxObjectIDLength) }
 
-// deleteInvoice: records are append-only versions and the store has no
-// withdrawal for them yet, so a DELETE is refused with a reason rather than
-// acknowledged and forgotten.
+func (s *Server) getInvoice(c *call) {
+	s.getLive(c, "invoice reconciliation record", s.cfg.Objects.LatestInvoiceRaw, s.cfg.Objects.InvoiceWithdrawnAt)
+}
+
+// deleteInvoice records the withdrawal of an invoice reconciliation record;
+// its versions stay (invoices were matched against them).
 func (s *Server) deleteInvoice(c *call) {
-	if _, _, _, ok := s.pathObject(c, ocpi.MaxObjectIDLength); !ok {
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	if !ok {
 		return
 	}
-	s.fail(c, http.StatusOK, ocpi.StatusClientError, "", "", "deleting an invoice reconciliation record is not supported: PUT a corrected record")
+	if err := s.cfg.Objects.WithdrawInvoice(c.r.Context(), cc, pid, id, s.cfg.Now().UTC()); err != nil {
+		s.cfg.Log.Error("withdraw invoice reconciliation record", "err", err)
+		s.fail(c, http.StatusInternalServerError, ocpi.StatusServerError, "", "", "could not record the withdrawal")
+		return
+	}
+	s.reply(c, http.StatusOK, ocpi.StatusSuccess, "", nil)
+}
+
+func (s *Server) getTariff(c *call) {
+	s.getLive(c, "tariff", s.cfg.Objects.LatestTariffRaw, s.cfg.Objects.TariffWithdrawnAt)
+}
+
+// getLive answers the GET of a client-owned versioned object (tariff,
+// invoice reconciliation record) with the raw body of its newest version,
+// exactly as it was received, so the owner can compare it with its own
+// copy. An object never stored, or withdrawn since its newest version (see
+// puller.Withdrawn), is answered 404 with 2003, as for a CDR.
+func (s *Server) getLive(c *call, what string,
+	latest func(ctx context.Context, cc, pid, id string) ([]byte, error),
+	withdrawnAt func(ctx context.Context, cc, pid, id string) (time.Time, bool, error)) {
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	if !ok {
+		return
+	}
+	raw, err := latest(c.r.Context(), cc, pid, id)
+	if errors.Is(err, ErrNotFound) {
+		s.fail(c, http.StatusNotFound, ocpi.StatusUnknownLocation, "", "id", "no such "+what)
+		return
+	}
+	if err != nil {
+		s.cfg.Log.Error("get "+what, "err", err)
+		s.fail(c, http.StatusInternalServerError, ocpi.StatusServerError, "", "", "could not read the "+what)
+		return
+	}
+	at, recorded, err := withdrawnAt(c.r.Context(), cc, pid, id)
+	if err != nil {
+		s.cfg.Log.Error("get "+what, "err", err)
+		s.fail(c, http.StatusInternalServerError, ocpi.StatusServerError, "", "", "could not read the "+what)
+		return
+	}
+	if puller.Withdrawn(lastUpdatedOf(raw), at, recorded) {
+		s.fail(c, http.StatusNotFound, ocpi.StatusUnknownLocation, "", "id", "the "+what+" was withdrawn")
+		return
+	}
+	s.reply(c, http.StatusOK, ocpi.StatusSuccess, "", jsonRaw(raw))
+}
+
+// lastUpdatedOf reads last_updated from a stored raw body (zero when it
+// has none, so that any withdrawal hides it).
+func lastUpdatedOf(raw []byte) time.Time {
+	var v struct {
+		LastUpdated string `json:"last_updated"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return time.Time{}
+	}
+	t, err := ocpi.ParseDateTime(v.LastUpdated)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

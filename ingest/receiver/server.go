@@ -35,8 +35,8 @@ type PartnerStore interface {
 // ErrNotFound is what Objects return for an object that is not stored.
 var ErrNotFound = errors.New("not found")
 
-// Objects reads stored objects for GETs and PATCHes and records tariff
-// withdrawals.
+// Objects reads stored objects for GETs and PATCHes and records tariff and
+// invoice reconciliation record withdrawals.
 type Objects interface {
 	// CDRRaw returns the raw body of a stored CDR.
 	CDRRaw(ctx context.Context, countryCode, partyID, id string) ([]byte, error)
@@ -47,6 +47,18 @@ type Objects interface {
 	LatestTariffRaw(ctx context.Context, countryCode, partyID, id string) ([]byte, error)
 	// WithdrawTariff records an OCPI DELETE of a tariff.
 	WithdrawTariff(ctx context.Context, countryCode, partyID, id string, at time.Time) error
+	// TariffWithdrawnAt returns the latest recorded withdrawal of a tariff,
+	// if any.
+	TariffWithdrawnAt(ctx context.Context, countryCode, partyID, id string) (time.Time, bool, error)
+	// LatestInvoiceRaw returns the raw body of the newest stored version of
+	// an invoice reconciliation record.
+	LatestInvoiceRaw(ctx context.Context, countryCode, partyID, id string) ([]byte, error)
+	// WithdrawInvoice records an OCPI DELETE of an invoice reconciliation
+	// record; its versions stay.
+	WithdrawInvoice(ctx context.Context, countryCode, partyID, id string, at time.Time) error
+	// InvoiceWithdrawnAt returns the latest recorded withdrawal of an
+	// invoice reconciliation record, if any.
+	InvoiceWithdrawnAt(ctx context.Context, countryCode, partyID, id string) (time.Time, bool, error)
 }
 
 // Sealer encrypts the token a partner gave us (we need it in clear to call
@@ -154,6 +166,7 @@ func (s *Server) routes() {
 	m.HandleFunc("DELETE /ocpi/{version}/credentials", s.ocpi("credentials", authRegistration, s.deleteCredentials))
 	m.HandleFunc("POST /ocpi/{version}/cdrs", s.ocpi("cdrs", authFunctional, s.postCDR))
 	m.HandleFunc("GET /ocpi/{version}/cdrs/{cc}/{pid}/{id}", s.ocpi("cdrs", authFunctional, s.getCDR))
+	m.HandleFunc("GET /ocpi/{version}/tariffs/{cc}/{pid}/{id}", s.ocpi("tariffs", authFunctional, s.getTariff))
 	m.HandleFunc("PUT /ocpi/{version}/tariffs/{cc}/{pid}/{id}", s.ocpi("tariffs", authFunctional, s.putTariff))
 	m.HandleFunc("PATCH /ocpi/{version}/tariffs/{cc}/{pid}/{id}", s.ocpi("tariffs", authFunctional, s.patchTariff))
 	m.HandleFunc("DELETE /ocpi/{version}/tariffs/{cc}/{pid}/{id}", s.ocpi("tariffs", authFunctional, s.deleteTariff))
@@ -162,6 +175,7 @@ func (s *Server) routes() {
 		m.HandleFunc("PATCH /ocpi/{version}/locations"+p, s.ocpi("locations", authFunctional, s.patchLocation))
 	}
 	m.HandleFunc("POST /ocpi/{version}/invoicereconciliation", s.ocpi("invoicereconciliation", authFunctional, s.postInvoice))
+	m.HandleFunc("GET /ocpi/{version}/invoicereconciliation/{cc}/{pid}/{id}", s.ocpi("invoicereconciliation", authFunctional, s.getInvoice))
 	m.HandleFunc("PUT /ocpi/{version}/invoicereconciliation/{cc}/{pid}/{id}", s.ocpi("invoicereconciliation", authFunctional, s.putInvoice))
 	m.HandleFunc("DELETE /ocpi/{version}/invoicereconciliation/{cc}/{pid}/{id}", s.ocpi("invoicereconciliation", authFunctional, s.deleteInvoice))
 }
