@@ -336,8 +336,14 @@ func TestE2EPushHandshakeSecurity(t *testing.T) {
 	if r := c.do("PUT", "/ocpi/2.3.0/tariffs/BE/BEC/16", a230, []byte(t230)); r.status != 201 {
 		t.Errorf("2.3.0 tariff PUT: %d %s", r.status, r.body)
 	}
+	if r := c.do("GET", "/ocpi/2.2.1/tariffs/NL/ABC/12", a221, nil); r.status != 200 || !strings.Contains(r.body, `"party_id":"ABC"`) {
+		t.Errorf("tariff GET: %d %s", r.status, r.body)
+	}
 	if r := c.do("DELETE", "/ocpi/2.2.1/tariffs/NL/ABC/12", a221, nil); r.status != 200 {
 		t.Errorf("tariff DELETE: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", "/ocpi/2.2.1/tariffs/NL/ABC/12", a221, nil); r.status != 404 || !strings.Contains(r.body, `"status_code":2003`) {
+		t.Errorf("withdrawn tariff GET: %d %s", r.status, r.body)
 	}
 	// Locations: PUT, then a connector PATCH with new tariff ids and a time zone PATCH.
 	l221 := strings.Replace(strings.Replace(spec(t, "spec/2.2.1/location_example.json"), `"party_id": "BEC"`, `"party_id": "ABC"`, 1), `"country_code": "BE"`, `"country_code": "NL"`, 1)
@@ -362,6 +368,15 @@ func TestE2EPushHandshakeSecurity(t *testing.T) {
 	irr := `{"country_code":"BE","party_id":"BEC","id":"IRR1","invoice_id":"INV202303","cdrs":["12345","SECOND-2.3.0"],"last_updated":"2025-04-01T21:59:59Z"}`
 	if r := c.do("POST", "/ocpi/2.3.0/invoicereconciliation", a230, []byte(irr)); r.status != 201 {
 		t.Errorf("IRR POST: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", "/ocpi/2.3.0/invoicereconciliation/BE/BEC/IRR1", a230, nil); r.status != 200 || !strings.Contains(r.body, `"INV202303"`) {
+		t.Errorf("IRR GET: %d %s", r.status, r.body)
+	}
+	if r := c.do("DELETE", "/ocpi/2.3.0/invoicereconciliation/BE/BEC/IRR1", a230, nil); r.status != 200 {
+		t.Errorf("IRR DELETE: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", "/ocpi/2.3.0/invoicereconciliation/BE/BEC/IRR1", a230, nil); r.status != 404 {
+		t.Errorf("withdrawn IRR GET: %d %s", r.status, r.body)
 	}
 
 	// Security: each refusal leaves the store unchanged (checked by counts below).
