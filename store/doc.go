@@ -53,6 +53,12 @@
 //	conflicts(kind, identity, last_updated, stored_sha256, refused_sha256, raw_sha256, detected_at)
 //	schema_version(version, name, applied_at)
 //
+// Later migrations: 0002_partners.sql (partner connections with hashed
+// tokens, pull checkpoints; partners.go), 0003_priced.sql (reprice runs,
+// priced_cdrs, priced_lines and the view priced_cdrs_compared; priced.go),
+// 0004_irr_withdrawals.sql (invoice_reconciliation_withdrawals, shaped like
+// tariff_withdrawals; irr.go).
+//
 // Dimension types are stored as a one-byte code: the narrow dimension table
 // then loads about twice as fast as with the type name.
 //
