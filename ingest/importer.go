@@ -394,7 +394,7 @@ func (s *Summary) count(batch []ocpi.Received, outs []ocpi.Outcome, maxExamples 
 			// A few conflicts are enough to show; leave the room to rejects.
 			if len(s.Examples) < maxExamples && s.Conflicts <= 5 {
 				cc, pid, id := r.Identity()
-				s.Examples = append(s.Examples, fmt.Sprintf("%s: record %d: CDR %s*%s %s: a different body under an identity already stored [conflict]",
+				s.Examples = append(s.Examples, fmt.Sprintf("%s: record %d: CDR %s-%s %s: a different body under an identity already stored [conflict]",
 					r.Source.Name, r.Source.Position+1, cc, pid, id))
 			}
 		case ocpi.OutcomeRejected:

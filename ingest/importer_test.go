@@ -245,7 +245,7 @@ func TestImportStampsSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := sink.saved[0]
-	want := ocpi.Source{Channel: ocpi.ChannelFile, Name: "t.json", Partner: "NL*ABC", Position: 0}
+	want := ocpi.Source{Channel: ocpi.ChannelFile, Name: "t.json", Partner: "NL-ABC", Position: 0}
 	if r.Source != want || !r.ReceivedAt.Equal(at) {
 		t.Errorf("source %+v at %v, want %+v at %v", r.Source, r.ReceivedAt, want, at)
 	}

@@ -2,6 +2,7 @@ package ocpi
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -56,8 +57,11 @@ func parseDateTime(s string) (t time.Time, offset bool, err error) {
 	}
 	// Years outside 1900-9000 are typos, and keep offsets from carrying a
 	// time out of the four-digit years FormatDateTime writes.
-	if year < 1900 || year > 9000 || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
-		return time.Time{}, false, errors.New("not a valid date and time")
+	if year < 1900 || year > 9000 {
+		return time.Time{}, false, fmt.Errorf("year %04d is outside 1900-9000 (an \"open end\" or a typo is not a date)", year)
+	}
+	if month < 1 || month > 12 || day < 1 || day > daysIn(month, year) || hour > 23 || minute > 59 || second > 59 {
+		return time.Time{}, false, fmt.Errorf("%s is not a date and time of the calendar (month 01-12, day of that month, hour 00-23, minutes and seconds 00-59)", s[:19])
 	}
 	rest := s[19:]
 	nanos := 0

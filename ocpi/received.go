@@ -19,7 +19,7 @@ type Source struct {
 	Channel Channel
 	// Name is the file path or the endpoint URL.
 	Name string
-	// Partner is the sending party as "CC*PID" (e.g. "NL*ABC"), empty when unknown.
+	// Partner is the sending party as "CC-PID" (e.g. "NL-ABC"), empty when unknown.
 	Partner string
 	// Position is the record's index within the file or page, from 0.
 	Position int64
@@ -78,7 +78,9 @@ const (
 // and joins.
 func Key(s string) string { return strings.ToUpper(strings.TrimSpace(s)) }
 
-// PartyKey formats a party as "CC*PID" in upper case.
+// PartyKey formats a party as "CC-PID" in upper case: the one spelling of a
+// party in flags, output and messages (a "*" would be a shell wildcard in a
+// flag).
 func PartyKey(countryCode, partyID string) string {
-	return Key(countryCode) + "*" + Key(partyID)
+	return Key(countryCode) + "-" + Key(partyID)
 }

@@ -489,22 +489,32 @@ type Connection struct {
 	// Endpoints are the partner's endpoints for Version.
 	Endpoints []Endpoint
 	// Roles are the parties the partner may write for: its own, or for a
-	// hub the parties routed through it.
-	Roles          []CredentialsRole
+	// hub the parties routed through it (2.3.0 hubs list them here).
+	Roles []CredentialsRole
+	// HubClients are the parties a hub fronts, from its hubclientinfo
+	// module (2.2.1 hubs list only themselves in their credentials), and
+	// HubClientsAt when the list was last read or pushed.
+	HubClients     []ClientInfo
+	HubClientsAt   time.Time
 	CreatedAt      time.Time
 	RegisteredAt   *time.Time
 	UnregisteredAt *time.Time
 }
 
-// Party is the connection's own party as "CC*PID".
+// Party is the connection's own party as "CC-PID".
 func (c *Connection) Party() string { return PartyKey(c.CountryCode, c.PartyID) }
 
 // Registered reports whether the credentials handshake completed and was not
 // undone.
 func (c *Connection) Registered() bool { return c.RegisteredAt != nil && c.UnregisteredAt == nil }
 
+// IsHub reports whether the partner is a roaming hub (DESIGN invariant 9:
+// a window onto the parties behind it).
+func (c *Connection) IsHub() bool { return strings.EqualFold(c.Role, "HUB") }
+
 // MayWriteFor reports whether the connection may write objects owned by the
-// party: its own party, or a role it registered (a hub's routed parties).
+// party: its own party, a role it registered, or, for a hub, a party its
+// hubclientinfo lists.
 func (c *Connection) MayWriteFor(countryCode, partyID string) bool {
 	if Key(countryCode) == Key(c.CountryCode) && Key(partyID) == Key(c.PartyID) {
 		return true
@@ -513,6 +523,10 @@ func (c *Connection) MayWriteFor(countryCode, partyID string) bool {
 		if Key(countryCode) == Key(r.CountryCode) && Key(partyID) == Key(r.PartyID) {
 			return true
 		}
+	}
+	if c.IsHub() {
+		_, ok := FindClient(c.HubClients, countryCode, partyID)
+		return ok
 	}
 	return false
 }

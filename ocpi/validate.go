@@ -1,6 +1,7 @@
 package ocpi
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -87,6 +88,19 @@ func (v *validator) str(field, s string, max int, req, blocking bool) {
 	}
 }
 
+// ciString reports an identifier with characters a CiString does not allow
+// (printable ASCII without space; "/" cannot be addressed in a URL either).
+// It never blocks: the object is still a billing claim.
+func (v *validator) ciString(field, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c > '~' || c == '/' {
+			v.reportAt(field, RuleFormat, false, fmt.Sprintf("%q has characters OCPI does not allow in an identifier "+
+				"(printable ASCII without spaces or \"/\"), the first at byte %d", s, i))
+			return
+		}
+	}
+}
+
 func (v *validator) enum(field, s string, allowed []string, blocking bool) {
 	if s != "" && !contains(allowed, s) {
 		v.reportAt(field, RuleEnum, blocking, "unknown value "+strconv.Quote(s))
@@ -118,6 +132,7 @@ func (v *validator) cdr(c *CDR) {
 	v211 := c.Version == V211
 	v.owner(c.CountryCode, c.PartyID, c.Version)
 	v.str("id", c.ID, pick(v211, 36, 39), true, false)
+	v.ciString("id", c.ID)
 
 	endField := pick(v211, "stop_date_time", "end_date_time")
 	startKnown := v.sessionTime("start_date_time", c.StartDateTime)
@@ -459,6 +474,7 @@ func (v *validator) tariff(t *Tariff) {
 	v211 := t.Version == V211
 	v.owner(t.CountryCode, t.PartyID, t.Version)
 	v.str("id", t.ID, 36, true, false)
+	v.ciString("id", t.ID)
 	v.currency("currency", t.Currency)
 	v.enum("type", t.Type, tariffTypes, true)
 	for i, a := range t.AltText {
@@ -640,6 +656,7 @@ func (v *validator) location(l *Location) {
 	v211 := l.Version == V211
 	v.owner(l.CountryCode, l.PartyID, l.Version)
 	v.str("id", l.ID, pick(v211, 39, 36), true, false)
+	v.ciString("id", l.ID)
 	v.str("name", l.Name, 255, false, false)
 	v.str("address", l.Address, pick(l.Version == V230, 255, 45), true, false)
 	v.str("city", l.City, 45, true, false)
@@ -693,6 +710,7 @@ func (v *validator) location(l *Location) {
 func (v *validator) invoice(r *InvoiceReconciliationRecord) {
 	v.owner(r.CountryCode, r.PartyID, r.Version)
 	v.str("id", r.ID, 36, true, false)
+	v.ciString("id", r.ID)
 	v.str("invoice_id", r.InvoiceID, 255, true, false)
 	if !v.required("cdrs", len(r.CDRs) == 0, false) {
 		m := v.enter("cdrs")

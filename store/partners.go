@@ -20,7 +20,7 @@ var ErrPartnerExists = errors.New("partner already registered")
 
 const partnerColumns = `partner_id, country_code, party_id, role, name, versions_url, version,
 	token_a_sha256, token_c_sha256, token_b_sha256, token_b_sealed, auth_mode, endpoints, roles,
-	created_at, registered_at, unregistered_at`
+	created_at, registered_at, unregistered_at, hub_clients, hub_clients_at`
 
 // AddPartner records a new partner connection and returns it with its id.
 // An active (not unregistered) partner with the same party and role is
@@ -46,7 +46,8 @@ func (s *Store) AddPartner(ctx context.Context, c ocpi.Connection) (ocpi.Connect
 	}
 	err = s.db.QueryRowContext(ctx, `INSERT INTO partners (country_code, party_id, role, name, versions_url, version,
 		token_a_sha256, token_c_sha256, token_b_sha256, token_b_sealed, auth_mode, endpoints, roles,
-		created_at, registered_at, unregistered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		created_at, registered_at, unregistered_at, hub_clients, hub_clients_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		RETURNING partner_id`, args...).Scan(&c.ID)
 	return c, errorf("add partner", object, err)
 }
@@ -61,7 +62,7 @@ func (s *Store) UpdatePartner(ctx context.Context, c ocpi.Connection) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE partners SET country_code = ?, party_id = ?, role = ?, name = ?,
 		versions_url = ?, version = ?, token_a_sha256 = ?, token_c_sha256 = ?, token_b_sha256 = ?,
 		token_b_sealed = ?, auth_mode = ?, endpoints = ?, roles = ?, created_at = ?, registered_at = ?,
-		unregistered_at = ? WHERE partner_id = ?`, append(args, c.ID)...)
+		unregistered_at = ?, hub_clients = ?, hub_clients_at = ? WHERE partner_id = ?`, append(args, c.ID)...)
 	if err == nil {
 		if n, _ := res.RowsAffected(); n == 0 {
 			err = ErrNotFound
@@ -131,23 +132,68 @@ func partnerArgs(c *ocpi.Connection) ([]any, error) {
 	if mode == "" {
 		mode = ocpi.AuthAuto
 	}
+	clients, clientsAt, err := hubClientArgs(c.HubClients, c.HubClientsAt)
+	if err != nil {
+		return nil, err
+	}
 	return []any{c.CountryCode, c.PartyID, c.Role, nullString(c.Name), nullString(c.VersionsURL),
 		nullString(string(c.Version)), digest(c.TokenA), digest(c.TokenC), digest(c.TokenB), nilIfEmpty(c.TokenBSealed),
 		string(mode), string(endpoints), string(roles), c.CreatedAt.UTC(), timeOrNil(c.RegisteredAt),
-		timeOrNil(c.UnregisteredAt)}, nil
+		timeOrNil(c.UnregisteredAt), clients, clientsAt}, nil
+}
+
+func hubClientArgs(list []ocpi.ClientInfo, at time.Time) (any, any, error) {
+	if list == nil && at.IsZero() {
+		return nil, nil, nil
+	}
+	if list == nil {
+		list = []ocpi.ClientInfo{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		return nil, nil, err
+	}
+	var when any
+	if !at.IsZero() {
+		when = at.UTC()
+	}
+	return string(b), when, nil
+}
+
+// SaveHubClients replaces the list of parties a hub fronts (its
+// hubclientinfo), as read or pushed at at.
+func (s *Store) SaveHubClients(ctx context.Context, partnerID int64, clients []ocpi.ClientInfo, at time.Time) error {
+	object := fmt.Sprintf("partner %d", partnerID)
+	list, when, err := hubClientArgs(clients, at)
+	if err != nil {
+		return errorf("save hub clients", object, err)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE partners SET hub_clients = ?, hub_clients_at = ? WHERE partner_id = ?`, list, when, partnerID)
+	if err == nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			err = ErrNotFound
+		}
+	}
+	return errorf("save hub clients", object, err)
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanPartner(row scanner) (ocpi.Connection, error) {
 	var c ocpi.Connection
-	var name, url, version, endpoints, roles sql.NullString
+	var name, url, version, endpoints, roles, clients sql.NullString
 	var tokA, tokC, tokB, sealed []byte
 	var mode string
-	var reg, unreg sql.NullTime
+	var reg, unreg, clientsAt sql.NullTime
 	if err := row.Scan(&c.ID, &c.CountryCode, &c.PartyID, &c.Role, &name, &url, &version, &tokA, &tokC, &tokB,
-		&sealed, &mode, &endpoints, &roles, &c.CreatedAt, &reg, &unreg); err != nil {
+		&sealed, &mode, &endpoints, &roles, &c.CreatedAt, &reg, &unreg, &clients, &clientsAt); err != nil {
 		return c, err
+	}
+	c.HubClientsAt = utc(clientsAt)
+	if clients.Valid && clients.String != "" {
+		if err := json.Unmarshal([]byte(clients.String), &c.HubClients); err != nil {
+			return c, fmt.Errorf("partner %d hub clients: %w", c.ID, err)
+		}
 	}
 	c.Name, c.VersionsURL, c.Version, c.AuthMode = name.String, url.String, ocpi.Version(version.String), ocpi.AuthMode(mode)
 	copy(c.TokenA[:], tokA)

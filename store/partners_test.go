@@ -126,3 +126,45 @@ func TestLatestTariffRaw(t *testing.T) {
 		t.Fatalf("latest: %s %v", raw, err)
 	}
 }
+
+// TestHubClientsRoundTrip: the parties a hub fronts survive a reopen of the
+// partner row, through SaveHubClients and through UpdatePartner alike.
+func TestHubClientsRoundTrip(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	hub, err := s.AddPartner(ctx, ocpi.Connection{CountryCode: "DE", PartyID: "HUB", Role: "HUB", CreatedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Partner(ctx, "DE", "HUB", ""); got.HubClients != nil || !got.HubClientsAt.IsZero() {
+		t.Fatalf("a new hub fronts %v", got.HubClients)
+	}
+	clients := []ocpi.ClientInfo{
+		{CountryCode: "DE", PartyID: "AAA", Role: "CPO", Status: ocpi.ClientConnected, LastUpdated: t0},
+		{CountryCode: "NL", PartyID: "BBB", Role: "CPO", Status: ocpi.ClientOffline, LastUpdated: t0.Add(time.Minute)},
+	}
+	at := t0.Add(time.Hour)
+	if err := s.SaveHubClients(ctx, hub.ID, clients, at); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Partner(ctx, "DE", "HUB", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(clients, got.HubClients); diff != "" || !got.HubClientsAt.Equal(at) {
+		t.Fatalf("hub clients at %v (-want +got):\n%s", got.HubClientsAt, diff)
+	}
+	if !got.MayWriteFor("nl", "bbb") || got.MayWriteFor("FR", "CCC") {
+		t.Errorf("MayWriteFor does not follow the hub's clients")
+	}
+	got.HubClients = got.HubClients[:1]
+	if err := s.UpdatePartner(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := s.Partner(ctx, "DE", "HUB", ""); len(again.HubClients) != 1 {
+		t.Errorf("after UpdatePartner: %v", again.HubClients)
+	}
+	if err := s.SaveHubClients(ctx, 999, clients, at); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown partner: %v", err)
+	}
+}

@@ -207,7 +207,7 @@ func describe(r *ocpi.Received) string {
 	cc, pid, id := r.Identity()
 	obj := string(r.Kind)
 	if id != "" {
-		obj += " " + cc + "*" + pid + "*" + id
+		obj += " " + ocpi.PartyKey(cc, pid) + "*" + id
 	}
 	return fmt.Sprintf("%s (%s %s #%d)", obj, r.Source.Channel, r.Source.Name, r.Source.Position)
 }

@@ -321,7 +321,7 @@ func TestCDRRoundTrip(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing CDR: %v", err)
 	}
-	if e := (*Error)(nil); !errors.As(err, &e) || e.Op != "cdr" || e.Object != "NL*ABC*NOPE" {
+	if e := (*Error)(nil); !errors.As(err, &e) || e.Op != "cdr" || e.Object != "NL-ABC*NOPE" {
 		t.Errorf("error %#v", err)
 	}
 }

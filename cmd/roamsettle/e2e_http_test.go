@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -87,9 +88,12 @@ type platform struct {
 	// credentials POST handling when roamsettle connects: call back with
 	// the token it was given.
 	calledBack error
-	cdrs       []string
-	flaky      map[string]bool
-	fetches    map[string]int
+	// skipCallback: the platform answers the credentials POST without
+	// calling our versions endpoint back (some hubs do).
+	skipCallback bool
+	cdrs         []string
+	flaky        map[string]bool
+	fetches      map[string]int
 }
 
 func newPlatform(t *testing.T, v ocpi.Version, cc, pid, ourToken string) *platform {
@@ -141,13 +145,17 @@ func (p *platform) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(400)
 			return
 		}
-		req, _ := http.NewRequest("GET", theirs.URL, nil)
-		req.Header.Set("Authorization", ocpi.AuthorizationHeader(theirs.Token, ocpi.AuthAuto, p.version))
-		res, err := http.DefaultClient.Do(req)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode != 200 {
-				err = fmt.Errorf("callback: HTTP %d", res.StatusCode)
+		var err error
+		if !p.skipCallback {
+			req, _ := http.NewRequest("GET", theirs.URL, nil)
+			req.Header.Set("Authorization", ocpi.AuthorizationHeader(theirs.Token, ocpi.AuthAuto, p.version))
+			var res *http.Response
+			res, err = http.DefaultClient.Do(req)
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode != 200 {
+					err = fmt.Errorf("callback: HTTP %d", res.StatusCode)
+				}
 			}
 		}
 		p.mu.Lock()
@@ -440,7 +448,7 @@ func TestE2EPushHandshakeSecurity(t *testing.T) {
 		}
 	}
 	out, _, _ := run(t, "partners", "list", "--db", db, "--all")
-	if !strings.Contains(out, "NL*ABC") || !strings.Contains(out, "registered") || !strings.Contains(out, "removed") {
+	if !strings.Contains(out, "NL-ABC") || !strings.Contains(out, "registered") || !strings.Contains(out, "removed") {
 		t.Errorf("partners list after the run:\n%s", out)
 	}
 }
@@ -458,13 +466,18 @@ func TestE2EConnectAndPull(t *testing.T) {
 	}
 	p.flaky["4"] = true // the second page fails once with 503
 
-	out, errs, code := run(t, "connect", "--db", db, "--partner", "NL-CPO", "--url", p.URL+"/versions",
+	// The party and role come from the partner's credentials: no --partner.
+	out, errs, code := run(t, "connect", "--db", db, "--url", p.URL+"/versions",
 		"--token", "token-a-from-cpo", "--listen", "127.0.0.1:0")
-	if code != 0 || !strings.Contains(out, "connected to NL*CPO with OCPI 2.2.1") {
+	if code != 0 || !strings.Contains(out, "connected to NL-CPO (CPO, as its credentials say) with OCPI 2.2.1") ||
+		!strings.Contains(out, "listening on 127.0.0.1:") {
 		t.Fatalf("connect: %d\n%s\n%s", code, out, errs)
 	}
 	if p.calledBack != nil {
 		t.Fatalf("the partner could not call our versions endpoint back: %v", p.calledBack)
+	}
+	if _, errs, code := run(t, "pull", "cdrs", "--db", db); code != 2 || !strings.Contains(errs, "--partner is required") {
+		t.Errorf("pull without --partner: exit %d, %s", code, errs)
 	}
 	out, errs, code = run(t, "pull", "cdrs", "--db", db, "--partner", "NL-CPO", "--limit", "4")
 	if code != 0 || !strings.Contains(out, "3 pages, 10 objects: accepted 10") {
@@ -483,6 +496,39 @@ func TestE2EConnectAndPull(t *testing.T) {
 		if n > 2 {
 			t.Errorf("%s fetched %d times", u, n)
 		}
+	}
+}
+
+// TestE2EConnectOnABusyPort: connect says what it listens on and why, and
+// a busy --listen address does not fail a handshake whose partner never
+// calls back; a partner that does call back then fails it, and connect says
+// why.
+func TestE2EConnectOnABusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	db := filepath.Join(t.TempDir(), "busy.duckdb")
+	quiet := newPlatform(t, ocpi.V221, "NL", "QUI", "token-a-quiet")
+	quiet.skipCallback = true
+	out, errs, code := run(t, "connect", "--db", db, "--url", quiet.URL+"/versions", "--token", "token-a-quiet", "--listen", busy.Addr().String())
+	if code != 0 || !strings.Contains(errs, "cannot listen on "+busy.Addr().String()) || !strings.Contains(out, "connected to NL-QUI (CPO") {
+		t.Fatalf("connect on a busy port, no callback: exit %d\n%s\n%s", code, out, errs)
+	}
+	calling := newPlatform(t, ocpi.V221, "NL", "CAL", "token-a-calling")
+	calling.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/credentials" {
+			// A partner whose callback failed answers 3001 (digest 2.3).
+			body, _ := ocpi.MarshalEnvelope(nil, ocpi.StatusUnableToUseClientAPI, "could not reach your versions endpoint", time.Now())
+			w.Write(body)
+			return
+		}
+		calling.serve(w, r)
+	})
+	_, errs, code = run(t, "connect", "--db", db, "--url", calling.URL+"/versions", "--token", "token-a-calling", "--listen", busy.Addr().String())
+	if code == 0 || !strings.Contains(errs, "cannot listen on") || !strings.Contains(errs, "3001") {
+		t.Fatalf("connect on a busy port, partner calls back: exit %d\n%s", code, errs)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -91,7 +92,8 @@ func runPartnersAdd(ctx context.Context, env *Env, args []string) error {
 }
 
 func runPartnersList(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "partners list", "", "Lists partners: party, role, version, state and endpoints. Never tokens.")
+	fs := newFlagSet(env, "partners list", "", "Lists partners: party, role, version, state and endpoints, and for a hub the parties it\n"+
+		"fronts (whose objects it may deliver). Never tokens.")
 	dbf := addDBFlags(fs)
 	all := fs.Bool("all", false, "include removed and unregistered partners")
 	if err := parseFlags(fs, args); err != nil {
@@ -108,6 +110,7 @@ func runPartnersList(ctx context.Context, env *Env, args []string) error {
 	}
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PARTY\tROLE\tNAME\tVERSION\tSTATE\tAUTH\tENDPOINTS\tVERSIONS URL")
+	var hubs []string
 	for _, p := range ps {
 		state := "awaiting registration"
 		switch {
@@ -121,8 +124,21 @@ func runPartnersList(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", p.Party(), p.Role, orDash(p.Name), orDash(string(p.Version)),
 			state, p.AuthMode, len(p.Endpoints), orDash(p.VersionsURL))
+		if p.IsHub() {
+			when := "not read yet: `roamsettle pull hubclientinfo --partner " + p.Party() + "`"
+			if !p.HubClientsAt.IsZero() {
+				when = "hubclientinfo of " + p.HubClientsAt.Format(time.DateTime) + " UTC"
+			}
+			hubs = append(hubs, fmt.Sprintf("hub %s fronts %s (%s)", p.Party(), fronted(p), when))
+		}
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, h := range hubs {
+		fmt.Fprintln(env.Stdout, h)
+	}
+	return nil
 }
 
 func orDash(s string) string {
@@ -219,4 +235,21 @@ func (b *secretBox) Open(sealed []byte) (string, error) {
 		return "", errors.New("cannot open the partner's token: wrong key (ROAMSETTLE_SECRET_KEY or <db>.key)")
 	}
 	return string(plain), nil
+}
+
+// fronted lists the parties a hub fronts with their status, or "-".
+func fronted(c ocpi.Connection) string {
+	var parts []string
+	for _, r := range c.Roles {
+		if k := ocpi.PartyKey(r.CountryCode, r.PartyID); k != c.Party() && !slices.Contains(parts, k) {
+			parts = append(parts, k)
+		}
+	}
+	for _, ci := range c.HubClients {
+		parts = append(parts, ci.Party()+" "+strings.ToLower(ci.Status))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,17 +15,21 @@ import (
 )
 
 func runPull(ctx context.Context, env *Env, args []string) error {
-	fs := newFlagSet(env, "pull", "cdrs|tariffs|locations",
+	fs := newFlagSet(env, "pull", "cdrs|tariffs|locations|hubclientinfo",
 		"Fetches CDRs, tariffs or locations from a registered partner's Sender interface, page by page following\n"+
-			"the Link header, with retries on 5xx and timeouts. Resumes an interrupted pull where it stopped.\n"+
-			"A complete tariff pull (the first one, or --full) replaces the stored list: tariffs the partner no\n"+
-			"longer returns are marked withdrawn (their versions stay).")
+			"the Link header, with retries on 5xx, timeouts and 429 (honouring Retry-After). Resumes an interrupted\n"+
+			"pull where it stopped; --full starts over. A complete tariff pull (the first one, or --full) replaces the\n"+
+			"stored list: tariffs the partner no longer returns are marked withdrawn (their versions stay), unless\n"+
+			"objects were refused. From a hub, each pull first rereads the parties it fronts (hubclientinfo) and\n"+
+			"accepts their objects; `pull hubclientinfo` only rereads that list.\n"+
+			"Exits 3 when objects were refused (owned by a party the partner does not serve, rejected, conflicts).")
 	dbf := addDBFlags(fs)
-	partner := fs.String("partner", "", "the partner as CC-PID, e.g. NL-ABC")
+	partner := fs.String("partner", "", "the partner as CC-PID, e.g. NL-ABC (required)")
 	since := fs.String("since", "", "date_from as an OCPI DateTime (default: where the last pull ended)")
 	limit := fs.Int("limit", 100, "page size asked for (the partner may cap it)")
-	attempts := fs.Int("attempts", 5, "tries per page on 5xx and timeouts")
-	full := fs.Bool("full", false, "ignore where the last pull ended and fetch everything (tariffs: withdraw what is no longer returned)")
+	attempts := fs.Int("attempts", 5, "tries per page on 5xx, 429 and timeouts")
+	maxWait := fs.Duration("max-wait", 2*time.Minute, "longest total wait between the tries of one page (Retry-After included)")
+	full := fs.Bool("full", false, "start over: drop an unfinished pull and fetch everything (tariffs: withdraw what is no longer returned)")
 	// The module may come before the flags (pull cdrs --partner NL-ABC) or after.
 	module := ""
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
@@ -35,14 +41,16 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if module == "" && fs.NArg() == 1 {
 		module = fs.Arg(0)
 	} else if fs.NArg() != 0 {
-		module = ""
+		return usageError(fs, env, "one module, then flags: pull cdrs|tariffs|locations|hubclientinfo --partner CC-PID")
 	}
-	if module == "" || *partner == "" {
-		fs.Usage()
-		return errUsage
+	if module == "" {
+		return usageError(fs, env, "which module? pull cdrs|tariffs|locations|hubclientinfo --partner CC-PID")
 	}
-	if _, ok := puller.ModuleKind(module); !ok {
-		return fmt.Errorf("module %q: want cdrs, tariffs or locations", module)
+	if _, ok := puller.ModuleKind(module); !ok && module != ocpi.ModuleHubClientInfo {
+		return fmt.Errorf("module %q: want cdrs, tariffs, locations or hubclientinfo", module)
+	}
+	if *partner == "" {
+		return usageError(fs, env, "--partner is required: the partner as CC-PID, e.g. NL-ABC (see `roamsettle partners list`)")
 	}
 	var from time.Time
 	if *since != "" {
@@ -76,27 +84,110 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	client := &puller.Client{Attempts: *attempts, MaxWait: *maxWait, HTTP: &http.Client{Timeout: 60 * time.Second}}
+	if module == ocpi.ModuleHubClientInfo {
+		return pullHubClients(ctx, env, db, client, conn, token)
+	}
 	p := &puller.Puller{
-		Client:      &puller.Client{Attempts: *attempts, HTTP: &http.Client{Timeout: 60 * time.Second}},
+		Client:      client,
 		Sink:        db,
 		Checkpoints: storeCheckpoints{db},
 		Tariffs:     storeTariffs{db},
+		Hubs:        db,
 		PageLimit:   *limit,
 		Full:        *full,
 		Log:         env.Log,
 	}
 	st, err := p.Pull(ctx, conn, token, module, from)
+	printPullStats(env, module, conn, st, err == nil)
+	if err != nil {
+		return err
+	}
+	if n := st.Refused(); n > 0 {
+		return &exitError{code: 3, err: fmt.Errorf("%d of %d objects from %s were not stored: %s", n, st.Objects, conn.Party(), refusedWhy(conn, st))}
+	}
+	return nil
+}
+
+// usageError prints the flags and one line saying what is missing.
+func usageError(fs *flag.FlagSet, env *Env, why string) error {
+	fs.Usage()
+	fmt.Fprintf(env.Stderr, "\nroamsettle %s: %s\n", fs.Name(), why)
+	return errUsage
+}
+
+func printPullStats(env *Env, module string, conn ocpi.Connection, st puller.Stats, ok bool) {
+	if st.HubClients >= 0 {
+		fmt.Fprintf(env.Stdout, "%s is a hub fronting %d parties%s\n", conn.Party(), st.HubClients, hubListNote(st))
+	}
 	resumed := ""
 	if st.Resumed {
 		resumed = " (resumed)"
 	}
-	fmt.Fprintf(env.Stdout, "pulled %s from %s%s: %d pages, %d objects: accepted %d, duplicates %d, conflicts %d, rejected %d, not ours %d\n",
+	fmt.Fprintf(env.Stdout, "pulled %s from %s%s: %d pages, %d objects: accepted %d, duplicates %d, conflicts %d, rejected %d (of which not ours %d)\n",
 		module, conn.Party(), resumed, st.Pages, st.Objects, st.Outcomes[ocpi.OutcomeAccepted], st.Outcomes[ocpi.OutcomeDuplicate],
 		st.Outcomes[ocpi.OutcomeConflict], st.Outcomes[ocpi.OutcomeRejected], st.Ignored)
-	if st.Complete && err == nil {
+	switch {
+	case st.Complete && ok:
 		fmt.Fprintf(env.Stdout, "complete tariff list: %d stored tariffs no longer returned, marked withdrawn\n", st.Withdrawn)
+	case st.Incomplete != "":
+		fmt.Fprintf(env.Stdout, "tariff list not taken as complete, nothing withdrawn: %s\n", st.Incomplete)
 	}
-	return err
+}
+
+func hubListNote(st puller.Stats) string {
+	note := ""
+	if st.HubRefresh != nil {
+		note = " (stored list: could not reread it: " + st.HubRefresh.Error() + ")"
+	}
+	if len(st.HubSkipped) > 0 {
+		note += fmt.Sprintf(" (%d invalid entries left out, first: %s)", len(st.HubSkipped), st.HubSkipped[0])
+	}
+	return note
+}
+
+// refusedWhy says what was refused and where to look.
+func refusedWhy(conn ocpi.Connection, st puller.Stats) string {
+	var parts []string
+	if st.Ignored > 0 {
+		owners := make([]string, 0, len(st.Foreign))
+		for k, n := range st.Foreign {
+			owners = append(owners, fmt.Sprintf("%s %d", k, n))
+		}
+		slices.Sort(owners)
+		what := "a party this connection does not serve"
+		if conn.IsHub() {
+			what = "a party the hub does not front (`roamsettle partners list` shows those it does)"
+		}
+		parts = append(parts, fmt.Sprintf("%d owned by %s: %s", st.Ignored, what, strings.Join(owners, ", ")))
+	}
+	if n := st.Outcomes[ocpi.OutcomeRejected] - st.Ignored; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d rejected (see `roamsettle rejects`)", n))
+	}
+	if n := st.Outcomes[ocpi.OutcomeConflict]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d in conflict with a stored CDR of the same id", n))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// pullHubClients rereads the parties a hub fronts and prints them.
+func pullHubClients(ctx context.Context, env *Env, db *store.Store, client *puller.Client, conn ocpi.Connection, token string) error {
+	if !conn.IsHub() {
+		return fmt.Errorf("%s is registered as %s, not as a hub: it has no hubclientinfo", conn.Party(), conn.Role)
+	}
+	if _, ok := (ocpi.VersionDetails{Endpoints: conn.Endpoints}).Find(ocpi.ModuleHubClientInfo, ocpi.InterfaceSender); !ok {
+		return fmt.Errorf("hub %s publishes no hubclientinfo sender endpoint; it fronts the parties of its credentials: %s",
+			conn.Party(), fronted(conn))
+	}
+	conn, skipped, err := puller.RefreshHub(ctx, client, db, conn, token, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "hub %s fronts %d parties: %s\n", conn.Party(), len(conn.HubClients), fronted(conn))
+	for _, s := range skipped {
+		fmt.Fprintf(env.Stderr, "roamsettle pull: hubclientinfo entry left out: %s\n", s)
+	}
+	return nil
 }
 
 // storeCheckpoints adapts the store's checkpoints to the puller's.

@@ -462,7 +462,7 @@ func reprice(ctx context.Context, st *store.Store, opts repriceOptions) (*repric
 }
 
 func (r *repricer) ownerIndex(cc, pid string) int32 {
-	k := cc + "*" + pid
+	k := ocpi.PartyKey(cc, pid)
 	if i, ok := r.owners[k]; ok {
 		return i
 	}
@@ -1299,7 +1299,7 @@ func (r *repricer) priceReference() error {
 		return err
 	}
 	history := func(cc, pid, id string) []ocpi.Tariff {
-		o, ok := r.owners[ocpi.Key(cc)+"*"+ocpi.Key(pid)]
+		o, ok := r.owners[ocpi.PartyKey(cc, pid)]
 		if !ok {
 			return nil
 		}

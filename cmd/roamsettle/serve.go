@@ -51,11 +51,32 @@ type httpEndpoint struct {
 	versions string
 }
 
-// startReceiver listens and serves the OCPI receiver on the store.
-func startReceiver(env *Env, db *store.Store, box *secretBox, f serveFlags) (*httpEndpoint, error) {
+// baseURL is how partners reach us: --public-url, else the address
+// listened on.
+func (f serveFlags) baseURL(addr string) string {
+	if base := strings.TrimRight(f.publicURL, "/"); base != "" {
+		return base
+	}
+	scheme := "http"
+	if f.cert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + addr
+}
+
+// selfRoles are our parties and roles as sent in credentials.
+func (f serveFlags) selfRoles() ([]ocpi.CredentialsRole, error) {
 	cc, pid, err := parseParty(f.self)
 	if err != nil {
 		return nil, fmt.Errorf("--party: %w", err)
+	}
+	return []ocpi.CredentialsRole{{Role: "EMSP", CountryCode: cc, PartyID: pid, BusinessDetails: ocpi.BusinessDetails{Name: f.selfName}}}, nil
+}
+
+// startReceiver listens and serves the OCPI receiver on the store.
+func startReceiver(env *Env, db *store.Store, box *secretBox, f serveFlags) (*httpEndpoint, error) {
+	if _, err := f.selfRoles(); err != nil {
+		return nil, err
 	}
 	if (f.cert == "") != (f.key == "") {
 		return nil, errors.New("--cert and --key go together")
@@ -64,23 +85,25 @@ func startReceiver(env *Env, db *store.Store, box *secretBox, f serveFlags) (*ht
 	if err != nil {
 		return nil, err
 	}
-	base := strings.TrimRight(f.publicURL, "/")
-	if base == "" {
-		scheme := "http"
-		if f.cert != "" {
-			scheme = "https"
-		}
-		base = scheme + "://" + ln.Addr().String()
+	return serveOn(env, db, box, f, ln)
+}
+
+// serveOn serves the OCPI receiver on a listener.
+func serveOn(env *Env, db *store.Store, box *secretBox, f serveFlags, ln net.Listener) (*httpEndpoint, error) {
+	self, err := f.selfRoles()
+	if err != nil {
+		ln.Close()
+		return nil, err
 	}
+	base := f.baseURL(ln.Addr().String())
 	log := env.Log
 	if f.quietRequests {
 		log = slog.New(levelFilter{Handler: env.Log.Handler(), min: slog.LevelWarn})
 	}
 	srv, err := receiver.New(receiver.Config{
 		BaseURL: base,
-		Self: []ocpi.CredentialsRole{{Role: "EMSP", CountryCode: cc, PartyID: pid,
-			BusinessDetails: ocpi.BusinessDetails{Name: f.selfName}}},
-		Sink: db, Partners: db, Objects: storeObjects{db}, Sealer: box,
+		Self:    self,
+		Sink:    db, Partners: db, Objects: storeObjects{db}, Sealer: box,
 		Client:    &puller.Client{Attempts: 2, HTTP: &http.Client{Timeout: 15 * time.Second}},
 		Log:       log,
 		MaxBody:   f.maxBody,

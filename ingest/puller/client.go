@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -18,7 +19,10 @@ import (
 // Client makes OCPI requests to a partner: it wraps requests in the
 // Authorization header, unwraps response envelopes, and retries GETs that
 // failed with a 5xx, 429 or a network error with exponential backoff and
-// jitter, a bounded number of times.
+// jitter, a bounded number of times. A 429 or 503 with Retry-After (seconds
+// or an HTTP date) waits as long as the partner asks instead, within
+// MaxWait over all tries of one GET: a partner asking for more is an error
+// at once, naming the wait it asked for.
 type Client struct {
 	HTTP *http.Client
 	// Attempts is the number of tries of one GET (default 5).
@@ -26,10 +30,15 @@ type Client struct {
 	// Backoff is the first wait between tries, doubled each time with up to
 	// 50 % jitter (default 200 ms), never more than MaxBackoff (default 5 s).
 	Backoff, MaxBackoff time.Duration
+	// MaxWait bounds the total time one GET waits between its tries
+	// (default 2 minutes).
+	MaxWait time.Duration
 	// MaxBody bounds a response body (default 64 MiB).
 	MaxBody int64
-	// sleep waits between tries; tests replace it.
+	// sleep waits between tries and now reads the clock (for Retry-After
+	// dates); tests replace them.
 	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
 }
 
 // Response is one OCPI answer.
@@ -69,6 +78,12 @@ func (c *Client) defaults() {
 	if c.MaxBody <= 0 {
 		c.MaxBody = 64 << 20
 	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = 2 * time.Minute
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
 	if c.sleep == nil {
 		c.sleep = func(ctx context.Context, d time.Duration) error {
 			t := time.NewTimer(d)
@@ -88,19 +103,47 @@ func (c *Client) defaults() {
 func (c *Client) Get(ctx context.Context, url, authorization string, header http.Header) (*Response, error) {
 	c.defaults()
 	wait := c.Backoff
-	var lastErr error
+	var waited time.Duration
 	for attempt := 1; ; attempt++ {
 		resp, err := c.do(ctx, http.MethodGet, url, authorization, header, nil)
 		if err == nil || !retryable(resp, err) || attempt >= c.Attempts || ctx.Err() != nil {
 			return resp, err
 		}
-		lastErr = err
-		jittered := wait/2 + rand.N(wait/2+1)
-		if err := c.sleep(ctx, jittered); err != nil {
-			return nil, errors.Join(lastErr, err)
+		d := wait/2 + rand.N(wait/2+1)
+		if asked, ok := retryAfter(resp, c.now()); ok {
+			if waited+asked > c.MaxWait {
+				return resp, fmt.Errorf("%w; the partner asks to retry after %v, more than the %v this request may still wait (of %v)",
+					err, asked, max(c.MaxWait-waited, 0), c.MaxWait)
+			}
+			d = asked
 		}
+		d = min(d, max(c.MaxWait-waited, 0))
+		if err2 := c.sleep(ctx, d); err2 != nil {
+			return nil, errors.Join(err, err2)
+		}
+		waited += d
 		wait = min(2*wait, c.MaxBackoff)
 	}
+}
+
+// retryAfter reads the Retry-After header of a 429 or 503 answer: a number
+// of seconds or an HTTP date (RFC 9110 10.2.3). A date in the past means
+// now.
+func retryAfter(resp *Response, now time.Time) (time.Duration, bool) {
+	if resp == nil || (resp.HTTPStatus != http.StatusTooManyRequests && resp.HTTPStatus != http.StatusServiceUnavailable) {
+		return 0, false
+	}
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+		return time.Duration(min(n, 1<<32)) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
 }
 
 // Send makes one request with a body (POST, PUT) or without (DELETE); it is

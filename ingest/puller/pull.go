@@ -45,23 +45,33 @@ type Puller struct {
 	PageLimit int
 	// MaxPages bounds one pull (default 100,000).
 	MaxPages int
-	// Full ignores the stored watermark: the pull asks for everything
-	// (unless since is given).
+	// Full starts over: it drops an unfinished crawl's checkpoint and
+	// ignores the stored watermark, so the pull asks for everything (unless
+	// since is given) and a tariff pull is complete.
 	Full bool
 	// Tariffs, when set, lets a complete tariff pull (no date_from, not
 	// resumed, every page fetched) withdraw the stored tariffs the Sender
 	// no longer returned.
 	Tariffs Tariffs
-	Now     func() time.Time
-	Log     *slog.Logger
+	// Hubs, when set, lets a pull from a hub first reread the hub's client
+	// list (hubclientinfo), so the objects of a party that joined the hub
+	// since the last pull are accepted.
+	Hubs HubStore
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
 // Stats summarises one pull.
 type Stats struct {
-	Pages      int
-	Objects    int
-	Outcomes   map[ocpi.Outcome]int
-	Ignored    int // owned by a party the connection does not serve
+	Pages    int
+	Objects  int
+	Outcomes map[ocpi.Outcome]int
+	// Ignored counts the objects owned by a party the connection does not
+	// serve; Foreign counts them by owner ("CC-PID"). They reach the Sink as
+	// rejects (owner), so their raw bytes are kept, and are counted in
+	// Outcomes as rejected too.
+	Ignored    int
+	Foreign    map[string]int
 	TotalCount int // the last X-Total-Count seen, -1 when absent
 	Limit      int // the last X-Limit seen, -1 when absent
 	Resumed    bool
@@ -69,6 +79,22 @@ type Stats struct {
 	Withdrawn int
 	// Complete says the pull was a complete tariff list (see Puller.Tariffs).
 	Complete bool
+	// Incomplete says why a tariff pull that started as a complete list
+	// withdrew nothing (resumed, objects refused, an item without identity).
+	Incomplete string
+	// HubClients is the number of parties a hub fronts, as used by this
+	// pull (-1 for a connection that is not a hub); HubRefresh says why the
+	// list could not be reread (the stored one was used), HubSkipped lists
+	// entries of the list that were not valid ClientInfo objects.
+	HubClients int
+	HubRefresh error
+	HubSkipped []string
+}
+
+// Refused counts the objects the pull did not store: owned by a party the
+// connection does not serve, rejected, or in conflict with a stored CDR.
+func (st Stats) Refused() int {
+	return st.Outcomes[ocpi.OutcomeRejected] + st.Outcomes[ocpi.OutcomeConflict]
 }
 
 // ModuleKind maps a pullable module to the object kind it serves.
@@ -88,7 +114,7 @@ func ModuleKind(module string) (ocpi.Kind, bool) {
 // unfinished crawl from its checkpoint; otherwise it asks for the window
 // from since (or the stored watermark when since is zero) to now.
 func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module string, since time.Time) (Stats, error) {
-	st := Stats{Outcomes: map[ocpi.Outcome]int{}, TotalCount: -1, Limit: -1}
+	st := Stats{Outcomes: map[ocpi.Outcome]int{}, Foreign: map[string]int{}, TotalCount: -1, Limit: -1}
 	kind, ok := ModuleKind(module)
 	if !ok {
 		return st, fmt.Errorf("pull: module %q: want cdrs, tariffs or locations", module)
@@ -109,13 +135,34 @@ func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module s
 	if maxPages <= 0 {
 		maxPages = 100_000
 	}
+	st.HubClients = -1
+	if conn.IsHub() {
+		if p.Hubs != nil {
+			refreshed, skipped, err := RefreshHub(ctx, p.Client, p.Hubs, conn, token, now())
+			st.HubSkipped = skipped
+			if err != nil {
+				st.HubRefresh = err
+			} else {
+				conn = refreshed
+			}
+		}
+		st.HubClients = len(conn.HubClients)
+	}
 	cp, err := p.Checkpoints.Checkpoint(ctx, conn.ID, module)
 	if err != nil {
 		return st, err
 	}
 	next := cp.NextURL
+	if p.Full {
+		// Starting over: the unfinished crawl's remaining pages are part of
+		// the new window.
+		next = ""
+	}
 	if next != "" {
 		st.Resumed = true
+		if module == ocpi.ModuleTariffs {
+			st.Incomplete = "resumed an unfinished pull, so the list is not complete in this run (pull --full starts over)"
+		}
 	} else {
 		from := since
 		if from.IsZero() && !p.Full {
@@ -162,11 +209,19 @@ func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module s
 					returned[objectKey(cc, pid, id)] = true
 				} else {
 					st.Complete = false
+					st.Incomplete = fmt.Sprintf("item %d of %s has no country_code, party_id or id", r.Source.Position, next)
 				}
 			}
 			if cc, pid, _ := r.Identity(); cc != "" && !conn.MayWriteFor(cc, pid) {
 				st.Ignored++
-				continue
+				st.Foreign[ocpi.PartyKey(cc, pid)]++
+				refuseOwner(&r, conn, cc, pid)
+				if st.Complete {
+					// A filtered list says nothing reliable about the
+					// parties it was filtered for: withdraw nothing.
+					st.Complete = false
+					st.Incomplete = "objects of parties this connection does not serve were refused, so the list was filtered"
+				}
 			}
 			batch = append(batch, r)
 		}
@@ -211,6 +266,19 @@ func (p *Puller) Pull(ctx context.Context, conn ocpi.Connection, token, module s
 		}
 	}
 	return st, nil
+}
+
+// refuseOwner turns an object owned by a party the connection does not
+// serve into a reject (rule owner): its raw bytes are kept, nothing of it is
+// stored as an object.
+func refuseOwner(r *ocpi.Received, conn ocpi.Connection, cc, pid string) {
+	why := "owned by " + ocpi.PartyKey(cc, pid) + ", which is not a party of " + conn.Party()
+	if conn.IsHub() {
+		why += " (the hub does not front it: see its hubclientinfo)"
+	}
+	r.Problems = append(ocpi.Problems{{Path: "country_code/party_id", Rule: ocpi.RuleOwner, Message: why, Blocking: true}}, r.Problems...)
+	r.Rejected = true
+	r.CDR, r.Tariff, r.Location, r.Invoice = nil, nil, nil, nil
 }
 
 func windowURL(endpoint string, from, to time.Time, limit int) string {

@@ -21,6 +21,7 @@ type memSink struct {
 	failAt  int // fail the Save call with this number (1-based), 0 never
 	calls   int
 	objects int
+	rejects []ocpi.Received
 }
 
 func (m *memSink) Save(_ context.Context, batch []ocpi.Received) ([]ocpi.Outcome, error) {
@@ -36,6 +37,7 @@ func (m *memSink) Save(_ context.Context, batch []ocpi.Received) ([]ocpi.Outcome
 		k := cc + "*" + pid + "*" + id
 		if r.Rejected {
 			out[i] = ocpi.OutcomeRejected
+			m.rejects = append(m.rejects, r)
 			continue
 		}
 		m.ids[k]++
@@ -148,6 +150,12 @@ func TestPullPagesWithRetriesAndCheckpoint(t *testing.T) {
 	if st.Pages != 4 || st.Objects != 10 || st.Ignored != 1 || st.Outcomes[ocpi.OutcomeAccepted] != 9 || st.TotalCount != 10 || st.Limit != 3 {
 		t.Fatalf("stats %+v", st)
 	}
+	// The object of another party is refused, and kept as a reject (rule
+	// owner) with its raw bytes: nothing received is lost.
+	if st.Refused() != 1 || st.Foreign["NL-ZZZ"] != 1 || st.Outcomes[ocpi.OutcomeRejected] != 1 || len(sink.rejects) != 1 ||
+		sink.rejects[0].Problems[0].Rule != ocpi.RuleOwner || !strings.Contains(string(sink.rejects[0].Raw), `"CDR-4"`) {
+		t.Fatalf("refused: %+v, rejects %+v", st, sink.rejects)
+	}
 	cp := cps.m["7cdrs"]
 	if cp.NextURL != "" || !cp.Watermark.Equal(now) || cp.Pages != 4 {
 		t.Fatalf("checkpoint %+v", cp)
@@ -224,5 +232,81 @@ func TestClientRetriesAreBounded(t *testing.T) {
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++; w.WriteHeader(401) })
 	if _, err := c.Get(context.Background(), srv.URL, "Token x", nil); err == nil || calls != 1 {
 		t.Errorf("a 401 must not be retried: %d calls", calls)
+	}
+}
+
+// TestClientHonoursRetryAfter: a 429 with Retry-After in seconds or as an
+// HTTP date waits as long as the partner asks (not the client's own
+// backoff), and a wait beyond MaxWait fails at once with the reason.
+func TestClientHonoursRetryAfter(t *testing.T) {
+	now := time.Date(2024, 3, 1, 12, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name       string
+		retryAfter string
+		maxWait    time.Duration
+		wantWaits  []time.Duration
+		wantCalls  int
+		wantErr    string
+	}{
+		{"seconds", "7", 0, []time.Duration{7 * time.Second, 7 * time.Second}, 3, ""},
+		{"HTTP date", now.Add(90 * time.Second).Format(http.TimeFormat), 5 * time.Minute, []time.Duration{90 * time.Second, 90 * time.Second}, 3, ""},
+		{"date in the past", now.Add(-time.Hour).Format(http.TimeFormat), 0, []time.Duration{0, 0}, 3, ""},
+		{"over the total budget", "3600", time.Minute, nil, 1, "retry after 1h0m0s"},
+		{"the budget runs out on the second wait", "40", time.Minute, []time.Duration{40 * time.Second}, 2, "retry after 40s"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			calls := 0
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls++
+				if calls < 3 {
+					w.Header().Set("Retry-After", c.retryAfter)
+					w.WriteHeader(http.StatusTooManyRequests)
+					return
+				}
+				body, _ := ocpi.MarshalEnvelope([]int{}, ocpi.StatusSuccess, "", now)
+				w.Write(body)
+			}))
+			defer srv.Close()
+			var waits []time.Duration
+			cl := &Client{Attempts: 5, MaxWait: c.maxWait, now: func() time.Time { return now },
+				sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+			_, err := cl.Get(context.Background(), srv.URL, "Token x", nil)
+			if c.wantErr == "" && err != nil || c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+				t.Fatalf("err %v, want %q", err, c.wantErr)
+			}
+			if calls != c.wantCalls || fmt.Sprint(waits) != fmt.Sprint(c.wantWaits) {
+				t.Errorf("%d calls, waits %v; want %d calls, waits %v", calls, waits, c.wantCalls, c.wantWaits)
+			}
+		})
+	}
+}
+
+// TestPullFullStartsOver: --full drops an unfinished crawl's checkpoint
+// instead of resuming it, so a tariff pull is complete and withdraws.
+func TestPullFullStartsOver(t *testing.T) {
+	src := tariffSender(t, []string{tariffJSON("NL", "ABC", "A"), tariffJSON("NL", "ABC", "B"), tariffJSON("NL", "ABC", "C")})
+	conn := ocpi.Connection{ID: 7, CountryCode: "NL", PartyID: "ABC", Role: "CPO", Version: ocpi.V221, AuthMode: ocpi.AuthAuto,
+		Endpoints: []ocpi.Endpoint{{Identifier: "tariffs", Role: "SENDER", URL: src.URL + "/tariffs"}}}
+	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
+	pending := Checkpoint{NextURL: src.URL + "/tariffs?offset=2&limit=2", WindowTo: now.Add(-time.Hour), Watermark: now.Add(-24 * time.Hour)}
+	tariffs := &memTariffs{stored: []StoredTariff{{CountryCode: "NL", PartyID: "ABC", ID: "GONE", LastUpdated: now.Add(-48 * time.Hour)}}}
+	sink := &memSink{ids: map[string]int{}}
+	p := &Puller{Client: &Client{sleep: noSleep}, Sink: sink, Tariffs: tariffs,
+		Checkpoints: &memCheckpoints{m: map[string]Checkpoint{"7tariffs": pending}}, Now: func() time.Time { return now }}
+
+	// Without --full the pending crawl resumes, and says why nothing is withdrawn.
+	st, err := p.Pull(context.Background(), conn, "token", "tariffs", time.Time{})
+	if err != nil || !st.Resumed || st.Objects != 1 || st.Withdrawn != 0 || !strings.Contains(st.Incomplete, "--full") {
+		t.Fatalf("resume: %+v %v", st, err)
+	}
+	p.Checkpoints.(*memCheckpoints).m["7tariffs"] = pending
+	p.Full = true
+	st, err = p.Pull(context.Background(), conn, "token", "tariffs", time.Time{})
+	if err != nil || st.Resumed || st.Objects != 3 || !st.Complete || st.Withdrawn != 1 || fmt.Sprint(tariffs.withdrawn) != "[NL-ABC*GONE]" {
+		t.Fatalf("--full: %+v %v, withdrawn %v", st, err, tariffs.withdrawn)
+	}
+	if cp := p.Checkpoints.(*memCheckpoints).m["7tariffs"]; cp.NextURL != "" || !cp.Watermark.Equal(now) {
+		t.Errorf("checkpoint after --full: %+v", cp)
 	}
 }

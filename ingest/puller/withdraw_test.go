@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,8 +61,9 @@ func (m *memTariffs) WithdrawTariff(_ context.Context, cc, pid, id string, at ti
 // TestCompleteTariffPullWithdrawsWhatIsNoLongerReturned covers digest 4.1:
 // after a complete pull, a live stored tariff of the connection's parties
 // the Sender did not return is withdrawn at the pull's date_to; one outside
-// the window, already withdrawn, or returned (even undecodable or not ours)
-// is not, and an incremental or unidentifiable listing withdraws nothing.
+// the window, already withdrawn, or returned (even undecodable) is not, and
+// an incremental, unidentifiable or filtered listing (objects of a party the
+// connection does not serve) withdraws nothing.
 func TestCompleteTariffPullWithdrawsWhatIsNoLongerReturned(t *testing.T) {
 	now := time.Date(2024, 6, 1, 12, 0, 0, 0, time.UTC)
 	old := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -77,18 +79,20 @@ func TestCompleteTariffPullWithdrawsWhatIsNoLongerReturned(t *testing.T) {
 	listing := []string{
 		tariffJSON("NL", "ABC", "KEEP"),
 		`{"country_code":"NL","party_id":"ABC","id":"BROKEN","currency":"EUR"}`, // stored as a reject, still listed
-		tariffJSON("ZZ", "ZZZ", "OTHER"),
 	}
 	unidentifiable := append(slices.Clone(listing), `{"currency":"EUR"}`)
+	filtered := append(slices.Clone(listing), tariffJSON("ZZ", "ZZZ", "OTHER"))
 	cases := []struct {
 		name      string
 		items     []string
 		since     time.Time
 		withdrawn []string
+		why       string
 	}{
-		{"complete", listing, time.Time{}, []string{"NL*ABC*GONE", "NL*ABC*BACK", "BE*BEC*ROUTED"}},
-		{"incremental", listing, old, nil},
-		{"an item without identity", unidentifiable, time.Time{}, nil},
+		{"complete", listing, time.Time{}, []string{"NL-ABC*GONE", "NL-ABC*BACK", "BE-BEC*ROUTED"}, ""},
+		{"incremental", listing, old, nil, ""},
+		{"an item without identity", unidentifiable, time.Time{}, nil, "has no country_code, party_id or id"},
+		{"filtered", filtered, time.Time{}, nil, "the list was filtered"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -105,6 +109,9 @@ func TestCompleteTariffPullWithdrawsWhatIsNoLongerReturned(t *testing.T) {
 			}
 			if !slices.Equal(tariffs.withdrawn, c.withdrawn) || st.Withdrawn != len(c.withdrawn) {
 				t.Fatalf("withdrawn %v (stats %d), want %v", tariffs.withdrawn, st.Withdrawn, c.withdrawn)
+			}
+			if !strings.Contains(st.Incomplete, c.why) || (c.why == "") != (st.Incomplete == "") {
+				t.Errorf("incomplete because %q, want %q", st.Incomplete, c.why)
 			}
 			for _, at := range tariffs.at {
 				if !at.Equal(now) {

@@ -437,7 +437,7 @@ func TestAccessLogsCarryNoSecrets(t *testing.T) {
 			t.Errorf("logs contain %q:\n%s", secret, logs)
 		}
 	}
-	if !strings.Contains(logs, `"request_id":"rid-42"`) || !strings.Contains(logs, `"partner":"NL*ABC"`) {
+	if !strings.Contains(logs, `"request_id":"rid-42"`) || !strings.Contains(logs, `"partner":"NL-ABC"`) {
 		t.Errorf("access log lacks ids:\n%s", logs)
 	}
 }

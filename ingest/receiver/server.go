@@ -154,6 +154,22 @@ func (s *Server) VersionsURL() string { return s.cfg.BaseURL + "/ocpi/versions" 
 // outside the server).
 func (s *Server) ReloadPartners(ctx context.Context) error { return s.auth.reload(ctx) }
 
+// Expect makes the server accept the token whose digest is conn.TokenC
+// before the connection is stored: roamsettle starts a handshake, and the
+// partner calls our versions endpoint back with that token before it
+// answers (the party may not even be known yet). Only the versions and
+// credentials GETs open with it, as for a token A.
+func (s *Server) Expect(ctx context.Context, conn ocpi.Connection) error {
+	c := conn
+	s.auth.mu.Lock()
+	if s.auth.expected == nil {
+		s.auth.expected = map[[32]byte]authEntry{}
+	}
+	s.auth.expected[conn.TokenC] = authEntry{&c, tokenIssued}
+	s.auth.mu.Unlock()
+	return s.auth.reload(ctx)
+}
+
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /health", s.health)
@@ -319,6 +335,9 @@ type authCache struct {
 	mu         sync.RWMutex
 	byHash     map[[32]byte]authEntry
 	lastReload time.Time
+	// expected are connections of handshakes we started and that are not
+	// stored yet (see Server.Expect); they survive reloads.
+	expected map[[32]byte]authEntry
 }
 
 func (a *authCache) reload(ctx context.Context) error {
@@ -327,6 +346,11 @@ func (a *authCache) reload(ctx context.Context) error {
 		return fmt.Errorf("receiver: partners: %w", err)
 	}
 	m := make(map[[32]byte]authEntry, 2*len(conns))
+	a.mu.RLock()
+	for k, e := range a.expected {
+		m[k] = e
+	}
+	a.mu.RUnlock()
 	for i := range conns {
 		c := &conns[i]
 		if c.UnregisteredAt != nil {
