@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -245,14 +246,10 @@ func insertTables(ctx context.Context, conn *sql.Conn, tables ...*table) error {
 					return err
 				}
 				defer rr.Release()
-				view := "stage_" + t.name
-				release, err := ar.RegisterView(rr, view)
-				if err != nil {
+				return withArrowView(ctx, ar, execer, rr, "stage_"+t.name, func(view string) error {
+					_, err := execer.ExecContext(ctx, "INSERT INTO "+t.name+" BY NAME SELECT * FROM "+view, nil)
 					return err
-				}
-				defer release()
-				_, err = execer.ExecContext(ctx, "INSERT INTO "+t.name+" BY NAME SELECT * FROM "+view, nil)
-				return err
+				})
 			}()
 			if err != nil {
 				return fmt.Errorf("insert %d rows into %s: %w", t.rows, t.name, err)
@@ -261,6 +258,59 @@ func insertTables(ctx context.Context, conn *sql.Conn, tables ...*table) error {
 		}
 		return nil
 	})
+}
+
+// withArrowView registers rr as the view name for the duration of use and
+// drops it afterwards. DuckDB's Arrow scan creates an ordinary, persistent
+// view over a pointer into this process: left behind, it would be committed
+// into the database file and crash any other client that selects from it
+// (issue 12 item 12). The DROP runs in the caller's transaction, so a
+// committed batch never leaves the view in the file.
+func withArrowView(ctx context.Context, ar *duckdb.Arrow, execer driver.ExecerContext, rr array.RecordReader,
+	name string, use func(view string) error) error {
+	release, err := ar.RegisterView(rr, name)
+	if err != nil {
+		return err
+	}
+	defer release()
+	useErr := use(name)
+	_, dropErr := execer.ExecContext(context.WithoutCancel(ctx), "DROP VIEW IF EXISTS "+name, nil)
+	if useErr != nil {
+		return useErr
+	}
+	if dropErr != nil {
+		return fmt.Errorf("drop view %s: %w", name, dropErr)
+	}
+	return nil
+}
+
+// dropStageViews removes the Arrow staging views that builds before the fix
+// above left in a database (stage_cdrs, stage_priced_cdrs, ...): selecting
+// from one crashes a DuckDB client.
+func dropStageViews(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, `SELECT view_name FROM duckdb_views()
+		WHERE NOT internal AND NOT temporary AND view_name LIKE 'stage\_%' ESCAPE '\'`)
+	if err != nil {
+		return err
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return err
+		}
+		names = append(names, n)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if _, err := db.ExecContext(ctx, `DROP VIEW IF EXISTS "`+n+`"`); err != nil {
+			return fmt.Errorf("drop stale view %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // nullDecimal scans a DECIMAL column exactly (the driver hands a

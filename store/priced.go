@@ -611,15 +611,12 @@ func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.
 			return err
 		}
 		defer rr.Release()
-		view := "stage_" + table
-		release, err := ar.RegisterView(rr, view)
-		if err != nil {
+		execer := dc.(driver.ExecerContext)
+		return withArrowView(ctx, ar, execer, rr, "stage_"+table, func(view string) error {
+			_, err := execer.ExecContext(ctx, `INSERT INTO `+table+` BY NAME SELECT ?::INTEGER AS run_no, * FROM `+view,
+				[]driver.NamedValue{{Ordinal: 1, Value: w.runNo}})
 			return err
-		}
-		defer release()
-		_, err = dc.(driver.ExecerContext).ExecContext(ctx, `INSERT INTO `+table+` BY NAME SELECT ?::INTEGER AS run_no, * FROM `+view,
-			[]driver.NamedValue{{Ordinal: 1, Value: w.runNo}})
-		return err
+		})
 	})
 }
 

@@ -73,6 +73,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.raw.close()
 		return nil, errorf("open", path, err)
 	}
+	if err := dropStageViews(ctx, db); err != nil {
+		db.Close()
+		s.raw.close()
+		return nil, errorf("open", path, err)
+	}
 	return s, nil
 }
 
