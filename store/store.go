@@ -37,7 +37,9 @@ type Store struct {
 }
 
 // Open opens (creating if needed) the database at path, or an in-memory
-// database for ":memory:" or "", and brings its schema up to date.
+// database for ":memory:" or "", and brings its schema up to date. Only
+// commands that create data call it; the others use OpenExisting. When
+// another process holds the file, the error is a *LockError naming it.
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := path
 	if path == ":memory:" {
@@ -45,6 +47,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	db, err := sql.Open("duckdb", dsn)
 	if err != nil {
+		if le := lockError(path, err); le != nil {
+			return nil, le
+		}
 		return nil, errorf("open", path, err)
 	}
 	db.SetMaxOpenConns(maxOpenConns)
@@ -59,6 +64,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// Close checkpoints; a crash replays at most 1 GB of WAL on open.
 	if _, err := db.ExecContext(ctx, `SET checkpoint_threshold = '1GB'`); err != nil {
 		db.Close()
+		if le := lockError(path, err); le != nil {
+			return nil, le
+		}
 		return nil, errorf("open", path, err)
 	}
 	if dsn == "" {

@@ -168,3 +168,15 @@ func (f dbFlags) open(ctx context.Context) (*store.Store, Config, error) {
 	db, err := store.Open(ctx, cfg.Database)
 	return db, cfg, err
 }
+
+// openExisting opens the database for a command that only reads or acts on
+// what is stored: a path with no database is an error, never a new empty
+// database (DESIGN invariant 8).
+func (f dbFlags) openExisting(ctx context.Context) (*store.Store, Config, error) {
+	cfg, err := f.load()
+	if err != nil {
+		return nil, cfg, err
+	}
+	db, err := store.OpenExisting(ctx, cfg.Database)
+	return db, cfg, err
+}

@@ -99,7 +99,7 @@ func runPartnersList(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, _, err := dbf.open(ctx)
+	db, _, err := dbf.openExisting(ctx)
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func runPartnersRemove(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stderr, "roamsettle partners remove: --country and --party are required")
 		return errUsage
 	}
-	db, _, err := dbf.open(ctx)
+	db, _, err := dbf.openExisting(ctx)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ func runRejects(ctx context.Context, env *Env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	db, _, err := dbf.open(ctx)
+	db, _, err := dbf.openExisting(ctx)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 		}
 		defer stop()
 	}
-	st, err := store.Open(ctx, cfg.Database)
+	st, err := store.OpenExisting(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
