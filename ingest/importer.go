@@ -140,10 +140,10 @@ func importFile(ctx context.Context, sink Sink, path string, opts Options) (Summ
 	}
 	defer f.Close()
 	sum, err := Import(ctx, sink, path, f, opts)
+	sum.Files = 1 // opened and read, even when the import stopped in it
 	if err != nil {
 		return sum, fmt.Errorf("ingest %s: %w", path, err)
 	}
-	sum.Files = 1
 	return sum, nil
 }
 

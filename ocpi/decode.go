@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 )
 
 // Hint tells Decode what is already known about a payload from where it
@@ -68,6 +69,7 @@ func Decode(raw []byte, hint Hint) Decoded {
 		return out
 	}
 	d.raw, d.src = raw, string(raw)
+	d.rawValid = utf8.Valid(raw)
 	d.probs = nil
 	d.path = d.path[:0]
 

@@ -166,6 +166,12 @@ func TestBadInputs(t *testing.T) {
 			want: []wantProblem{{"", RuleDepth, true}}},
 		{name: "deep objects", raw: []byte(strings.Repeat(`{"a":`, 40) + "1" + strings.Repeat("}", 40)), rejected: true,
 			want: []wantProblem{{"", RuleDepth, true}}},
+		{name: "invalid UTF-8 in an address is kept escaped", raw: edit(t, base, `"address": "Damrak 70",`, "\"address\": \"Damrak\xff 70\","),
+			want: []wantProblem{{"cdr_location.address", RuleEncoding, false}}},
+		{name: "invalid UTF-8 in the currency blocks", raw: edit(t, base, `"currency": "EUR"`, "\"currency\": \"EU\xc3\""),
+			want: []wantProblem{{"currency", RuleEncoding, true}}},
+		{name: "invalid UTF-8 in an id", raw: edit(t, base, `"NLABC20241105-00012877"`, "\"NLABC\xfe1\""),
+			want: []wantProblem{{"id", RuleEncoding, false}}},
 		{name: "unknown fields are tolerated", raw: edit(t, base, `"meter_id": "MTR-00042-2",`, `"meter_id": "MTR-00042-2", "x_vendor": {"deep": [1, 2, {"a": null}]},`)},
 	}
 	for _, tc := range tests {
@@ -204,6 +210,26 @@ func TestBadInputs(t *testing.T) {
 				seen[p] = true
 			}
 		})
+	}
+}
+
+// Text DuckDB cannot store (invalid UTF-8) never reaches the model: each bad
+// byte is spelt \xHH, so values that differ only in bad bytes stay apart.
+func TestInvalidUTF8IsReplacedVisibly(t *testing.T) {
+	base := readFixture(t, realisticCDR)
+	d := Decode(edit(t, edit(t, base, `"address": "Damrak 70",`, "\"address\": \"Damrak\xff 70\","),
+		`"NLABC20241105-00012877"`, "\"NLABC\xfe1\""), Hint{})
+	if d.Rejected {
+		t.Fatalf("rejected: %v", d.Problems)
+	}
+	if got := d.CDR.Location.Address; got != `Damrak\xFF 70` {
+		t.Errorf("address %q", got)
+	}
+	if got := d.CDR.ID; got != `NLABC\xFE1` {
+		t.Errorf("id %q", got)
+	}
+	if ValidText("a\xfeb") == ValidText("a\xffb") || ValidText("ok é") != "ok é" {
+		t.Errorf("ValidText")
 	}
 }
 

@@ -33,7 +33,12 @@
 //     else is an identified billing claim and is kept with its problems.
 //   - Unknown fields are ignored, never an error. Fields of another version
 //     (stop_date_time in a 2.2.1 CDR) are unknown fields.
-//   - Decoded strings never alias the caller's buffer.
+//   - Decoded strings never alias the caller's buffer, and are valid UTF-8
+//     (DuckDB refuses anything else, and would fail a whole group commit
+//     for one byte): a string that is not keeps each invalid byte spelt
+//     \xHH (ValidText; distinct inputs stay distinct) and gets a
+//     RuleEncoding problem at its path, blocking where a wrong type of that
+//     field blocks. The raw payload keeps the bytes as sent.
 //   - Identifiers keep the spelling they arrived with; Key() upper-cases the
 //     case-insensitive ones (CiString) for identity and joins.
 //   - The package imports only the standard library and shopspring/decimal;

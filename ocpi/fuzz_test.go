@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // seedCorpus adds every spec example and the benchmark CDR.
@@ -21,6 +23,7 @@ func seedCorpus(f *testing.F) {
 	}
 	f.Add([]byte(`{"cdrs":[{"id":1},"2",null],"invoice_id":"x","id":"1","country_code":"NL","party_id":"A"}`))
 	f.Add([]byte(`{"total_cost":"1e999","id":"\ud800","charging_periods":[{"dimensions":[{"volume":-0.0}]}]}`))
+	f.Add([]byte("{\"id\":\"A\xff\",\"country_code\":\"NL\",\"party_id\":\"ABC\",\"elements\":[],\"energy_mix\":{\"x\":\"\xc3\"}}"))
 }
 
 // checkDecoded holds for every payload: no panic, a rejected payload says
@@ -51,6 +54,46 @@ func checkDecoded(t *testing.T, raw []byte, d Decoded) {
 	}
 	if !json.Valid(raw) {
 		t.Fatalf("accepted invalid JSON %q", raw)
+	}
+	// Nothing that DuckDB would refuse reaches storage: every string of the
+	// model and every message is valid UTF-8.
+	eachString(reflect.ValueOf(r), func(s string) {
+		if !utf8.ValidString(s) {
+			t.Fatalf("invalid UTF-8 %q kept in the model of %q", s, raw)
+		}
+	})
+	for _, p := range d.Problems {
+		if !utf8.ValidString(p.Path) || !utf8.ValidString(p.Message) {
+			t.Fatalf("invalid UTF-8 in problem %q", p)
+		}
+	}
+}
+
+// eachString calls fn with every string and []byte reachable from v.
+func eachString(v reflect.Value, fn func(string)) {
+	switch v.Kind() {
+	case reflect.String:
+		fn(v.String())
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			eachString(v.Elem(), fn)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				eachString(v.Field(i), fn)
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			if v.Kind() == reflect.Slice {
+				fn(string(v.Bytes()))
+			}
+			return
+		}
+		for i := range v.Len() {
+			eachString(v.Index(i), fn)
+		}
 	}
 }
 

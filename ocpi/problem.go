@@ -29,6 +29,7 @@ const (
 	RuleDuplicate      Rule = "duplicate"        // the same object again (acknowledged, nothing stored)
 	RuleConflict       Rule = "conflict"         // a different body under an identity already stored
 	RuleCredit         Rule = "credit"           // credit CDR fields inconsistent
+	RuleEncoding       Rule = "encoding"         // text that is not valid UTF-8 (kept with each bad byte as \xHH)
 )
 
 // Problem is one thing wrong with a received object.

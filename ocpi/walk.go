@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -75,6 +76,9 @@ type decoder struct {
 	raw     []byte
 	src     string // string(raw): unescaped strings are sub-strings of it, one allocation per payload
 	version Version
+	// rawValid is true when the whole payload is valid UTF-8 (nearly
+	// always): strings then need no check of their own.
+	rawValid bool
 }
 
 func (d *decoder) node(i int32) *node { return &d.sc.nodes[i] }
@@ -198,7 +202,12 @@ func (d *decoder) nextElement(arr, e int32) int32 {
 func (d *decoder) str(i int32, blocking bool) string {
 	switch d.node(i).kind {
 	case nodeString:
-		return d.text(i)
+		s := d.text(i)
+		if !d.rawValid && !utf8.ValidString(s) {
+			s = ValidText(s)
+			d.invalidText(s, blocking)
+		}
+		return s
 	case nodeNull:
 		return ""
 	}
@@ -343,7 +352,20 @@ func (d *decoder) rawJSON(i int32) []byte {
 	if n.kind == nodeString {
 		start, end = start-1, end+1
 	}
+	if !d.rawValid && !utf8.Valid(d.raw[start:end]) {
+		s := ValidText(string(d.raw[start:end]))
+		d.invalidText(s, false)
+		return []byte(s)
+	}
 	return append([]byte(nil), d.raw[start:end]...)
+}
+
+// invalidText reports a string that was not valid UTF-8 (DuckDB cannot
+// store it) and was kept as s, with its bad bytes spelt \xHH. It blocks
+// pricing where the field does: the value is no longer the one sent.
+func (d *decoder) invalidText(s string, blocking bool) {
+	d.report(RuleEncoding, blocking, "not valid UTF-8: kept as "+strconv.Quote(shorten(s))+
+		` with each invalid byte written \xHH; the raw payload has the bytes as sent`)
 }
 
 // isNumberLiteral reports whether s is a JSON number.

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
+	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/shopspring/decimal"
 )
 
@@ -125,7 +126,12 @@ func (r *rowCursor) end() {
 	}
 }
 
-func (r *rowCursor) str(s string) { r.next().(*array.StringBuilder).Append(s) }
+// Every string goes through ocpi.ValidText: DuckDB refuses invalid UTF-8
+// and would fail the whole batch (a group commit of many partners' CDRs)
+// for one bad byte. The decoder already replaces and reports such text in
+// payloads; this guard covers what reaches Save by other ways (a file name,
+// a URL path, an object built by a caller). The check is a fast scan.
+func (r *rowCursor) str(s string) { r.next().(*array.StringBuilder).Append(ocpi.ValidText(s)) }
 
 // optStr stores the empty string as NULL: OCPI leaves optional strings out.
 func (r *rowCursor) optStr(s string) {
@@ -134,7 +140,7 @@ func (r *rowCursor) optStr(s string) {
 		b.AppendNull()
 		return
 	}
-	b.Append(s)
+	b.Append(ocpi.ValidText(s))
 }
 
 func (r *rowCursor) blob(p []byte) { r.next().(*array.BinaryBuilder).Append(p) }
@@ -220,7 +226,7 @@ func (r *rowCursor) strs(ss []string) {
 	b.Append(true)
 	vb := b.ValueBuilder().(*array.StringBuilder)
 	for _, s := range ss {
-		vb.Append(s)
+		vb.Append(ocpi.ValidText(s))
 	}
 }
 

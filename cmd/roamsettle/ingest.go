@@ -25,7 +25,8 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, "ingest", "FILE...",
 		"Imports OCPI CDRs, tariffs and locations (2.1.1, 2.2.1 or 2.3.0; a JSON object, a JSON array, NDJSON\n"+
 			"or saved OCPI response pages) into the database. Files are streamed. A bad record is rejected with\n"+
-			"its reason and the rest go on; the exit status is non-zero only when nothing could be read.")
+			"its reason and the rest go on; the exit status is non-zero when nothing could be read or the\n"+
+			"database refused a batch (the summary then counts what was stored).")
 	dbf := addDBFlags(fs)
 	partner := fs.String("partner", "", "owner of objects without owner fields (2.1.1), as CC-PID, e.g. NL-ABC;\n"+
 		"2.2+ objects owned by another party are rejected")
@@ -82,14 +83,16 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	for _, e := range errs {
 		fmt.Fprintf(env.Stderr, "roamsettle ingest: %v\n", e)
 	}
-	if len(errs) > 0 && sum.Files == 0 {
-		return &exitError{code: 1, err: errors.New("nothing could be read")}
-	}
 	var se *ingest.SinkError
 	for _, e := range errs {
 		if errors.As(e, &se) {
-			return &exitError{code: 1, err: errors.New("stopped: the database refused a batch")}
+			// The summary above counts only what was committed.
+			return &exitError{code: 1, err: fmt.Errorf("stopped: the database refused a batch; the %d records "+
+				"counted above are stored, the rest of the input was not imported", sum.Records)}
 		}
+	}
+	if len(errs) > 0 && sum.Records == 0 {
+		return &exitError{code: 1, err: errors.New("nothing could be read")}
 	}
 	return nil
 }
