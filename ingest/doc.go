@@ -6,9 +6,11 @@
 // Invariants:
 //
 //   - Nothing read is lost: every record found in the input reaches the Sink,
-//     decoded or rejected, with its raw bytes (a record over
-//     ocpi.MaxRecordBytes keeps its first bytes, its full length and the
-//     SHA-256 of all of it; the file is the original).
+//     decoded or rejected, with its raw bytes (a record over MaxLineBytes
+//     is rejected as too large and keeps its first KeepBytes under their
+//     own SHA-256; its problem names its byte offset, its full length and
+//     the SHA-256 of all of it; the file is the original). Raw and SHA256
+//     of a Received always agree.
 //   - One bad record never aborts a file: it is rejected with its reason and
 //     the rest go on. Only an infrastructure failure (the Sink's error, a read
 //     error) stops an import.

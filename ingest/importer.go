@@ -39,6 +39,8 @@ type Options struct {
 	Now func() time.Time
 	// MaxExamples is how many rejects the summary keeps verbatim (default 20).
 	MaxExamples int
+	// maxRecord is MaxLineBytes, lowered by tests.
+	maxRecord int
 }
 
 func (o *Options) defaults() {
@@ -53,6 +55,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxExamples == 0 {
 		o.MaxExamples = maxExamples
+	}
+	if o.maxRecord == 0 {
+		o.maxRecord = MaxLineBytes
 	}
 }
 
@@ -213,7 +218,7 @@ func Import(ctx context.Context, sink Sink, name string, r io.Reader, opts Optio
 			cur = chunk{seq: seq, recs: make([]ocpi.Received, 0, chunkSize)}
 			return nil
 		}
-		pages, errorPages, splitErr = split(cr, func(p piece) error {
+		pages, errorPages, splitErr = split(cr, opts.maxRecord, func(p piece) error {
 			cur.recs = append(cur.recs, fromPiece(p, name, pos, receivedAt, opts.Hint))
 			pos++
 			if len(cur.recs) == chunkSize {
@@ -353,18 +358,18 @@ func fromPiece(p piece, name string, pos int64, at time.Time, hint ocpi.Hint) oc
 		ReceivedAt: at,
 		Raw:        p.raw,
 	}
-	if p.truncated {
-		r.SHA256 = p.sum
-	} else {
-		r.SHA256 = sha256.Sum256(p.raw)
-	}
+	// Raw and SHA256 always agree: an oversized record keeps only its
+	// prefix, under the prefix's own hash; the whole record's hash is in
+	// its problem (a shortened record under the full hash used to abort
+	// the import in the store's consistency check).
+	r.SHA256 = sha256.Sum256(p.raw)
 	if p.problem != "" {
 		rule := ocpi.RuleSyntax
 		if p.truncated {
 			rule = ocpi.RuleTooLarge
 		}
 		r.Rejected = true
-		r.Problems = ocpi.Problems{{Rule: rule, Message: p.problem, Blocking: true}}
+		r.Problems = ocpi.Problems{{Rule: rule, Message: fmt.Sprintf("at byte offset %d: %s", p.offset, p.problem), Blocking: true}}
 	}
 	return r
 }

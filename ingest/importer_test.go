@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -30,6 +31,12 @@ func (m *memSink) Save(_ context.Context, batch []ocpi.Received) ([]ocpi.Outcome
 	}
 	if m.bodies == nil {
 		m.bodies = map[string][32]byte{}
+	}
+	for i := range batch {
+		// The store's own consistency check (store.ErrInvalid).
+		if batch[i].SHA256 != sha256.Sum256(batch[i].Raw) {
+			return nil, fmt.Errorf("record %d: SHA256 field does not match the raw bytes", batch[i].Source.Position)
+		}
 	}
 	outs := make([]ocpi.Outcome, len(batch))
 	for i := range batch {
@@ -233,6 +240,39 @@ func TestImportKeepsATooLargeRecordsPrefixAndHash(t *testing.T) {
 	}
 	if sum.Records != 2 {
 		t.Errorf("records = %d, want the big one and the next", sum.Records)
+	}
+}
+
+// A record over the splitter's limit (64 MiB; lowered here) is rejected as
+// too large with its place in the file, and the import goes on (issue 12
+// item 8: it used to reach the store as a shortened record under the whole
+// record's hash, and the store's check aborted the import).
+func TestImportRejectsARecordOverTheSplitLimitAndGoesOn(t *testing.T) {
+	first := `{"country_code":"NL","party_id":"ABC","id":"a","elements":[]}`
+	big := `{"country_code":"NL","party_id":"ABC","id":"x","pad":"` + strings.Repeat("a", 10_000) + `"}`
+	in := first + "\n" + big + "\n" + `{"country_code":"NL","party_id":"ABC","id":"c","elements":[]}` + "\n"
+	sink := &memSink{}
+	sum, err := Import(context.Background(), sink, "big.ndjson", strings.NewReader(in), Options{maxRecord: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Records != 3 || sum.Rejected != 1 || sum.RejectedByRule[ocpi.RuleTooLarge] != 1 || len(sink.saved) != 3 {
+		t.Fatalf("records %d rejected %v saved %d", sum.Records, sum.RejectedByRule, len(sink.saved))
+	}
+	r := sink.saved[1]
+	whole := sha256.Sum256([]byte(big + "\n"))
+	msg := r.Problems[0].Message
+	for _, want := range []string{fmt.Sprintf("at byte offset %d", len(first)+1), fmt.Sprintf("record of %d bytes", len(big)+1),
+		fmt.Sprintf("%x", whole)} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if !strings.HasPrefix(big, string(r.Raw)) || r.SHA256 != sha256.Sum256(r.Raw) {
+		t.Errorf("raw is not a prefix under its own hash")
+	}
+	if line := RejectLine(&r); !strings.HasPrefix(line, "big.ndjson: record 2: at byte offset") {
+		t.Errorf("reject line: %s", line)
 	}
 }
 

@@ -10,8 +10,9 @@ import (
 
 // MaxLineBytes bounds what the splitter holds in memory for one NDJSON line
 // or one top-level JSON value (an OCPI response page is split only once it
-// is whole). A longer record keeps its first KeepBytes, its length and the
-// SHA-256 of all its bytes, and is rejected.
+// is whole). A longer record is rejected as too large: its first KeepBytes
+// are stored as its raw payload (under their own SHA-256), and its problem
+// names its byte offset, its length and the SHA-256 of all of it.
 const MaxLineBytes = 64 << 20
 
 // KeepBytes is how much of an oversized record is kept as its raw payload.
@@ -45,8 +46,10 @@ type splitter struct {
 	pages, errorPages int
 }
 
-func split(r io.Reader, emit func(piece) error) (pages, errorPages int, err error) {
-	return splitWith(newSource(r, 1<<20), emit)
+func split(r io.Reader, limit int, emit func(piece) error) (pages, errorPages int, err error) {
+	src := newSource(r, min(1<<20, limit))
+	src.limit = limit
+	return splitWith(src, emit)
 }
 
 func splitWith(src *source, emit func(piece) error) (pages, errorPages int, err error) {
@@ -496,8 +499,7 @@ func (s *source) value() (piece, error) {
 // The first skip bytes at the read position were already given to stop.
 func (s *source) oversized(start int64, skip int, stop func([]byte) int) (piece, error) {
 	h := sha256.New()
-	p := piece{offset: start, truncated: true,
-		problem: fmt.Sprintf("record longer than %d bytes: kept its first %d bytes and its SHA-256", s.limit, KeepBytes)}
+	p := piece{offset: start, truncated: true}
 	p.raw = bytes.Clone(s.buf[s.lo : s.lo+min(KeepBytes, s.hi-s.lo)])
 	for {
 		chunk := s.buf[s.lo:s.hi]
@@ -520,6 +522,8 @@ func (s *source) oversized(start int64, skip int, stop func([]byte) int) (piece,
 		}
 	}
 	copy(p.sum[:], h.Sum(nil))
+	p.problem = fmt.Sprintf("record of %d bytes is over the %d-byte limit for one record: not decoded; "+
+		"its first %d bytes are kept, the whole record has SHA-256 %x", p.size, s.limit, len(p.raw), p.sum)
 	return p, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/roamsettle/roamsettle/ingest"
 	"github.com/roamsettle/roamsettle/store"
 )
 
@@ -100,6 +101,16 @@ func TestIngestCatalogue(t *testing.T) {
 		stdout: []string{`accepted   3  cdr 3`, `rejected   0`, `encoding +1`},
 		query:  `SELECT string_agg(id || '=' || location_address, ' ' ORDER BY id) FROM cdrs`,
 		want:   `U1=Damrak 70 U2=Damrak\xFF 70 U3=Damrak 70`,
+	}, {
+		// Item 8: a record over the splitter's 64 MiB limit aborted the
+		// import ("SHA256 field does not match the raw bytes").
+		name: "a record over 64 MiB between two good ones",
+		input: cdrLine(t, "B1") + "\n" + `{"id":"huge","pad":"` + strings.Repeat("x", ingest.MaxLineBytes) + `"}` + "\n" +
+			cdrLine(t, "B3") + "\n",
+		stdout: []string{`3 records`, `accepted   2  cdr 2`, `rejected   1`, `too_large +1`,
+			`input.ndjson: record 2: at byte offset \d+: record of 67108887 bytes is over the 67108864-byte limit`},
+		query: `SELECT (SELECT string_agg(id, ' ' ORDER BY id) FROM cdrs) || ' ' || (SELECT max(size) FROM raw_payloads r JOIN rejects j ON j.raw_sha256 = r.sha256)`,
+		want:  `B1 B3 65536`,
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runIntake(t, tc) })
