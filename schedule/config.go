@@ -122,12 +122,12 @@ func (c Config) compile() (plan, error) {
 
 var partnerRe = regexp.MustCompile(`^([A-Za-z]{2})[-*/]?([A-Za-z0-9]{3})$`)
 
-// PartnerKey reads "NL-ABC", "NL*ABC" or "NLABC" into the form the rest of
-// roamsettle keys parties by, "NL*ABC" (ocpi.PartyKey).
+// PartnerKey reads "NL-ABC", "NL*ABC" or "NLABC" (as the CLI does) into the
+// form the rest of roamsettle keys parties by, "NL-ABC" (ocpi.PartyKey).
 func PartnerKey(s string) (string, error) {
 	m := partnerRe.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return "", fmt.Errorf("partner %q: want COUNTRY-PARTY, e.g. NL-ABC", s)
 	}
-	return strings.ToUpper(m[1]) + "*" + strings.ToUpper(m[2]), nil
+	return strings.ToUpper(m[1]) + "-" + strings.ToUpper(m[2]), nil
 }

@@ -15,7 +15,7 @@ type Health struct {
 	Grace    string    `json:"grace"`
 	NextDue  time.Time `json:"next_due,omitzero"`
 	LastTick *Tick     `json:"last_tick,omitempty"`
-	// Running are the scopes with a run going, e.g. "2026-10 NL*ABC final".
+	// Running are the scopes with a run going, e.g. "2026-10 NL-ABC final".
 	Running []string `json:"running,omitempty"`
 }
 

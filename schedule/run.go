@@ -22,7 +22,7 @@ const (
 // overlap within a process.
 type Scope struct {
 	Period  Period
-	Partner string // "CC*PID" (PartnerKey); "" is every partner in one run
+	Partner string // "CC-PID" (PartnerKey); "" is every partner in one run
 	Kind    Kind
 }
 

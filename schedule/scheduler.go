@@ -17,7 +17,7 @@ import (
 type Deps struct {
 	Runner Runner
 	Ledger Ledger
-	// Pull fetches from one partner ("CC*PID") what it has for us (nil: no
+	// Pull fetches from one partner ("CC-PID") what it has for us (nil: no
 	// pulls). It is called for the partners of Config.Pull once at the start
 	// of each tick and before each manual run that covers them. A failed pull
 	// is logged and counted, and the runs go on with what is stored: late

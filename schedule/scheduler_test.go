@@ -38,7 +38,7 @@ func TestPanicIsRecordedAsFailedAndTheSchedulerGoesOn(t *testing.T) {
 		panicked := false
 		runner := &fakeRunner{}
 		runner.hook = func(ctx context.Context, job Job) error {
-			if job.Partner == "NL*ABC" && job.Kind == Final && !panicked {
+			if job.Partner == "NL-ABC" && job.Kind == Final && !panicked {
 				panicked = true
 				var m map[string]int
 				m["boom"]++ // a nil-map write: a runtime panic, as real bugs raise
@@ -54,12 +54,12 @@ func TestPanicIsRecordedAsFailedAndTheSchedulerGoesOn(t *testing.T) {
 		// tick goes on with NL's February and DE's runs.
 		sleepUntilUTC(utc("2026-02-06T03:00:00Z"))
 		got := summary(runner.since(mark))
-		want := []string{"NL*ABC 2026-01 final scheduled", "NL*ABC 2026-02 provisional scheduled",
-			"DE*XYZ 2026-01 final scheduled", "DE*XYZ 2026-02 provisional scheduled"}
+		want := []string{"NL-ABC 2026-01 final scheduled", "NL-ABC 2026-02 provisional scheduled",
+			"DE-XYZ 2026-01 final scheduled", "DE-XYZ 2026-02 provisional scheduled"}
 		if !slices.Equal(got, want) {
 			t.Errorf("Feb 6 runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
-		rec := ledger.record(RunID{Scope: Scope{per(2026, 1), "NL*ABC", Final}})
+		rec := ledger.record(RunID{Scope: Scope{per(2026, 1), "NL-ABC", Final}})
 		if rec == nil || len(rec.outcomes) != 1 || rec.outcomes[0].Status != Failed || !rec.outcomes[0].Panic ||
 			!strings.HasPrefix(rec.outcomes[0].Err, "panic: assignment to entry in nil map") {
 			t.Fatalf("NL January final after the panic: %+v", rec)
@@ -78,15 +78,15 @@ func TestPanicIsRecordedAsFailedAndTheSchedulerGoesOn(t *testing.T) {
 		mark = runner.count()
 		sleepUntilUTC(utc("2026-02-07T03:00:00Z"))
 		got = summary(runner.since(mark))
-		want = []string{"NL*ABC 2026-01 final scheduled", "NL*ABC 2026-02 provisional scheduled",
-			"DE*XYZ 2026-02 provisional scheduled"}
+		want = []string{"NL-ABC 2026-01 final scheduled", "NL-ABC 2026-02 provisional scheduled",
+			"DE-XYZ 2026-02 provisional scheduled"}
 		if !slices.Equal(got, want) {
 			t.Errorf("Feb 7 runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		if rec = ledger.record(rec.job.RunID); rec.status != Succeeded || len(rec.outcomes) != 2 {
 			t.Errorf("NL January final: %s after %d attempts", rec.status, len(rec.outcomes))
 		}
-		for _, p := range []string{"NL*ABC", "DE*XYZ"} {
+		for _, p := range []string{"NL-ABC", "DE-XYZ"} {
 			if f := ledger.finals(p); !slices.Equal(f, []Period{per(2026, 1)}) {
 				t.Errorf("%s finals: %v", p, f)
 			}
@@ -105,7 +105,7 @@ func TestFailedFinalHoldsBackLaterFinals(t *testing.T) {
 		failed := false
 		runner := &fakeRunner{}
 		runner.hook = func(ctx context.Context, job Job) error {
-			if job.Partner == "NL*ABC" && job.Kind == Final && job.Period == per(2026, 1) && !failed {
+			if job.Partner == "NL-ABC" && job.Kind == Final && job.Period == per(2026, 1) && !failed {
 				failed = true
 				return errors.New("reprice: tariff store unavailable")
 			}
@@ -117,15 +117,15 @@ func TestFailedFinalHoldsBackLaterFinals(t *testing.T) {
 		st := start(t, Config{From: "2026-01", Partners: twoPartners}, Deps{Runner: runner, Ledger: ledger})
 		synctest.Wait()
 		got := summary(runner.since(0))
-		want := []string{"NL*ABC 2026-01 final catch-up", "NL*ABC 2026-03 provisional catch-up",
-			"DE*XYZ 2026-01 final catch-up", "DE*XYZ 2026-02 final catch-up", "DE*XYZ 2026-03 provisional catch-up"}
+		want := []string{"NL-ABC 2026-01 final catch-up", "NL-ABC 2026-03 provisional catch-up",
+			"DE-XYZ 2026-01 final catch-up", "DE-XYZ 2026-02 final catch-up", "DE-XYZ 2026-03 provisional catch-up"}
 		if !slices.Equal(got, want) {
 			t.Errorf("catch-up:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 		sleepUntilUTC(utc("2026-03-11T03:00:00Z"))
 		got = summary(runner.since(len(want)))
-		want = []string{"NL*ABC 2026-01 final scheduled", "NL*ABC 2026-02 final scheduled", "NL*ABC 2026-03 provisional scheduled",
-			"DE*XYZ 2026-03 provisional scheduled"}
+		want = []string{"NL-ABC 2026-01 final scheduled", "NL-ABC 2026-02 final scheduled", "NL-ABC 2026-03 provisional scheduled",
+			"DE-XYZ 2026-03 provisional scheduled"}
 		if !slices.Equal(got, want) {
 			t.Errorf("next night:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -159,7 +159,7 @@ func TestTwoTriggersOfOneScopeAtOnceGiveOneRun(t *testing.T) {
 			if n := runner.count() - mark; n != 1 {
 				t.Fatalf("%s: %d runs going, want 1", kind, n)
 			}
-			if h := st.s.Health(); !slices.Equal(h.Running, []string{"2026-10 NL*ABC " + string(kind)}) {
+			if h := st.s.Health(); !slices.Equal(h.Running, []string{"2026-10 NL-ABC " + string(kind)}) {
 				t.Errorf("%s: health running %v", kind, h.Running)
 			}
 			release <- struct{}{}
@@ -239,14 +239,14 @@ func TestTriggerWhileTheTicksRunIsGoingJoinsIt(t *testing.T) {
 		var err error
 		done := make(chan struct{})
 		go func() {
-			r, err = st.s.Trigger(context.Background(), Request{Period: per(2026, 11), Partner: "NL*ABC", Kind: Provisional})
+			r, err = st.s.Trigger(context.Background(), Request{Period: per(2026, 11), Partner: "nl*abc", Kind: Provisional})
 			close(done)
 		}()
 		synctest.Wait()
 		close(release)
 		<-done
 		got := summary(runner.since(0))
-		want := []string{"NL*ABC 2026-11 provisional catch-up", "NL*ABC 2026-11 provisional scheduled"}
+		want := []string{"NL-ABC 2026-11 provisional catch-up", "NL-ABC 2026-11 provisional scheduled"}
 		if !slices.Equal(got, want) {
 			t.Errorf("runs:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -444,9 +444,9 @@ func TestPulls(t *testing.T) {
 			defer mu.Unlock()
 			log = append(log, partner+" "+time.Now().UTC().Format("01-02T15:04"))
 			switch partner {
-			case "DE*XYZ":
+			case "DE-XYZ":
 				return errors.New("502 Bad Gateway")
-			case "FR*QQQ":
+			case "FR-QQQ":
 				panic("puller bug")
 			}
 			return nil
@@ -467,10 +467,10 @@ func TestPulls(t *testing.T) {
 		if _, err := st.s.Trigger(context.Background(), Request{Period: per(2026, 10), Partner: "BE-AAA", Kind: Final}); err != nil {
 			t.Fatal(err)
 		}
-		want := []string{"NL*ABC 11-10T12:00", "DE*XYZ 11-10T12:00", "FR*QQQ 11-10T12:00",
-			"run 2026-11 NL*ABC provisional", "run 2026-11 DE*XYZ provisional", "run 2026-11 FR*QQQ provisional", "run 2026-11 BE*AAA provisional",
-			"NL*ABC 11-10T12:00", "run 2026-10 NL*ABC final", // a manual run pulls its partner if it is pulled
-			"run 2026-10 BE*AAA final"}
+		want := []string{"NL-ABC 11-10T12:00", "DE-XYZ 11-10T12:00", "FR-QQQ 11-10T12:00",
+			"run 2026-11 NL-ABC provisional", "run 2026-11 DE-XYZ provisional", "run 2026-11 FR-QQQ provisional", "run 2026-11 BE-AAA provisional",
+			"NL-ABC 11-10T12:00", "run 2026-10 NL-ABC final", // a manual run pulls its partner if it is pulled
+			"run 2026-10 BE-AAA final"}
 		if !slices.Equal(log, want) {
 			t.Errorf("pulls and runs:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
 		}
@@ -491,7 +491,7 @@ func TestTriggerRefusals(t *testing.T) {
 		berlin := mustLoad(t, "Europe/Berlin")
 		s, _ := New(Config{}, Deps{Runner: runner, Ledger: newFakeLedger(),
 			PeriodZone: func(p string) *time.Location {
-				if p == "DE*XYZ" {
+				if p == "DE-XYZ" {
 					return berlin
 				}
 				return nil

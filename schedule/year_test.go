@@ -95,7 +95,7 @@ func yearOfNightlyRuns(t *testing.T, zone, cronExpr string, h, m int, springDay,
 		t.Fatalf("the expectation itself is off: %d provisional runs, want 370 nights + 59 grace days = 429", len(wantProv))
 	}
 
-	for _, partner := range []string{"NL*ABC", "DE*XYZ"} {
+	for _, partner := range []string{"NL-ABC", "DE-XYZ"} {
 		// Finals: each month of 2026 exactly once, in order, at the first
 		// tick after the deadline; May's at the restart.
 		finals := runner.callsOf(partner, Final)
@@ -150,7 +150,7 @@ func yearOfNightlyRuns(t *testing.T, zone, cronExpr string, h, m int, springDay,
 	}{{springDay, springTick}, {autumnDay, autumnTick}} {
 		var ticks []string
 		seen := map[time.Time]bool{}
-		for _, p := range runner.callsOf("NL*ABC", Provisional) {
+		for _, p := range runner.callsOf("NL-ABC", Provisional) {
 			if p.job.AsOf.In(loc).Format("2006-01-02") == day.date && !seen[p.job.AsOf] {
 				seen[p.job.AsOf] = true
 				ticks = append(ticks, p.job.AsOf.Format(time.RFC3339))
@@ -177,7 +177,7 @@ func yearOfNightlyRuns(t *testing.T, zone, cronExpr string, h, m int, springDay,
 		t.Errorf("%d pulls, want 371", n)
 	}
 	for _, p := range puller.pulls {
-		if p.job.Partner != "NL*ABC" {
+		if p.job.Partner != "NL-ABC" {
 			t.Fatalf("pulled %q", p.job.Partner)
 		}
 	}
