@@ -1,7 +1,8 @@
-// Package ingest brings OCPI objects into roamsettle: file import now, the
-// OCPI HTTP receiver and puller later. Every path ends in the same place: a
-// payload becomes an ocpi.Received (raw bytes and SHA-256 first, then the
-// decoded object and its problems) and is handed to a Sink in batches.
+// Package ingest brings OCPI objects into roamsettle: file import here, the
+// OCPI HTTP receiver in ingest/receiver and the puller (handshake and pull
+// client) in ingest/puller. Every path ends in the same place: a payload
+// becomes an ocpi.Received (raw bytes and SHA-256 first, then the decoded
+// object and its problems) and is handed to a Sink in batches.
 //
 // Invariants:
 //

@@ -4,9 +4,10 @@
 // model, and validation with field paths.
 //
 // Entry points: Decode(raw, Hint) for one JSON object, DecodeReceived to fill
-// a Received in place (receivers and importers share it), ValidateCDR /
-// ValidateTariff / ValidateLocation / ValidateInvoice for objects built
-// elsewhere, ParseDateTime / FormatDateTime, and CurrencyMinorUnits.
+// a Received in place (receivers and importers share it; tariffs and invoice
+// reconciliation records are validated there), ValidateCDR /
+// ValidateLocation for objects built elsewhere, ParseDateTime /
+// FormatDateTime, and CurrencyMinorUnits.
 //
 // Invariants:
 //

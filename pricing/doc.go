@@ -15,9 +15,11 @@
 //     location's local time; a CDR whose zone cannot be resolved is priced in
 //     UTC and says so (WarnZoneUnresolved). A restriction boundary strictly
 //     inside a period is flagged (WarnBoundaryInPeriod), never re-priced.
-//   - Zones come from the caller's chain (stored Location, 2.1.1 embedded
-//     time_zone, coordinates through CoordinateZones, single-zone country);
-//     every source but a given or stored zone is named in a warning.
+//   - Zones come from the caller's chain: the stored Location's time_zone
+//     (LocationZones, which falls back to the 2.1.1 embedded time_zone),
+//     then a single-zone country, then the coordinates (CoordinateZones) -
+//     the order both price and settle use; every source but a given or
+//     location zone is named in a warning.
 //   - Every reading the spec leaves open is named (digest §5.13) and, where
 //     real partners differ, selectable in Policy.
 //   - The kernel equals the reference on every input it accepts (property
@@ -26,6 +28,7 @@
 //     period records with the same conversions as BatchBuilder (a test
 //     compares the two batches) and allocates nothing per row.
 //   - Pricing is deterministic: the same inputs give the same result.
-//   - The package imports ocpi, decimal and arrow only: no store, no
-//     net/http, no database driver.
+//   - The package imports ocpi, decimal, arrow and tzf (the offline
+//     coordinates-to-zone lookup) only: no store, no net/http, no database
+//     driver.
 package pricing

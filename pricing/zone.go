@@ -32,9 +32,10 @@ type ZoneResolver interface {
 	ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool)
 }
 
-// ZoneChain asks each resolver in turn. The usual chain is LocationZones
-// (the store, then the 2.1.1 embedded time_zone) -> CoordinateZones ->
-// CountryZones (which Price always tries last).
+// ZoneChain asks each resolver in turn. The chain price and settle use is
+// LocationZones (the stored Location, then the 2.1.1 embedded time_zone) ->
+// CountryZones (a single-zone country answers exactly and for free) ->
+// CoordinateZones (a polygon lookup, for the other countries).
 type ZoneChain []ZoneResolver
 
 // ResolveZone implements ZoneResolver.
