@@ -106,9 +106,7 @@ func (d *decoder) cdr(obj int32) *CDR {
 			}
 		case "total_cost":
 			hasCost = !d.isNull(v)
-			if p := d.price(v, false); p != nil {
-				c.TotalCost = *p
-			}
+			c.TotalCost = d.price(v, false)
 		case "total_fixed_cost":
 			c.TotalFixedCost = d.price(v, false)
 		case "total_energy":
@@ -304,14 +302,14 @@ func (d *decoder) price(v int32, blocking bool) *Price {
 		return nil
 	}
 	var p Price
-	seen := false
+	seen, readable := false, false
 	for m := d.firstMember(v); m >= 0; m = d.nextMember(v, m) {
 		key, val := d.text(m), m+1
 		mark := d.enter(key)
 		switch {
 		case key == "excl_vat" && d.version == V221, key == "before_taxes" && d.version == V230:
-			p.ExclVAT, seen = d.num(val, blocking)
-			seen = seen || !d.isNull(val)
+			p.ExclVAT, readable = d.num(val, blocking)
+			seen = readable || !d.isNull(val)
 		case key == "incl_vat" && d.version == V221:
 			p.InclVAT = d.nullNum(val, blocking)
 		case key == "taxes" && d.version == V230:
@@ -326,6 +324,9 @@ func (d *decoder) price(v int32, blocking bool) *Price {
 		}
 		d.reportAt(field, RuleRequired, blocking, "required number is missing")
 		return nil
+	}
+	if !readable {
+		return nil // reported by num: an unreadable amount is no amount, not 0
 	}
 	if d.version == V230 && len(p.Taxes) > 0 {
 		sum := p.ExclVAT

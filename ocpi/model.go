@@ -92,7 +92,7 @@ type CDR struct {
 	Tariffs                  []Tariff
 	ChargingPeriods          []ChargingPeriod
 	SignedData               json.RawMessage
-	TotalCost                Price
+	TotalCost                *Price // nil: the CDR states none (missing is not zero)
 	TotalFixedCost           *Price
 	TotalEnergy              decimal.Decimal
 	TotalEnergyCost          *Price

@@ -11,18 +11,12 @@ import (
 
 // ValidateCDR checks a decoded CDR against the rules of its version and
 // returns every problem found. Required numbers (total_cost, total_energy,
-// total_time, dimension volumes) are checked by Decode, because the model
-// cannot tell a missing number from 0.
+// total_time, dimension volumes) are checked by Decode, which sees whether
+// they were sent: the model cannot tell a missing total_energy from 0 (a
+// missing total_cost it can: nil).
 func ValidateCDR(c *CDR) Problems {
 	var v validator
 	v.cdr(c)
-	return v.probs
-}
-
-// ValidateTariff checks a decoded tariff; see ValidateCDR.
-func ValidateTariff(t *Tariff) Problems {
-	var v validator
-	v.tariff(t)
 	return v.probs
 }
 
@@ -30,13 +24,6 @@ func ValidateTariff(t *Tariff) Problems {
 func ValidateLocation(l *Location) Problems {
 	var v validator
 	v.location(l)
-	return v.probs
-}
-
-// ValidateInvoice checks a decoded invoice reconciliation record.
-func ValidateInvoice(r *InvoiceReconciliationRecord) Problems {
-	var v validator
-	v.invoice(r)
 	return v.probs
 }
 
@@ -419,7 +406,7 @@ func (v *validator) totals(c *CDR) {
 	// Sub-totals against total_cost: only when every sub-total is present
 	// (reservation cost may be absent) and not for credit CDRs, whose
 	// sub-totals keep their original sign (digest 3.5).
-	if c.Credit || c.Version == V211 || c.TotalFixedCost == nil || c.TotalEnergyCost == nil ||
+	if c.Credit || c.Version == V211 || c.TotalCost == nil || c.TotalFixedCost == nil || c.TotalEnergyCost == nil ||
 		c.TotalTimeCost == nil || c.TotalParkingCost == nil {
 		return
 	}
@@ -461,6 +448,9 @@ func (v *validator) credit(c *CDR) {
 		v.reportAt("credit_reference_id", RuleCredit, false, "credit CDR without credit_reference_id")
 	case !c.Credit && c.CreditReferenceID != "":
 		v.reportAt("credit", RuleCredit, false, "credit_reference_id set on a CDR that is not a credit")
+	}
+	if c.TotalCost == nil {
+		return
 	}
 	if c.Credit && c.TotalCost.ExclVAT.IsPositive() {
 		v.reportAt("total_cost", RuleCredit, false, "credit CDR with a positive total_cost "+c.TotalCost.ExclVAT.String())

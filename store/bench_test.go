@@ -49,7 +49,7 @@ func synthBatch(first, n int) []ocpi.Received {
 				},
 			}
 		}
-		c.TotalCost = ocpi.Price{ExclVAT: decimal.New(int64(k%100000), -2), InclVAT: decimal.NewNullDecimal(decimal.New(int64(k%100000)*121, -4))}
+		c.TotalCost = &ocpi.Price{ExclVAT: decimal.New(int64(k%100000), -2), InclVAT: decimal.NewNullDecimal(decimal.New(int64(k%100000)*121, -4))}
 		raw := fmt.Appendf(make([]byte, 0, 1100), `{"country_code":"NL","party_id":"ABC","id":%q,"start_date_time":%q,"end_date_time":%q,`+
 			`"session_id":%q,"cdr_token":{"country_code":"DE","party_id":"EMS","uid":"012345678","type":"RFID","contract_id":"DE8ACC12E46L89"},`+
 			`"auth_method":"WHITELIST","cdr_location":{"id":"LOC1","name":"Gent Zuid","address":"F.Rooseveltlaan 3A","city":"Gent",`+

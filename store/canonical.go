@@ -150,6 +150,13 @@ func (c *canon) price(p ocpi.Price) {
 	}
 }
 
+func orZeroPrice(p *ocpi.Price) ocpi.Price {
+	if p == nil {
+		return ocpi.Price{}
+	}
+	return *p
+}
+
 func (c *canon) optPrice(p *ocpi.Price) {
 	if p == nil {
 		c.tag(0)
@@ -209,7 +216,11 @@ func (c *canon) cdr(r *ocpi.CDR) {
 		}
 	}
 	c.rawJSON(r.SignedData)
-	c.price(r.TotalCost)
+	// A missing total_cost encodes as the zero price it was read as before
+	// it became optional, so that bodies stored by earlier builds keep their
+	// hash (a re-send is a duplicate, not a conflict). The price of it: a
+	// CDR without total_cost and the same CDR with a bare zero are one body.
+	c.price(orZeroPrice(r.TotalCost))
 	c.optPrice(r.TotalFixedCost)
 	c.dec(r.TotalEnergy)
 	c.optPrice(r.TotalEnergyCost)

@@ -57,7 +57,15 @@
 // tokens, pull checkpoints; partners.go), 0003_priced.sql (reprice runs,
 // priced_cdrs, priced_lines and the view priced_cdrs_compared; priced.go),
 // 0004_irr_withdrawals.sql (invoice_reconciliation_withdrawals, shaped like
-// tariff_withdrawals; irr.go).
+// tariff_withdrawals; irr.go), 0005_hub_clients.sql (the parties a hub
+// fronts; partners.go), 0006_settle.sql (settle run ids, the
+// billed-versus-computed outcome, priced_messages and zone notes; a missing
+// total_cost stored as 0 by earlier builds becomes NULL; priced.go).
+//
+// The store is settle's Source and Sink (priced.go): it selects a scope's
+// CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
+// rows in one transaction. A CDR's billed total_cost is NULL when the CDR
+// states none: missing is not zero.
 //
 // Dimension types are stored as a one-byte code: the narrow dimension table
 // then loads about twice as fast as with the type name.

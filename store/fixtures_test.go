@@ -43,7 +43,7 @@ func sampleCDR(id string) *ocpi.CDR {
 				{Type: ocpi.DimParkingTime, Volume: d("0.5")}, {Type: ocpi.DimEnergy, Volume: d("0")}, {Type: ocpi.DimMinCurrent, Volume: d("-1.5")}}},
 		},
 		SignedData:               json.RawMessage(`{"encoding_method":"OCMF","signed_values":[]}`),
-		TotalCost:                ocpi.Price{ExclVAT: d("12.28"), InclVAT: nd("14.86")},
+		TotalCost:                &ocpi.Price{ExclVAT: d("12.28"), InclVAT: nd("14.86")},
 		TotalFixedCost:           &ocpi.Price{ExclVAT: d("1"), InclVAT: nd("1.21")},
 		TotalEnergy:              d("15.4333"),
 		TotalEnergyCost:          &ocpi.Price{ExclVAT: d("7.72"), InclVAT: nd("9.34")},

@@ -7,6 +7,9 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/settle"
 )
 
 // A database roamsettle wrote, opened by another client, holds only the
@@ -21,20 +24,20 @@ func TestDatabaseHoldsOnlyRealViews(t *testing.T) {
 		t.Fatal(err)
 	}
 	save(t, s, recvCDR(sampleCDR("V1"), "v", 0), recvTariff(sampleTariff("T1", t0), "t", 1))
-	w, err := s.BeginPriced(ctx, "2026-10/*")
+	w, err := s.BeginRun(ctx, testRun)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &PricedCDRs{CDRKey: []int64{1}, Status: []uint8{PricedOK}, Reason: []uint8{0}, PricedBy: []uint8{ByKernel},
-		TariffRef: []int32{0}, Zone: []int16{0}, Flags: []int32{0},
-		EmbeddedRef: []int32{-1}, EmbeddedExcl: []int64{0}, EmbeddedIncl: []int64{0}}
+	p := &settle.PricedCDRs{CDRKey: []int64{1}, Status: []uint8{settle.PricedOK}, Reason: []uint8{0}, Message: []int32{-1},
+		PricedBy: []uint8{settle.ByKernel}, TariffRef: []int32{0}, Zone: []int16{0}, Flags: []int32{0},
+		Outcome: []reconcile.Outcome{reconcile.Equal}, EmbeddedRef: []int32{-1}, EmbeddedExcl: []int64{0}, EmbeddedIncl: []int64{0}}
 	for i := range p.Totals {
 		p.Totals[i] = []int64{1}
 	}
 	if err := w.WriteCDRs(ctx, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Commit(ctx, time.Now(), 1); err != nil {
+	if err := w.Commit(ctx, settle.RunRecord{Run: testRun, Started: time.Now(), Finished: time.Now(), CDRs: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -7,120 +7,121 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	duckdb "github.com/duckdb/duckdb-go/v2"
-	"github.com/shopspring/decimal"
 
 	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/settle"
 )
 
-// The re-pricing path (migrations/0003_priced.sql): a scope of CDRs is read
-// as per-CDR headers (their repeated strings once per distinct context) and
-// Arrow period batches, in key ranges, priced by the caller, and written back
-// into priced_tariffs, priced_zones, priced_reasons, priced_cdrs and
-// priced_lines in one transaction that first deletes the scope's previous
-// rows.
+// The settlement path (migrations 0003 and 0006): the store is the
+// settle.Source and settle.Sink of a run. A scope's CDRs are selected by
+// the period rule (settle.PeriodTime, in SQL: periodTimeSQL) and read as
+// per-CDR headers (their repeated strings once per distinct context) and
+// Arrow period batches, in key ranges; the run's rows go into
+// priced_tariffs, priced_zones, priced_reasons, priced_messages,
+// priced_cdrs and priced_lines in one transaction that first deletes the
+// previous rows of the same run id.
 
-// RepriceScope selects the CDRs of a re-pricing run: start_date_time in
-// [From, To) (UTC) and, when CountryCode is set, one owner.
-type RepriceScope struct {
-	From, To    time.Time
-	CountryCode string
-	PartyID     string
+var (
+	_ settle.Source = (*Store)(nil)
+	_ settle.Sink   = (*Store)(nil)
+)
+
+// periodTimeSQL is settle.PeriodTime in SQL: the end, else the start (the
+// 1970 sentinel is unknown), else when the CDR was received.
+const periodTimeSQL = `coalesce(nullif(end_date_time, TIMESTAMPTZ '1970-01-01 00:00:00+00'),
+	nullif(start_date_time, TIMESTAMPTZ '1970-01-01 00:00:00+00'), received_at)`
+
+// selectionSQL is the WHERE condition of a selection over cdrs, and its
+// arguments.
+func selectionSQL(sel *settle.Selection) (string, []any) {
+	var b strings.Builder
+	var args []any
+	window := func(w settle.Window) {
+		b.WriteString(periodTimeSQL + ` >= ? AND ` + periodTimeSQL + ` < ?`)
+		args = append(args, w.From.UTC(), w.To.UTC())
+	}
+	party := func(p settle.Party) {
+		b.WriteString(`country_code = ? AND party_id = ?`)
+		args = append(args, p.CountryCode, p.PartyID)
+	}
+	b.WriteString("(")
+	if !sel.Owner.IsZero() {
+		party(sel.Owner)
+		b.WriteString(" AND ")
+		window(sel.WindowOf(sel.Owner))
+		b.WriteString(")")
+		return b.String(), args
+	}
+	b.WriteString("(")
+	window(sel.Default)
+	for _, z := range sel.Zoned {
+		b.WriteString(" AND NOT (")
+		party(z.Party)
+		b.WriteString(")")
+	}
+	b.WriteString(")")
+	for _, z := range sel.Zoned {
+		b.WriteString(" OR (")
+		party(z.Party)
+		b.WriteString(" AND ")
+		window(z.Window)
+		b.WriteString(")")
+	}
+	b.WriteString(")")
+	return b.String(), args
 }
 
-// HeaderColumns names the columns of ScanRepriceHeaders' record batches.
-// One row per CDR of the scope, in cdr_key order (a filtered scan keeps
-// the table's insertion order, which is key order):
-//
-//	cdr_key              int64
-//	start_date_time      timestamp µs UTC
-//	credit, blocking     bool     blocking: a finding blocks pricing
-//	billed_excl, billed_incl int64 total_cost in millionths (VolumeScale); nullable
-//	location_tariff_ids  list<utf8> the CDR's own (2.1.1)
-//	context              uint64   hash of the CDR's ContextColumns
-//
-// The strings a CDR is priced by (owner, location, connector, zone hints)
-// repeat across CDRs: they come once per distinct value from
-// ScanRepriceContexts, named by the hash, instead of once per CDR (which
-// made this scan 3x slower). The stored location version and its connector
-// are looked up by the caller (RepriceLocations): joining them here (an
-// ASOF join on the session start) took 19 s of 20 s at 10 M CDRs.
-var HeaderColumns = []string{"cdr_key", "start_date_time", "credit", "blocking", "billed_excl", "billed_incl",
-	"location_tariff_ids", "context"}
-
-// ContextColumns names the columns of ScanRepriceContexts' batches: the
-// context hash, then the CDR's strings as stored (nullable):
-//
-//	context              uint64
-//	country_code, party_id utf8   the owner, upper-cased
-//	location_id, evse_uid, connector_id utf8 as sent
-//	embedded_time_zone   utf8     the CDR's location time_zone (2.1.1)
-//	country, latitude, longitude utf8 from the CDR's location
-var ContextColumns = []string{"context", "country_code", "party_id", "location_id", "evse_uid", "connector_id",
-	"embedded_time_zone", "country", "latitude", "longitude"}
-
-// contextSQL hashes ContextColumns' strings and whether each is null (so
-// that NULL and the empty string differ).
+// contextSQL hashes the context strings (settle.ContextColumns) and
+// whether each is null (so that NULL and the empty string differ).
 const contextSQL = `hash(country_code, party_id, location_id, evse_uid, connector_id, location_time_zone,
-	location_country, location_latitude, location_longitude, location_id IS NULL, evse_uid IS NULL,
+	location_country, location_latitude, location_longitude, currency, location_id IS NULL, evse_uid IS NULL,
 	connector_id IS NULL, location_time_zone IS NULL, location_country IS NULL, location_latitude IS NULL,
-	location_longitude IS NULL)`
+	location_longitude IS NULL, currency IS NULL)`
 
 const contextStringsSQL = `country_code, party_id, location_id, evse_uid, connector_id,
 	location_time_zone AS embedded_time_zone, location_country AS country, location_latitude AS latitude,
-	location_longitude AS longitude`
+	location_longitude AS longitude, currency`
 
+// headersSQL reads settle.HeaderColumns. A filtered scan keeps the table's
+// insertion order, which is key order. The stored location version and its
+// connector are looked up by the caller (LocationVersions): joining them
+// here (an ASOF join on the session start) took 19 s of 20 s at 10 M CDRs.
 const headersSQL = `
 SELECT cdr_key, start_date_time, credit, blocking,
 	CAST(total_cost_excl_vat * 1000000 AS BIGINT) AS billed_excl,
 	CAST(total_cost_incl_vat * 1000000 AS BIGINT) AS billed_incl,
 	location_tariff_ids, ` + contextSQL + ` AS context
 FROM cdrs
-WHERE start_date_time >= ? AND start_date_time < ? %s`
+WHERE %s AND cdr_key BETWEEN ? AND ?`
 
-func scopeArgs(sc RepriceScope) (string, []any) {
-	args := []any{sc.From.UTC(), sc.To.UTC()}
-	if sc.CountryCode == "" {
-		return "", args
-	}
-	return "AND country_code = ? AND party_id = ?", append(args, ocpi.Key(sc.CountryCode), ocpi.Key(sc.PartyID))
+// ScanHeaders implements settle.Source. The driver holds a query's whole
+// result in memory: the caller reads a large scope in key ranges.
+func (s *Store) ScanHeaders(ctx context.Context, sel *settle.Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
+	filter, args := selectionSQL(sel)
+	q := fmt.Sprintf(headersSQL, filter)
+	return errorf("scan headers", "", s.arrowQuery(ctx, q, append(args, minKey, maxKey), len(settle.HeaderColumns), fn))
 }
 
-// ScanRepriceHeaders streams the per-CDR data re-pricing needs (schema:
-// HeaderColumns) for the scope's CDRs with cdr_key in [minKey, maxKey], in
-// cdr_key order. Batches are released when fn returns (fn may Retain one
-// to keep it). The driver holds a query's whole result in memory: callers
-// read a large scope in key ranges.
-func (s *Store) ScanRepriceHeaders(ctx context.Context, sc RepriceScope, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
-	filter, args := scopeArgs(sc)
-	q := fmt.Sprintf(headersSQL, filter) + ` AND cdr_key BETWEEN ? AND ?`
-	return errorf("scan reprice headers", "", s.arrowQuery(ctx, q, append(args, minKey, maxKey), len(HeaderColumns), fn))
+// ScanContexts implements settle.Source.
+func (s *Store) ScanContexts(ctx context.Context, sel *settle.Selection, fn func(arrow.RecordBatch) error) error {
+	filter, args := selectionSQL(sel)
+	q := fmt.Sprintf(`SELECT DISTINCT %s AS context, %s FROM cdrs WHERE %s`, contextSQL, contextStringsSQL, filter)
+	return errorf("scan contexts", "", s.arrowQuery(ctx, q, args, len(settle.ContextColumns), fn))
 }
 
-// ScanRepriceContexts streams each distinct context of the scope's CDRs
-// once (schema: ContextColumns), in no particular order. Two rows with the
-// same hash are two contexts that collide: the caller reads the CDRs of
-// such a hash with ScanRepriceContextsOf.
-func (s *Store) ScanRepriceContexts(ctx context.Context, sc RepriceScope, fn func(arrow.RecordBatch) error) error {
-	filter, args := scopeArgs(sc)
-	q := fmt.Sprintf(`SELECT DISTINCT %s AS context, %s FROM cdrs WHERE start_date_time >= ? AND start_date_time < ? %s`,
-		contextSQL, contextStringsSQL, filter)
-	return errorf("scan reprice contexts", "", s.arrowQuery(ctx, q, args, len(ContextColumns), fn))
-}
-
-// ScanRepriceContextsOf streams, for the scope's CDRs whose context hash
-// is one of contexts, cdr_key followed by ContextColumns.
-func (s *Store) ScanRepriceContextsOf(ctx context.Context, sc RepriceScope, contexts []uint64, fn func(arrow.RecordBatch) error) error {
+// ScanContextsOf implements settle.Source.
+func (s *Store) ScanContextsOf(ctx context.Context, sel *settle.Selection, contexts []uint64, fn func(arrow.RecordBatch) error) error {
 	if len(contexts) == 0 {
 		return nil
 	}
-	filter, args := scopeArgs(sc)
+	filter, args := selectionSQL(sel)
 	list := make([]byte, 0, len(contexts)*21)
 	for i, c := range contexts {
 		if i > 0 {
@@ -128,36 +129,25 @@ func (s *Store) ScanRepriceContextsOf(ctx context.Context, sc RepriceScope, cont
 		}
 		list = strconv.AppendUint(list, c, 10)
 	}
-	q := fmt.Sprintf(`SELECT * FROM (SELECT cdr_key, %s AS context, %s FROM cdrs WHERE start_date_time >= ? AND start_date_time < ? %s)
+	q := fmt.Sprintf(`SELECT * FROM (SELECT cdr_key, %s AS context, %s FROM cdrs WHERE %s)
 		WHERE context IN (%s)`, contextSQL, contextStringsSQL, filter, list)
-	return errorf("scan reprice contexts", "", s.arrowQuery(ctx, q, args, len(ContextColumns)+1, fn))
+	return errorf("scan contexts", "", s.arrowQuery(ctx, q, args, len(settle.ContextColumns)+1, fn))
 }
 
-// LocationVersion is one stored location version with what re-pricing
-// reads of it: its time zone and its connectors' tariff ids.
-type LocationVersion struct {
-	Key                      int64
-	CountryCode, PartyID, ID string // upper-cased, as stored
-	LastUpdated              time.Time
-	TimeZone                 string // "" when the version has none
-	// Connectors by upper-cased EVSE uid and connector id: the connector's
-	// tariff_ids (nil when it has none; the first connector of a pair wins).
-	Connectors map[[2]string][]string
-}
+// LocationVersion is one stored location version (settle's type).
+type LocationVersion = settle.LocationVersion
 
-// RepriceLocations returns every stored location version of the owner
-// (every owner when countryCode is empty), ordered by owner, id,
-// last_updated and key.
-func (s *Store) RepriceLocations(ctx context.Context, countryCode, partyID string) ([]LocationVersion, error) {
+// LocationVersions implements settle.Source.
+func (s *Store) LocationVersions(ctx context.Context, owner settle.Party) ([]LocationVersion, error) {
 	q := `SELECT location_key, country_code, party_id, id, last_updated, time_zone FROM locations`
 	var args []any
-	if countryCode != "" {
+	if !owner.IsZero() {
 		q += ` WHERE country_code = ? AND party_id = ?`
-		args = append(args, ocpi.Key(countryCode), ocpi.Key(partyID))
+		args = append(args, ocpi.Key(owner.CountryCode), ocpi.Key(owner.PartyID))
 	}
 	rows, err := s.db.QueryContext(ctx, q+` ORDER BY country_code, party_id, id, last_updated, location_key`, args...)
 	if err != nil {
-		return nil, errorf("reprice locations", "", err)
+		return nil, errorf("location versions", "", err)
 	}
 	var out []LocationVersion
 	byKey := map[int64]int{}
@@ -166,21 +156,21 @@ func (s *Store) RepriceLocations(ctx context.Context, countryCode, partyID strin
 		var tz sql.NullString
 		if err := rows.Scan(&l.Key, &l.CountryCode, &l.PartyID, &l.ID, &l.LastUpdated, &tz); err != nil {
 			rows.Close()
-			return nil, errorf("reprice locations", "", err)
+			return nil, errorf("location versions", "", err)
 		}
 		l.LastUpdated, l.TimeZone, l.Connectors = l.LastUpdated.UTC(), tz.String, map[[2]string][]string{}
 		byKey[l.Key] = len(out)
 		out = append(out, l)
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, errorf("reprice locations", "", err)
+		return nil, errorf("location versions", "", err)
 	}
 	rows, err = s.db.QueryContext(ctx, `SELECT e.location_key, upper(e.uid), upper(k.id), k.tariff_ids
 		FROM location_evses e JOIN location_connectors k USING (location_key, evse_index)
 		WHERE e.uid IS NOT NULL AND k.id IS NOT NULL
 		ORDER BY e.location_key, e.evse_index, k.connector_index`)
 	if err != nil {
-		return nil, errorf("reprice locations", "", err)
+		return nil, errorf("location versions", "", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -188,7 +178,7 @@ func (s *Store) RepriceLocations(ctx context.Context, countryCode, partyID strin
 		var uid, cid string
 		var ids stringList
 		if err := rows.Scan(&key, &uid, &cid, &ids); err != nil {
-			return nil, errorf("reprice locations", "", err)
+			return nil, errorf("location versions", "", err)
 		}
 		i, ok := byKey[key]
 		if !ok {
@@ -198,18 +188,16 @@ func (s *Store) RepriceLocations(ctx context.Context, countryCode, partyID strin
 			out[i].Connectors[[2]string{uid, cid}] = ids
 		}
 	}
-	return out, errorf("reprice locations", "", rows.Err())
+	return out, errorf("location versions", "", rows.Err())
 }
 
-// ScanRepriceEmbedded calls fn for each CDR of the scope that embeds
-// tariffs, with how many and the first of them (tariff_bodies.tariff_key),
-// in no particular order.
-func (s *Store) ScanRepriceEmbedded(ctx context.Context, sc RepriceScope, fn func(cdrKey, n, firstTariff int64)) error {
-	filter, args := scopeArgs(sc)
+// ScanEmbedded implements settle.Source.
+func (s *Store) ScanEmbedded(ctx context.Context, sel *settle.Selection, fn func(cdrKey, n, firstTariff int64)) error {
+	filter, args := selectionSQL(sel)
 	q := fmt.Sprintf(`SELECT t.cdr_key, count(*) AS n, arg_min(t.tariff_key, t.position) AS tariff_key
-		FROM cdr_tariffs t JOIN (SELECT cdr_key FROM cdrs WHERE start_date_time >= ? AND start_date_time < ? %s) USING (cdr_key)
+		FROM cdr_tariffs t JOIN (SELECT cdr_key FROM cdrs WHERE %s) USING (cdr_key)
 		GROUP BY t.cdr_key`, filter)
-	return errorf("scan reprice embedded", "", s.arrowQuery(ctx, q, args, 3, func(rec arrow.RecordBatch) error {
+	return errorf("scan embedded tariffs", "", s.arrowQuery(ctx, q, args, 3, func(rec arrow.RecordBatch) error {
 		keys, ns, firsts := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Int64), rec.Column(2).(*array.Int64)
 		for i := 0; i < int(rec.NumRows()); i++ {
 			fn(keys.Value(i), ns.Value(i), firsts.Value(i))
@@ -218,11 +206,12 @@ func (s *Store) ScanRepriceEmbedded(ctx context.Context, sc RepriceScope, fn fun
 	}))
 }
 
-// ScanPeriodsBetween is ScanPeriods restricted to cdr_key in [minKey,
-// maxKey]: the same columns and order (a filter keeps DuckDB's insertion
-// order), so a scope's CDRs are read without sorting; the caller skips the
-// keys in the range that are not in its scope.
-func (s *Store) ScanPeriodsBetween(ctx context.Context, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
+// ScanPeriodRange implements settle.Source: ScanPeriods restricted to
+// cdr_key in [minKey, maxKey], in the same columns and order (a filter
+// keeps DuckDB's insertion order), so a scope's CDRs are read without
+// sorting; the caller skips the keys in the range that are not in its
+// scope.
+func (s *Store) ScanPeriodRange(ctx context.Context, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
 	q := scanPeriodsSQL + ` WHERE cdr_key BETWEEN ? AND ?`
 	return errorf("scan periods", "", s.arrowQuery(ctx, q, []any{minKey, maxKey}, len(PeriodColumns), fn))
 }
@@ -256,12 +245,12 @@ func (s *Store) arrowQuery(ctx context.Context, q string, args []any, columns in
 }
 
 // StoredTariff is one published tariff version with its identity as stored
-// (upper-cased) and its content key.
-type StoredTariff struct {
-	Key                      int64 // tariff_bodies.tariff_key
-	CountryCode, PartyID, ID string
-	LastUpdated              time.Time
-	Tariff                   ocpi.Tariff
+// (upper-cased) and its content key (settle's type).
+type StoredTariff = settle.StoredTariff
+
+// ScopeTariffs implements settle.Source.
+func (s *Store) ScopeTariffs(ctx context.Context, owner settle.Party) ([]StoredTariff, error) {
+	return s.PublishedTariffs(ctx, owner.CountryCode, owner.PartyID)
 }
 
 // PublishedTariffs returns every published version of the tariffs owned by
@@ -328,104 +317,9 @@ func (s *Store) TariffBodies(ctx context.Context, keys []int64) (map[int64]ocpi.
 	return out, nil
 }
 
-// Status values of PricedCDRs.Status.
-const (
-	PricedOK           uint8 = iota // priced; totals valid
-	PricedNotPriceable              // Reason says why; totals null
-)
-
-// PricedBy values of PricedCDRs.PricedBy.
-const (
-	ByNone      uint8 = iota
-	ByKernel          // the compiled int64 kernel over Arrow batches
-	ByReference       // the decimal reference, one CDR at a time
-)
-
-// NumTotals is the number of total columns of priced_cdrs, in this order:
-// total_cost, total_fixed_cost, total_energy_cost, total_time_cost,
-// total_parking_cost, total_reservation_cost, each excl then incl VAT.
-const NumTotals = 12
-
-// PricedCDRs is a batch of priced_cdrs rows as plain columns; amounts are
-// in millionths (VolumeScale), already rounded by the caller's policy. A
-// reused value is emptied with Reset. The billed totals and the currency are
-// not copied: priced_cdrs_compared reads them from cdrs.
-type PricedCDRs struct {
-	CDRKey    []int64
-	Status    []uint8
-	Reason    []uint8 // priced_reasons.reason_ref; 0 is NULL
-	PricedBy  []uint8
-	TariffRef []int32 // -1 is NULL
-	Zone      []int16 // priced_zones.zone_ref
-	Flags     []int32
-	Totals    [NumTotals][]int64 // valid when Status is PricedOK
-	// The price with the CDR's embedded tariff (EmbeddedRef -1: none).
-	EmbeddedRef  []int32
-	EmbeddedExcl []int64
-	EmbeddedIncl []int64
-}
-
-// Len is the number of rows.
-func (p *PricedCDRs) Len() int { return len(p.CDRKey) }
-
-// Reset empties the batch, keeping its capacity.
-func (p *PricedCDRs) Reset() {
-	p.CDRKey, p.Status, p.Reason, p.PricedBy, p.TariffRef = p.CDRKey[:0], p.Status[:0], p.Reason[:0], p.PricedBy[:0], p.TariffRef[:0]
-	p.Zone, p.Flags = p.Zone[:0], p.Flags[:0]
-	for i := range p.Totals {
-		p.Totals[i] = p.Totals[i][:0]
-	}
-	p.EmbeddedRef, p.EmbeddedExcl, p.EmbeddedIncl = p.EmbeddedRef[:0], p.EmbeddedExcl[:0], p.EmbeddedIncl[:0]
-}
-
-// PricedLines is a batch of priced_lines rows. Quantities and prices are in
-// millionths, amounts in 1e-10 (LineScale).
-type PricedLines struct {
-	CDRKey    []int64
-	Period    []uint16
-	Dimension []uint8 // dimension_types.code
-	Element   []uint16
-	Quantity  []int64
-	Billed    []int64
-	UnitPrice []int64
-	VAT       []int64
-	VATValid  []bool
-	Excl      []int64
-	Incl      []int64
-}
-
-// LineScale is the number of decimals of priced_lines amounts.
-const LineScale = 10
-
-// Len is the number of rows.
-func (l *PricedLines) Len() int { return len(l.CDRKey) }
-
-// Reset empties the batch, keeping its capacity.
-func (l *PricedLines) Reset() {
-	l.CDRKey, l.Period, l.Dimension, l.Element = l.CDRKey[:0], l.Period[:0], l.Dimension[:0], l.Element[:0]
-	l.Quantity, l.Billed, l.UnitPrice, l.VAT, l.VATValid = l.Quantity[:0], l.Billed[:0], l.UnitPrice[:0], l.VAT[:0], l.VATValid[:0]
-	l.Excl, l.Incl = l.Excl[:0], l.Incl[:0]
-}
-
-// PricedTariff is one priced_tariffs row.
-type PricedTariff struct {
-	Ref                      int32
-	Source                   string // "published" or "embedded"
-	Key                      int64
-	CountryCode, PartyID, ID string
-	LastUpdated              time.Time
-	Currency                 string
-	Policy                   string
-}
-
-// PricedZone is one priced_zones row; its zone_ref is its position.
-type PricedZone struct {
-	TimeZone, Source string
-}
-
-// PricedWriter writes one re-pricing run in one transaction. It owns one
-// connection until Commit or Rollback; the caller must not use it from
-// several goroutines at once.
+// PricedWriter writes one run in one transaction (settle.RunWriter). It
+// owns one connection until Commit or Rollback; the caller must not use it
+// from several goroutines at once.
 type PricedWriter struct {
 	conn  *sql.Conn
 	tx    *sql.Tx
@@ -434,36 +328,38 @@ type PricedWriter struct {
 	rows  int64
 }
 
-// BeginPriced starts a run's transaction and deletes the rows a previous
-// run of the same runID left, so that Commit replaces them atomically. The
-// scope keeps its run_no from one run to the next.
-func (s *Store) BeginPriced(ctx context.Context, runID string) (*PricedWriter, error) {
+// BeginRun implements settle.Sink: it starts the run's transaction and
+// deletes the rows a previous run of the same id left, so that Commit
+// replaces them atomically. A run id keeps its run_no from one run to the
+// next.
+func (s *Store) BeginRun(ctx context.Context, run settle.Run) (settle.RunWriter, error) {
+	runID := run.ID()
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return nil, errorf("begin priced", runID, err)
+		return nil, errorf("begin run", runID, err)
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		conn.Close()
-		return nil, errorf("begin priced", runID, err)
+		return nil, errorf("begin run", runID, err)
 	}
 	w := &PricedWriter{conn: conn, tx: tx, runID: runID}
 	if err := tx.QueryRowContext(ctx, `SELECT coalesce((SELECT any_value(run_no) FROM reprice_runs WHERE run_id = $1),
 			(SELECT coalesce(max(run_no), 0) + 1 FROM reprice_runs))`, runID).Scan(&w.runNo); err != nil {
 		w.Rollback()
-		return nil, errorf("begin priced", runID, err)
+		return nil, errorf("begin run", runID, err)
 	}
-	for _, t := range []string{"priced_lines", "priced_cdrs", "priced_tariffs", "priced_zones", "priced_reasons", "reprice_runs"} {
+	for _, t := range []string{"priced_lines", "priced_cdrs", "priced_tariffs", "priced_zones", "priced_reasons", "priced_messages", "reprice_runs"} {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_no = ?`, w.runNo); err != nil {
 			w.Rollback()
-			return nil, errorf("begin priced", runID, err)
+			return nil, errorf("begin run", runID, err)
 		}
 	}
 	return w, nil
 }
 
 // WriteTariffs records the tariff versions the run priced with.
-func (w *PricedWriter) WriteTariffs(ctx context.Context, ts []PricedTariff) error {
+func (w *PricedWriter) WriteTariffs(ctx context.Context, ts []settle.PricedTariff) error {
 	for _, t := range ts {
 		var lu any
 		if !t.LastUpdated.IsZero() {
@@ -479,9 +375,10 @@ func (w *PricedWriter) WriteTariffs(ctx context.Context, ts []PricedTariff) erro
 }
 
 // WriteZones records the time zones priced_cdrs.zone_ref names (by position).
-func (w *PricedWriter) WriteZones(ctx context.Context, zs []PricedZone) error {
+func (w *PricedWriter) WriteZones(ctx context.Context, zs []settle.PricedZone) error {
 	for i, z := range zs {
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_zones VALUES (?, ?, ?, ?)`, w.runNo, i, z.TimeZone, z.Source); err != nil {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_zones BY NAME SELECT ? AS run_no, ? AS zone_ref, ? AS time_zone,
+				? AS zone_source, ? AS note`, w.runNo, i, z.TimeZone, z.Source, nullString(z.Note)); err != nil {
 			return errorf("write priced zones", w.runID, err)
 		}
 	}
@@ -499,17 +396,28 @@ func (w *PricedWriter) WriteReasons(ctx context.Context, reasons []string) error
 	return nil
 }
 
+// WriteMessages records the messages priced_cdrs.message_ref names (by
+// position): why a CDR was not priced or what pricing it had to assume.
+func (w *PricedWriter) WriteMessages(ctx context.Context, messages []string) error {
+	for i, m := range messages {
+		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_messages VALUES (?, ?, ?)`, w.runNo, i, m); err != nil {
+			return errorf("write priced messages", w.runID, err)
+		}
+	}
+	return nil
+}
+
 var (
-	decType10 = &arrow.Decimal128Type{Precision: 18, Scale: LineScale}
+	decType10 = &arrow.Decimal128Type{Precision: 18, Scale: settle.LineScale}
 )
 
-var totalNames = [NumTotals]string{"total_cost_excl_vat", "total_cost_incl_vat", "total_fixed_cost_excl_vat",
+var totalNames = [settle.NumTotals]string{"total_cost_excl_vat", "total_cost_incl_vat", "total_fixed_cost_excl_vat",
 	"total_fixed_cost_incl_vat", "total_energy_cost_excl_vat", "total_energy_cost_incl_vat",
 	"total_time_cost_excl_vat", "total_time_cost_incl_vat", "total_parking_cost_excl_vat",
 	"total_parking_cost_incl_vat", "total_reservation_cost_excl_vat", "total_reservation_cost_incl_vat"}
 
 // WriteCDRs appends a batch of priced_cdrs rows through DuckDB's Arrow scan.
-func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
+func (w *PricedWriter) WriteCDRs(ctx context.Context, p *settle.PricedCDRs) error {
 	n := p.Len()
 	if n == 0 {
 		return nil
@@ -517,7 +425,7 @@ func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 	mem := memory.DefaultAllocator
 	ok := make([]bool, n)
 	for i := range ok {
-		ok[i] = p.Status[i] == PricedOK
+		ok[i] = p.Status[i] == settle.PricedOK
 	}
 	refValid := func(refs []int32) []bool {
 		v := make([]bool, n)
@@ -542,6 +450,7 @@ func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 	add("cdr_key", int64Array(mem, p.CDRKey, nil))
 	add("status", uint8Array(mem, p.Status, nil))
 	add("reason_ref", uint8Array(mem, p.Reason, nonZero(p.Reason)))
+	add("message_ref", int32Array(mem, p.Message, refValid(p.Message)))
 	add("priced_by", uint8Array(mem, p.PricedBy, nonZero(p.PricedBy)))
 	add("tariff_ref", int32Array(mem, p.TariffRef, refValid(p.TariffRef)))
 	zb := array.NewInt16Builder(mem)
@@ -549,6 +458,12 @@ func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 	add("zone_ref", zb.NewArray())
 	zb.Release()
 	add("flags", int32Array(mem, p.Flags, nil))
+	ob := array.NewUint8Builder(mem)
+	for _, o := range p.Outcome {
+		ob.Append(uint8(o))
+	}
+	add("billed_outcome", ob.NewArray())
+	ob.Release()
 	for t := range p.Totals {
 		add(totalNames[t], decimalArray(mem, decType, p.Totals[t], ok))
 	}
@@ -560,7 +475,7 @@ func (w *PricedWriter) WriteCDRs(ctx context.Context, p *PricedCDRs) error {
 }
 
 // WriteLines appends a batch of priced_lines rows.
-func (w *PricedWriter) WriteLines(ctx context.Context, l *PricedLines) error {
+func (w *PricedWriter) WriteLines(ctx context.Context, l *settle.PricedLines) error {
 	n := l.Len()
 	if n == 0 {
 		return nil
@@ -622,9 +537,9 @@ func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.
 
 // Commit records the run and makes its rows visible, replacing the previous
 // ones of the same run id.
-func (w *PricedWriter) Commit(ctx context.Context, started time.Time, cdrs int64) error {
+func (w *PricedWriter) Commit(ctx context.Context, rec settle.RunRecord) error {
 	defer w.conn.Close()
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?, ?)`, w.runID, w.runNo, started.UTC(), time.Now().UTC(), cdrs); err != nil {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?, ?)`, w.runID, w.runNo, rec.Started.UTC(), rec.Finished.UTC(), rec.CDRs); err != nil {
 		w.tx.Rollback()
 		return errorf("commit priced", w.runID, err)
 	}
@@ -652,7 +567,8 @@ func (s *Store) PricedChecksum(ctx context.Context, runID string) (cdrs, lines i
 			coalesce((SELECT sum(hash(l)::HUGEINT) FROM priced_lines l WHERE run_no IN (FROM r)), 0) +
 			coalesce((SELECT sum(hash(t)::HUGEINT) FROM priced_tariffs t WHERE run_no IN (FROM r)), 0) +
 			coalesce((SELECT sum(hash(z)::HUGEINT) FROM priced_zones z WHERE run_no IN (FROM r)), 0) +
-			coalesce((SELECT sum(hash(x)::HUGEINT) FROM priced_reasons x WHERE run_no IN (FROM r)), 0)
+			coalesce((SELECT sum(hash(x)::HUGEINT) FROM priced_reasons x WHERE run_no IN (FROM r)), 0) +
+			coalesce((SELECT sum(hash(m)::HUGEINT) FROM priced_messages m WHERE run_no IN (FROM r)), 0)
 		) % 18446744073709551616)`, runID).Scan(&cdrs, &lines, &sum)
 	return cdrs, lines, sum, errorf("priced checksum", runID, err)
 }
@@ -708,47 +624,45 @@ func stringArray(mem memory.Allocator, v []string, emptyIsNull bool) arrow.Array
 	return b.NewArray()
 }
 
-// ScopeKeys returns the smallest and greatest cdr_key of the scope and how
-// many CDRs it has (0, 0, 0 when it is empty).
-func (s *Store) ScopeKeys(ctx context.Context, sc RepriceScope) (minKey, maxKey, n int64, err error) {
-	filter, args := scopeArgs(sc)
+// ScopeKeys implements settle.Source.
+func (s *Store) ScopeKeys(ctx context.Context, sel *settle.Selection) (minKey, maxKey, n int64, err error) {
+	filter, args := selectionSQL(sel)
 	var lo, hi sql.NullInt64
-	err = s.db.QueryRowContext(ctx, `SELECT min(cdr_key), max(cdr_key), count(*) FROM cdrs
-		WHERE start_date_time >= ? AND start_date_time < ? `+filter, args...).Scan(&lo, &hi, &n)
+	err = s.db.QueryRowContext(ctx, `SELECT min(cdr_key), max(cdr_key), count(*) FROM cdrs WHERE `+filter, args...).Scan(&lo, &hi, &n)
 	return lo.Int64, hi.Int64, n, errorf("scope keys", "", err)
 }
 
-// RepriceCDRs loads, for the few CDRs priced one by one, what pricing reads
-// of them (identity, times, currency, credit, location, totals, periods with
+// CDRs implements settle.Source: it loads, for the few CDRs priced one by
+// one, what pricing reads of them (identity, times, currency, credit, location, totals, periods with
 // their dimensions, embedded tariff keys), with one query per table for all
 // keys: loading each CDR on its own (CDR) costs a scan of the table per CDR.
 // Other fields are left empty.
-func (s *Store) RepriceCDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
+func (s *Store) CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
 	cdrs := make(map[int64]*ocpi.CDR, len(keys))
 	embedded := map[int64][]int64{}
 	for from := 0; from < len(keys); from += 20000 {
 		chunk := keys[from:min(from+20000, len(keys))]
 		in := keyList(chunk)
 		if err := s.repriceCDRHeads(ctx, in, cdrs); err != nil {
-			return nil, nil, errorf("reprice cdrs", "", err)
+			return nil, nil, errorf("load cdrs", "", err)
 		}
 		if err := s.repricePeriods(ctx, in, cdrs); err != nil {
-			return nil, nil, errorf("reprice cdrs", "", err)
+			return nil, nil, errorf("load cdrs", "", err)
 		}
 		rows, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE cdr_key IN (`+in+`) ORDER BY cdr_key, position`)
 		if err != nil {
-			return nil, nil, errorf("reprice cdrs", "", err)
+			return nil, nil, errorf("load cdrs", "", err)
 		}
 		for rows.Next() {
 			var k, t int64
 			if err := rows.Scan(&k, &t); err != nil {
 				rows.Close()
-				return nil, nil, errorf("reprice cdrs", "", err)
+				return nil, nil, errorf("load cdrs", "", err)
 			}
 			embedded[k] = append(embedded[k], t)
 		}
 		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, nil, errorf("reprice cdrs", "", err)
+			return nil, nil, errorf("load cdrs", "", err)
 		}
 	}
 	return cdrs, embedded, nil
@@ -794,7 +708,9 @@ func (s *Store) repriceCDRHeads(ctx context.Context, in string, out map[int64]*o
 		l.ID, l.EVSEUID, l.ConnectorID, l.TimeZone, l.Country = locID.String, evse.String, conn.String, tz.String, country.String
 		l.Coordinates = ocpi.GeoLocation{Latitude: lat.String, Longitude: lon.String}
 		l.TariffIDs = tariffIDs
-		c.TotalCost = ocpi.Price{ExclVAT: tx.Decimal, InclVAT: ti.NullDecimal}
+		if tx.Valid {
+			c.TotalCost = &ocpi.Price{ExclVAT: tx.Decimal, InclVAT: ti.NullDecimal}
+		}
 		c.TotalEnergy, c.TotalTime, c.TotalParkingTime = energy.Decimal, hours.Decimal, parking.NullDecimal
 		out[key] = &c
 	}
@@ -831,42 +747,4 @@ func (s *Store) repricePeriods(ctx context.Context, in string, out map[int64]*oc
 		}
 	}
 	return rows.Err()
-}
-
-// CurrencyDifference sums, for one currency, the priced CDRs of a run whose
-// recomputed total_cost differs from the billed one (excl. or incl. VAT).
-type CurrencyDifference struct {
-	Currency string
-	CDRs     int64
-	// Sum and AbsSum are Σ (computed − billed) and Σ |computed − billed|
-	// of total_cost excl. VAT.
-	Sum, AbsSum decimal.Decimal
-}
-
-// PricedDifferences returns a run's billed-versus-computed differences per
-// currency, in currency order. Amounts in different currencies are never
-// added together.
-func (s *Store) PricedDifferences(ctx context.Context, runID string) ([]CurrencyDifference, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT currency, count(*),
-			sum(difference_excl_vat), sum(abs(difference_excl_vat))
-		FROM priced_cdrs_compared
-		WHERE run_id = ? AND status = 'priced' AND billed_total_cost_excl_vat IS NOT NULL
-			AND (difference_excl_vat <> 0 OR coalesce(difference_incl_vat, 0) <> 0)
-		GROUP BY currency ORDER BY currency`, runID)
-	if err != nil {
-		return nil, errorf("priced differences", runID, err)
-	}
-	defer rows.Close()
-	var out []CurrencyDifference
-	for rows.Next() {
-		var d CurrencyDifference
-		var cur sql.NullString
-		var sum, abs nullDecimal
-		if err := rows.Scan(&cur, &d.CDRs, &sum, &abs); err != nil {
-			return nil, errorf("priced differences", runID, err)
-		}
-		d.Currency, d.Sum, d.AbsSum = cur.String, sum.Decimal, abs.Decimal
-		out = append(out, d)
-	}
-	return out, errorf("priced differences", runID, rows.Err())
 }

@@ -2,16 +2,25 @@ package store
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/settle"
 )
 
-func TestScanRepriceHeaders(t *testing.T) {
+var testRun = settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: settle.Month(2026, time.October)}}
+
+func TestSettleSource(t *testing.T) {
 	s := openMem(t)
 	ctx := context.Background()
 	cdr := sampleCDR("C1")
@@ -25,18 +34,19 @@ func TestScanRepriceHeaders(t *testing.T) {
 	other.EndDateTime = other.StartDateTime.Add(time.Hour)
 	save(t, s, recvCDR(other, "d", 4))
 
-	scope := RepriceScope{From: t0.Add(-time.Minute), To: t0.Add(time.Minute), CountryCode: "nl", PartyID: "abc"}
+	// The CDR ends within the selection's window (it started before it).
+	scope := &settle.Selection{Owner: settle.NewParty("nl", "abc"), Default: settle.Window{From: cdr.EndDateTime.Add(-time.Minute), To: cdr.EndDateTime.Add(time.Minute)}}
 	lo, hi, n, err := s.ScopeKeys(ctx, scope)
 	if err != nil || n != 1 || lo != hi {
 		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want one CDR", lo, hi, n, err)
 	}
 	rows := 0
 	var context uint64
-	err = s.ScanRepriceHeaders(ctx, scope, lo, hi, func(rec arrow.RecordBatch) error {
-		if got := rec.Schema().NumFields(); got != len(HeaderColumns) {
+	err = s.ScanHeaders(ctx, scope, lo, hi, func(rec arrow.RecordBatch) error {
+		if got := rec.Schema().NumFields(); got != len(settle.HeaderColumns) {
 			t.Fatalf("%d columns", got)
 		}
-		for i, name := range HeaderColumns {
+		for i, name := range settle.HeaderColumns {
 			if rec.Schema().Field(i).Name != name {
 				t.Errorf("column %d is %s, want %s", i, rec.Schema().Field(i).Name, name)
 			}
@@ -70,14 +80,14 @@ func TestScanRepriceHeaders(t *testing.T) {
 		if rec.NumRows() != 1 || rec.Column(first-1).(*array.Uint64).Value(0) != context {
 			t.Fatalf("%d contexts, want the CDR's", rec.NumRows())
 		}
-		if str(0) != "NL" || str(1) != "ABC" || str(2) != "LOC1" || str(3) != "3256" || str(4) != "1" || str(6) != "BEL" || str(7) != "51.047599" {
+		if str(0) != "NL" || str(1) != "ABC" || str(2) != "LOC1" || str(3) != "3256" || str(4) != "1" || str(6) != "BEL" || str(7) != "51.047599" || str(9) != "EUR" {
 			t.Errorf("context %v", rec)
 		}
 	}
-	if err := s.ScanRepriceContexts(ctx, scope, func(rec arrow.RecordBatch) error { check(rec, 1); return nil }); err != nil {
+	if err := s.ScanContexts(ctx, scope, func(rec arrow.RecordBatch) error { check(rec, 1); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ScanRepriceContextsOf(ctx, scope, []uint64{context, 1}, func(rec arrow.RecordBatch) error {
+	if err := s.ScanContextsOf(ctx, scope, []uint64{context, 1}, func(rec arrow.RecordBatch) error {
 		if rec.Column(0).(*array.Int64).Value(0) != lo {
 			t.Errorf("cdr_key %d", rec.Column(0).(*array.Int64).Value(0))
 		}
@@ -88,13 +98,13 @@ func TestScanRepriceHeaders(t *testing.T) {
 	}
 	// Both stored versions, oldest first, each with its zone and its
 	// connectors' tariff ids (connector 2 has none).
-	locs, err := s.RepriceLocations(ctx, "nl", "abc")
+	locs, err := s.LocationVersions(ctx, settle.NewParty("nl", "abc"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(locs) != 2 || locs[0].TimeZone != "Europe/Brussels" || locs[1].TimeZone != "Europe/Amsterdam" ||
 		!locs[0].LastUpdated.Equal(t0.Add(-time.Hour)) || locs[0].ID != "LOC1" {
-		t.Fatalf("RepriceLocations = %+v", locs)
+		t.Fatalf("LocationVersions = %+v", locs)
 	}
 	if got := locs[0].Connectors[[2]string{"3256", "1"}]; !slices.Equal(got, []string{"12"}) {
 		t.Errorf("connector 1 of the first version: %v, want [12]", got)
@@ -106,19 +116,19 @@ func TestScanRepriceHeaders(t *testing.T) {
 		t.Errorf("connector 2: %v %v, want stored without tariff ids", got, ok)
 	}
 	var embedded [][3]int64
-	if err := s.ScanRepriceEmbedded(ctx, scope, func(k, n, first int64) { embedded = append(embedded, [3]int64{k, n, first}) }); err != nil {
+	if err := s.ScanEmbedded(ctx, scope, func(k, n, first int64) { embedded = append(embedded, [3]int64{k, n, first}) }); err != nil {
 		t.Fatal(err)
 	}
 	if len(embedded) != 1 || embedded[0][0] != lo || embedded[0][1] != 1 {
 		t.Fatalf("embedded tariffs %v, want one for CDR %d", embedded, lo)
 	}
-	cdrs, emb, err := s.RepriceCDRs(ctx, []int64{lo})
+	cdrs, emb, err := s.CDRs(ctx, []int64{lo})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := cdrs[lo]
 	if c == nil || c.ID != "C1" || len(c.ChargingPeriods) != 3 || len(c.ChargingPeriods[0].Dimensions) != 3 || len(emb[lo]) != 1 {
-		t.Fatalf("RepriceCDRs = %+v, embedded %v", c, emb)
+		t.Fatalf("CDRs = %+v, embedded %v", c, emb)
 	}
 	if !c.ChargingPeriods[1].Dimensions[0].Volume.Equal(d("10.0012")) || c.ChargingPeriods[0].TariffID != "12" {
 		t.Errorf("period 1: %+v", c.ChargingPeriods[1])
@@ -131,17 +141,18 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 	save(t, s, recvCDR(sampleCDR("C1"), "a", 1))
 	write := func(total, amount int64, commit bool) {
 		t.Helper()
-		w, err := s.BeginPriced(ctx, "2026-10/*")
+		w, err := s.BeginRun(ctx, testRun)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &PricedCDRs{CDRKey: []int64{1}, Status: []uint8{PricedOK}, Reason: []uint8{0}, PricedBy: []uint8{ByKernel},
-			TariffRef: []int32{0}, Zone: []int16{0}, Flags: []int32{0},
+		p := &settle.PricedCDRs{CDRKey: []int64{1}, Status: []uint8{settle.PricedOK}, Reason: []uint8{0}, Message: []int32{0},
+			PricedBy: []uint8{settle.ByKernel}, TariffRef: []int32{0}, Zone: []int16{0}, Flags: []int32{0},
+			Outcome:     []reconcile.Outcome{reconcile.Different},
 			EmbeddedRef: []int32{-1}, EmbeddedExcl: []int64{0}, EmbeddedIncl: []int64{0}}
 		for i := range p.Totals {
 			p.Totals[i] = []int64{total}
 		}
-		l := &PricedLines{CDRKey: []int64{1}, Period: []uint16{0}, Dimension: []uint8{1}, Element: []uint16{0},
+		l := &settle.PricedLines{CDRKey: []int64{1}, Period: []uint16{0}, Dimension: []uint8{1}, Element: []uint16{0},
 			Quantity: []int64{5_432_100}, Billed: []int64{5_432_100}, UnitPrice: []int64{250_000}, VAT: []int64{21_000_000},
 			VATValid: []bool{true}, Excl: []int64{amount}, Incl: []int64{amount}}
 		if err := w.WriteCDRs(ctx, p); err != nil {
@@ -150,10 +161,13 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 		if err := w.WriteLines(ctx, l); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.WriteTariffs(ctx, []PricedTariff{{Ref: 0, Source: "published", Key: 1, ID: "12", Policy: "p"}}); err != nil {
+		if err := w.WriteTariffs(ctx, []settle.PricedTariff{{Ref: 0, Source: "published", Key: 1, ID: "12", Policy: "p"}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := w.WriteZones(ctx, []PricedZone{{TimeZone: "Europe/Brussels", Source: "location"}}); err != nil {
+		if err := w.WriteZones(ctx, []settle.PricedZone{{TimeZone: "Europe/Brussels", Source: "location", Note: "n"}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.WriteMessages(ctx, []string{"why"}); err != nil {
 			t.Fatal(err)
 		}
 		if !commit {
@@ -162,7 +176,7 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 			}
 			return
 		}
-		if err := w.Commit(ctx, time.Now(), 1); err != nil {
+		if err := w.Commit(ctx, settle.RunRecord{Run: testRun, Started: time.Now(), Finished: time.Now(), CDRs: 1}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -170,7 +184,8 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 		t.Helper()
 		err := s.DB().QueryRowContext(ctx, `SELECT count(*), any_value(total_cost_excl_vat)::VARCHAR,
 			any_value(difference_excl_vat)::VARCHAR, coalesce(any_value(billed_total_cost_incl_vat)::VARCHAR, 'NULL')
-				|| ' ' || any_value(status) || ' ' || any_value(priced_by) || ' ' || any_value(time_zone) || ' ' || any_value(currency),
+				|| ' ' || any_value(status) || ' ' || any_value(priced_by) || ' ' || any_value(time_zone) || ' ' || any_value(currency)
+				|| ' ' || any_value(message) || ' ' || any_value(zone_note) || ' ' || any_value(billed_outcome) || ' ' || any_value(run_id),
 			(SELECT any_value(amount_excl_vat)::VARCHAR || ' ' || any_value(quantity)::VARCHAR || ' ' || any_value(vat)::VARCHAR FROM priced_lines)
 			FROM priced_cdrs_compared`).Scan(&n, &total, &diff, &billedIncl, &line)
 		if err != nil {
@@ -181,7 +196,7 @@ func TestPricedWriterRoundTripAndReplace(t *testing.T) {
 	// Scaled integers land at the column's scale (the Appender's trap does
 	// not apply to Arrow decimals).
 	write(12_290_000, 1_234_567_890_1, true)
-	if n, total, diff, incl, line := read(); n != 1 || total != "12.290000" || diff != "0.010000" || incl != "14.860000 priced kernel Europe/Brussels EUR" || line != "1.2345678901 5.432100 21.000000" {
+	if n, total, diff, incl, line := read(); n != 1 || total != "12.290000" || diff != "0.010000" || incl != "14.860000 priced kernel Europe/Brussels EUR why n different reprice:2026-10/*" || line != "1.2345678901 5.432100 21.000000" {
 		t.Fatalf("first run: %d rows, total %s, difference %s, billed incl %s, line %s", n, total, diff, incl, line)
 	}
 	// A failed run leaves the previous one.
@@ -207,10 +222,11 @@ func BenchmarkPricedWriterCDRs(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	p := &PricedCDRs{}
+	p := &settle.PricedCDRs{}
 	for i := 0; i < batch; i++ {
 		p.CDRKey = append(p.CDRKey, int64(i))
-		p.Status, p.Reason, p.PricedBy = append(p.Status, PricedOK), append(p.Reason, 0), append(p.PricedBy, ByKernel)
+		p.Status, p.Reason, p.PricedBy = append(p.Status, settle.PricedOK), append(p.Reason, 0), append(p.PricedBy, settle.ByKernel)
+		p.Message, p.Outcome = append(p.Message, -1), append(p.Outcome, reconcile.Equal)
 		p.TariffRef, p.Zone, p.Flags = append(p.TariffRef, int32(i%40)), append(p.Zone, int16(i%3)), append(p.Flags, 0)
 		for t := range p.Totals {
 			p.Totals[t] = append(p.Totals[t], int64(i%100_000)*10_000)
@@ -219,7 +235,7 @@ func BenchmarkPricedWriterCDRs(b *testing.B) {
 	}
 	b.ResetTimer()
 	for n := 0; n < b.N; n++ {
-		w, err := s.BeginPriced(ctx, "2026-10/*")
+		w, err := s.BeginRun(ctx, testRun)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -231,9 +247,141 @@ func BenchmarkPricedWriterCDRs(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-		if err := w.Commit(ctx, time.Now(), rows); err != nil {
+		if err := w.Commit(ctx, settle.RunRecord{Run: testRun, Started: time.Now(), Finished: time.Now(), CDRs: rows}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// The codes priced lines carry are the schema's dimension_types codes.
+func TestDimensionCodesMatchSchema(t *testing.T) {
+	s := openMem(t)
+	for name, code := range settle.DimensionCodes {
+		var got string
+		if err := s.DB().QueryRow(`SELECT name FROM dimension_types WHERE code = ?`, code).Scan(&got); err != nil || got != name {
+			t.Errorf("code %d: dimension_types says %q (%v), settle says %s", code, got, err, name)
+		}
+	}
+}
+
+// The view names each outcome as reconcile does.
+func TestOutcomeNamesMatchView(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	save(t, s, recvCDR(sampleCDR("C1"), "a", 1))
+	w, err := s.BeginRun(ctx, testRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &settle.PricedCDRs{}
+	for _, o := range reconcile.Outcomes() {
+		p.CDRKey, p.Status, p.Reason, p.Message = append(p.CDRKey, 1), append(p.Status, settle.PricedOK), append(p.Reason, 0), append(p.Message, -1)
+		p.PricedBy, p.TariffRef, p.Zone, p.Flags = append(p.PricedBy, settle.ByKernel), append(p.TariffRef, -1), append(p.Zone, 0), append(p.Flags, 0)
+		p.Outcome, p.EmbeddedRef, p.EmbeddedExcl, p.EmbeddedIncl = append(p.Outcome, o), append(p.EmbeddedRef, -1), append(p.EmbeddedExcl, 0), append(p.EmbeddedIncl, 0)
+		for i := range p.Totals {
+			p.Totals[i] = append(p.Totals[i], 0)
+		}
+	}
+	if err := errors.Join(w.WriteCDRs(ctx, p), w.WriteZones(ctx, []settle.PricedZone{{TimeZone: "UTC", Source: "unresolved"}}),
+		w.Commit(ctx, settle.RunRecord{Run: testRun, Started: time.Now(), Finished: time.Now(), CDRs: 4})); err != nil {
+		t.Fatal(err)
+	}
+	var names string
+	if err := s.DB().QueryRow(`SELECT string_agg(billed_outcome, ' ' ORDER BY billed_outcome) FROM priced_cdrs_compared`).Scan(&names); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, o := range reconcile.Outcomes() {
+		want = append(want, o.String())
+	}
+	slices.Sort(want)
+	if names != strings.Join(want, " ") {
+		t.Errorf("the view names the outcomes %q, reconcile %q", names, want)
+	}
+}
+
+// The store's scope query applies settle's period rule: for CDRs whose
+// end, start or only receipt fall around the windows' edges, of an owner
+// with its own zone and of others, the SQL selection is exactly the CDRs
+// settle.Selection.Contains(PeriodTime) holds.
+func TestSelectionSQLIsThePeriodRule(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	berlin, _ := time.LoadLocation("Europe/Berlin")
+	month := settle.Month(2026, time.October)
+	edges := []time.Time{}
+	for _, w := range []settle.Window{month.Window(time.UTC), month.Window(berlin)} {
+		for _, at := range []time.Time{w.From, w.To} {
+			edges = append(edges, at.Add(-time.Microsecond), at, at.Add(time.Microsecond))
+		}
+	}
+	edges = append(edges, time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC))
+	sentinel := time.Unix(0, 0).UTC()
+	type cdrAt struct {
+		owner      settle.Party
+		start, end time.Time
+		id         string
+	}
+	var all []cdrAt
+	var batch []ocpi.Received
+	n := 0
+	for _, owner := range []settle.Party{settle.NewParty("NL", "ABC"), settle.NewParty("DE", "XYZ")} {
+		for _, at := range edges {
+			for _, shape := range []int{0, 1, 2, 3} {
+				c := sampleCDR(fmt.Sprintf("P%d", n))
+				c.CountryCode, c.PartyID = owner.CountryCode, owner.PartyID
+				switch shape {
+				case 0: // ends at the edge, started the day before
+					c.StartDateTime, c.EndDateTime = at.Add(-24*time.Hour), at
+				case 1: // no end: its start decides
+					c.StartDateTime, c.EndDateTime = at, time.Time{}
+				case 2: // the sentinel end: its start decides
+					c.StartDateTime, c.EndDateTime = at, sentinel
+				case 3: // no times at all: received then
+					c.StartDateTime, c.EndDateTime = time.Time{}, time.Time{}
+				}
+				r := recvCDR(c, "p", int64(n))
+				if shape == 3 {
+					r.ReceivedAt = at
+				}
+				all = append(all, cdrAt{owner, c.StartDateTime, c.EndDateTime, c.ID})
+				batch = append(batch, r)
+				n++
+			}
+		}
+	}
+	save(t, s, batch...)
+	received := map[string]time.Time{}
+	rows, err := s.DB().QueryContext(ctx, `SELECT id, received_at FROM cdrs`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id string
+		var at time.Time
+		if err := rows.Scan(&id, &at); err != nil {
+			t.Fatal(err)
+		}
+		received[id] = at
+	}
+	rows.Close()
+	zones := map[settle.Party]*time.Location{settle.NewParty("DE", "XYZ"): berlin}
+	for _, scope := range []settle.Scope{{Period: month}, {Period: month, Partner: settle.NewParty("de", "xyz")},
+		{Period: month, Partner: settle.NewParty("NL", "ABC")}} {
+		sel := scope.Selection(zones)
+		want := 0
+		for _, c := range all {
+			if sel.Contains(c.owner, settle.PeriodTime(c.start, c.end, received[c.id])) {
+				want++
+			}
+		}
+		_, _, got, err := s.ScopeKeys(ctx, &sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != int64(want) || want == 0 {
+			t.Errorf("scope %s: the store selects %d CDRs, the period rule %d", scope, got, want)
+		}
+	}
 }

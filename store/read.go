@@ -212,9 +212,7 @@ func (s *Store) loadCDR(ctx context.Context, cc, pid, id string) (*ocpi.CDR, int
 		}
 		return p
 	}
-	if total := price("total_cost", dec[0], dec[1]); total != nil {
-		c.TotalCost = *total
-	}
+	c.TotalCost = price("total_cost", dec[0], dec[1])
 	c.TotalFixedCost = price("total_fixed_cost", dec[2], dec[3])
 	c.TotalEnergy = dec[4].Decimal
 	c.TotalEnergyCost = price("total_energy_cost", dec[5], dec[6])

@@ -455,8 +455,7 @@ func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outco
 	row.optStr(c.MeterID)
 	row.optStr(c.Currency)
 	row.optStr(string(c.SignedData))
-	row.dec(c.TotalCost.ExclVAT)
-	row.optDec(c.TotalCost.InclVAT)
+	optPrice(&row, c.TotalCost)
 	optPrice(&row, c.TotalFixedCost)
 	row.dec(c.TotalEnergy)
 	optPrice(&row, c.TotalEnergyCost)
@@ -602,7 +601,7 @@ type namedPrice struct {
 // cdrPrices lists a CDR's Price fields by their 2.2.1 names (nil when absent).
 func cdrPrices(c *ocpi.CDR) [6]namedPrice {
 	return [6]namedPrice{
-		{"total_cost", &c.TotalCost},
+		{"total_cost", c.TotalCost},
 		{"total_fixed_cost", c.TotalFixedCost},
 		{"total_energy_cost", c.TotalEnergyCost},
 		{"total_time_cost", c.TotalTimeCost},

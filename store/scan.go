@@ -7,27 +7,19 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/roamsettle/roamsettle/pricing"
 )
 
-// PeriodColumns names the columns of the record batches ScanPeriods hands
-// out, in order. One row per charging period of every stored CDR, ordered by
-// (cdr_key, period_index):
-//
-//	cdr_key          int64      the CDR's surrogate key (cdrs.cdr_key)
-//	period_index     uint16     0-based position in charging_periods
-//	start_date_time  timestamp  µs, UTC
-//	end_date_time    timestamp  µs, UTC: the next period's start, the CDR's end for the last
-//	tariff_id        utf8       null when the period names no tariff
-//	energy, time, parking_time, reservation_time,
-//	min_current, max_current, min_power, max_power
-//	                 int64      the volume in millionths of its OCPI unit
-//	                            (kWh, h, A, kW x 10^6), null when the period
-//	                            has no such dimension
-//
-// A period that repeats a dimension type (malformed) has its ENERGY and
-// *_TIME volumes summed, MIN_* the least and MAX_* the greatest.
-var PeriodColumns = []string{"cdr_key", "period_index", "start_date_time", "end_date_time", "tariff_id",
-	"energy", "time", "parking_time", "reservation_time", "min_current", "max_current", "min_power", "max_power"}
+// PeriodColumns are the columns of the record batches ScanPeriods hands
+// out: pricing.PeriodColumns, the one definition (pricing's ArrowBuilder
+// reads them by name; TestScanPeriods checks the scan produces them). One
+// row per charging period, ordered by (cdr_key, period_index); volumes are
+// int64 millionths of their OCPI unit (kWh, h, A, kW), null when the period
+// has no such dimension. A period that repeats a dimension type
+// (malformed) has its ENERGY and *_TIME volumes summed, MIN_* the least and
+// MAX_* the greatest.
+var PeriodColumns = pricing.PeriodColumns
 
 // VolumeScale is the fixed-point scale of ScanPeriods' volume columns.
 const VolumeScale = 1_000_000

@@ -126,7 +126,7 @@ func TestDecimalRoundTrip(t *testing.T) {
 	var batch []ocpi.Received
 	for i, v := range values {
 		c := sampleCDR("DEC" + v)
-		c.TotalCost = ocpi.Price{ExclVAT: d(v), InclVAT: nd(v)}
+		c.TotalCost = &ocpi.Price{ExclVAT: d(v), InclVAT: nd(v)}
 		c.ChargingPeriods[0].Dimensions[0].Volume = d(v)
 		batch = append(batch, recvCDR(c, "x", int64(i)))
 	}
@@ -302,7 +302,7 @@ func TestCDRRoundTrip(t *testing.T) {
 	want := sampleCDR("Rt-1")
 	want.Location.TimeZone = "Europe/Brussels"
 	want.Location.TariffIDs = []string{"12", "13"}
-	want.TotalCost = ocpi.Price{ExclVAT: d("4.00"), InclVAT: nd("4.40"),
+	want.TotalCost = &ocpi.Price{ExclVAT: d("4.00"), InclVAT: nd("4.40"),
 		Taxes: []ocpi.TaxAmount{{Name: "VAT", Percentage: nd("10"), Amount: d("0.40")}}}
 	want.Credit, want.CreditReferenceID = true, "RT-0"
 	r := recvCDR(want, "rt", 0)

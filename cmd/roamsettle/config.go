@@ -42,6 +42,10 @@ type PartnerConfig struct {
 	RoundingMode  string `toml:"rounding_mode"`
 	RoundingLevel string `toml:"rounding_level"`
 	StepReading   string `toml:"step_reading"`
+	// PeriodTimeZone is the IANA zone the partner's settlement periods are
+	// read in (a CDR belongs to the period its end_date_time falls in
+	// there); empty: UTC.
+	PeriodTimeZone string `toml:"period_time_zone"`
 }
 
 const defaultConfigFile = "roamsettle.toml"

@@ -11,6 +11,7 @@ import (
 
 	"github.com/roamsettle/roamsettle/ingest"
 	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/settle"
 	"github.com/roamsettle/roamsettle/store"
 	"github.com/roamsettle/roamsettle/synth"
 )
@@ -70,13 +71,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 
-	// Re-price the generated month with the same code as `roamsettle reprice`.
+	// Re-price the generated month with the same call and settings as
+	// `roamsettle reprice`.
 	fmt.Fprintf(env.Stdout, "\n== 3/4 reprice %s (every partner)\n", *month)
-	from, err := time.Parse("2006-01", *month)
+	period, err := settle.ParsePeriod(*month)
 	if err != nil {
 		return err
 	}
-	rsum, err := reprice(ctx, db, repriceOptions{Scope: store.RepriceScope{From: from, To: from.AddDate(0, 1, 0)}, Lines: true})
+	rsum, err := settleRun(ctx, db, settle.Options{Run: settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: period}}, Lines: true}, defaultMemoryLimit)
 	if err != nil {
 		return err
 	}

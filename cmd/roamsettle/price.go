@@ -16,6 +16,7 @@ import (
 
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/pricing"
+	"github.com/roamsettle/roamsettle/reconcile"
 )
 
 func runPrice(ctx context.Context, env *Env, args []string) error {
@@ -291,53 +292,37 @@ func joinProblems(ps ocpi.Problems) string {
 	return strings.Join(s, "; ")
 }
 
-// billedRow compares one total the CDR carries with the recomputed one.
+// billedRow compares one total the CDR states with the recomputed one.
 type billedRow struct {
 	Field      string
-	Billed     pricing.Amount
-	HasIncl    bool // the CDR states the amount incl. VAT
+	Billed     pricing.Amount // as stated
+	HasIncl    bool           // the CDR states the amount incl. VAT
 	Computed   pricing.Amount
-	Difference pricing.Amount // computed - billed
+	Difference pricing.Amount // computed - billed at the currency's minor units
+	Outcome    reconcile.Outcome
 }
 
-func (r billedRow) matches() bool {
-	return r.Difference.Excl.IsZero() && (!r.HasIncl || r.Difference.Incl.IsZero())
-}
+func (r billedRow) matches() bool { return r.Outcome != reconcile.Different }
 
-// compareBilled lists the cost totals the CDR carries next to the computed
-// ones; it is empty when the CDR states no totals (a partial CDR).
+// compareBilled lists the cost totals the CDR states next to the computed
+// ones (reconcile's one comparison); a total the CDR does not state is no
+// billed amount and has no row.
 func compareBilled(cdr *ocpi.CDR, res *pricing.Result) []billedRow {
-	t := res.Totals
-	fields := []struct {
-		name     string
-		billed   *ocpi.Price
-		computed pricing.Amount
-	}{
-		{"total_cost", &cdr.TotalCost, t.TotalCost},
-		{"total_fixed_cost", cdr.TotalFixedCost, t.TotalFixedCost},
-		{"total_energy_cost", cdr.TotalEnergyCost, t.TotalEnergyCost},
-		{"total_time_cost", cdr.TotalTimeCost, t.TotalTimeCost},
-		{"total_parking_cost", cdr.TotalParkingCost, t.TotalParkingCost},
-		{"total_reservation_cost", cdr.TotalReservationCost, t.TotalReservationCost},
-	}
+	cmp := reconcile.CompareCDR(cdr, res)
+	t := &res.Totals
+	stated := [reconcile.NumFields]*ocpi.Price{cdr.TotalCost, cdr.TotalFixedCost, cdr.TotalEnergyCost, cdr.TotalTimeCost,
+		cdr.TotalParkingCost, cdr.TotalReservationCost}
+	computed := [reconcile.NumFields]pricing.Amount{t.TotalCost, t.TotalFixedCost, t.TotalEnergyCost, t.TotalTimeCost,
+		t.TotalParkingCost, t.TotalReservationCost}
 	var rows []billedRow
-	for i, f := range fields {
-		if f.billed == nil {
+	for f, d := range cmp {
+		p := stated[f]
+		if p == nil || d.Outcome == reconcile.NoBilled || d.Outcome == reconcile.NotPriced {
 			continue
 		}
-		// A missing total_cost decodes as zero: compare it only when the CDR
-		// states some amount (a zero total with a zero tax is a real claim).
-		if i == 0 && f.billed.ExclVAT.IsZero() && !f.billed.InclVAT.Valid && len(f.billed.Taxes) == 0 && cdr.TotalTimeCost == nil &&
-			cdr.TotalEnergyCost == nil && cdr.TotalFixedCost == nil && cdr.TotalParkingCost == nil {
-			continue
-		}
-		r := billedRow{Field: f.name, Billed: pricing.Amount{Excl: f.billed.ExclVAT, Incl: f.billed.InclVAT.Decimal},
-			HasIncl: f.billed.InclVAT.Valid, Computed: f.computed}
-		r.Difference = pricing.Amount{Excl: f.computed.Excl.Sub(r.Billed.Excl)}
-		if r.HasIncl {
-			r.Difference.Incl = f.computed.Incl.Sub(r.Billed.Incl)
-		}
-		rows = append(rows, r)
+		rows = append(rows, billedRow{Field: reconcile.Field(f).String(), Billed: pricing.Amount{Excl: p.ExclVAT, Incl: p.InclVAT.Decimal},
+			HasIncl: p.InclVAT.Valid, Computed: computed[f], Outcome: d.Outcome,
+			Difference: pricing.Amount{Excl: reconcile.FromMicro(d.Excl), Incl: reconcile.FromMicro(d.Incl)}})
 	}
 	return rows
 }
@@ -393,6 +378,7 @@ type priceJSON struct {
 	Periods              []periodJSON    `json:"periods"`
 	Warnings             []warningJSON   `json:"warnings"`
 	Billed               []billedRowJSON `json:"billed_vs_computed,omitempty"`
+	BilledOutcome        string          `json:"billed_outcome"` // of total_cost: equal, different, no_billed_amount
 	BilledMatches        *bool           `json:"billed_matches,omitempty"`
 	Explanation          []string        `json:"explanation,omitempty"`
 }
@@ -453,7 +439,8 @@ func writePriceJSON(w io.Writer, res *pricing.Result, cmp []billedRow, explain b
 	m := res.MinorUnits
 	t := res.Totals
 	out := priceJSON{
-		CDRID: res.CDRID, Currency: res.Currency, MinorUnits: m,
+		BilledOutcome: totalOutcome(cmp).String(),
+		CDRID:         res.CDRID, Currency: res.Currency, MinorUnits: m,
 		TimeZone:           zoneJSON{Name: res.Zone.Name, Source: string(res.Zone.Source)},
 		Policy:             policyJSON{Rounding: string(res.Policy.Mode), Level: string(res.Policy.Level), Step: string(res.Policy.Step)},
 		Credit:             res.Credit,
@@ -554,8 +541,21 @@ func writePriceSummary(w io.Writer, res *pricing.Result, cmp []billedRow) {
 	}
 }
 
+// totalOutcome is the comparison's outcome for total_cost.
+func totalOutcome(cmp []billedRow) reconcile.Outcome {
+	for _, r := range cmp {
+		if r.Field == reconcile.TotalCost.String() {
+			return r.Outcome
+		}
+	}
+	return reconcile.NoBilled
+}
+
 func writeBilled(w io.Writer, res *pricing.Result, cmp []billedRow) {
 	m := res.MinorUnits
+	if totalOutcome(cmp) == reconcile.NoBilled {
+		fmt.Fprintf(w, "  billed total_cost: not stated (no billed amount to compare)\n")
+	}
 	for _, r := range cmp {
 		billed := string(money(r.Billed.Excl, m))
 		diff := signed(r.Difference.Excl, m)

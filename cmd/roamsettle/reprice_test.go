@@ -3,14 +3,17 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/settle"
 	"github.com/roamsettle/roamsettle/store"
 	"github.com/roamsettle/roamsettle/synth"
 )
@@ -77,7 +80,7 @@ func TestRepriceSynthGroundTruth(t *testing.T) {
 	ctx := context.Background()
 	st, data := synthMonth(t, 1500)
 	truth := groundTruth(t, data)
-	sum, err := reprice(ctx, st, repriceOptions{Scope: store.RepriceScope{From: mustMonth(t, "2026-10"), To: mustMonth(t, "2026-11")}, Lines: true})
+	sum, err := settleRun(ctx, st, monthRun(t, "2026-10", true), defaultMemoryLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +88,7 @@ func TestRepriceSynthGroundTruth(t *testing.T) {
 			coalesce(p.total_cost_excl_vat::VARCHAR, ''), coalesce(p.total_cost_incl_vat::VARCHAR, ''),
 			coalesce(p.billed_total_cost_excl_vat::VARCHAR, ''), coalesce(p.billed_total_cost_incl_vat::VARCHAR, ''),
 			p.difference_excl_vat IS DISTINCT FROM 0 OR coalesce(p.difference_incl_vat, 0) <> 0
-		FROM priced_cdrs_compared p JOIN cdrs c USING (cdr_key) WHERE p.run_id = ? ORDER BY c.id`, sum.RunID)
+		FROM priced_cdrs_compared p JOIN cdrs c USING (cdr_key) WHERE p.run_id = ? ORDER BY c.id`, sum.Run.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,13 +127,14 @@ func TestRepriceSynthGroundTruth(t *testing.T) {
 		cleanEqual, clean, 100*float64(cleanEqual)/float64(clean), dirtyFound, dirty)
 }
 
-func mustMonth(t testing.TB, s string) time.Time {
+// monthRun is the options of a run over every partner's CDRs of a month.
+func monthRun(t testing.TB, month string, lines bool) settle.Options {
 	t.Helper()
-	m, err := time.Parse("2006-01", s)
+	p, err := settle.ParsePeriod(month)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	return settle.Options{Run: settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: p}}, Lines: lines}
 }
 
 // TestRepriceIdempotent re-prices the same scope twice: the second run
@@ -142,41 +146,37 @@ func TestRepriceIdempotent(t *testing.T) {
 	}
 	ctx := context.Background()
 	st, _ := synthMonth(t, 300)
-	scope := store.RepriceScope{From: mustMonth(t, "2026-10"), To: mustMonth(t, "2026-11")}
+	opts := monthRun(t, "2026-10", true)
 	checksum := func() (int64, int64, string) {
 		t.Helper()
-		cdrs, lines, sum, err := st.PricedChecksum(ctx, runID(scope))
+		cdrs, lines, sum, err := st.PricedChecksum(ctx, opts.Run.ID())
 		if err != nil {
 			t.Fatal(err)
 		}
 		return cdrs, lines, sum
 	}
-	first, err := reprice(ctx, st, repriceOptions{Scope: scope, Lines: true, BatchCDRs: 50})
+	first := opts
+	first.BatchCDRs = 50
+	sum, err := settleRun(ctx, st, first, defaultMemoryLimit)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c1, l1, s1 := checksum()
-	if c1 != first.CDRs || c1 == 0 || l1 == 0 {
-		t.Fatalf("first run: %d priced_cdrs and %d lines for %d CDRs", c1, l1, first.CDRs)
+	if c1 != sum.CDRs || c1 == 0 || l1 == 0 {
+		t.Fatalf("first run: %d priced_cdrs and %d lines for %d CDRs", c1, l1, sum.CDRs)
 	}
 	// Another batch size and worker count must not change a row.
-	if _, err := reprice(ctx, st, repriceOptions{Scope: scope, Lines: true, Workers: 1}); err != nil {
+	second := opts
+	second.Workers = 1
+	if _, err := settleRun(ctx, st, second, defaultMemoryLimit); err != nil {
 		t.Fatal(err)
 	}
 	if c2, l2, s2 := checksum(); c2 != c1 || l2 != l1 || s2 != s1 {
 		t.Fatalf("second run: %d/%d/%s, first %d/%d/%s", c2, l2, s2, c1, l1, s1)
 	}
-	// Contexts read per CDR (as for a hash two contexts share) give the
-	// same rows as contexts read once per hash.
-	if _, err := reprice(ctx, st, repriceOptions{Scope: scope, Lines: true, perCDRContexts: true}); err != nil {
-		t.Fatal(err)
-	}
-	if c2, l2, s2 := checksum(); c2 != c1 || l2 != l1 || s2 != s1 {
-		t.Fatalf("with per-CDR contexts: %d/%d/%s, first %d/%d/%s", c2, l2, s2, c1, l1, s1)
-	}
-	other := scope
-	other.CountryCode, other.PartyID = "NL", "EVB"
-	if _, err := reprice(ctx, st, repriceOptions{Scope: other, Lines: true}); err != nil {
+	other := opts
+	other.Run.Scope.Partner = settle.NewParty("NL", "EVB")
+	if _, err := settleRun(ctx, st, other, defaultMemoryLimit); err != nil {
 		t.Fatal(err)
 	}
 	if c3, l3, s3 := checksum(); c3 != c1 || l3 != l1 || s3 != s1 {
@@ -191,25 +191,184 @@ func TestRepriceIdempotent(t *testing.T) {
 	}
 }
 
-// TestLocationVersionAtStart: the stored location version a CDR is priced
-// with is the latest whose last_updated is not after the session start,
-// else the oldest (also when the start is unknown).
-func TestLocationVersionAtStart(t *testing.T) {
-	v := &locVersions{at: []int64{100, 200, 200, 300}}
-	for _, tc := range []struct {
-		start int64
-		known bool
-		want  int
-	}{
-		{50, true, 0},   // before every version: the oldest
-		{100, true, 0},  // at a version's last_updated: that version
-		{199, true, 0},  //
-		{200, true, 2},  // equal last_updated: the later stored one
-		{1000, true, 3}, // after the last
-		{1000, false, 0},
-	} {
-		if got := v.version(tc.start, tc.known); got != tc.want {
-			t.Errorf("version(%d, %v) = %d, want %d", tc.start, tc.known, got, tc.want)
+// TestRepriceGoldenSummary guards the run end to end: a generated month of
+// a fixed seed, ingested and re-priced, gives exactly these counts and
+// amounts (testdata/reprice_summary.golden; -update rewrites it, and the
+// commit says why it changed).
+func TestRepriceGoldenSummary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and ingests a month")
+	}
+	ctx := context.Background()
+	st, _ := synthMonth(t, 2000)
+	sum, err := settleRun(ctx, st, monthRun(t, "2026-10", true), defaultMemoryLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	printRepriceSummary(&b, sum)
+	var out []string
+	for _, line := range strings.Split(b.String(), "\n") {
+		if !strings.Contains(line, "elapsed") {
+			out = append(out, line)
 		}
+	}
+	// The amounts the run wrote, per currency and outcome.
+	rows, err := st.DB().QueryContext(ctx, `SELECT coalesce(currency, ''), billed_outcome, count(*),
+			coalesce(sum(total_cost_excl_vat), 0)::VARCHAR, coalesce(sum(total_cost_incl_vat), 0)::VARCHAR,
+			coalesce(sum(billed_total_cost_excl_vat), 0)::VARCHAR
+		FROM priced_cdrs_compared WHERE run_id = ? GROUP BY ALL ORDER BY ALL`, sum.Run.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out = append(out, "priced_cdrs by currency and outcome: CDRs, Σ computed excl, Σ computed incl, Σ billed excl")
+	for rows.Next() {
+		var cur, outcome, ex, in, billed string
+		var n int64
+		if err := rows.Scan(&cur, &outcome, &n, &ex, &in, &billed); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("  %-3s %-16s %6d %14s %14s %14s", cur, outcome, n, ex, in, billed))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(out, "\n") + "\n"
+	golden := filepath.Join("testdata", "reprice_summary.golden")
+	if updating() {
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("summary differs from %s (-update rewrites it):\n%s", golden, diffLines(string(want), got))
+	}
+}
+
+// diffLines lists the lines of want and got that differ.
+func diffLines(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b strings.Builder
+	for i := 0; i < max(len(w), len(g)); i++ {
+		var a, c string
+		if i < len(w) {
+			a = w[i]
+		}
+		if i < len(g) {
+			c = g[i]
+		}
+		if a != c {
+			fmt.Fprintf(&b, "- %s\n+ %s\n", a, c)
+		}
+	}
+	return b.String()
+}
+
+// TestRepriceMissingTotalCost: a CDR without total_cost has no billed
+// amount (not a billed 0.00): it is counted as such, adds nothing to the
+// differences, and the view shows no billed amount and no difference; a
+// CDR that states 0 is a billed amount and is compared.
+func TestRepriceMissingTotalCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and ingests a month")
+	}
+	ctx := context.Background()
+	st, data := synthMonth(t, 300)
+	truth := groundTruth(t, data)
+	// Clean CDRs of a 2.2.1 partner, sent again under new ids: three without
+	// total_cost, two with a total_cost of 0.
+	f, err := os.ReadFile(filepath.Join(data, "NL-EVB", "cdrs.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra []string
+	missing, zero := 0, 0
+	for _, line := range strings.Split(string(f), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil || m["credit"] == true {
+			continue
+		}
+		id, _ := m["id"].(string)
+		if _, injected := truth["NL*EVB*"+strings.ToUpper(id)]; injected {
+			continue
+		}
+		switch {
+		case missing < 3:
+			delete(m, "total_cost")
+			m["id"] = id + "-NOCOST"
+			missing++
+		case zero < 2:
+			m["total_cost"] = map[string]any{"excl_vat": 0}
+			m["id"] = id + "-ZERO"
+			zero++
+		}
+		b, _ := json.Marshal(m)
+		extra = append(extra, string(b))
+		if zero == 2 {
+			break
+		}
+	}
+	if len(extra) != 5 {
+		t.Fatalf("found %d clean CDRs to send again", len(extra))
+	}
+	file := filepath.Join(t.TempDir(), "NL-EVB", "extra.ndjson")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte(strings.Join(extra, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := expandInputs([]string{file}, ocpi.Hint{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &Env{Stdout: io.Discard, Stderr: io.Discard, Log: newLogger(io.Discard, "")}
+	if _, errs := importJobs(ctx, env, st, jobs, true); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	sum, err := settleRun(ctx, st, monthRun(t, "2026-10", false), defaultMemoryLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := map[string]string{}
+	rows, err := st.DB().QueryContext(ctx, `SELECT c.id, p.billed_outcome, coalesce(p.billed_total_cost_excl_vat::VARCHAR, 'NULL'),
+			coalesce(p.difference_excl_vat::VARCHAR, 'NULL')
+		FROM priced_cdrs_compared p JOIN cdrs c USING (cdr_key) WHERE p.run_id = ? AND (c.id LIKE '%-NOCOST' OR c.id LIKE '%-ZERO')`, sum.Run.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, outcome, billed, diff string
+		if err := rows.Scan(&id, &outcome, &billed, &diff); err != nil {
+			t.Fatal(err)
+		}
+		outcomes[id] = outcome + " " + billed + " " + diff
+	}
+	if len(outcomes) != 5 {
+		t.Fatalf("%d of the 5 CDRs sent again were priced: %v", len(outcomes), outcomes)
+	}
+	for id, o := range outcomes {
+		switch {
+		case strings.HasSuffix(id, "-NOCOST") && o != "no_billed_amount NULL NULL":
+			t.Errorf("%s without total_cost: %s, want no billed amount and no difference", id, o)
+		case strings.HasSuffix(id, "-ZERO") && !strings.HasPrefix(o, "different 0.000000 "):
+			t.Errorf("%s with total_cost 0: %s, want a difference from the billed 0", id, o)
+		}
+	}
+	if sum.Count(reconcile.NoBilled) != 3 {
+		t.Errorf("the summary counts %d CDRs without a billed amount, want 3", sum.Count(reconcile.NoBilled))
+	}
+	var inDiffs int64
+	for _, d := range sum.Differences {
+		inDiffs += d.CDRs
+	}
+	if inDiffs != sum.Count(reconcile.Different) {
+		t.Errorf("differences count %d CDRs, the outcomes %d different", inDiffs, sum.Count(reconcile.Different))
 	}
 }

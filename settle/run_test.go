@@ -1,0 +1,309 @@
+package settle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/pricing"
+	"github.com/roamsettle/roamsettle/reconcile"
+)
+
+func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
+
+func ndec(s string) decimal.NullDecimal { return decimal.NewNullDecimal(dec(s)) }
+
+var oct = Month(2026, time.October)
+
+// energyTariff is 0.25 per kWh plus 21 % VAT, published before October.
+func energyTariff(cc, pid, id, currency string) StoredTariff {
+	lu := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	return StoredTariff{CountryCode: cc, PartyID: pid, ID: id, LastUpdated: lu, Tariff: ocpi.Tariff{
+		CountryCode: cc, PartyID: pid, ID: id, Currency: currency, LastUpdated: lu,
+		Elements: []ocpi.TariffElement{{PriceComponents: []ocpi.PriceComponent{{Type: "ENERGY", Price: dec("0.25"), VAT: ndec("21"), StepSize: 1}}}}}}
+}
+
+// session is a one-period CDR of kWh energy from start to end.
+func session(cc, pid, id string, start, end time.Time, kWh, billedExcl, billedIncl string) *ocpi.CDR {
+	c := &ocpi.CDR{Version: ocpi.V221, CountryCode: cc, PartyID: pid, ID: id, StartDateTime: start, EndDateTime: end, Currency: "EUR",
+		Location: ocpi.CDRLocation{ID: "LOC1", Country: "NLD", EVSEUID: "E1", ConnectorID: "1"},
+		ChargingPeriods: []ocpi.ChargingPeriod{{StartDateTime: start, TariffID: "T1",
+			Dimensions: []ocpi.CDRDimension{{Type: "ENERGY", Volume: dec(kWh)}}}}}
+	if billedExcl != "" {
+		c.TotalCost = &ocpi.Price{ExclVAT: dec(billedExcl)}
+		if billedIncl != "" {
+			c.TotalCost.InclVAT = ndec(billedIncl)
+		}
+	}
+	return c
+}
+
+func at(day, hour int) time.Time { return time.Date(2026, 10, day, hour, 0, 0, 0, time.UTC) }
+
+// fixture is a month of one owner: CDRs that the kernel prices, that have
+// no billed amount or a billed 0, that cannot be priced, and that belong to
+// another period.
+func fixture() *fakeStore {
+	f := &fakeStore{tariffs: []StoredTariff{energyTariff("NL", "ABC", "T1", "EUR")}, bodies: map[int64]ocpi.Tariff{}}
+	add := func(c *ocpi.CDR, blocking bool) {
+		f.cdrs = append(f.cdrs, fakeCDR{key: int64(len(f.cdrs) + 1), cdr: c, received: at(28, 0), blocking: blocking})
+	}
+	add(session("NL", "ABC", "EQUAL", at(10, 10), at(10, 11), "10", "2.50", "3.03"), false)
+	add(session("NL", "ABC", "DIFF", at(11, 10), at(11, 11), "10", "2.40", "2.90"), false)
+	add(session("NL", "ABC", "NOBILLED", at(12, 10), at(12, 11), "10", "", ""), false)
+	add(session("NL", "ABC", "ZERO", at(13, 10), at(13, 11), "10", "0", ""), false)
+	add(session("NL", "ABC", "BLOCKED", at(14, 10), at(14, 11), "10", "2.50", ""), true)
+	nt := session("NL", "ABC", "NOTARIFF", at(15, 10), at(15, 11), "10", "2.50", "")
+	nt.ChargingPeriods[0].TariffID = "T9"
+	add(nt, false)
+	// Started in September, ended in October: October's (the period rule).
+	add(session("NL", "ABC", "LATESEP", time.Date(2026, 9, 30, 23, 0, 0, 0, time.UTC), at(1, 0).Add(30*time.Minute), "10", "2.50", "3.03"), false)
+	// Started in October, ended in November: not October's.
+	add(session("NL", "ABC", "LATEOCT", time.Date(2026, 10, 31, 23, 0, 0, 0, time.UTC), time.Date(2026, 11, 1, 0, 30, 0, 0, time.UTC), "10", "2.50", "3.03"), false)
+	return f
+}
+
+func execute(t *testing.T, f *fakeStore, opts Options) (*Summary, *fakeRun) {
+	t.Helper()
+	if opts.Run.Scope.Period.IsZero() {
+		opts.Run.Scope.Period = oct
+	}
+	sum, err := Execute(context.Background(), f, f, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.committed) == 0 {
+		t.Fatal("nothing committed")
+	}
+	return sum, f.committed[len(f.committed)-1]
+}
+
+func TestExecuteOutcomes(t *testing.T) {
+	f := fixture()
+	sum, run := execute(t, f, Options{Lines: true})
+	rows := run.rowsByID(f)
+	if sum.CDRs != 7 || len(rows) != 7 {
+		t.Fatalf("%d CDRs, %d rows; want the 7 that end in October", sum.CDRs, len(rows))
+	}
+	if _, ok := rows["LATEOCT"]; ok {
+		t.Error("a CDR that ended in November is in October's run")
+	}
+	if _, ok := rows["LATESEP"]; !ok {
+		t.Error("a CDR that started in September and ended in October is not in October's run")
+	}
+	for id, want := range map[string]struct{ status, reason, outcome string }{
+		"EQUAL":    {"priced", "", "equal"},
+		"LATESEP":  {"priced", "", "equal"},
+		"DIFF":     {"priced", "", "different"},
+		"NOBILLED": {"priced", "", "no_billed_amount"},
+		"ZERO":     {"priced", "", "different"},
+		"BLOCKED":  {"not_priceable", WhyBlocking, "not_priced"},
+		"NOTARIFF": {"not_priceable", WhyNoTariff, "not_priced"},
+	} {
+		r := rows[id]
+		if r.status != want.status || r.reason != want.reason || r.outcome != want.outcome {
+			t.Errorf("%s: %s %q %s, want %s %q %s", id, r.status, r.reason, r.outcome, want.status, want.reason, want.outcome)
+		}
+	}
+	if r := rows["EQUAL"]; r.totals[0] != 2_500_000 || r.totals[1] != 3_030_000 || r.by != ByKernel || r.tariff != "T1" {
+		t.Errorf("EQUAL priced %d / %d by %d with %q, want 2.50 / 3.03 by the kernel with T1", r.totals[0], r.totals[1], r.by, r.tariff)
+	}
+	if z := rows["EQUAL"].zone; z.TimeZone != "Europe/Amsterdam" || z.Source != string(pricing.ZoneCountry) {
+		t.Errorf("zone %+v, want Europe/Amsterdam from the country", z)
+	}
+	if sum.Count(reconcile.Equal) != 2 || sum.Count(reconcile.Different) != 2 || sum.Count(reconcile.NoBilled) != 1 || sum.Count(reconcile.NotPriced) != 2 {
+		t.Errorf("outcomes %v", sum.Outcomes)
+	}
+	// The differences are DIFF's +0.10 and ZERO's +2.50; NOBILLED adds
+	// nothing (missing is not zero).
+	if len(sum.Differences) != 1 || sum.Differences[0].Currency != "EUR" || sum.Differences[0].CDRs != 2 ||
+		!sum.Differences[0].Sum.Equal(dec("2.60")) || !sum.Differences[0].AbsSum.Equal(dec("2.60")) {
+		t.Errorf("differences %+v, want EUR 2 CDRs +2.60", sum.Differences)
+	}
+	if len(run.lines.CDRKey) != 5 || run.lines.Dimension[0] != DimEnergy {
+		t.Errorf("%d lines (%v), want one ENERGY line per priced CDR", len(run.lines.CDRKey), run.lines.Dimension)
+	}
+	if run.record.Run.ID() != "reprice:2026-10/*" || run.record.CDRs != 7 {
+		t.Errorf("run record %+v", run.record)
+	}
+}
+
+// The same inputs give the same rows, whatever the batch size, worker
+// count, scan batch size, and whether contexts are resolved per hash or
+// per CDR (as for a hash two contexts share).
+func TestExecuteDeterministic(t *testing.T) {
+	base := fixture()
+	_, first := execute(t, base, Options{Lines: true})
+	want := fmt.Sprint(first.rowsByID(base), first.lines)
+	for _, tc := range []struct {
+		name string
+		rows int
+		opts Options
+	}{
+		{"batch of 1", 0, Options{Lines: true, BatchCDRs: 1}},
+		{"one worker", 0, Options{Lines: true, Workers: 1}},
+		{"scan batches of 1 row", 1, Options{Lines: true}},
+		{"contexts per CDR", 0, Options{Lines: true, perCDRContexts: true}},
+	} {
+		f := fixture()
+		f.batchRows = tc.rows
+		_, run := execute(t, f, tc.opts)
+		if got := fmt.Sprint(run.rowsByID(f), run.lines); got != want {
+			t.Errorf("%s: rows differ:\n%s\nwant\n%s", tc.name, got, want)
+		}
+	}
+}
+
+// A partner whose policy names a zone has its periods read there; the
+// others in UTC.
+func TestExecutePartnerZone(t *testing.T) {
+	tokyo, _ := time.LoadLocation("Asia/Tokyo")
+	f := fixture()
+	// Ends 2026-10-31 16:30 UTC = 2026-11-01 01:30 in Tokyo: November's there.
+	f.cdrs = append(f.cdrs, fakeCDR{key: 100, cdr: session("JP", "TKY", "TOKYO", at(31, 15), at(31, 16).Add(30*time.Minute), "1", "0.25", ""), received: at(31, 17)})
+	f.tariffs = append(f.tariffs, energyTariff("JP", "TKY", "T1", "EUR"))
+	sum, run := execute(t, f, Options{})
+	if _, ok := run.rowsByID(f)["TOKYO"]; !ok || sum.CDRs != 8 {
+		t.Fatalf("in UTC the Tokyo CDR is October's: %d CDRs", sum.CDRs)
+	}
+	sum, run = execute(t, f, Options{Policies: map[Party]Policy{NewParty("jp", "tky"): {Zone: tokyo}}})
+	if _, ok := run.rowsByID(f)["TOKYO"]; ok || sum.CDRs != 7 {
+		t.Errorf("in Tokyo the CDR is November's: %d CDRs", sum.CDRs)
+	}
+	nov := Options{Run: Run{Scope: Scope{Period: Month(2026, time.November), Partner: NewParty("JP", "TKY")}},
+		Policies: map[Party]Policy{NewParty("jp", "tky"): {Zone: tokyo}}}
+	sum, _ = execute(t, f, nov)
+	if sum.CDRs != 1 || sum.Run.ID() != "reprice:2026-11/JP-TKY" {
+		t.Errorf("November of JP-TKY in Tokyo: %d CDRs, run %s", sum.CDRs, sum.Run.ID())
+	}
+}
+
+// Every cause keeps its message beside the reason code: a tariff that does
+// not compile (and a reference that then fails), and a currency that is
+// not ISO 4217.
+func TestExecuteKeepsCauses(t *testing.T) {
+	f := fixture()
+	bad := energyTariff("NL", "ABC", "T1", "EUR")
+	bad.Tariff.Elements[0].PriceComponents[0].Price = dec("-1") // the kernel refuses negative prices
+	f.tariffs = []StoredTariff{bad}
+	_, run := execute(t, f, Options{})
+	r := run.rowsByID(f)["EQUAL"]
+	if r.reason != WhyRefError && r.reason != RefCompile {
+		t.Fatalf("reason %q, want the reference's or the compile's", r.reason)
+	}
+	if !strings.Contains(r.message, "does not compile") || !strings.Contains(r.message, "negative price") {
+		t.Errorf("message %q does not say why", r.message)
+	}
+
+	f = fixture()
+	f.tariffs = []StoredTariff{energyTariff("NL", "ABC", "T1", "XEU")}
+	_, run = execute(t, f, Options{})
+	if r := run.rowsByID(f)["EQUAL"]; r.status != "priced" || !strings.Contains(r.message, `currency "XEU" is not ISO 4217`) {
+		t.Errorf("unknown currency: %s, message %q", r.status, r.message)
+	}
+}
+
+// A zone that cannot be resolved says why.
+func TestExecuteUnresolvedZoneNote(t *testing.T) {
+	f := fixture()
+	for _, c := range f.cdrs {
+		c.cdr.Location.Country = "USA" // several zones
+		c.cdr.Location.Coordinates = ocpi.GeoLocation{Latitude: "north", Longitude: "west"}
+	}
+	_, run := execute(t, f, Options{})
+	z := run.rowsByID(f)["EQUAL"].zone
+	if z.Source != string(pricing.ZoneUnresolved) || !strings.Contains(z.Note, `country "USA" has no single zone`) ||
+		!strings.Contains(z.Note, "coordinates north, west unreadable") {
+		t.Errorf("zone %+v", z)
+	}
+}
+
+// countingStep is a step after pricing: it sees the run's summary and its
+// open writer.
+type countingStep struct {
+	saw  int64
+	fail error
+}
+
+func (s *countingStep) Name() string { return "count" }
+
+func (s *countingStep) Run(_ context.Context, r *Running) error {
+	if r.Writer == nil || r.Run.ID() != "reprice:2026-10/*" {
+		return errors.New("no writer or wrong run")
+	}
+	s.saw = r.Summary.Count(reconcile.Different)
+	return s.fail
+}
+
+func TestExecuteSteps(t *testing.T) {
+	f := fixture()
+	st := &countingStep{}
+	sum, _ := execute(t, f, Options{Steps: []Step{st}})
+	if st.saw != 2 || sum.Phases[len(sum.Phases)-2].Name != "count" {
+		t.Errorf("the step saw %d different, phases %v", st.saw, sum.Phases)
+	}
+	// A failing step rolls the run back.
+	f = fixture()
+	_, err := Execute(context.Background(), f, f, Options{Run: Run{Scope: Scope{Period: oct}}, Steps: []Step{&countingStep{fail: errors.New("boom")}}})
+	if !errors.Is(err, ErrStep) || len(f.committed) != 0 || !strings.Contains(err.Error(), "step count") {
+		t.Errorf("err %v, %d committed", err, len(f.committed))
+	}
+}
+
+func TestExecuteWriteError(t *testing.T) {
+	f := fixture()
+	f.failWrite = errors.New("disk full")
+	_, err := Execute(context.Background(), f, f, Options{Run: Run{Scope: Scope{Period: oct}}})
+	if !errors.Is(err, ErrWrite) || len(f.committed) != 0 {
+		t.Fatalf("err %v, %d committed", err, len(f.committed))
+	}
+	if got := err.Error(); strings.Count(got, "settle:") != 1 || !strings.Contains(got, "reprice:2026-10/*") || !strings.Contains(got, "disk full") {
+		t.Errorf("error %q: want one prefix, the run and the cause", got)
+	}
+}
+
+func TestExecuteRefusesLinelessPolicy(t *testing.T) {
+	f := fixture()
+	_, err := Execute(context.Background(), f, f, Options{Run: Run{Scope: Scope{Period: oct}},
+		Policies: map[Party]Policy{NewParty("NL", "ABC"): {Pricing: pricing.ExactPolicy()}}})
+	if !errors.Is(err, ErrInvalid) {
+		t.Errorf("err %v, want invalid", err)
+	}
+}
+
+func TestEmptyScope(t *testing.T) {
+	f := fixture()
+	sum, run := execute(t, f, Options{Run: Run{Scope: Scope{Period: Month(2026, time.August)}}})
+	if sum.CDRs != 0 || len(run.rows.CDRKey) != 0 || !run.done {
+		t.Errorf("an empty period: %d CDRs, %d rows", sum.CDRs, len(run.rows.CDRKey))
+	}
+}
+
+// TestLocationVersionAtStart: the stored location version a CDR is priced
+// with is the latest whose last_updated is not after the session start,
+// else the oldest (also when the start is unknown).
+func TestLocationVersionAtStart(t *testing.T) {
+	v := &locVersions{at: []int64{100, 200, 200, 300}}
+	for _, tc := range []struct {
+		start int64
+		known bool
+		want  int
+	}{
+		{50, true, 0},   // before every version: the oldest
+		{100, true, 0},  // at a version's last_updated: that version
+		{199, true, 0},  //
+		{200, true, 2},  // equal last_updated: the later stored one
+		{1000, true, 3}, // after the last
+		{1000, false, 0},
+	} {
+		if got := v.version(tc.start, tc.known); got != tc.want {
+			t.Errorf("version(%d, %v) = %d, want %d", tc.start, tc.known, got, tc.want)
+		}
+	}
+}
