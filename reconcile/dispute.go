@@ -20,18 +20,24 @@ const (
 	DisputeDeclined   DisputeState = "declined"    // the partner maintains the CDR
 	DisputeRevised    DisputeState = "revised"     // a credit CDR for the disputed CDR arrived
 	DisputeWrittenOff DisputeState = "written_off" // the eMSP gave up the claim
+	// DisputeWithdrawn: reconciling again found nothing to dispute any more
+	// (a late tariff version, a corrected input) before the dispute was
+	// sent; it is raised again if the CDR is disputed again.
+	DisputeWithdrawn DisputeState = "withdrawn"
 )
 
 // DisputeStates lists the states in lifecycle order.
-var DisputeStates = []DisputeState{DisputeRaised, DisputeSent, DisputeAccepted, DisputeDeclined, DisputeRevised, DisputeWrittenOff}
+var DisputeStates = []DisputeState{DisputeRaised, DisputeSent, DisputeAccepted, DisputeDeclined, DisputeRevised, DisputeWrittenOff,
+	DisputeWithdrawn}
 
 // transitions are the moves each state allows. revised and written_off
 // close a dispute.
 var transitions = map[DisputeState][]DisputeState{
-	DisputeRaised:   {DisputeSent, DisputeRevised, DisputeWrittenOff},
-	DisputeSent:     {DisputeAccepted, DisputeDeclined, DisputeRevised, DisputeWrittenOff},
-	DisputeAccepted: {DisputeRevised, DisputeWrittenOff},
-	DisputeDeclined: {DisputeSent, DisputeRevised, DisputeWrittenOff},
+	DisputeRaised:    {DisputeSent, DisputeRevised, DisputeWrittenOff, DisputeWithdrawn},
+	DisputeWithdrawn: {DisputeRaised},
+	DisputeSent:      {DisputeAccepted, DisputeDeclined, DisputeRevised, DisputeWrittenOff},
+	DisputeAccepted:  {DisputeRevised, DisputeWrittenOff},
+	DisputeDeclined:  {DisputeSent, DisputeRevised, DisputeWrittenOff},
 }
 
 // ParseDisputeState reads a state name (case-insensitive, "-" for "_").
@@ -42,7 +48,7 @@ func ParseDisputeState(s string) (DisputeState, error) {
 			return t, nil
 		}
 	}
-	return "", fmt.Errorf("dispute state %q: want one of raised, sent, accepted, declined, revised, written_off", s)
+	return "", fmt.Errorf("dispute state %q: want one of raised, sent, accepted, declined, revised, written_off, withdrawn", s)
 }
 
 // Closed reports whether the state ends the lifecycle.
@@ -68,12 +74,14 @@ func CanMove(from, to DisputeState) error {
 // DisputeEvent is one change of a dispute's state. Events are appended,
 // never changed: the lifecycle is the list.
 type DisputeEvent struct {
-	Seq   int
-	State DisputeState
-	At    time.Time
+	Seq   int          `json:"seq"`
+	State DisputeState `json:"state"`
+	At    time.Time    `json:"at"`
 	// By says who or what moved it ("reconcile 2026-10", "user"); Note
 	// why; CreditCDR names the credit CDR that revised it.
-	By, Note, CreditCDR string
+	By        string `json:"by"`
+	Note      string `json:"note,omitempty"`
+	CreditCDR string `json:"credit_cdr,omitempty"`
 }
 
 // Dispute is one disputed CDR: what is wrong (the evaluation's verdict,

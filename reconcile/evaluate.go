@@ -217,6 +217,10 @@ func Evaluate(cs *Case) *Evaluation {
 		}
 	}
 	if len(ev.Reasons) == 0 {
+		if cs.Result.HasWarning(pricing.WarnUnverifiable) {
+			ev.Verdict, ev.Note, ev.Reasons = VerdictNotVerifiable, unverifiableNote, []Reason{ReasonMissingData}
+			return ev
+		}
 		ev.Reasons = []Reason{ReasonPrice}
 	}
 	return ev
@@ -261,11 +265,15 @@ func notVerifiable(cs *Case) (string, Reason) {
 			why = "not priced: " + cs.PriceError.Error()
 		}
 		return why, ReasonMissingData
-	case cs.Result.HasWarning(pricing.WarnUnverifiable):
-		return "a power or current restriction that could change the amount cannot be checked: the CDR lacks the dimension", ReasonMissingData
 	}
 	return "", ""
 }
+
+// unverifiableNote is why a CDR that differs is NOT_VERIFIABLE when a
+// restriction could not be checked: the partner may have read the missing
+// dimension otherwise, so the difference proves nothing. A CDR that
+// matches under the reading that treats the restriction as matching is OK.
+const unverifiableNote = "a power or current restriction that could change the amount cannot be checked (the CDR lacks the dimension), and no hypothesis explains the difference"
 
 // dataReasons are the reasons the findings give, whatever the amounts say.
 func dataReasons(fs Findings, v Verdict) []Reason {

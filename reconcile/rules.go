@@ -28,7 +28,7 @@ var Rules = []Rule{
 	{CodeVolumesInconsistent, "volumes add up to total_energy, total_time, total_parking_time and fit their period", ruleVolumes},
 	{CodePeriodsOrder, "periods in order and inside the session", rulePeriodsOrder},
 	{CodePeriodNotSplit, "no tariff boundary strictly inside a period", rulePeriodNotSplit},
-	{CodeRestrictionUnchecked, "every power or current restriction that could change the amount can be checked", ruleRestriction},
+	{CodeRestrictionUnchecked, "every power or current restriction that could change the amount can be checked (a CDR that differs is then NOT_VERIFIABLE)", ruleRestriction},
 	{CodeSessionTooLong, "the session is not longer than plausible", ruleSessionLength},
 	{CodeOutsidePeriod, "the CDR belongs to the settlement period", ruleOutsidePeriod},
 	{CodeDuplicate, "the CDR was received once", ruleDuplicate},
@@ -380,7 +380,7 @@ func ruleRestriction(_ *ocpi.CDR, x *Context, e *emitter) {
 			if w.Period >= 0 {
 				field = fmt.Sprintf("charging_periods[%d].dimensions", w.Period)
 			}
-			e.add(SeverityWarning, field, true, "%s", w.Message)
+			e.add(SeverityWarning, field, false, "%s", w.Message)
 		}
 	}
 }

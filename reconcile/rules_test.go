@@ -166,7 +166,7 @@ func TestEachRule(t *testing.T) {
 			func(_ *ocpi.CDR, x *Context) {
 				x.Priced.Warnings = []pricing.Warning{{Code: pricing.WarnZoneFromCountry, Period: -1, Message: "zone"}}
 			}},
-		{CodeRestrictionUnchecked, "charging_periods[0].dimensions", true,
+		{CodeRestrictionUnchecked, "charging_periods[0].dimensions", false,
 			func(_ *ocpi.CDR, x *Context) {
 				x.Priced.Warnings = []pricing.Warning{{Code: pricing.WarnUnverifiable, Period: 0, Message: "max_power without MAX_POWER"}}
 			}, nil},

@@ -14,6 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/reconcile"
 	"github.com/roamsettle/roamsettle/store"
 )
 
@@ -26,6 +27,9 @@ type Config struct {
 	Output string `toml:"output"`
 	// Partners are the parties roamsettle settles with.
 	Partners []PartnerConfig `toml:"partners"`
+	// Tokens is the eMSP's token list (OCPI Token NDJSON) reconcile checks
+	// CDR tokens against; empty: tokens are not checked.
+	Tokens string `toml:"tokens"`
 }
 
 // PartnerConfig is one party.
@@ -46,6 +50,12 @@ type PartnerConfig struct {
 	// read in (a CDR belongs to the period its end_date_time falls in
 	// there); empty: UTC.
 	PeriodTimeZone string `toml:"period_time_zone"`
+	// Reconciliation (reconcile_config.go): the tolerance for billed amounts,
+	// the longest plausible session and the layout of the partner's invoices.
+	ToleranceMinor  int64              `toml:"tolerance_minor"`
+	TolerancePPM    int64              `toml:"tolerance_ppm"`
+	MaxSessionHours int                `toml:"max_session_hours"`
+	InvoiceColumns  *reconcile.Columns `toml:"invoice_columns"`
 }
 
 const defaultConfigFile = "roamsettle.toml"

@@ -32,16 +32,18 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"demo":     {"run the whole job on generated data into an output folder", runDemo},
-	"gen":      {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
-	"ingest":   {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
-	"rejects":  {"list what could not be stored, with the field path and rule", runRejects},
-	"price":    {"price one CDR against a tariff and explain the amount", runPrice},
-	"reprice":  {"re-price every CDR stored for a month (kernel over Arrow batches) and write the results back", runReprice},
-	"serve":    {"serve the OCPI receiver (versions, credentials, CDRs, tariffs, locations) over HTTP(S)", runServe},
-	"partners": {"add, list or remove OCPI partners (add prints a registration token A)", runPartners},
-	"connect":  {"start the OCPI credentials handshake with a partner", runConnect},
-	"pull":     {"pull CDRs, tariffs or locations from a partner, resuming from a checkpoint", runPull},
+	"demo":      {"run the whole job on generated data into an output folder", runDemo},
+	"gen":       {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
+	"ingest":    {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
+	"rejects":   {"list what could not be stored, with the field path and rule", runRejects},
+	"price":     {"price one CDR against a tariff and explain the amount", runPrice},
+	"reprice":   {"re-price every CDR stored for a month (kernel over Arrow batches) and write the results back", runReprice},
+	"serve":     {"serve the OCPI receiver (versions, credentials, CDRs, tariffs, locations) over HTTP(S)", runServe},
+	"partners":  {"add, list or remove OCPI partners (add prints a registration token A)", runPartners},
+	"connect":   {"start the OCPI credentials handshake with a partner", runConnect},
+	"pull":      {"pull CDRs, tariffs or locations from a partner, resuming from a checkpoint", runPull},
+	"reconcile": {"validate a partner's period, compare billed with recomputed, explain, match invoices, raise disputes", runReconcile},
+	"disputes":  {"list disputes and move one along its lifecycle (sent, accepted, declined, revised, written off)", runDisputes},
 }
 
 // Env is what every subcommand gets: where to write and how to log.

@@ -1,0 +1,309 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"text/tabwriter"
+)
+
+// Report is the reconciliation of one partner's period: every CDR's
+// evaluation, the validation findings, the invoice matching (when invoices
+// were given) and the disputes raised.
+type Report struct {
+	Period, Partner string
+	Evaluations     []*Evaluation
+	Findings        []Finding
+	Invoice         *InvoiceResult
+	Disputes        []*Dispute
+}
+
+// Sort orders everything by CDR identity, so that a report never depends
+// on scan order.
+func (r *Report) Sort() {
+	sort.SliceStable(r.Evaluations, func(i, j int) bool {
+		a, b := r.Evaluations[i], r.Evaluations[j]
+		return IdentityKey(a.CountryCode, a.PartyID, a.ID) < IdentityKey(b.CountryCode, b.PartyID, b.ID)
+	})
+	SortFindings(r.Findings)
+	sort.SliceStable(r.Disputes, func(i, j int) bool { return r.Disputes[i].Key() < r.Disputes[j].Key() })
+}
+
+// JSONAmount is an amount as decimal strings at the currency's minor
+// units; a side the source does not state is null.
+type JSONAmount struct {
+	ExclVAT *string `json:"excl_vat"`
+	InclVAT *string `json:"incl_vat"`
+}
+
+// AmountJSON is an amount as decimal strings at minor units (nil: none).
+func AmountJSON(a Amount, minor int) *JSONAmount { return jsonAmount(a, minor) }
+
+func jsonAmount(a Amount, minor int) *JSONAmount {
+	if !a.HasExcl && !a.HasIncl {
+		return nil
+	}
+	out := &JSONAmount{}
+	if a.HasExcl {
+		s := FromMicro(RoundMicro(a.Excl, minor)).StringFixed(int32(minor))
+		out.ExclVAT = &s
+	}
+	if a.HasIncl {
+		s := FromMicro(RoundMicro(a.Incl, minor)).StringFixed(int32(minor))
+		out.InclVAT = &s
+	}
+	return out
+}
+
+// CurrencySummary is the money of one currency (never added across).
+type CurrencySummary struct {
+	Billed     *JSONAmount `json:"billed"`
+	Recomputed *JSONAmount `json:"recomputed"`
+	InDispute  *JSONAmount `json:"in_dispute"`
+}
+
+// JSONSummary is the "summary" object of `reconcile --json`.
+type JSONSummary struct {
+	CDRs          int                        `json:"cdrs"`
+	OK            int                        `json:"ok"`
+	Mismatch      int                        `json:"mismatch"`
+	NotVerifiable int                        `json:"not_verifiable"`
+	Accepted      int                        `json:"accepted"`
+	Disputed      int                        `json:"disputed"`
+	Currencies    map[string]CurrencySummary `json:"currencies"`
+	ByReason      map[string]int             `json:"by_reason"`
+}
+
+// JSONCDR is one entry of "cdrs".
+type JSONCDR struct {
+	CountryCode string      `json:"country_code"`
+	PartyID     string      `json:"party_id"`
+	ID          string      `json:"id"`
+	Verdict     Verdict     `json:"verdict"`
+	Reasons     []Reason    `json:"reasons"`
+	Currency    string      `json:"currency"`
+	Billed      *JSONAmount `json:"billed"`
+	Recomputed  *JSONAmount `json:"recomputed"`
+	Difference  *JSONAmount `json:"difference"`
+	Note        string      `json:"note,omitempty"`
+	// Hypotheses are those that explain the billed amount, most likely
+	// first (the evidence is in the dispute).
+	Hypotheses []string `json:"hypotheses,omitempty"`
+}
+
+// JSONFinding is one entry of "findings".
+type JSONFinding struct {
+	CountryCode string   `json:"country_code"`
+	PartyID     string   `json:"party_id"`
+	CDRID       string   `json:"cdr_id"`
+	Code        Code     `json:"code"`
+	Severity    Severity `json:"severity"`
+	Field       string   `json:"field"`
+	Message     string   `json:"message"`
+	Blocking    bool     `json:"blocking"`
+}
+
+// JSONLine is one entry of "invoice.lines".
+type JSONLine struct {
+	File       string      `json:"file"`
+	Line       int         `json:"line"`
+	CDRID      string      `json:"cdr_id"`
+	Class      LineClass   `json:"class"`
+	Stated     *JSONAmount `json:"stated"`
+	Accepted   *JSONAmount `json:"accepted"`
+	Difference *JSONAmount `json:"difference"`
+	Note       string      `json:"note,omitempty"`
+}
+
+// JSONInvoice is the "invoice" object.
+type JSONInvoice struct {
+	Lines    []JSONLine     `json:"lines"`
+	OursOnly []string       `json:"ours_only"`
+	Total    JSONTotal      `json:"total"`
+	Classes  map[string]int `json:"classes"`
+}
+
+// JSONTotal is "invoice.total".
+type JSONTotal struct {
+	Currency   string      `json:"currency"`
+	Stated     *JSONAmount `json:"stated"`
+	Recomputed *JSONAmount `json:"recomputed"`
+	Difference *JSONAmount `json:"difference"`
+}
+
+// JSONReport is the one object `reconcile --json` prints (issue 13's
+// interface; extended only by adding fields).
+type JSONReport struct {
+	Period   string        `json:"period"`
+	Partner  string        `json:"partner"`
+	Summary  JSONSummary   `json:"summary"`
+	CDRs     []JSONCDR     `json:"cdrs"`
+	Findings []JSONFinding `json:"findings"`
+	Invoice  *JSONInvoice  `json:"invoice,omitempty"`
+}
+
+// sums accumulates money per currency in millionths.
+type sums struct {
+	minor                         int
+	billed, recomputed, inDispute Amount
+}
+
+// Build turns the report into its JSON form.
+func (r *Report) Build() *JSONReport {
+	out := &JSONReport{Period: r.Period, Partner: r.Partner, CDRs: []JSONCDR{}, Findings: []JSONFinding{}}
+	s := &out.Summary
+	s.Currencies, s.ByReason = map[string]CurrencySummary{}, map[string]int{}
+	money := map[string]*sums{}
+	cur := func(c string, minor int) *sums {
+		m := money[c]
+		if m == nil {
+			m = &sums{minor: minor}
+			money[c] = m
+		}
+		return m
+	}
+	for _, ev := range r.Evaluations {
+		s.CDRs++
+		switch ev.Verdict {
+		case VerdictOK:
+			s.OK++
+		case VerdictMismatch:
+			s.Mismatch++
+		default:
+			s.NotVerifiable++
+		}
+		if ev.Disputed() {
+			s.Disputed++
+		} else {
+			s.Accepted++
+		}
+		for _, rs := range ev.Reasons {
+			s.ByReason[string(rs)]++
+		}
+		m := cur(ev.Currency, ev.MinorUnits)
+		m.billed = addAmount(m.billed, ev.Billed[TotalCost])
+		m.recomputed = addAmount(m.recomputed, ev.Recomputed[TotalCost])
+		if ev.Disputed() {
+			m.inDispute = addAmount(m.inDispute, inDispute(ev))
+		}
+		jc := JSONCDR{CountryCode: ev.CountryCode, PartyID: ev.PartyID, ID: ev.ID, Verdict: ev.Verdict,
+			Reasons: append([]Reason{}, ev.Reasons...), Currency: ev.Currency, Note: ev.Note,
+			Billed: jsonAmount(ev.Billed[TotalCost], ev.MinorUnits), Recomputed: jsonAmount(ev.Recomputed[TotalCost], ev.MinorUnits),
+			Difference: jsonAmount(ev.Difference(), ev.MinorUnits)}
+		for i := range ev.Trials {
+			if ev.Trials[i].Explains {
+				jc.Hypotheses = append(jc.Hypotheses, string(ev.Trials[i].Reason)+": "+ev.Trials[i].Name)
+			}
+		}
+		out.CDRs = append(out.CDRs, jc)
+	}
+	for c, m := range money {
+		s.Currencies[c] = CurrencySummary{Billed: jsonAmount(m.billed, m.minor), Recomputed: jsonAmount(m.recomputed, m.minor),
+			InDispute: jsonAmount(m.inDispute, m.minor)}
+	}
+	for _, f := range r.Findings {
+		out.Findings = append(out.Findings, JSONFinding{CountryCode: f.CountryCode, PartyID: f.PartyID, CDRID: f.CDRID,
+			Code: f.Code, Severity: f.Severity, Field: f.Field, Message: f.Message, Blocking: f.Blocking})
+	}
+	if inv := r.Invoice; inv != nil {
+		ji := &JSONInvoice{Lines: []JSONLine{}, OursOnly: append([]string{}, inv.OursOnly...), Classes: map[string]int{}}
+		minor := inv.Total.MinorUnits
+		for _, l := range inv.Lines {
+			ji.Lines = append(ji.Lines, JSONLine{File: l.File, Line: l.Line, CDRID: l.CDRID, Class: l.Class,
+				Stated: jsonAmount(l.Stated, minor), Accepted: jsonAmount(l.Accepted, minor), Difference: jsonAmount(l.Difference, minor), Note: l.Note})
+			ji.Classes[string(l.Class)]++
+		}
+		t := inv.Total
+		ji.Total = JSONTotal{Currency: t.Currency, Stated: jsonAmount(t.Stated, minor), Recomputed: jsonAmount(t.Recomputed, minor),
+			Difference: jsonAmount(t.Difference, minor)}
+		out.Invoice = ji
+	}
+	return out
+}
+
+// WriteJSON writes the report as one indented JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r.Build())
+}
+
+// WriteSummary writes the summary table: CDRs, accepted, disputed, the
+// money per currency, the CDRs by reason, the findings by code and the
+// invoice classes.
+func (r *Report) WriteSummary(w io.Writer) error {
+	j := r.Build()
+	s := &j.Summary
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "reconcile %s %s\n", r.Period, r.Partner)
+	fmt.Fprintf(tw, "  CDRs\t%d\n  accepted\t%d\n  disputed\t%d\n", s.CDRs, s.Accepted, s.Disputed)
+	fmt.Fprintf(tw, "  verdicts\tOK %d, MISMATCH %d, NOT_VERIFIABLE %d\n", s.OK, s.Mismatch, s.NotVerifiable)
+	str := func(a *JSONAmount) string {
+		if a == nil {
+			return "-"
+		}
+		v := "-"
+		if a.ExclVAT != nil {
+			v = *a.ExclVAT
+		}
+		if a.InclVAT != nil {
+			v += " / " + *a.InclVAT
+		}
+		return v
+	}
+	for _, c := range sortedKeys(s.Currencies) {
+		m := s.Currencies[c]
+		if c == "" {
+			c = "no currency"
+		}
+		fmt.Fprintf(tw, "  %s (excl / incl VAT)\tbilled %s\trecomputed %s\tin dispute %s\n", c, str(m.Billed), str(m.Recomputed), str(m.InDispute))
+	}
+	if len(s.ByReason) > 0 {
+		fmt.Fprintf(tw, "  by reason\n")
+		for _, rs := range Reasons {
+			if n := s.ByReason[string(rs)]; n > 0 {
+				fmt.Fprintf(tw, "    %s\t%d\n", rs, n)
+			}
+		}
+	}
+	codes := map[Code][2]int{}
+	for _, f := range r.Findings {
+		n := codes[f.Code]
+		if f.Severity == SeverityError {
+			n[0]++
+		} else {
+			n[1]++
+		}
+		codes[f.Code] = n
+	}
+	if len(codes) > 0 {
+		fmt.Fprintf(tw, "  findings\terrors\twarnings\n")
+		for _, rule := range Rules {
+			if n, ok := codes[rule.Code]; ok {
+				fmt.Fprintf(tw, "    %s\t%d\t%d\n", rule.Code, n[0], n[1])
+			}
+		}
+	}
+	if inv := j.Invoice; inv != nil {
+		fmt.Fprintf(tw, "  invoice lines\t%d\n", len(inv.Lines))
+		for _, c := range LineClasses {
+			if n := inv.Classes[string(c)]; n > 0 {
+				fmt.Fprintf(tw, "    %s\t%d\n", c, n)
+			}
+		}
+		fmt.Fprintf(tw, "    ours only\t%d\n", len(inv.OursOnly))
+		fmt.Fprintf(tw, "  invoice total %s\tstated %s\trecomputed %s\tdifference %s\n", inv.Total.Currency, str(inv.Total.Stated),
+			str(inv.Total.Recomputed), str(inv.Total.Difference))
+	}
+	return tw.Flush()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

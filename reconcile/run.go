@@ -1,0 +1,105 @@
+package reconcile
+
+import (
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/pricing"
+)
+
+// Input is one partner's period as the store holds it: what Reconcile
+// needs, loaded by the caller (cmd wires the store in).
+type Input struct {
+	Period              Window
+	PeriodName, Partner string
+	// CDRs are the period's CDRs by the one period rule, credits included.
+	CDRs []*ocpi.CDR
+	// Problems are the decoder's findings by IdentityKey.
+	Problems map[string]ocpi.Problems
+	// Versions are the owner's published tariff versions by upper-cased
+	// id, oldest first.
+	Versions map[string][]ocpi.Tariff
+	// ConnectorTariffs returns the tariff ids of the CDR's connector in the
+	// stored location version at the session start (nil: unknown).
+	ConnectorTariffs func(c *ocpi.CDR) []string
+	// Zones resolves each CDR's local zone; Policy is the partner's.
+	Zones     pricing.ZoneResolver
+	Policy    pricing.Policy
+	Tolerance Tolerance
+	Limits    Limits
+	Tokens    *Tokens
+	Locations *Locations
+	Stored    Stored
+	// Invoices, when given, are matched; Named are CDRs outside the period
+	// their lines name (by IdentityKey), evaluated for the matching only.
+	Invoices     []*Invoice
+	InvoiceTotal *decimal.Decimal
+	Named        []*ocpi.CDR
+	// At and By stamp the disputes raised.
+	At time.Time
+	By string
+}
+
+// Reconcile evaluates every CDR of the period (validation rules, the
+// recomputation with the tariff versions in effect, the verdict, and the
+// hypotheses for those that differ), matches the invoices and raises the
+// disputes. It is deterministic: the same input gives the same report.
+func Reconcile(in *Input) *Report {
+	r := &Report{Period: in.PeriodName, Partner: in.Partner}
+	held := map[string]*Held{}
+	for _, c := range in.CDRs {
+		ev := in.evaluate(c, in.Period)
+		r.Evaluations = append(r.Evaluations, ev)
+		r.Findings = append(r.Findings, ev.Findings...)
+		held[ocpi.Key(c.ID)] = heldOf(ev, true)
+		if d := NewDispute(ev, in.PeriodName, in.At, in.By); d != nil {
+			r.Disputes = append(r.Disputes, d)
+		}
+	}
+	if len(in.Invoices) > 0 {
+		for _, c := range in.Named {
+			if _, ok := held[ocpi.Key(c.ID)]; !ok {
+				held[ocpi.Key(c.ID)] = heldOf(in.evaluate(c, Window{}), false)
+			}
+		}
+		r.Invoice = Match(&MatchInput{Invoices: in.Invoices, CDRs: held, StatedTotal: in.InvoiceTotal,
+			Tolerance: func(string) Tolerance { return in.Tolerance }})
+	}
+	r.Sort()
+	return r
+}
+
+func heldOf(ev *Evaluation, inPeriod bool) *Held {
+	return &Held{ID: ev.ID, Currency: ev.Currency, MinorUnits: ev.MinorUnits, Billed: ev.Billed[TotalCost],
+		Recomputed: ev.Recomputed[TotalCost], Verdict: ev.Verdict, InPeriod: inPeriod}
+}
+
+// evaluate prices one CDR with the versions in effect (else the tariffs it
+// embeds) and evaluates it.
+func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
+	cs := &Case{CDR: c, Versions: in.Versions, Tolerance: in.Tolerance,
+		Options: pricing.Options{Zones: in.Zones, Policy: in.Policy}}
+	var conn []string
+	if in.ConnectorTariffs != nil {
+		conn = in.ConnectorTariffs(c)
+	}
+	for _, id := range pricing.TariffIDs(c, conn) {
+		if t, ok := pricing.InEffect(in.Versions[ocpi.Key(id)], c.StartDateTime); ok {
+			cs.Tariffs = append(cs.Tariffs, *t)
+		}
+	}
+	if len(cs.Tariffs) == 0 && len(c.Tariffs) > 0 {
+		cs.Tariffs = c.Tariffs
+	}
+	x := &Context{Period: period, Tokens: in.Tokens, Locations: in.Locations, Stored: in.Stored, Limits: in.Limits,
+		Problems: in.Problems[IdentityKey(c.CountryCode, c.PartyID, c.ID)]}
+	if len(cs.Tariffs) > 0 {
+		x.Tariff = &cs.Tariffs[0]
+		cs.Result, cs.PriceError = pricing.Price(c, cs.Tariffs, cs.Options)
+		x.Priced = cs.Result
+	}
+	cs.Findings = Validate(c, x)
+	return Evaluate(cs)
+}

@@ -1,0 +1,397 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/reconcile"
+)
+
+// Reconciliation results and disputes (migrations/0007_reconcile.sql).
+
+// amountArgs are an amount's two sides as DECIMAL(18,6) parameters (nil:
+// not stated).
+func amountArgs(a reconcile.Amount) (any, any) {
+	var e, i any
+	if a.HasExcl {
+		e = reconcile.FromMicro(a.Excl).StringFixed(reconcile.Scale)
+	}
+	if a.HasIncl {
+		i = reconcile.FromMicro(a.Incl).StringFixed(reconcile.Scale)
+	}
+	return e, i
+}
+
+func reasonList(rs []reconcile.Reason) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = "'" + string(r) + "'"
+	}
+	return "[" + strings.Join(s, ",") + "]"
+}
+
+// insertRows inserts rows of n columns in multi-row statements; cast, when
+// set, gives a column's SQL around its placeholder ("?::VARCHAR[]").
+func insertRows(ctx context.Context, tx *sql.Tx, table string, n int, cast map[int]string, rows [][]any) error {
+	const per = 256
+	for from := 0; from < len(rows); from += per {
+		chunk := rows[from:min(from+per, len(rows))]
+		var b strings.Builder
+		b.WriteString("INSERT INTO " + table + " VALUES ")
+		args := make([]any, 0, len(chunk)*n)
+		for r, row := range chunk {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for c := range n {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				if x, ok := cast[c]; ok {
+					b.WriteString(x)
+				} else {
+					b.WriteByte('?')
+				}
+			}
+			b.WriteByte(')')
+			args = append(args, row...)
+		}
+		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("insert %s: %w", table, err)
+		}
+	}
+	return nil
+}
+
+// SaveReconcile writes a reconcile run (replacing the previous run of the
+// same id), raises the report's disputes that are new (one per CDR
+// identity: a dispute raised before keeps its evidence and lifecycle), and
+// moves every open dispute of the partner whose CDR a stored credit CDR now
+// references to revised. All in one transaction.
+func (s *Store) SaveReconcile(ctx context.Context, runID string, rep *reconcile.Report, jsonReport []byte, at time.Time) (raised, revised int, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, 0, errorf("save reconcile", runID, err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	for _, t := range []string{"reconcile_runs", "reconcile_cdrs", "reconcile_findings", "reconcile_invoice_lines"} {
+		if _, err = tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_id = ?`, runID); err != nil {
+			return 0, 0, errorf("save reconcile", runID, err)
+		}
+	}
+	j := rep.Build()
+	sm := j.Summary
+	if _, err = tx.ExecContext(ctx, `INSERT INTO reconcile_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, runID, rep.Period, rep.Partner,
+		at.UTC(), sm.CDRs, sm.OK, sm.Mismatch, sm.NotVerifiable, sm.Disputed, string(jsonReport)); err != nil {
+		return 0, 0, errorf("save reconcile", runID, err)
+	}
+	rows := make([][]any, 0, len(rep.Evaluations))
+	for _, ev := range rep.Evaluations {
+		be, bi := amountArgs(ev.Billed[reconcile.TotalCost])
+		re, ri := amountArgs(ev.Recomputed[reconcile.TotalCost])
+		de, di := amountArgs(ev.Difference())
+		rows = append(rows, []any{runID, ocpi.Key(ev.CountryCode), ocpi.Key(ev.PartyID), ev.ID, string(ev.Verdict),
+			reasonList(ev.Reasons), ev.Currency, be, bi, re, ri, de, di, ev.Note})
+	}
+	if err = insertRows(ctx, tx, "reconcile_cdrs", 14, map[int]string{5: "?::VARCHAR[]"}, rows); err != nil {
+		return 0, 0, errorf("save reconcile", runID, err)
+	}
+	rows = rows[:0]
+	for _, f := range rep.Findings {
+		rows = append(rows, []any{runID, ocpi.Key(f.CountryCode), ocpi.Key(f.PartyID), f.CDRID, string(f.Code), string(f.Severity),
+			f.Field, f.Message, f.Blocking})
+	}
+	if err = insertRows(ctx, tx, "reconcile_findings", 9, nil, rows); err != nil {
+		return 0, 0, errorf("save reconcile", runID, err)
+	}
+	if rep.Invoice != nil {
+		rows = rows[:0]
+		for _, l := range rep.Invoice.Lines {
+			rows = append(rows, []any{runID, l.File, l.Line, l.CDRID, string(l.Class), l.Note})
+		}
+		if err = insertRows(ctx, tx, "reconcile_invoice_lines", 6, nil, rows); err != nil {
+			return 0, 0, errorf("save reconcile", runID, err)
+		}
+	}
+	if raised, err = raiseDisputes(ctx, tx, rep.Partner, rep.Period, rep.Disputes, at); err != nil {
+		return 0, 0, errorf("raise disputes", runID, err)
+	}
+	if revised, err = reviseDisputes(ctx, tx, rep.Partner, at); err != nil {
+		return 0, 0, errorf("revise disputes", runID, err)
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, 0, errorf("save reconcile", runID, err)
+	}
+	return raised, revised, nil
+}
+
+// raiseDisputes records the run's disputes: a new one is inserted with its
+// raised event; one still raised (not sent yet) gets the run's evidence; a
+// withdrawn one is raised again. A dispute of the period still raised that
+// the run no longer finds is withdrawn. Sent and later disputes keep the
+// evidence they were sent with.
+func raiseDisputes(ctx context.Context, tx *sql.Tx, partner, period string, ds []*reconcile.Dispute, at time.Time) (int, error) {
+	cc, pid, _ := strings.Cut(partner, "-")
+	state := map[string]struct {
+		state string
+		seq   int
+	}{}
+	rows, err := tx.QueryContext(ctx, `SELECT e.cdr_id, e.state, e.seq FROM dispute_events e
+		JOIN (SELECT cdr_id, max(seq) AS seq FROM dispute_events WHERE country_code = ? AND party_id = ? GROUP BY ALL) l
+		USING (cdr_id, seq) WHERE e.country_code = ? AND e.party_id = ?`, cc, pid, cc, pid)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var id, st string
+		var seq int
+		if err := rows.Scan(&id, &st, &seq); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		state[id] = struct {
+			state string
+			seq   int
+		}{st, seq}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	var ins, events [][]any
+	disputed := map[string]bool{}
+	raised := 0
+	for _, d := range ds {
+		id := ocpi.Key(d.CDRID)
+		disputed[id] = true
+		codes := make([]string, len(d.Codes))
+		for i, c := range d.Codes {
+			codes[i] = "'" + string(c) + "'"
+		}
+		be, bi := amountArgs(d.Billed)
+		re, ri := amountArgs(d.Recomputed)
+		de, di := amountArgs(d.InDispute)
+		first := d.Events[0]
+		cur, exists := state[id]
+		switch {
+		case !exists:
+			ins = append(ins, []any{cc, pid, id, d.Period, d.Currency, string(d.Verdict), reasonList(d.Reasons),
+				"[" + strings.Join(codes, ",") + "]", be, bi, re, ri, de, di, d.Evidence, first.At})
+			events = append(events, []any{cc, pid, id, 1, string(reconcile.DisputeRaised), first.At, first.By, first.Note, nil})
+			raised++
+		case cur.state == string(reconcile.DisputeRaised) || cur.state == string(reconcile.DisputeWithdrawn):
+			if _, err := tx.ExecContext(ctx, `UPDATE disputes SET period = ?, currency = ?, verdict = ?, reasons = ?::VARCHAR[],
+					codes = ?::VARCHAR[], billed_excl = ?, billed_incl = ?, recomputed_excl = ?, recomputed_incl = ?,
+					in_dispute_excl = ?, in_dispute_incl = ?, evidence = ?
+				WHERE country_code = ? AND party_id = ? AND cdr_id = ?`, d.Period, d.Currency, string(d.Verdict), reasonList(d.Reasons),
+				"["+strings.Join(codes, ",")+"]", be, bi, re, ri, de, di, d.Evidence, cc, pid, id); err != nil {
+				return 0, err
+			}
+			if cur.state == string(reconcile.DisputeWithdrawn) {
+				events = append(events, []any{cc, pid, id, cur.seq + 1, string(reconcile.DisputeRaised), first.At, first.By, first.Note, nil})
+				raised++
+			}
+		}
+	}
+	// Raised disputes of the period the run no longer finds.
+	rows, err = tx.QueryContext(ctx, `SELECT cdr_id FROM disputes WHERE country_code = ? AND party_id = ? AND period = ? ORDER BY cdr_id`,
+		cc, pid, period)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if cur := state[id]; !disputed[id] && cur.state == string(reconcile.DisputeRaised) {
+			events = append(events, []any{cc, pid, id, cur.seq + 1, string(reconcile.DisputeWithdrawn), at.UTC(), "reconcile " + period,
+				"reconciling again found nothing to dispute", nil})
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	if err := insertRows(ctx, tx, "disputes", 16, map[int]string{6: "?::VARCHAR[]", 7: "?::VARCHAR[]"}, ins); err != nil {
+		return 0, err
+	}
+	return raised, insertRows(ctx, tx, "dispute_events", 9, nil, events)
+}
+
+// reviseDisputes appends a revised event to each open dispute of the
+// partner whose CDR a stored credit CDR references.
+func reviseDisputes(ctx context.Context, tx *sql.Tx, partner string, at time.Time) (int, error) {
+	cc, pid, ok := strings.Cut(partner, "-")
+	if !ok {
+		return 0, nil
+	}
+	rows, err := tx.QueryContext(ctx, `WITH last AS (
+			SELECT country_code, party_id, cdr_id, max(seq) AS seq FROM dispute_events
+			WHERE country_code = ? AND party_id = ? GROUP BY ALL)
+		SELECT e.cdr_id, e.seq, e.state, min(c.id)
+		FROM last l JOIN dispute_events e USING (country_code, party_id, cdr_id, seq)
+		JOIN cdrs c ON c.country_code = e.country_code AND c.party_id = e.party_id AND c.credit
+			AND upper(c.credit_reference_id) = e.cdr_id
+		GROUP BY ALL ORDER BY e.cdr_id`, cc, pid)
+	if err != nil {
+		return 0, err
+	}
+	var events [][]any
+	for rows.Next() {
+		var id, state, credit string
+		var seq int
+		if err := rows.Scan(&id, &seq, &state, &credit); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if reconcile.CanMove(reconcile.DisputeState(state), reconcile.DisputeRevised) != nil {
+			continue
+		}
+		events = append(events, []any{cc, pid, id, seq + 1, string(reconcile.DisputeRevised), at.UTC(), "reconcile",
+			"credit CDR " + credit + " received", credit})
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, err
+	}
+	return len(events), insertRows(ctx, tx, "dispute_events", 9, nil, events)
+}
+
+// DisputeFilter selects disputes; zero fields select all.
+type DisputeFilter struct {
+	CountryCode, PartyID string
+	Period               string
+	State                reconcile.DisputeState
+	CDRID                string
+}
+
+// Disputes returns the disputes the filter selects with their events, by
+// identity.
+func (s *Store) Disputes(ctx context.Context, f DisputeFilter) ([]*reconcile.Dispute, error) {
+	q := `SELECT country_code, party_id, cdr_id, period, coalesce(currency, ''), verdict, reasons, codes,
+			billed_excl, billed_incl, recomputed_excl, recomputed_incl, in_dispute_excl, in_dispute_incl, evidence
+		FROM disputes WHERE true`
+	var args []any
+	if f.CountryCode != "" {
+		q += ` AND country_code = ? AND party_id = ?`
+		args = append(args, ocpi.Key(f.CountryCode), ocpi.Key(f.PartyID))
+	}
+	if f.Period != "" {
+		q += ` AND period = ?`
+		args = append(args, f.Period)
+	}
+	if f.CDRID != "" {
+		q += ` AND cdr_id = ?`
+		args = append(args, ocpi.Key(f.CDRID))
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY country_code, party_id, cdr_id`, args...)
+	if err != nil {
+		return nil, errorf("disputes", "", err)
+	}
+	var out []*reconcile.Dispute
+	byKey := map[string]*reconcile.Dispute{}
+	for rows.Next() {
+		d := &reconcile.Dispute{}
+		var reasons, codes stringList
+		dec := make([]nullDecimal, 6)
+		if err := rows.Scan(&d.CountryCode, &d.PartyID, &d.CDRID, &d.Period, &d.Currency, &d.Verdict, &reasons, &codes,
+			&dec[0], &dec[1], &dec[2], &dec[3], &dec[4], &dec[5], &d.Evidence); err != nil {
+			rows.Close()
+			return nil, errorf("disputes", "", err)
+		}
+		for _, r := range reasons {
+			d.Reasons = append(d.Reasons, reconcile.Reason(r))
+		}
+		for _, c := range codes {
+			d.Codes = append(d.Codes, reconcile.Code(c))
+		}
+		d.MinorUnits, _ = ocpi.CurrencyMinorUnits(d.Currency)
+		amt := func(e, i nullDecimal) reconcile.Amount {
+			return reconcile.Amount{Excl: reconcile.Micro(e.Decimal), Incl: reconcile.Micro(i.Decimal), HasExcl: e.Valid, HasIncl: i.Valid}
+		}
+		d.Billed, d.Recomputed, d.InDispute = amt(dec[0], dec[1]), amt(dec[2], dec[3]), amt(dec[4], dec[5])
+		out = append(out, d)
+		byKey[d.Key()] = d
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, errorf("disputes", "", err)
+	}
+	ev, err := s.db.QueryContext(ctx, `SELECT country_code, party_id, cdr_id, seq, state, event_at, event_by, coalesce(note, ''), coalesce(credit_cdr, '')
+		FROM dispute_events ORDER BY country_code, party_id, cdr_id, seq`)
+	if err != nil {
+		return nil, errorf("dispute events", "", err)
+	}
+	defer ev.Close()
+	for ev.Next() {
+		var cc, pid, id string
+		var e reconcile.DisputeEvent
+		if err := ev.Scan(&cc, &pid, &id, &e.Seq, &e.State, &e.At, &e.By, &e.Note, &e.CreditCDR); err != nil {
+			return nil, errorf("dispute events", "", err)
+		}
+		e.At = e.At.UTC()
+		if d := byKey[reconcile.IdentityKey(cc, pid, id)]; d != nil {
+			d.Events = append(d.Events, e)
+		}
+	}
+	if err := ev.Err(); err != nil {
+		return nil, errorf("dispute events", "", err)
+	}
+	if f.State == "" {
+		return out, nil
+	}
+	kept := out[:0]
+	for _, d := range out {
+		if d.State() == f.State {
+			kept = append(kept, d)
+		}
+	}
+	return kept, nil
+}
+
+// MoveDispute appends a state change to a dispute, after the lifecycle
+// allows it.
+func (s *Store) MoveDispute(ctx context.Context, countryCode, partyID, cdrID string, to reconcile.DisputeState, by, note string, at time.Time) (reconcile.DisputeEvent, error) {
+	ds, err := s.Disputes(ctx, DisputeFilter{CountryCode: countryCode, PartyID: partyID, CDRID: cdrID})
+	if err != nil {
+		return reconcile.DisputeEvent{}, err
+	}
+	if len(ds) == 0 {
+		return reconcile.DisputeEvent{}, fmt.Errorf("no dispute for CDR %s of %s: %w", cdrID, ocpi.PartyKey(countryCode, partyID), ErrNotFound)
+	}
+	d := ds[0]
+	e, err := d.Move(to, at, by, note)
+	if err != nil {
+		return e, err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO dispute_events VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		ocpi.Key(countryCode), ocpi.Key(partyID), ocpi.Key(cdrID), e.Seq, string(e.State), e.At, e.By, e.Note)
+	return e, errorf("move dispute", d.Key(), err)
+}
+
+// PricedAsOf returns when the newest reprice run covering the owner's
+// period finished (its own scope, or every owner), and when the newest
+// CDR, tariff or location version of the owner was received: priced rows
+// older than that are stale.
+func (s *Store) PricedAsOf(ctx context.Context, period, countryCode, partyID string) (priced, inputs time.Time, ok bool, err error) {
+	cc, pid := ocpi.Key(countryCode), ocpi.Key(partyID)
+	var p, c sql.NullTime
+	err = s.db.QueryRowContext(ctx, `SELECT
+			(SELECT max(finished_at) FROM reprice_runs WHERE run_id IN (?, ?)),
+			greatest((SELECT max(received_at) FROM cdrs WHERE country_code = ? AND party_id = ?),
+				(SELECT max(received_at) FROM tariffs WHERE country_code = ? AND party_id = ?),
+				(SELECT max(received_at) FROM locations WHERE country_code = ? AND party_id = ?))`,
+		"reprice:"+period+"/"+cc+"-"+pid, "reprice:"+period+"/*", cc, pid, cc, pid, cc, pid).Scan(&p, &c)
+	if err != nil {
+		return time.Time{}, time.Time{}, false, errorf("priced as of", cc+"-"+pid, err)
+	}
+	return p.Time.UTC(), c.Time.UTC(), p.Valid, nil
+}

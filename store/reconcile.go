@@ -1,0 +1,393 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/pricing"
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/settle"
+)
+
+// The reconcile read path: whole CDRs (every field the validation rules
+// read) of a selection, in key chunks with one query per table, their
+// decoder findings, and what the store knows beyond them (duplicate
+// receipts, refused conflicting bodies, the CDRs credits reference).
+
+// cdrColumns are the columns scanCDRRows reads, in its order.
+const cdrColumns = `c.cdr_key, c.country_code, c.party_id, c.id, c.country_code_as_sent, c.party_id_as_sent, c.id_as_sent,
+	c.version, c.start_date_time, c.end_date_time,
+	c.session_id, c.token_country_code, c.token_party_id, c.token_uid, c.token_type, c.token_contract_id,
+	c.auth_method, c.authorization_reference,
+	c.location_id, c.location_name, c.location_address, c.location_city, c.location_postal_code,
+	c.location_state, c.location_country, c.location_latitude, c.location_longitude,
+	c.evse_uid, c.evse_id, c.connector_id, c.connector_standard, c.connector_format,
+	c.connector_power_type, c.location_time_zone,
+	c.meter_id, c.currency, c.remark, c.invoice_reference_id, c.credit_reference_id,
+	c.location_tariff_ids,
+	c.total_cost_excl_vat, c.total_cost_incl_vat, c.total_fixed_cost_excl_vat, c.total_fixed_cost_incl_vat,
+	c.total_energy, c.total_energy_cost_excl_vat, c.total_energy_cost_incl_vat,
+	c.total_time, c.total_time_cost_excl_vat, c.total_time_cost_incl_vat,
+	c.total_parking_time, c.total_parking_cost_excl_vat, c.total_parking_cost_incl_vat,
+	c.total_reservation_cost_excl_vat, c.total_reservation_cost_incl_vat,
+	c.taxes, c.credit, c.home_charging_compensation, c.last_updated`
+
+// scanCDRRows reads rows of cdrColumns into CDRs by key.
+func scanCDRRows(rows *sql.Rows, out map[int64]*ocpi.CDR, order *[]int64) error {
+	defer rows.Close()
+	for rows.Next() {
+		var c ocpi.CDR
+		var key int64
+		var cc, pid, id, version string
+		var ccSent, pidSent, idSent sql.NullString
+		var start, end, lastUpdated sql.NullTime
+		str := make([]sql.NullString, 29)
+		var tariffIDs stringList
+		dec := make([]nullDecimal, 15)
+		var taxes sql.NullString
+		dests := []any{&key, &cc, &pid, &id, &ccSent, &pidSent, &idSent, &version, &start, &end}
+		for i := range str {
+			dests = append(dests, &str[i])
+		}
+		dests = append(dests, &tariffIDs)
+		for i := range dec {
+			dests = append(dests, &dec[i])
+		}
+		dests = append(dests, &taxes, &c.Credit, &c.HomeChargingCompensation, &lastUpdated)
+		if err := rows.Scan(dests...); err != nil {
+			return err
+		}
+		c.Version = ocpi.Version(version)
+		c.CountryCode, c.PartyID, c.ID = orKey(ccSent, cc), orKey(pidSent, pid), orKey(idSent, id)
+		c.StartDateTime, c.EndDateTime, c.LastUpdated = utc(start), utc(end), utc(lastUpdated)
+		l := &c.Location
+		for i, p := range []*string{&c.SessionID, &c.Token.CountryCode, &c.Token.PartyID, &c.Token.UID, &c.Token.Type,
+			&c.Token.ContractID, &c.AuthMethod, &c.AuthorizationReference,
+			&l.ID, &l.Name, &l.Address, &l.City, &l.PostalCode, &l.State, &l.Country, &l.Coordinates.Latitude,
+			&l.Coordinates.Longitude, &l.EVSEUID, &l.EVSEID, &l.ConnectorID, &l.ConnectorStandard, &l.ConnectorFormat,
+			&l.ConnectorPowerType, &l.TimeZone, &c.MeterID, &c.Currency, &c.Remark, &c.InvoiceReferenceID,
+			&c.CreditReferenceID} {
+			*p = str[i].String
+		}
+		l.TariffIDs = tariffIDs
+		var taxLines map[string][]taxJSON
+		if taxes.Valid {
+			if err := json.Unmarshal([]byte(taxes.String), &taxLines); err != nil {
+				return fmt.Errorf("CDR %s: taxes: %w", id, err)
+			}
+		}
+		price := func(name string, excl, incl nullDecimal) *ocpi.Price {
+			if !excl.Valid {
+				return nil
+			}
+			p := &ocpi.Price{ExclVAT: excl.Decimal, InclVAT: incl.NullDecimal}
+			for _, t := range taxLines[name] {
+				p.Taxes = append(p.Taxes, ocpi.TaxAmount(t))
+			}
+			return p
+		}
+		c.TotalCost = price("total_cost", dec[0], dec[1])
+		c.TotalFixedCost = price("total_fixed_cost", dec[2], dec[3])
+		c.TotalEnergy = dec[4].Decimal
+		c.TotalEnergyCost = price("total_energy_cost", dec[5], dec[6])
+		c.TotalTime = dec[7].Decimal
+		c.TotalTimeCost = price("total_time_cost", dec[8], dec[9])
+		c.TotalParkingTime = dec[10].NullDecimal
+		c.TotalParkingCost = price("total_parking_cost", dec[11], dec[12])
+		c.TotalReservationCost = price("total_reservation_cost", dec[13], dec[14])
+		out[key] = &c
+		if order != nil {
+			*order = append(*order, key)
+		}
+	}
+	return rows.Err()
+}
+
+// loadWholeCDRs loads the CDRs with the given keys: every field, the
+// periods with their dimensions and the embedded tariffs.
+func (s *Store) loadWholeCDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, error) {
+	out := make(map[int64]*ocpi.CDR, len(keys))
+	for from := 0; from < len(keys); from += 20000 {
+		in := keyList(keys[from:min(from+20000, len(keys))])
+		rows, err := s.db.QueryContext(ctx, `SELECT `+cdrColumns+` FROM cdrs c WHERE c.cdr_key IN (`+in+`)`)
+		if err != nil {
+			return nil, err
+		}
+		if err := scanCDRRows(rows, out, nil); err != nil {
+			return nil, err
+		}
+		if err := s.repricePeriods(ctx, in, out); err != nil {
+			return nil, err
+		}
+		tr, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE cdr_key IN (`+in+`) ORDER BY cdr_key, position`)
+		if err != nil {
+			return nil, err
+		}
+		embedded := map[int64][]int64{}
+		var need []int64
+		for tr.Next() {
+			var k, t int64
+			if err := tr.Scan(&k, &t); err != nil {
+				tr.Close()
+				return nil, err
+			}
+			embedded[k] = append(embedded[k], t)
+			need = append(need, t)
+		}
+		if err := errors.Join(tr.Err(), tr.Close()); err != nil {
+			return nil, err
+		}
+		if len(need) > 0 {
+			bodies, err := s.TariffBodies(ctx, need)
+			if err != nil {
+				return nil, err
+			}
+			for k, ts := range embedded {
+				for _, t := range ts {
+					out[k].Tariffs = append(out[k].Tariffs, bodies[t])
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// ReconcileCDRs loads every CDR of the selection (whole, in cdr_key order)
+// with the decoder's findings by reconcile.IdentityKey.
+func (s *Store) ReconcileCDRs(ctx context.Context, sel *settle.Selection) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
+	filter, args := selectionSQL(sel)
+	keys, err := s.int64s(ctx, `SELECT cdr_key FROM cdrs WHERE `+filter+` ORDER BY cdr_key`, args...)
+	if err != nil {
+		return nil, nil, errorf("reconcile cdrs", "", err)
+	}
+	return s.cdrsWithProblems(ctx, keys)
+}
+
+// CDRsByID loads an owner's CDRs by id (case-insensitive); ids we do not
+// hold are left out.
+func (s *Store) CDRsByID(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	var keys []int64
+	for from := 0; from < len(ids); from += 5000 {
+		chunk := ids[from:min(from+5000, len(ids))]
+		ph := strings.TrimSuffix(strings.Repeat("?,", len(chunk)), ",")
+		args := []any{ocpi.Key(countryCode), ocpi.Key(partyID)}
+		for _, id := range chunk {
+			args = append(args, ocpi.Key(id))
+		}
+		ks, err := s.int64s(ctx, `SELECT cdr_key FROM cdrs WHERE country_code = ? AND party_id = ? AND id IN (`+ph+`)`, args...)
+		if err != nil {
+			return nil, nil, errorf("cdrs by id", ocpi.PartyKey(countryCode, partyID), err)
+		}
+		keys = append(keys, ks...)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return s.cdrsWithProblems(ctx, keys)
+}
+
+func (s *Store) cdrsWithProblems(ctx context.Context, keys []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
+	byKey, err := s.loadWholeCDRs(ctx, keys)
+	if err != nil {
+		return nil, nil, errorf("load cdrs", "", err)
+	}
+	out := make([]*ocpi.CDR, 0, len(keys))
+	for _, k := range keys {
+		if c := byKey[k]; c != nil {
+			out = append(out, c)
+		}
+	}
+	probs := map[string]ocpi.Problems{}
+	for from := 0; from < len(keys); from += 20000 {
+		in := keyList(keys[from:min(from+20000, len(keys))])
+		rows, err := s.db.QueryContext(ctx, `SELECT object_key, coalesce(path, ''), rule, coalesce(message, ''), blocking
+			FROM findings WHERE kind = 'cdr' AND object_key IN (`+in+`) ORDER BY object_key, path, rule`)
+		if err != nil {
+			return nil, nil, errorf("load findings", "", err)
+		}
+		for rows.Next() {
+			var k int64
+			var p ocpi.Problem
+			if err := rows.Scan(&k, &p.Path, &p.Rule, &p.Message, &p.Blocking); err != nil {
+				rows.Close()
+				return nil, nil, errorf("load findings", "", err)
+			}
+			if c := byKey[k]; c != nil {
+				id := reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)
+				probs[id] = append(probs[id], p)
+			}
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, nil, errorf("load findings", "", err)
+		}
+	}
+	return out, probs, nil
+}
+
+func (s *Store) int64s(ctx context.Context, q string, args ...any) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var v int64
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// ReceivedAgain counts, per CDR identity (reconcile.IdentityKey) of the
+// owner, the same CDR received again (receipts of its exact bytes from
+// other places: another push, another position of a file; importing the
+// same file twice is not the partner's duplicate) and the different bodies
+// under its id that were refused (conflicts).
+func (s *Store) ReceivedAgain(ctx context.Context, countryCode, partyID string) (duplicates, conflicts map[string]int, err error) {
+	cc, pid := ocpi.Key(countryCode), ocpi.Key(partyID)
+	duplicates, conflicts = map[string]int{}, map[string]int{}
+	count := func(q string, into map[string]int) error {
+		rows, err := s.db.QueryContext(ctx, q, cc, pid)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return err
+			}
+			into[reconcile.IdentityKey(cc, pid, id)] = n
+		}
+		return rows.Err()
+	}
+	if err := count(`SELECT c.id, count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) - 1
+		FROM cdrs c JOIN receipts r ON r.sha256 = c.raw_sha256
+		WHERE c.country_code = ? AND c.party_id = ?
+		GROUP BY c.id HAVING count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) > 1`, duplicates); err != nil {
+		return nil, nil, errorf("duplicate receipts", ocpi.PartyKey(cc, pid), err)
+	}
+	if err := count(`SELECT id, count(DISTINCT refused_sha256) FROM conflicts
+		WHERE kind = 'cdr' AND country_code = ? AND party_id = ? GROUP BY id`, conflicts); err != nil {
+		return nil, nil, errorf("conflicts", ocpi.PartyKey(cc, pid), err)
+	}
+	return duplicates, conflicts, nil
+}
+
+// ReconcileInput loads what reconciling the selection's owner's period
+// reads from the store: the period's CDRs and their decoder findings, the
+// owner's tariff versions, locations (zones, connector tariffs, published
+// EVSEs), duplicate receipts and conflicts, and the CDRs its credit CDRs
+// reference. The caller adds the policy, tolerance, tokens and invoices.
+func (s *Store) ReconcileInput(ctx context.Context, sel *settle.Selection) (*reconcile.Input, error) {
+	owner := sel.Owner
+	if owner.IsZero() {
+		return nil, errorf("reconcile input", "", errors.New("reconcile needs one partner"))
+	}
+	in := &reconcile.Input{Versions: map[string][]ocpi.Tariff{}}
+	var err error
+	if in.CDRs, in.Problems, err = s.ReconcileCDRs(ctx, sel); err != nil {
+		return nil, err
+	}
+	ts, err := s.PublishedTariffs(ctx, owner.CountryCode, owner.PartyID)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		k := ocpi.Key(t.ID)
+		in.Versions[k] = append(in.Versions[k], t.Tariff)
+	}
+	locs, err := s.LocationVersions(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	idx := newLocationIndex(locs)
+	in.Locations, in.ConnectorTariffs = idx.published, idx.connectorTariffs
+	in.Zones = pricing.ZoneChain{idx, pricing.CountryZones{}, pricing.DefaultCoordinateZones()}
+	dups, conflicts, err := s.ReceivedAgain(ctx, owner.CountryCode, owner.PartyID)
+	if err != nil {
+		return nil, err
+	}
+	stored := &reconcile.MemoryStored{Duplicates: dups, Conflicts: conflicts, CDRs: map[string]*ocpi.CDR{}}
+	var refs []string
+	for _, c := range in.CDRs {
+		stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+		if c.Credit && c.CreditReferenceID != "" {
+			refs = append(refs, c.CreditReferenceID)
+		}
+	}
+	credited, _, err := s.CDRsByID(ctx, owner.CountryCode, owner.PartyID, refs)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range credited {
+		stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+	}
+	in.Stored = stored
+	return in, nil
+}
+
+// locationIndex answers, from the owner's stored location versions, the
+// version in effect at a session's start: its time zone (a
+// pricing.ZoneResolver) and its connector's tariff ids.
+type locationIndex struct {
+	byID      map[string][]*settle.LocationVersion // upper id -> versions, oldest first
+	published *reconcile.Locations
+}
+
+func newLocationIndex(vs []LocationVersion) *locationIndex {
+	idx := &locationIndex{byID: map[string][]*settle.LocationVersion{}, published: reconcile.NewLocations()}
+	for i := range vs {
+		v := &vs[i]
+		idx.byID[v.ID] = append(idx.byID[v.ID], v)
+		var evses []string
+		for k := range v.Connectors {
+			evses = append(evses, k[0])
+		}
+		idx.published.Add(v.CountryCode, v.PartyID, v.ID, evses...)
+	}
+	return idx
+}
+
+func (x *locationIndex) at(c *ocpi.CDR) *settle.LocationVersion {
+	vs := x.byID[ocpi.Key(c.Location.ID)]
+	if len(vs) == 0 {
+		return nil
+	}
+	best := vs[0]
+	for _, v := range vs {
+		if !v.LastUpdated.After(c.StartDateTime) {
+			best = v
+		}
+	}
+	return best
+}
+
+// ResolveZone implements pricing.ZoneResolver: the stored location's
+// time_zone, else the CDR's own (2.1.1).
+func (x *locationIndex) ResolveZone(c *ocpi.CDR) (pricing.ResolvedZone, bool) {
+	tz := ""
+	if v := x.at(c); v != nil {
+		tz = v.TimeZone
+	}
+	return pricing.LocationZones(func(_, _, _ string) (string, bool) { return tz, tz != "" }).ResolveZone(c)
+}
+
+func (x *locationIndex) connectorTariffs(c *ocpi.CDR) []string {
+	v := x.at(c)
+	if v == nil {
+		return nil
+	}
+	return v.Connectors[[2]string{ocpi.Key(c.Location.EVSEUID), ocpi.Key(c.Location.ConnectorID)}]
+}
