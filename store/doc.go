@@ -60,7 +60,11 @@
 // tariff_withdrawals; irr.go), 0005_hub_clients.sql (the parties a hub
 // fronts; partners.go), 0006_settle.sql (settle run ids, the
 // billed-versus-computed outcome, priced_messages and zone notes; a missing
-// total_cost stored as 0 by earlier builds becomes NULL; priced.go).
+// total_cost stored as 0 by earlier builds becomes NULL; priced.go),
+// 0007_reconcile.sql (reconcile runs with their per-CDR verdicts, findings
+// and invoice lines, replaced per run id; disputes, one per CDR identity,
+// and dispute_events, appended only; reconcile.go reads a partner's period
+// for reconcile, disputes.go writes and moves).
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
