@@ -32,6 +32,12 @@
 //     that fails, forgets its in-memory additions too.
 //   - Times are TIMESTAMPTZ in UTC with DuckDB's microsecond precision; the
 //     body hash is computed before that truncation.
+//   - A settlement run's identity (period, partner, kind, as_of) is a unique
+//     key of runs, every part a value (partner "" for all partners, the
+//     zero time for a once-per-scope run), so two triggers of one run claim
+//     it once even if they race past every lock. A run still 'running' when
+//     Open runs was left by a process that died (one process owns the
+//     file): Open marks it interrupted, and a new attempt may claim it.
 //
 // # Schema (migrations/0001_init.sql)
 //
@@ -64,7 +70,8 @@
 // 0007_reconcile.sql (reconcile runs with their per-CDR verdicts, findings
 // and invoice lines, replaced per run id; disputes, one per CDR identity,
 // and dispute_events, appended only; reconcile.go reads a partner's period
-// for reconcile, disputes.go writes and moves).
+// for reconcile, disputes.go writes and moves), 0008_runs.sql (the run
+// ledger: runs, run_attempts, run_steps, run_outputs; runs.go).
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's

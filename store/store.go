@@ -34,6 +34,9 @@ type Store struct {
 	// saveMu serialises Save and guards idx.
 	saveMu sync.Mutex
 	idx    *indexes // nil until the first Save loads it
+
+	// runMu serialises the run ledger's writes (runs.go).
+	runMu *sync.Mutex
 }
 
 // Open opens (creating if needed) the database at path, or an in-memory
@@ -57,7 +60,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// A closed idle in-memory connection is fine (the connector keeps the
 	// database), but reconnecting costs; keep them.
 	db.SetConnMaxLifetime(0)
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, runMu: new(sync.Mutex)}
 	// Checkpoint when the WAL reaches 1 GB instead of 16 MB: each checkpoint
 	// recompresses the tail row groups of every table Save appends to, and
 	// at 16 MB that happened every batch (measured: Save ran at half speed).
@@ -82,6 +85,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errorf("open", path, err)
 	}
 	if err := dropStageViews(ctx, db); err != nil {
+		db.Close()
+		s.raw.close()
+		return nil, errorf("open", path, err)
+	}
+	if err := markInterruptedRuns(ctx, db); err != nil {
 		db.Close()
 		s.raw.close()
 		return nil, errorf("open", path, err)
