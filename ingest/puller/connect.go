@@ -142,7 +142,10 @@ func Identify(conn ocpi.Connection, theirs ocpi.Credentials) (ocpi.Connection, s
 	if len(theirs.Roles) == 0 {
 		return conn, "", errors.New("the partner's credentials list no party")
 	}
-	before := conn.Role
+	before := ""
+	if conn.ID != 0 { // a stored partner: say when its role changes
+		before = conn.Role
+	}
 	asked := conn.CountryCode != ""
 	var party ocpi.CredentialsRole
 	role := ""

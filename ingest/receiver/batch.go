@@ -14,7 +14,9 @@ var errClosed = errors.New("receiver: shutting down")
 
 // batcher is the group commit: requests queue on in; one goroutine takes
 // everything queued (and what arrives within wait) up to max records and
-// saves it in one Sink.Save, then answers each request.
+// saves it in one Sink.Save, then answers each request. When that Save
+// fails, each member is saved alone, so only a member the store refuses
+// gets an error.
 type batcher struct {
 	sink    Sink
 	in      chan *pending
@@ -96,14 +98,18 @@ func (b *batcher) run() {
 		if b.onBatch != nil {
 			b.onBatch(len(recs), time.Since(start))
 		}
-		for i, p := range batch {
-			switch {
-			case err != nil:
-				p.out <- result{err: err}
-			case i < len(outs):
-				p.out <- result{outcome: outs[i]}
-			default:
-				p.out <- result{err: errors.New("receiver: the store returned fewer outcomes than records")}
+		if err != nil && len(batch) > 1 {
+			// One bad member must not fail the others (another partner's
+			// valid CDRs among them): save each alone, so only the one the
+			// store refuses gets the error. Members are independent
+			// requests, so their order among themselves does not matter.
+			for _, p := range batch {
+				outs, err := b.sink.Save(context.Background(), []ocpi.Received{p.rec})
+				p.out <- outcomeOf(outs, 0, err)
+			}
+		} else {
+			for i, p := range batch {
+				p.out <- outcomeOf(outs, i, err)
 			}
 		}
 		clear(batch)
@@ -112,6 +118,16 @@ func (b *batcher) run() {
 			return
 		}
 	}
+}
+
+func outcomeOf(outs []ocpi.Outcome, i int, err error) result {
+	switch {
+	case err != nil:
+		return result{err: err}
+	case i < len(outs):
+		return result{outcome: outs[i]}
+	}
+	return result{err: errors.New("receiver: the store returned fewer outcomes than records")}
 }
 
 // collect adds what is already queued, then lingers up to wait for more

@@ -1,10 +1,15 @@
 package receiver
 
 import (
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -13,25 +18,37 @@ import (
 func jsonRaw(b []byte) json.RawMessage { return json.RawMessage(b) }
 
 // owner is the party a request writes for: the OCPI-from-* routing headers
-// when present (2.2+, a hub relaying), otherwise the connection's own party.
-// It has answered when ok is false.
-func (s *Server) owner(c *call) (cc, pid string, ok bool) {
+// when present (2.2+, a hub relaying), otherwise the connection's own party,
+// or for a hub without routing headers nobody in particular (empty: the
+// object's own owner is then checked against the parties the hub fronts).
+// It has answered when ok is false; body is kept as a raw copy of a refusal.
+func (s *Server) owner(c *call, body []byte) (cc, pid string, ok bool) {
 	cc, pid = c.conn.CountryCode, c.conn.PartyID
 	fromCC, fromPID := c.r.Header.Get("OCPI-from-country-code"), c.r.Header.Get("OCPI-from-party-id")
-	if c.version != ocpi.V211 && (fromCC != "" || fromPID != "") {
-		if !ocpi.IsCountryCode(fromCC) || !ocpi.IsPartyID(fromPID) {
-			s.fail(c, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "OCPI-from-country-code/OCPI-from-party-id",
-				"routing headers must be a two-letter country code and a three-character party id")
-			return "", "", false
+	if c.version == ocpi.V211 || (fromCC == "" && fromPID == "") {
+		if c.conn.IsHub() && c.version != ocpi.V211 {
+			return "", "", true
 		}
-		if !c.conn.MayWriteFor(fromCC, fromPID) {
-			s.fail(c, http.StatusNotFound, ocpi.StatusInvalidParameters, ocpi.RuleOwner, "OCPI-from-party-id",
-				ocpi.PartyKey(fromCC, fromPID)+" is not a party of this connection")
-			return "", "", false
-		}
-		cc, pid = ocpi.Key(fromCC), ocpi.Key(fromPID)
+		return cc, pid, true
 	}
-	return cc, pid, true
+	if !ocpi.IsCountryCode(fromCC) || !ocpi.IsPartyID(fromPID) {
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "OCPI-from-country-code/OCPI-from-party-id",
+			"routing headers must be a two-letter country code and a three-character party id")
+		return "", "", false
+	}
+	if !c.conn.MayWriteFor(fromCC, fromPID) {
+		s.refuse(c, body, http.StatusNotFound, ocpi.StatusInvalidParameters, ocpi.RuleOwner, "OCPI-from-party-id", s.notOurs(c, fromCC, fromPID))
+		return "", "", false
+	}
+	return ocpi.Key(fromCC), ocpi.Key(fromPID), true
+}
+
+// notOurs says why a party may not write through this connection.
+func (s *Server) notOurs(c *call, cc, pid string) string {
+	if c.conn.IsHub() {
+		return ocpi.PartyKey(cc, pid) + " is not a party the hub " + c.conn.Party() + " fronts (its hubclientinfo does not list it)"
+	}
+	return ocpi.PartyKey(cc, pid) + " is not a party of this connection"
 }
 
 // received builds the Received of a request body and decodes it the
@@ -47,26 +64,84 @@ func (s *Server) received(c *call, body []byte, hint ocpi.Hint) ocpi.Received {
 }
 
 // refusedBeforeStore answers the decode results that must not reach the
-// store: a body that is not JSON (400) and an object of a party the caller
-// may not write for (2001). It reports whether it answered.
+// store as objects: a body that is not JSON (400), too large (413) or nested
+// too deep (400), and an object of a party the caller may not write for
+// (2001). Each keeps a bounded raw copy among the rejects. It reports
+// whether it answered.
 func (s *Server) refusedBeforeStore(c *call, rec *ocpi.Received) bool {
 	if !rec.Rejected {
+		if cc, pid, _ := rec.Identity(); cc != "" && !c.conn.MayWriteFor(cc, pid) {
+			s.refuse(c, rec.Raw, http.StatusOK, ocpi.StatusInvalidParameters, ocpi.RuleOwner, "country_code/party_id", s.notOurs(c, cc, pid))
+			return true
+		}
 		return false
 	}
 	for _, p := range rec.Problems {
 		switch p.Rule {
-		case ocpi.RuleSyntax:
-			s.fail(c, http.StatusBadRequest, ocpi.StatusClientError, p.Rule, p.Path, p.Message)
+		case ocpi.RuleSyntax, ocpi.RuleDepth:
+			s.refuse(c, rec.Raw, http.StatusBadRequest, ocpi.StatusClientError, p.Rule, p.Path, p.Message)
 			return true
 		case ocpi.RuleOwner:
-			s.fail(c, http.StatusOK, ocpi.StatusInvalidParameters, p.Rule, "country_code/party_id", p.Message)
+			s.refuse(c, rec.Raw, http.StatusOK, ocpi.StatusInvalidParameters, p.Rule, "country_code/party_id", p.Message)
 			return true
-		case ocpi.RuleTooLarge, ocpi.RuleDepth:
-			s.fail(c, http.StatusRequestEntityTooLarge, ocpi.StatusClientError, p.Rule, p.Path, p.Message)
+		case ocpi.RuleTooLarge:
+			s.refuse(c, rec.Raw, http.StatusRequestEntityTooLarge, ocpi.StatusClientError, p.Rule, p.Path, p.Message)
 			return true
 		}
 	}
 	return false
+}
+
+// MaxRefusedRaw bounds the raw copy kept of a request refused before it
+// reached the store (invariant 2 without a disk-filling hole).
+const MaxRefusedRaw = 64 << 10
+
+// refuse answers a refusal and, when the request had a body and belongs to
+// an object module, keeps its first MaxRefusedRaw bytes as a reject with
+// the rule and message of the answer. Credentials bodies are never kept
+// (they carry tokens).
+func (s *Server) refuse(c *call, body []byte, httpStatus int, code ocpi.StatusCode, rule ocpi.Rule, path, message string) {
+	s.fail(c, httpStatus, code, rule, path, message)
+	kind, ok := moduleKinds[c.module]
+	if !ok || body == nil {
+		return
+	}
+	if rule == "" {
+		rule = "protocol"
+	}
+	p := ocpi.Problem{Path: path, Rule: rule, Message: message, Blocking: true}
+	if len(body) > MaxRefusedRaw {
+		if rule != ocpi.RuleTooLarge { // readBody's message says it already
+			p.Message += fmt.Sprintf(" (raw copy: the first %d of %s bytes)", MaxRefusedRaw, sizeText(c, len(body)))
+		}
+		body = body[:MaxRefusedRaw]
+	}
+	rec := ocpi.Received{
+		Source:     ocpi.Source{Channel: ocpi.ChannelPush, Name: s.cfg.BaseURL + c.r.URL.Path, Partner: c.conn.Party()},
+		ReceivedAt: s.cfg.Now().UTC(),
+		Raw:        bytes.Clone(body),
+		SHA256:     sha256.Sum256(body),
+		Kind:       kind,
+		Version:    c.version,
+		Problems:   ocpi.Problems{p},
+		Rejected:   true,
+	}
+	if _, err := s.batch.save(context.WithoutCancel(c.r.Context()), rec); err != nil {
+		s.cfg.Log.Error("keep a refused payload", "partner", c.conn.Party(), "module", c.module, "err", err)
+	}
+}
+
+// sizeText is the size of a body cut at the limit: "at least N" when the
+// reader stopped there.
+func sizeText(c *call, n int) string {
+	if c.r.ContentLength > int64(n) {
+		return strconv.FormatInt(c.r.ContentLength, 10)
+	}
+	return "at least " + strconv.Itoa(n)
+}
+
+var moduleKinds = map[string]ocpi.Kind{
+	"cdrs": ocpi.KindCDR, "tariffs": ocpi.KindTariff, "locations": ocpi.KindLocation, "invoicereconciliation": ocpi.KindInvoice,
 }
 
 // store saves one record through the group commit and answers with the
@@ -138,7 +213,7 @@ func (s *Server) postCDR(c *call) {
 	if !ok {
 		return
 	}
-	cc, pid, ok := s.owner(c)
+	cc, pid, ok := s.owner(c, body)
 	if !ok {
 		return
 	}
@@ -153,42 +228,63 @@ func (s *Server) postCDR(c *call) {
 	s.store(c, rec, location)
 }
 
+// cdrURL is where a stored CDR can be read back: every segment escaped, so
+// an id with "/", spaces or other bytes OCPI does not allow still names one
+// segment (a "." or ".." segment is escaped too, or it would be cleaned away).
 func (s *Server) cdrURL(v ocpi.Version, cdr *ocpi.CDR) string {
-	return s.cfg.BaseURL + "/ocpi/" + string(v) + "/cdrs/" + url.PathEscape(ocpi.Key(cdr.CountryCode)) + "/" +
-		url.PathEscape(ocpi.Key(cdr.PartyID)) + "/" + url.PathEscape(cdr.ID)
+	return s.cfg.BaseURL + "/ocpi/" + string(v) + "/cdrs/" + pathSegment(ocpi.Key(cdr.CountryCode)) + "/" +
+		pathSegment(ocpi.Key(cdr.PartyID)) + "/" + pathSegment(cdr.ID)
+}
+
+func pathSegment(s string) string {
+	if strings.Trim(s, ".") == "" {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
 }
 
 // pathObject reads and checks {cc}/{pid}/{id} of a client-owned object URL
-// and that the caller may write for that party. It has answered when ok is
+// and that the caller may write for that party; body (nil for GET and
+// DELETE) is kept as a raw copy of a refusal. It has answered when ok is
 // false.
-func (s *Server) pathObject(c *call, maxID int) (cc, pid, id string, ok bool) {
+func (s *Server) pathObject(c *call, maxID int, body []byte) (cc, pid, id string, ok bool) {
 	cc, pid, id = c.r.PathValue("cc"), c.r.PathValue("pid"), c.r.PathValue("id")
 	switch {
 	case !ocpi.IsCountryCode(cc):
-		s.fail(c, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "country_code", "not a two-letter country code in the URL")
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "country_code", "not a two-letter country code in the URL")
 		return "", "", "", false
 	case !ocpi.IsPartyID(pid):
-		s.fail(c, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "party_id", "not a three-character party id in the URL")
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "party_id", "not a three-character party id in the URL")
 		return "", "", "", false
-	case !ocpi.IsIdentifier(id, maxID):
-		s.fail(c, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "id", "the id in the URL is empty, too long or has characters OCPI does not allow")
+	case c.r.Method == http.MethodGet && !readableID(id):
+		s.fail(c, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "id", "the id in the URL is empty or too long")
+		return "", "", "", false
+	case c.r.Method != http.MethodGet && !ocpi.IsIdentifier(id, maxID):
+		// A GET looks up what was stored, whatever its id (the Location of
+		// a CDR with an id OCPI does not allow must work); a write must
+		// name an id OCPI allows.
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "id", "the id in the URL is empty, too long or has characters OCPI does not allow")
 		return "", "", "", false
 	}
-	fromCC, fromPID, ok := s.owner(c)
+	fromCC, fromPID, ok := s.owner(c, body)
 	if !ok {
 		return "", "", "", false
 	}
-	if !c.conn.MayWriteFor(cc, pid) || (fromCC != c.conn.CountryCode || fromPID != c.conn.PartyID) && (ocpi.Key(cc) != fromCC || ocpi.Key(pid) != fromPID) {
-		s.fail(c, http.StatusNotFound, ocpi.StatusInvalidParameters, ocpi.RuleOwner, "country_code/party_id",
-			ocpi.PartyKey(cc, pid)+" is not a party of this connection")
+	routed := fromCC != "" && (fromCC != c.conn.CountryCode || fromPID != c.conn.PartyID)
+	if !c.conn.MayWriteFor(cc, pid) || routed && (ocpi.Key(cc) != fromCC || ocpi.Key(pid) != fromPID) {
+		s.refuse(c, body, http.StatusNotFound, ocpi.StatusInvalidParameters, ocpi.RuleOwner, "country_code/party_id", s.notOurs(c, cc, pid))
 		return "", "", "", false
 	}
 	return ocpi.Key(cc), ocpi.Key(pid), id, true
 }
 
+// readableID bounds the id of a GET or DELETE (any bytes: it is only looked
+// up).
+func readableID(id string) bool { return id != "" && len(id) <= 1024 }
+
 // getCDR returns a stored CDR as it was received.
 func (s *Server) getCDR(c *call) {
-	cc, pid, id, ok := s.pathObject(c, ocpi.MaxCDRIDLength)
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxCDRIDLength, nil)
 	if !ok {
 		return
 	}

@@ -1,12 +1,14 @@
 package receiver
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/roamsettle/roamsettle/ingest/puller"
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -156,7 +158,47 @@ func (s *Server) register(c *call, okStatus int) {
 		s.cfg.Log.Error("registration: reload", "err", err)
 	}
 	s.cfg.Log.Info("partner registered", "partner", conn.Party(), "version", string(c.version), "endpoints", len(details.Endpoints))
+	if hubRole(theirs) && !conn.IsHub() {
+		s.cfg.Log.Warn("registration: the partner's credentials say it is a hub, but it was added as "+conn.Role+
+			": objects of the parties behind it will be refused until it is added with --role HUB", "partner", conn.Party())
+	}
 	s.replyCredentials(c, okStatus, issued)
+	if conn.IsHub() {
+		s.refreshHub(conn, theirs.Token)
+	}
+}
+
+func hubRole(c ocpi.Credentials) bool {
+	for _, r := range c.Roles {
+		if strings.EqualFold(r.Role, "HUB") {
+			return true
+		}
+	}
+	return c.HubPartyID != ""
+}
+
+// refreshHub reads a newly registered hub's client list in the background
+// (the hub may not answer while it waits for our answer to its POST); Close
+// waits for it. A failure is logged: the hub pushes its clients too.
+func (s *Server) refreshHub(conn ocpi.Connection, token string) {
+	if _, ok := (ocpi.VersionDetails{Endpoints: conn.Endpoints}).Find(ocpi.ModuleHubClientInfo, ocpi.InterfaceSender); !ok {
+		return
+	}
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s.handshakeMu.Lock()
+		defer s.handshakeMu.Unlock()
+		conn, _, err := puller.RefreshHub(ctx, s.cfg.Client, s.cfg.Partners, conn, token, s.cfg.Now())
+		if err != nil {
+			s.cfg.Log.Warn("hub registered, but its client list could not be read", "partner", conn.Party(), "err", redact(err, token))
+			return
+		}
+		s.auth.reload(ctx)
+		s.cfg.Log.Info("hub client list read", "partner", conn.Party(), "clients", len(conn.HubClients))
+	}()
 }
 
 // allowedRoles checks the roles a partner claims against what it was set up

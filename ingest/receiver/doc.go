@@ -11,14 +11,24 @@
 //     the version from the URL and the owner the connection may write for,
 //     then the Sink. A payload is acknowledged (1000, 201 or 200) only after
 //     the batch holding it committed.
-//   - Requests that never reached the OCPI layer change nothing: an unknown,
-//     missing or dead token (401), a body over the limit (413, counting the
-//     bytes actually read), malformed JSON (400), a path identifier that
-//     breaks OCPI's lengths or characters, or an object owned by a party the
-//     connection may not write for, are answered without touching the Sink.
-//   - A partner only writes objects of its own country code and party id, or
-//     for a hub the parties it registered (2.2+ routing headers must name one
-//     of them); a token A opens only versions and credentials.
+//   - Requests refused before the OCPI layer store no object: an unknown,
+//     missing or dead token (401) touches nothing; for an authenticated
+//     partner, a body over the limit (413, counting the bytes actually
+//     read), malformed JSON or nesting too deep (400), a path identifier
+//     that breaks OCPI's lengths or characters, or an object owned by a party
+//     the connection may not write for, is answered and its body kept as a
+//     reject with the rule of the answer, cut at MaxRefusedRaw (DESIGN
+//     invariant 2). Credentials bodies are never kept (they carry tokens).
+//   - A partner only writes objects of its own country code and party id, of
+//     the parties its credentials list, or for a hub the parties its
+//     hubclientinfo lists (DESIGN invariant 9; 2.2+ routing headers must name
+//     one of them; without them a hub's object is checked by its own owner).
+//     A hub pushes its client list to the hubclientinfo receiver, and serve
+//     reads it once when the hub registers. A token A opens only versions and
+//     credentials.
+//   - Every answer is an OCPI envelope, 404 and 405 (with Allow) included.
+//   - A CDR's Location escapes every segment, so an id OCPI does not allow
+//     (stored with a finding) can still be read back; a GET looks up any id.
 //   - Tokens are compared by SHA-256 only; the receiver never holds a token
 //     it issued. Authorization headers and credentials bodies never reach a
 //     log line.
@@ -33,7 +43,9 @@
 //     invoices matched against them).
 //   - Concurrent CDR POSTs are group-committed: one goroutine collects what
 //     queued while the previous Save ran (up to BatchMax records, lingering
-//     at most BatchWait) and calls Sink.Save once for all of them.
+//     at most BatchWait) and calls Sink.Save once for all of them. If that
+//     Save fails, each member is saved alone, so one payload the store
+//     refuses fails only its own request (issue 12 item 6).
 //
 // The package imports no database: Sink, PartnerStore and Objects are small
 // interfaces that cmd/roamsettle wires to the store.

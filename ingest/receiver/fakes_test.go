@@ -244,3 +244,15 @@ func fakePartner(t *testing.T, version ocpi.Version, tokenB string, mode ocpi.Au
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+func (m *memStore) SaveHubClients(_ context.Context, id int64, clients []ocpi.ClientInfo, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.partners {
+		if m.partners[i].ID == id {
+			m.partners[i].HubClients, m.partners[i].HubClientsAt = clients, at
+			return nil
+		}
+	}
+	return ErrNotFound
+}

@@ -17,11 +17,11 @@ import (
 // putObject stores a full client-owned object PUT to its URL (tariff,
 // location, invoice reconciliation record).
 func (s *Server) putObject(c *call, kind ocpi.Kind, maxID int) {
-	cc, pid, id, ok := s.pathObject(c, maxID)
+	body, ok := s.readBody(c)
 	if !ok {
 		return
 	}
-	body, ok := s.readBody(c)
+	cc, pid, id, ok := s.pathObject(c, maxID, body)
 	if !ok {
 		return
 	}
@@ -30,7 +30,7 @@ func (s *Server) putObject(c *call, kind ocpi.Kind, maxID int) {
 		return
 	}
 	if _, _, bodyID := rec.Identity(); bodyID != "" && bodyID != ocpi.Key(id) {
-		s.fail(c, http.StatusOK, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "id", "the id in the body differs from the id in the URL")
+		s.refuse(c, body, http.StatusOK, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "id", "the id in the body differs from the id in the URL")
 		return
 	}
 	s.store(c, rec, "")
@@ -39,7 +39,7 @@ func (s *Server) putObject(c *call, kind ocpi.Kind, maxID int) {
 func (s *Server) putTariff(c *call) { s.putObject(c, ocpi.KindTariff, ocpi.MaxObjectIDLength) }
 
 func (s *Server) deleteTariff(c *call) {
-	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength, nil)
 	if !ok {
 		return
 	}
@@ -59,11 +59,11 @@ func (s *Server) patchTariff(c *call) {
 		s.fail(c, http.StatusMethodNotAllowed, ocpi.StatusClientError, "", "", "tariffs are replaced with PUT since OCPI 2.2")
 		return
 	}
-	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	patch, ok := s.readBody(c)
 	if !ok {
 		return
 	}
-	patch, ok := s.readBody(c)
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength, patch)
 	if !ok {
 		return
 	}
@@ -265,21 +265,21 @@ func (s *Server) patchLocation(c *call) {
 // URL, lets change modify it, validates the result and stores it as a new
 // version with the request body as its raw payload.
 func (s *Server) changeLocation(c *call, change func(loc *ocpi.Location, body []byte, evse, connector string) (ocpi.Problems, string)) {
-	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	body, ok := s.readBody(c)
+	if !ok {
+		return
+	}
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength, body)
 	if !ok {
 		return
 	}
 	evse, connector := c.r.PathValue("evse"), c.r.PathValue("connector")
 	if (evse != "" && !ocpi.IsIdentifier(evse, ocpi.MaxObjectIDLength)) || (connector != "" && !ocpi.IsIdentifier(connector, ocpi.MaxConnectorIDLength)) {
-		s.fail(c, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "evse_uid/connector_id", "an id in the URL is too long or has characters OCPI does not allow")
-		return
-	}
-	body, ok := s.readBody(c)
-	if !ok {
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "evse_uid/connector_id", "an id in the URL is too long or has characters OCPI does not allow")
 		return
 	}
 	if !json.Valid(body) {
-		s.fail(c, http.StatusBadRequest, ocpi.StatusClientError, ocpi.RuleSyntax, "", "the body is not well-formed JSON")
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusClientError, ocpi.RuleSyntax, "", "the body is not well-formed JSON")
 		return
 	}
 	loc, err := s.cfg.Objects.LatestLocation(c.r.Context(), cc, pid, id)
@@ -392,7 +392,7 @@ func (s *Server) postInvoice(c *call) {
 	if !ok {
 		return
 	}
-	cc, pid, ok := s.owner(c)
+	cc, pid, ok := s.owner(c, body)
 	if !ok {
 		return
 	}
@@ -412,7 +412,7 @@ func (s *Server) getInvoice(c *call) {
 // deleteInvoice records the withdrawal of an invoice reconciliation record;
 // its versions stay (invoices were matched against them).
 func (s *Server) deleteInvoice(c *call) {
-	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength, nil)
 	if !ok {
 		return
 	}
@@ -436,7 +436,7 @@ func (s *Server) getTariff(c *call) {
 func (s *Server) getLive(c *call, what string,
 	latest func(ctx context.Context, cc, pid, id string) ([]byte, error),
 	withdrawnAt func(ctx context.Context, cc, pid, id string) (time.Time, bool, error)) {
-	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength)
+	cc, pid, id, ok := s.pathObject(c, ocpi.MaxObjectIDLength, nil)
 	if !ok {
 		return
 	}

@@ -2,6 +2,7 @@ package receiver
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -322,8 +324,24 @@ func TestSecurityRefusalsLeaveStoreUnchanged(t *testing.T) {
 			t.Errorf("%s: answered success", tt.name)
 		}
 	}
-	if n := h.store.received(); n != 0 {
-		t.Errorf("refused requests reached the store: %d records", n)
+	// Nothing refused is stored as an object, but what an authenticated
+	// partner sent is kept as a reject with the rule of the answer (issue
+	// 12 item 18), the oversized body cut at MaxRefusedRaw; nothing of an
+	// unauthenticated request or of a request without a body is kept.
+	wantRules := []ocpi.Rule{ocpi.RuleOwner, ocpi.RuleOwner, ocpi.RuleOwner, ocpi.RuleTooLarge, ocpi.RuleSyntax, ocpi.RuleFormat, ocpi.RuleLength}
+	h.store.mu.Lock()
+	kept := slices.Clone(h.store.records)
+	h.store.mu.Unlock()
+	if len(kept) != len(wantRules) || len(h.store.objects) != 0 {
+		t.Fatalf("kept %d refused payloads (want %d) and %d objects (want 0)", len(kept), len(wantRules), len(h.store.objects))
+	}
+	for i, r := range kept {
+		if !r.Rejected || r.Problems[0].Rule != wantRules[i] || r.SHA256 != sha256.Sum256(r.Raw) || r.Source.Partner == "" {
+			t.Errorf("kept payload %d: rejected %v, %v, partner %q; want rule %s", i, r.Rejected, r.Problems, r.Source.Partner, wantRules[i])
+		}
+	}
+	if big := kept[3]; len(big.Raw) != MaxRefusedRaw || !bytes.HasPrefix(huge, big.Raw) || !strings.Contains(big.Problems[0].Message, "raw copy: the first 65536 of") {
+		t.Errorf("oversized body kept as %d bytes: %v", len(big.Raw), big.Problems)
 	}
 	if !strings.Contains(h.do("GET", "/metrics", "", nil).body, `roamsettle_rejects_total{rule="auth"} 5`) {
 		t.Errorf("rejects by rule not counted")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,10 +27,11 @@ type Sink interface {
 	Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome, error)
 }
 
-// PartnerStore keeps the partner connections.
+// PartnerStore keeps the partner connections and the parties a hub fronts.
 type PartnerStore interface {
 	Partners(ctx context.Context) ([]ocpi.Connection, error)
 	UpdatePartner(ctx context.Context, c ocpi.Connection) error
+	SaveHubClients(ctx context.Context, partnerID int64, clients []ocpi.ClientInfo, at time.Time) error
 }
 
 // ErrNotFound is what Objects return for an object that is not stored.
@@ -102,6 +104,8 @@ type Server struct {
 	metrics *metrics
 	// handshakeMu serialises credentials changes.
 	handshakeMu sync.Mutex
+	// background counts work started by a request that outlives it.
+	background sync.WaitGroup
 }
 
 // New builds a Server.
@@ -141,8 +145,12 @@ func New(cfg Config) (*Server, error) {
 // Handler serves every endpoint.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close commits what is queued and stops the group commit.
-func (s *Server) Close() { s.batch.close() }
+// Close waits for background work, commits what is queued and stops the
+// group commit.
+func (s *Server) Close() {
+	s.background.Wait()
+	s.batch.close()
+}
 
 // Registry is the private Prometheus registry behind /metrics.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
@@ -194,6 +202,35 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /ocpi/{version}/invoicereconciliation/{cc}/{pid}/{id}", s.ocpi("invoicereconciliation", authFunctional, s.getInvoice))
 	m.HandleFunc("PUT /ocpi/{version}/invoicereconciliation/{cc}/{pid}/{id}", s.ocpi("invoicereconciliation", authFunctional, s.putInvoice))
 	m.HandleFunc("DELETE /ocpi/{version}/invoicereconciliation/{cc}/{pid}/{id}", s.ocpi("invoicereconciliation", authFunctional, s.deleteInvoice))
+	m.HandleFunc("GET /ocpi/{version}/hubclientinfo/{cc}/{pid}", s.ocpi(ocpi.ModuleHubClientInfo, authFunctional, s.getClient))
+	m.HandleFunc("PUT /ocpi/{version}/hubclientinfo/{cc}/{pid}", s.ocpi(ocpi.ModuleHubClientInfo, authFunctional, s.putClient))
+	m.HandleFunc("PATCH /ocpi/{version}/hubclientinfo/{cc}/{pid}", s.ocpi(ocpi.ModuleHubClientInfo, authFunctional, s.patchClient))
+	// Everything else under /ocpi/ gets an OCPI envelope: 405 with Allow for
+	// a known path and another method, 404 for an unknown path.
+	m.HandleFunc("/ocpi/", s.unrouted)
+}
+
+// unrouted answers a request no route took. ServeMux would answer a wrong
+// method with a plain-text 405; OCPI wants its envelope on every answer.
+func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
+	c := &call{w: w, r: r, module: "other"}
+	if rec, ok := w.(*recorder); ok {
+		c.rec = rec
+	}
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/ocpi/" && pattern != "" {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) == 0 {
+		s.fail(c, http.StatusNotFound, ocpi.StatusClientError, "", "", "no OCPI endpoint at "+r.URL.Path)
+		return
+	}
+	w.Header().Set("Allow", strings.Join(allowed, ", "))
+	s.fail(c, http.StatusMethodNotAllowed, ocpi.StatusClientError, "", "", r.Method+" is not allowed here; allowed: "+strings.Join(allowed, ", "))
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +270,8 @@ func (s *Server) ocpi(module string, level authLevel, h func(c *call)) http.Hand
 		c := &call{w: w, r: r, rec: rec, module: module}
 		if v := r.PathValue("version"); v != "" || r.URL.Path != "/ocpi/versions" {
 			c.version = ocpi.Version(v)
-			if !supported(c.version) || (module == "invoicereconciliation" && c.version != ocpi.V230) {
+			if !supported(c.version) || (module == "invoicereconciliation" && c.version != ocpi.V230) ||
+				(module == ocpi.ModuleHubClientInfo && c.version == ocpi.V211) {
 				s.fail(c, http.StatusNotFound, ocpi.StatusUnsupportedVersion, "", "", "unsupported OCPI version "+strconv.Quote(v)+" for "+module)
 				return
 			}
@@ -304,8 +342,11 @@ func (s *Server) readBody(c *call) ([]byte, bool) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			s.fail(c, http.StatusRequestEntityTooLarge, ocpi.StatusClientError, ocpi.RuleTooLarge, "",
-				fmt.Sprintf("the body is over the %d-byte limit", s.cfg.MaxBody))
+			// The bytes read so far are kept (bounded): what the partner
+			// tried to send is evidence too.
+			s.refuse(c, body, http.StatusRequestEntityTooLarge, ocpi.StatusClientError, ocpi.RuleTooLarge, "",
+				fmt.Sprintf("the body is over the %d-byte limit (raw copy: the first %d of %s bytes)",
+					s.cfg.MaxBody, min(len(body), MaxRefusedRaw), sizeText(c, len(body))))
 			return nil, false
 		}
 		s.fail(c, http.StatusBadRequest, ocpi.StatusClientError, ocpi.RuleSyntax, "", "the body could not be read")
@@ -421,6 +462,10 @@ func (s *Server) Details(v ocpi.Version) ocpi.VersionDetails {
 		{Identifier: ocpi.ModuleTariffs, Role: ocpi.InterfaceReceiver, URL: base + "tariffs"},
 		{Identifier: ocpi.ModuleLocations, Role: ocpi.InterfaceReceiver, URL: base + "locations"},
 	}}
+	if v != ocpi.V211 {
+		d.Endpoints = append(d.Endpoints, ocpi.Endpoint{Identifier: ocpi.ModuleHubClientInfo,
+			Role: ocpi.InterfaceReceiver, URL: base + "hubclientinfo"})
+	}
 	if v == ocpi.V230 {
 		d.Endpoints = append(d.Endpoints, ocpi.Endpoint{Identifier: ocpi.ModuleInvoiceReconciliation,
 			Role: ocpi.InterfaceReceiver, URL: base + "invoicereconciliation"})
