@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -130,5 +131,87 @@ func FuzzCompileAndKernel(f *testing.F) {
 		if out.Status[0] == StatusOK && out.TotalIncl[0] < 0 {
 			t.Fatalf("negative total %d without an error", out.TotalIncl[0])
 		}
+	})
+}
+
+// BenchmarkBuildAndKernel is what a caller pays per CDR to price decoded
+// CDRs with the kernel: /build fills batches with BatchBuilder only,
+// /build+kernel also prices them on one core, /arrow+kernel fills them from
+// the store's period records with ArrowBuilder instead (the records are
+// built once, outside the timing). Each reports CDRs/s and allocations per
+// CDR; BenchmarkKernel/1 is the kernel alone for comparison.
+func BenchmarkBuildAndKernel(b *testing.B) {
+	const n = 100_000
+	tariff := specTariff(b, "spec221", "tariff_4_complex.json")
+	c, err := Compile(&tariff, DefaultPolicy())
+	if err != nil {
+		b.Fatal(err)
+	}
+	compiled := []*Compiled{c}
+	cdrs := benchCDRs(n)
+	periods := 0
+	for _, cdr := range cdrs {
+		periods += len(cdr.ChargingPeriods)
+	}
+	build := func(b *testing.B, bb *BatchBuilder) {
+		bb.Reset()
+		for _, cdr := range cdrs {
+			if err := bb.Add(cdr, 0, berlin); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	run := func(b *testing.B, withKernel bool) {
+		var bb BatchBuilder
+		build(b, &bb) // warm-up: the builder keeps its capacity
+		out := NewOutput(n, periods, true)
+		var k Kernel
+		var mem0, mem1 runtime.MemStats
+		runtime.ReadMemStats(&mem0)
+		b.ResetTimer()
+		for b.Loop() {
+			build(b, &bb)
+			if withKernel {
+				k.Run(&bb.Batch, compiled, out, 0, n)
+			}
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&mem1)
+		secs := b.Elapsed().Seconds()
+		b.ReportMetric(float64(b.N*n)/secs, "CDRs/s")
+		b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(b.N*n), "allocs/CDR")
+		b.ReportMetric(0, "ns/op")
+	}
+	b.Run("build", func(b *testing.B) { run(b, false) })
+	b.Run("build+kernel", func(b *testing.B) { run(b, true) })
+	b.Run("arrow+kernel", func(b *testing.B) {
+		recs := periodRecords(b, cdrs, 1<<16)
+		ab := ArrowBuilder{Lookup: headersOf(cdrs)}
+		ab.SetZones([]*time.Location{berlin})
+		out := NewOutput(n, periods, true)
+		var k Kernel
+		pass := func() {
+			ab.Next()
+			for _, r := range recs {
+				if err := ab.Append(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+			bt := ab.Finish()
+			k.Run(bt, compiled, out, 0, len(bt.CDRStart))
+		}
+		pass()
+		var mem0, mem1 runtime.MemStats
+		runtime.ReadMemStats(&mem0)
+		b.ResetTimer()
+		for b.Loop() {
+			pass()
+		}
+		b.StopTimer()
+		runtime.ReadMemStats(&mem1)
+		secs := b.Elapsed().Seconds()
+		b.ReportMetric(float64(b.N*n)/secs, "CDRs/s")
+		b.ReportMetric(float64(mem1.Mallocs-mem0.Mallocs)/float64(b.N*n), "allocs/CDR")
+		b.ReportMetric(0, "ns/op")
 	})
 }
