@@ -18,6 +18,10 @@ type Hint struct {
 	// CountryCode and PartyID own 2.1.1 objects, which carry no owner
 	// fields. For 2.2+ objects they must match the body's owner.
 	CountryCode, PartyID string
+	// PriceOnly says the object is priced and never stored (roamsettle
+	// price): the id identifies nothing, so an object without one is decoded,
+	// its missing id a problem that does not block, instead of rejected.
+	PriceOnly bool
 }
 
 // Decoded is the result of decoding one payload.
@@ -124,10 +128,10 @@ func Decode(raw []byte, hint Hint) Decoded {
 	}
 	decodeProblems := len(d.probs)
 	d.resolveOwner(owner, hint, &out)
-	if id == "" && !hasPath(d.probs, "id") {
-		d.reportAt("id", RuleRequired, true, "the object has no id")
-	}
-	if id == "" {
+	if id == "" && !hint.PriceOnly {
+		if !hasPath(d.probs, "id") {
+			d.reportAt("id", RuleRequired, true, "the object has no id")
+		}
 		out.Rejected = true
 	}
 	if out.Rejected {

@@ -359,7 +359,7 @@ func TestTariffRules(t *testing.T) {
 		{"unknown reservation", tariff(`"elements":[{"price_components":[{"type":"TIME","price":1,"step_size":1}],"restrictions":{"reservation":"MAYBE"}}]`),
 			wantProblem{"elements[0].restrictions.reservation", RuleEnum, true}},
 		{"unknown tariff type", tariff(`"type":"CHEAP","elements":[{"price_components":[{"type":"TIME","price":1,"step_size":1}]}]`),
-			wantProblem{"type", RuleEnum, true}},
+			wantProblem{"type", RuleEnum, false}},
 		{"min above max", tariff(`"min_price":{"excl_vat":10},"max_price":{"excl_vat":5},"elements":[{"price_components":[{"type":"TIME","price":1,"step_size":1}]}]`),
 			wantProblem{"min_price", RuleOrder, true}},
 		{"tax_included unknown", tariff(`"tax_included":"MAYBE","elements":[{"price_components":[{"type":"TIME","price":1,"step_size":1}]}]`),
@@ -509,5 +509,28 @@ func TestVolumeSum(t *testing.T) {
 	fast.add(decimal.RequireFromString("-0.25"))
 	if fast.useSlow || fast.sum().String() != "1.25" {
 		t.Fatalf("fast sum = %s slow=%v", fast.sum(), fast.useSlow)
+	}
+}
+
+// A CDR without id is rejected (it cannot be stored or told apart), except
+// for a caller that only prices it (Hint.PriceOnly): then the missing id is
+// one problem that does not block.
+func TestPriceOnlyCDRWithoutID(t *testing.T) {
+	raw := edit(t, readFixture(t, realisticCDR), `"id": "NLABC20241105-00012877",`, ``)
+	if d := Decode(raw, Hint{}); !d.Rejected || !d.Problems.Has(RuleRequired) {
+		t.Fatalf("stored path: rejected %v, problems %v", d.Rejected, d.Problems)
+	}
+	d := Decode(raw, Hint{PriceOnly: true})
+	if d.Rejected || d.CDR == nil || d.Problems.Blocking() {
+		t.Fatalf("price only: rejected %v, problems %v", d.Rejected, d.Problems)
+	}
+	n := 0
+	for _, p := range d.Problems {
+		if p.Path == "id" {
+			n++
+		}
+	}
+	if n != 1 || len(d.CDR.ChargingPeriods) != 4 {
+		t.Errorf("%d problems on id (want 1), %d periods: %v", n, len(d.CDR.ChargingPeriods), d.Problems)
 	}
 }

@@ -29,7 +29,8 @@
 //   - A payload is rejected (kept only as a reject, with at least one
 //     Problem) when it is over MaxRecordBytes (not parsed), not JSON, nested
 //     deeper than MaxDepth (checked before recursing), not an object, of a
-//     kind that cannot be told, without an id, or without an owner - or when
+//     kind that cannot be told, without an id (unless Hint.PriceOnly: an
+//     object priced and never stored), or without an owner - or when
 //     a 2.2+ body names another owner than the connection's hint. Everything
 //     else is an identified billing claim and is kept with its problems.
 //   - Unknown fields are ignored, never an error. Fields of another version
@@ -65,12 +66,15 @@
 //   - Tariff: missing or non-ISO currency, no elements or price components,
 //     unknown or missing dimension type, unreadable price, vat or step_size,
 //     negative step_size, malformed HH:MM or YYYY-MM-DD restrictions, unknown
-//     day_of_week, reservation or tariff type, unreadable restriction bounds,
+//     day_of_week or reservation, unreadable restriction bounds,
 //     min_price above max_price, a validity window that ends before it
 //     starts, an unknown tax_included. A missing 2.3.0 tax_included does not
 //     block (the 2.3.0 spec's own CDR example omits it; pricing then reads
 //     prices as excluding taxes), nor do restrictions that merely never apply
-//     (min above max, end_date not after start_date), negative prices or VAT.
+//     (min above max, end_date not after start_date), negative prices or VAT,
+//     nor an unknown tariff type (pricing does not read it).
+//   - A CDR's id is required by storage, not by pricing: Hint.PriceOnly
+//     decodes a CDR or tariff without one (the price command).
 //   - Location: only a missing EVSE uid or connector id (the connector cannot
 //     be matched to a CDR) and unreadable EVSE/connector lists or tariff ids.
 //     A missing 2.2+ time_zone is reported but does not block.

@@ -466,7 +466,8 @@ func (v *validator) tariff(t *Tariff) {
 	v.str("id", t.ID, 36, true, false)
 	v.ciString("id", t.ID)
 	v.currency("currency", t.Currency)
-	v.enum("type", t.Type, tariffTypes, true)
+	// Pricing never reads the type (it picks no tariff by it): reported only.
+	v.enum("type", t.Type, tariffTypes, false)
 	for i, a := range t.AltText {
 		m := v.enter("tariff_alt_text")
 		k := v.index(i)
