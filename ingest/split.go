@@ -42,8 +42,9 @@ type splitter struct {
 	src  *source
 	emit func(piece) error
 	// pages counts OCPI response envelopes seen; errorPages those whose
-	// status_code was not 1000.
+	// status_code was not 1000, the first of which had errorStatus.
 	pages, errorPages int
+	errorStatus       string
 }
 
 func split(r io.Reader, limit int, emit func(piece) error) (pages, errorPages int, err error) {
@@ -175,6 +176,9 @@ func (s *splitter) record(p piece) error {
 		if data, status, ok := envelopeData(p.raw); ok {
 			s.pages++
 			if status != "" && status != "1000" {
+				if s.errorPages == 0 {
+					s.errorStatus = status
+				}
 				s.errorPages++
 			}
 			return s.expand(data, p.offset)

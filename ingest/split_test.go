@@ -147,3 +147,25 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// Split is the importer's rule for other commands: the same records, and the
+// first error page's status.
+func TestSplitExported(t *testing.T) {
+	in := "{\"data\":[{\"id\":\"1\"}],\"status_code\":1000}\n" +
+		"{\"status_code\":2001,\"status_message\":\"bad\",\"data\":[{\"id\":\"2\"}]}\n" +
+		"{\"status_code\":3000,\"data\":null}\n{\"id\":\"3\"}\n"
+	var got []string
+	pages, err := Split(strings.NewReader(in), func(r Record) error {
+		got = append(got, string(r.Raw))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{`{"id":"1"}`, `{"id":"2"}`, `{"id":"3"}`}; !cmp.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	if pages != (Pages{Pages: 3, ErrorPages: 2, ErrorCode: "2001"}) {
+		t.Errorf("pages %+v", pages)
+	}
+}
