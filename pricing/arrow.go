@@ -53,6 +53,7 @@ const (
 	SkipMixedTariffs                       // its periods name different tariffs
 	SkipUnsorted                           // its periods are not in time order
 	SkipOutOfRange                         // a volume beyond the kernel's range
+	SkipMixedPeriod                        // a period has reservation time and charging volumes (StatusMixedPeriod)
 )
 
 func (s SkipReason) String() string {
@@ -65,6 +66,8 @@ func (s SkipReason) String() string {
 		return "periods not in time order"
 	case SkipOutOfRange:
 		return "volume out of range"
+	case SkipMixedPeriod:
+		return "reservation and charging in one period"
 	}
 	return "unknown"
 }
@@ -182,6 +185,9 @@ func (ab *ArrowBuilder) Append(rec arrow.RecordBatch) error {
 		}
 		if energy > 1e13 || timeS > 1e8 || parkS > 1e8 || resvS > 1e8 {
 			ab.skipOpen(SkipOutOfRange)
+		}
+		if has&HasReservation != 0 && (energy > 0 || timeS > 0 || parkS > 0) {
+			ab.skipOpen(SkipMixedPeriod)
 		}
 		b.PeriodStart = append(b.PeriodStart, start)
 		b.EnergyMilliWh = append(b.EnergyMilliWh, energy)

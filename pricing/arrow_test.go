@@ -110,7 +110,7 @@ func TestArrowBuilderEqualsBatchBuilder(t *testing.T) {
 		cdrs := make([]*ocpi.CDR, n)
 		var want BatchBuilder
 		for i := range cdrs {
-			cdrs[i] = genCDR(t, i)
+			cdrs[i] = genCDR(t, i, "EUR", false)
 			if err := want.Add(cdrs[i], 0, berlin); err != nil {
 				t.Fatal(err)
 			}

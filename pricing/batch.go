@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -104,6 +105,9 @@ func (bb *BatchBuilder) Add(cdr *ocpi.CDR, tariff int32, loc *time.Location) err
 		if rw.e > 1e13 || rw.t > 1e8 || rw.pk > 1e8 || rw.r > 1e8 {
 			return fmt.Errorf("pricing: CDR %s: volumes out of range", cdr.ID)
 		}
+		if rw.has&HasReservation != 0 && (rw.e > 0 || rw.t > 0 || rw.pk > 0) {
+			return fmt.Errorf("pricing: CDR %s: %w", cdr.ID, ErrMixedPeriod)
+		}
 		rows = append(rows, rw)
 	}
 	b := &bb.Batch
@@ -122,6 +126,11 @@ func (bb *BatchBuilder) Add(cdr *ocpi.CDR, tariff int32, loc *time.Location) err
 	b.PeriodOffsets = append(b.PeriodOffsets, int32(len(b.PeriodStart)))
 	return nil
 }
+
+// ErrMixedPeriod is the error BatchBuilder.Add returns for a CDR with a
+// period that has reservation time and charging volumes: price it with
+// Price (see StatusMixedPeriod).
+var ErrMixedPeriod = errors.New("a period has RESERVATION_TIME and ENERGY, TIME or PARKING_TIME: price it with Price")
 
 // Money converts a kernel amount (1e-10 units) to a decimal.
 func Money(v int64) decimal.Decimal { return decimal.New(v, -moneyScale) }

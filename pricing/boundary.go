@@ -25,19 +25,22 @@ const maxBoundaryDays = 62
 // for a Monday-to-Friday element. Power and current have no known instant
 // and are not checked. The price is not changed: the restriction state at
 // the period start prices the whole period, as the spec says.
-func flagBoundaries(cdr *ocpi.CDR, periods []refPeriod, tariffs []ocpi.Tariff, loc *time.Location, warn func(Code, int, string, ...any)) {
+func flagBoundaries(cdr *ocpi.CDR, periods []refPeriod, tariffs []ocpi.Tariff, loc *time.Location, res *Result) {
 	energyBefore := decimal.Zero
+	flagged := -1
 	for i := range periods {
 		p := &periods[i]
 		e0 := energyBefore
 		energyBefore = energyBefore.Add(p.energy)
-		if p.tariff < 0 || !p.end.After(p.start) {
+		if p.tariff < 0 || !p.end.After(p.start) || p.idx == flagged {
 			continue
 		}
 		t := &tariffs[p.tariff]
 		ep := evalPoint{energyBefore: e0, minCurrent: p.minCur, maxCurrent: p.maxCur, minPower: p.minPow, maxPower: p.maxPow}
 		if msg := periodBoundary(cdr, p, t, loc, ep, energyBefore); msg != "" {
-			warn(WarnBoundaryInPeriod, i, "%s, inside the period %s-%s: the CPO should have started a new period there; priced with the state at the period start",
+			flagged = p.idx // the two parts of a mixed period are one period
+			res.take(ReadBoundary)
+			res.warnf(WarnBoundaryInPeriod, p.idx, "%s, inside the period %s-%s: the CPO should have started a new period there; priced with the state at the period start",
 				msg, p.start.In(loc).Format("15:04:05"), p.end.In(loc).Format("15:04:05 MST"))
 		}
 	}

@@ -72,6 +72,7 @@ type kComp struct {
 	step   int64 // Wh for energy, s for time; >= 1
 	vatMul int64 // (100+vat)·1e6, 0 when no VAT
 	elem   int16
+	gap    uint16 // FlagInclUnknown or FlagExclUnknown: the side taxRule leaves unknown
 }
 
 const (
@@ -144,7 +145,7 @@ func Compile(t *ocpi.Tariff, pol Policy) (*Compiled, error) {
 	}
 	for ei := range t.Elements {
 		el := &t.Elements[ei]
-		ke := kElem{comp: [numDims]int16{-1, -1, -1, -1}, flatBucket: BucketFixed}
+		ke := kElem{comp: [numDims]int16{-1, -1, -1, -1}, flatBucket: flatBucket(el)}
 		for ci := range el.PriceComponents {
 			pc := &el.PriceComponents[ci]
 			d := -1
@@ -153,13 +154,16 @@ func Compile(t *ocpi.Tariff, pol Policy) (*Compiled, error) {
 					d = k
 				}
 			}
-			if d == dParking {
-				ke.flatBucket = BucketParking
-			}
 			if d < 0 || ke.comp[d] >= 0 {
 				continue
 			}
 			kc := kComp{step: pc.StepSize, elem: int16(ei)}
+			switch _, gap := taxRule(t, pc.VAT.Valid); gap {
+			case SideIncl:
+				kc.gap = FlagInclUnknown
+			case SideExcl:
+				kc.gap = FlagExclUnknown
+			}
 			if kc.step < 1 {
 				kc.step = 1
 			}

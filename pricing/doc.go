@@ -20,11 +20,25 @@
 //     then a single-zone country, then the coordinates (CoordinateZones) -
 //     the order both price and settle use; every source but a given or
 //     location zone is named in a warning.
-//   - Every reading the spec leaves open is named (digest §5.13) and, where
-//     real partners differ, selectable in Policy.
-//   - The kernel equals the reference on every input it accepts (property
-//     tests); inputs it cannot represent exactly are refused with an error,
-//     never approximated. ArrowBuilder fills kernel batches from the store's
+//   - Every reading the spec leaves open is in one catalogue (Readings, with
+//     its digest section); a Result lists those its price depended on and
+//     Explain names them. Where real partners differ, Policy selects.
+//   - A CDR the tariffs cannot price is an error, never an amount: a
+//     *NotPriceable with a stable Reason (a tariff in another currency than
+//     the CDR, by CheckCurrency, the one rule of both paths; two different
+//     tariffs under one id). Copies of a tariff that price the same are one.
+//   - A side the tariffs do not let the engine compute (a tariff that states
+//     no tax rate) is said so (Result.NotComputable, FlagInclUnknown,
+//     FlagExclUnknown), never presented as computed.
+//   - "Unverifiable" (a power/current restriction read as matching for want
+//     of the period's dimension) is raised only where the element so chosen
+//     bills a quantity in that period: a volume of its dimension, or the
+//     phase's one FLAT. Elsewhere the missing data cannot change an amount.
+//   - The kernel equals the reference on every input it accepts, totals,
+//     sub-totals, flags and priced lines alike (property tests); inputs it
+//     cannot represent exactly are refused with an error or a Status, never
+//     approximated (a period with reservation time and charging volumes goes
+//     to the reference). ArrowBuilder fills kernel batches from the store's
 //     period records with the same conversions as BatchBuilder (a test
 //     compares the two batches) and allocates nothing per row.
 //   - Pricing is deterministic: the same inputs give the same result.

@@ -150,6 +150,7 @@ func TestWorkedExamples(t *testing.T) {
 			if r.policy != nil {
 				pol = *r.policy
 			}
+			r.cdr.Currency = tariff.Currency // the spec's CDRs are in the tariff's currency
 			res, err := Price(r.cdr, []ocpi.Tariff{tariff}, Options{TimeZone: berlin, Policy: pol})
 			if err != nil {
 				t.Fatal(err)
@@ -174,7 +175,7 @@ func TestWorkedExamples(t *testing.T) {
 }
 
 // kernelTotal prices one CDR with the compiled kernel.
-func kernelTotal(tb testing.TB, cdr *ocpi.CDR, tariff *ocpi.Tariff, pol Policy, loc *time.Location) (decimal.Decimal, decimal.Decimal) {
+func kernelTotal(tb fataler, cdr *ocpi.CDR, tariff *ocpi.Tariff, pol Policy, loc *time.Location) (decimal.Decimal, decimal.Decimal) {
 	tb.Helper()
 	c, err := Compile(tariff, pol)
 	if err != nil {
@@ -195,6 +196,13 @@ func kernelTotal(tb testing.TB, cdr *ocpi.CDR, tariff *ocpi.Tariff, pol Policy, 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// fataler is what test helpers need of testing.TB and rapid.T.
+type fataler interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+}
 
 // Row 29: steps of 5 min on both, 21 min charging + 7 min parking: charging
 // stays 21 min, parking becomes 10 min.

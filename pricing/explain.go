@@ -26,13 +26,17 @@ func (r *Result) Explain(w io.Writer) error {
 			pt.local.Format("Mon 2006-01-02 15:04:05 MST"), orDash(pt.tariffID))
 		fmt.Fprintf(&b, "  volumes: %s\n", pt.volumes)
 		for _, d := range pt.dims {
+			label := d.dim
+			if pt.phase == phaseMixed {
+				label += " (" + d.phase + ")"
+			}
 			for _, why := range d.rejected {
-				fmt.Fprintf(&b, "  %s: skipped %s\n", d.dim, why)
+				fmt.Fprintf(&b, "  %s: skipped %s\n", label, why)
 			}
 			if d.element >= 0 {
-				fmt.Fprintf(&b, "  %s: priced by element %d\n", d.dim, d.element)
+				fmt.Fprintf(&b, "  %s: priced by element %d\n", label, d.element)
 			} else {
-				fmt.Fprintf(&b, "  %s: no element matches: not charged\n", d.dim)
+				fmt.Fprintf(&b, "  %s: no element matches: not charged\n", label)
 			}
 		}
 		for _, ln := range r.Lines {
@@ -71,6 +75,12 @@ func (r *Result) Explain(w io.Writer) error {
 	if r.Credit {
 		b.WriteString("credit CDR: total_cost negated, sub-totals keep their sign (OCPI negates total_cost only)\n")
 	}
+	if !r.InclComputable() {
+		b.WriteString("taxes: not computable (a tariff states no rate): amounts after taxes are a lower bound; compare before taxes only\n")
+	}
+	if !r.ExclComputable() {
+		b.WriteString("taxes: prices include taxes at a rate the tariff does not state: amounts before taxes are an upper bound; compare after taxes only\n")
+	}
 	if len(r.Warnings) > 0 {
 		b.WriteString("warnings:\n")
 		for _, wn := range r.Warnings {
@@ -79,6 +89,12 @@ func (r *Result) Explain(w io.Writer) error {
 				p = fmt.Sprintf(" (period %d)", wn.Period)
 			}
 			fmt.Fprintf(&b, "  [%s]%s %s\n", wn.Code, p, wn.Message)
+		}
+	}
+	if rs := r.Readings(); len(rs) > 0 {
+		b.WriteString("readings of open points of the spec (digest section):\n")
+		for _, rd := range rs {
+			fmt.Fprintf(&b, "  §%s %s: %s\n", rd.Section, rd.Code, rd.Text)
 		}
 	}
 	_, err := io.WriteString(w, b.String())

@@ -54,15 +54,43 @@ const (
 	StatusOK       Status = iota
 	StatusOverflow        // an amount left the int64 range: price with Price instead
 	StatusNoTariff        // the CDR's tariff index is out of range
+	// StatusMixedPeriod: a period has reservation time and ENERGY, TIME or
+	// PARKING_TIME (irregular, digest §5.11 decided). Its lines do not fit the
+	// kernel's four per period: price it with Price. The builders leave such
+	// CDRs out (SkipMixedPeriod, an error from BatchBuilder.Add).
+	StatusMixedPeriod
 )
 
-// CDR flags of an Output.
+func (s Status) String() string {
+	switch s {
+	case StatusOK:
+		return "ok"
+	case StatusOverflow:
+		return "kernel_overflow"
+	case StatusNoTariff:
+		return "no_tariff"
+	case StatusMixedPeriod:
+		return "reservation_and_charging_period"
+	}
+	return "unknown"
+}
+
+// CDR flags of an Output. The bit values are stored: new flags go last.
 const (
 	FlagExpired uint16 = 1 << iota
 	FlagMinApplied
 	FlagMaxApplied
+	// FlagUnverifiable: a power/current restriction was read as matching for
+	// want of the period's dimension, and the element so chosen bills a
+	// quantity in that period (WarnUnverifiable).
 	FlagUnverifiable
 	FlagFlatChanged
+	// FlagInclUnknown: a priced line's tariff states no tax rate: the
+	// amounts after taxes are not computable (Result.NotComputable SideIncl).
+	FlagInclUnknown
+	// FlagExclUnknown: prices include taxes at an unstated rate: the amounts
+	// before taxes are not computable (SideExcl).
+	FlagExclUnknown
 )
 
 // Output receives the kernel's results; the caller allocates it once
@@ -229,9 +257,13 @@ func (k *Kernel) priceCDR(b *Batch, tariffs []*Compiled, out *Output, i int) Sta
 	// Expired reservation: reservation time and no charging volume at all.
 	hasResv, hasCharging := false, false
 	for p := p0; p < p1; p++ {
+		charging := b.EnergyMilliWh[p] > 0 || b.TimeS[p] > 0 || b.ParkingS[p] > 0
 		if b.Has[p]&HasReservation != 0 {
+			if charging {
+				return StatusMixedPeriod
+			}
 			hasResv = true
-		} else if b.EnergyMilliWh[p] > 0 || b.TimeS[p] > 0 || b.ParkingS[p] > 0 {
+		} else if charging {
 			hasCharging = true
 		}
 	}
@@ -275,11 +307,12 @@ func (k *Kernel) priceCDR(b *Batch, tariffs []*Compiled, out *Output, i int) Sta
 				}
 			}
 		}
+		var guessed uint8 // dimensions chosen by an element matched for want of power/current data
 		for d := 0; d < numDims; d++ {
 			if chosen[d] >= 0 {
 				row[d] = c.elems[chosen[d]].comp[d]
 				if unverifiable&(1<<uint(chosen[d])) != 0 {
-					flags |= FlagUnverifiable
+					guessed |= 1 << uint(d)
 				}
 			}
 		}
@@ -301,22 +334,29 @@ func (k *Kernel) priceCDR(b *Batch, tariffs []*Compiled, out *Output, i int) Sta
 				lastR = j
 				sumR += bl[dTime]
 			}
-			continue
+		} else {
+			if row[dEnergy] >= 0 && energy > 0 {
+				bl[dEnergy] = energy
+				lastE = j
+				sumE += energy
+			}
+			if row[dTime] >= 0 && b.TimeS[p] > 0 {
+				bl[dTime] = b.TimeS[p]
+				sumTime += bl[dTime]
+				lastT, lastDim = j, dTime
+			}
+			if row[dParking] >= 0 && b.ParkingS[p] > 0 {
+				bl[dParking] = b.ParkingS[p]
+				sumPark += bl[dParking]
+				lastT, lastDim = j, dParking
+			}
 		}
-		if row[dEnergy] >= 0 && energy > 0 {
-			bl[dEnergy] = energy
-			lastE = j
-			sumE += energy
-		}
-		if row[dTime] >= 0 && b.TimeS[p] > 0 {
-			bl[dTime] = b.TimeS[p]
-			sumTime += bl[dTime]
-			lastT, lastDim = j, dTime
-		}
-		if row[dParking] >= 0 && b.ParkingS[p] > 0 {
-			bl[dParking] = b.ParkingS[p]
-			sumPark += bl[dParking]
-			lastT, lastDim = j, dParking
+		// The missing data matters only where the guessed choice bills a
+		// quantity: a volume, or the phase's one FLAT (reference: Price).
+		for d := 0; d < numDims; d++ {
+			if guessed&(1<<uint(d)) != 0 && bl[d] > 0 {
+				flags |= FlagUnverifiable
+			}
 		}
 	}
 	// Step extras (see applySteps for the reading).
@@ -374,6 +414,7 @@ func (k *Kernel) priceCDR(b *Batch, tariffs []*Compiled, out *Output, i int) Sta
 					}
 				}
 				ex, in, good = c.tax(base, kc.vatMul, good)
+				flags |= kc.gap
 				if c.level == RoundLine {
 					ex, in = roundUnit(ex, c.unit, c.mode), roundUnit(in, c.unit, c.mode)
 				}

@@ -1,10 +1,14 @@
 package pricing
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/shopspring/decimal"
@@ -106,13 +110,21 @@ func genTariff(t *rapid.T, withMax bool) ocpi.Tariff {
 	return tr
 }
 
-func genCDR(t *rapid.T, i int) *ocpi.CDR {
+// genCDR draws a CDR in currency cur. With mixed, a reservation period may
+// also carry charging volumes (digest §5.11, decided): the reference prices
+// such CDRs, the kernel's builders refuse them.
+func genCDR(t *rapid.T, i int, cur string, mixed bool) *ocpi.CDR {
 	day := rapid.SampledFrom([]string{"2026-03-29", "2026-10-25", "2026-06-01", "2026-06-06", "2026-12-31"}).Draw(t, "day")
 	base, _ := time.Parse("2006-01-02", day)
 	start := base.Add(time.Duration(rapid.IntRange(-120, 1440).Draw(t, "startmin")) * time.Minute)
 	var segs []seg
 	if rapid.IntRange(0, 5).Draw(t, "hasresv") == 0 {
-		segs = append(segs, seg{min: float64(rapid.IntRange(1, 90).Draw(t, "resvmin")), resv: true})
+		s := seg{min: float64(rapid.IntRange(1, 90).Draw(t, "resvmin")), resv: true}
+		if mixed && rapid.IntRange(0, 2).Draw(t, "mixed") == 0 {
+			s.energy = genDecimal(t, "mixedenergy", 400000, 4).String()
+			s.timeHours = "0.25"
+		}
+		segs = append(segs, s)
 	}
 	n := rapid.IntRange(0, 4).Draw(t, "periods")
 	if len(segs) == 0 && n == 0 {
@@ -138,6 +150,7 @@ func genCDR(t *rapid.T, i int) *ocpi.CDR {
 	}
 	c := mkCDR(start, segs...)
 	c.ID = fmt.Sprint(i)
+	c.Currency = cur
 	c.Credit = rapid.IntRange(0, 9).Draw(t, "credit") == 0
 	return c
 }
@@ -151,9 +164,33 @@ func genPolicy(t *rapid.T) Policy {
 	}
 }
 
+// hasMixedPeriod reports whether a period has reservation time and charging
+// volumes (what the kernel's builders refuse).
+func hasMixedPeriod(c *ocpi.CDR) bool {
+	for _, p := range c.ChargingPeriods {
+		resv, charging := false, false
+		for _, d := range p.Dimensions {
+			switch d.Type {
+			case ocpi.DimReservationTime:
+				resv = true
+			case ocpi.DimEnergy:
+				charging = charging || d.Volume.IsPositive()
+			case ocpi.DimTime, ocpi.DimParkingTime:
+				charging = charging || hoursToSeconds(d.Volume) > 0
+			}
+		}
+		if resv && charging {
+			return true
+		}
+	}
+	return false
+}
+
 // TestKernelEqualsReference: 100 rapid checks × -pricing.pairs CDRs (default
-// 1000: the issue asks for at least 100,000 pairs on every run, about 4 s;
-// -short runs 5,000), every total and sub-total identical.
+// 1000: the issue asks for at least 100,000 pairs on every run; -short runs
+// 5,000): every total, sub-total, flag and priced line identical. A CDR with
+// a reservation-and-charging period is refused by BatchBuilder (the
+// reference prices it and says so).
 func TestKernelEqualsReference(t *testing.T) {
 	pairs := *pairsPerCheck
 	if testing.Short() {
@@ -167,16 +204,30 @@ func TestKernelEqualsReference(t *testing.T) {
 			t.Fatalf("compile: %v", err)
 		}
 		zone := rapid.SampledFrom(zonePool).Draw(t, "zone")
-		n := pairs
 		var bb BatchBuilder
-		cdrs := make([]*ocpi.CDR, n)
-		for i := range cdrs {
-			cdrs[i] = genCDR(t, i)
-			if err := bb.Add(cdrs[i], 0, zone); err != nil {
+		var cdrs []*ocpi.CDR
+		for i := 0; i < pairs; i++ {
+			cdr := genCDR(t, i, tariff.Currency, true)
+			ref, err := priceQuiet(cdr, tariff, zone, pol)
+			if err != nil {
 				t.Fatal(err)
 			}
+			mixed := hasMixedPeriod(cdr)
+			if mixed != ref.HasWarning(WarnMixedPeriod) {
+				t.Fatalf("CDR %d: mixed period %v, warning %v", i, mixed, ref.Warnings)
+			}
+			err = bb.Add(cdr, 0, zone)
+			switch {
+			case mixed && !errors.Is(err, ErrMixedPeriod):
+				t.Fatalf("CDR %d has a mixed period: BatchBuilder.Add gave %v", i, err)
+			case mixed:
+				continue
+			case err != nil:
+				t.Fatal(err)
+			}
+			cdrs = append(cdrs, cdr)
 		}
-		out := NewOutput(n, len(bb.PeriodStart), false)
+		out := NewOutput(len(cdrs), len(bb.PeriodStart), true)
 		if err := RunParallel(&bb.Batch, []*Compiled{c}, out, 0); err != nil {
 			t.Fatal(err)
 		}
@@ -186,7 +237,7 @@ func TestKernelEqualsReference(t *testing.T) {
 				t.Fatal(err)
 			}
 			if out.Status[i] != StatusOK {
-				t.Fatalf("CDR %d: kernel status %d", i, out.Status[i])
+				t.Fatalf("CDR %d: kernel status %s", i, out.Status[i])
 			}
 			tc := ref.Totals.TotalCost
 			if !Money(out.TotalExcl[i]).Equal(tc.Excl) || !Money(out.TotalIncl[i]).Equal(tc.Incl) {
@@ -198,18 +249,82 @@ func TestKernelEqualsReference(t *testing.T) {
 					t.Fatalf("CDR %d bucket %s: kernel %s, reference %s", i, Bucket(bk), Money(out.BucketExcl[i*int(numBuckets)+bk]), refB[bk].Excl)
 				}
 			}
+			if got, want := out.Flags[i], referenceFlags(ref); got != want {
+				t.Fatalf("CDR %d: kernel flags %07b, reference %07b\nwarnings %+v", i, got, want, ref.Warnings)
+			}
+			p0, p1 := int(bb.PeriodOffsets[i]), int(bb.PeriodOffsets[i+1])
+			if diff := cmp.Diff(referenceLines(ref), kernelLines(out, p0, p1)); diff != "" {
+				t.Fatalf("CDR %d: lines differ (-reference +kernel):\n%s", i, diff)
+			}
 		}
 	})
 }
+
+// referenceFlags are the kernel flags a reference result corresponds to.
+func referenceFlags(r *Result) uint16 {
+	var f uint16
+	set := func(cond bool, flag uint16) {
+		if cond {
+			f |= flag
+		}
+	}
+	set(r.Expired, FlagExpired)
+	set(r.HasWarning(WarnMinPriceApplied), FlagMinApplied)
+	set(r.HasWarning(WarnMaxPriceApplied), FlagMaxApplied)
+	set(r.HasWarning(WarnUnverifiable), FlagUnverifiable)
+	set(r.HasWarning(WarnFlatChanged), FlagFlatChanged)
+	set(!r.InclComputable(), FlagInclUnknown)
+	set(!r.ExclComputable(), FlagExclUnknown)
+	return f
+}
+
+// priced is one priced line in the kernel's units: quantity in 1e-6 kWh,
+// seconds or 1 (FLAT), money at 1e-10.
+type priced struct {
+	Period, Slot, Element int
+	Billed, Excl, Incl    int64
+}
+
+func referenceLines(r *Result) []priced {
+	var out []priced
+	for _, ln := range r.Lines {
+		slot := map[string]int{"FLAT": dFlat, "ENERGY": dEnergy, "TIME": dTime, "RESERVATION_TIME": dTime, "PARKING_TIME": dParking}[ln.Dimension]
+		scale := int32(0)
+		if slot == dEnergy {
+			scale = energyScale
+		}
+		out = append(out, priced{Period: ln.Period, Slot: slot, Element: ln.Element, Billed: ln.Billed.Shift(scale).IntPart(),
+			Excl: ln.Amount.Excl.Shift(moneyScale).IntPart(), Incl: ln.Amount.Incl.Shift(moneyScale).IntPart()})
+	}
+	slices.SortFunc(out, func(a, b priced) int { return cmpInts(a.Period*numDims+a.Slot, b.Period*numDims+b.Slot) })
+	return out
+}
+
+func kernelLines(o *Output, p0, p1 int) []priced {
+	var out []priced
+	for p := p0; p < p1; p++ {
+		for d := 0; d < numDims; d++ {
+			li := p*numDims + d
+			if o.LineElement[li] < 0 {
+				continue
+			}
+			out = append(out, priced{Period: p - p0, Slot: d, Element: int(o.LineElement[li]), Billed: o.LineBilled[li], Excl: o.LineExcl[li], Incl: o.LineIncl[li]})
+		}
+	}
+	return out
+}
+
+func cmpInts(a, b int) int { return a - b }
 
 func priceQuiet(cdr *ocpi.CDR, tariff ocpi.Tariff, zone *time.Location, pol Policy) (*Result, error) {
 	return Price(cdr, []ocpi.Tariff{tariff}, Options{TimeZone: zone, Policy: pol})
 }
 
-// Growing the last period's energy or time never lowers the price of a
-// tariff without max_price (the last period's restrictions are evaluated at
-// its start, so only its billed quantity changes); min bounds hold; incl >=
-// excl when every VAT is non-negative; pricing twice gives the same result.
+// Growing the last period's volumes never lowers the price of a tariff
+// without max_price (the last period's restrictions are evaluated at its
+// start, so only its billed quantities change), in the reference and in the
+// kernel alike; min bounds hold; incl >= excl when every VAT is non-negative.
+// Pricing does not depend on the order the periods arrive in.
 func TestPriceProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		tariff := genTariff(t, false)
@@ -222,15 +337,11 @@ func TestPriceProperties(t *testing.T) {
 		pol := genPolicy(t)
 		pol.Level = RoundNone
 		zone := rapid.SampledFrom(zonePool).Draw(t, "zone")
-		cdr := genCDR(t, 0)
+		cdr := genCDR(t, 0, tariff.Currency, false)
 		cdr.Credit = false
 		r1, err := priceQuiet(cdr, tariff, zone, pol)
 		if err != nil {
 			t.Fatal(err)
-		}
-		r2, _ := priceQuiet(cdr, tariff, zone, pol)
-		if !r1.Totals.TotalCost.Excl.Equal(r2.Totals.TotalCost.Excl) || len(r1.Lines) != len(r2.Lines) {
-			t.Fatal("not deterministic")
 		}
 		tc := r1.Totals.TotalCost
 		if tc.Incl.LessThan(tc.Excl) {
@@ -239,7 +350,25 @@ func TestPriceProperties(t *testing.T) {
 		if m := tariff.MinPrice; m != nil && tc.Excl.LessThan(m.ExclVAT) {
 			t.Fatalf("excl %s below min_price %s", tc.Excl, m.ExclVAT)
 		}
-		last := &cdr.ChargingPeriods[len(cdr.ChargingPeriods)-1]
+
+		// The same periods in another order price the same (they are sorted).
+		shuffled := *cdr
+		shuffled.ChargingPeriods = slices.Clone(cdr.ChargingPeriods)
+		perm := rapid.Permutation(shuffled.ChargingPeriods).Draw(t, "order")
+		shuffled.ChargingPeriods = perm
+		rs, err := priceQuiet(&shuffled, tariff, zone, pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rs.Totals.TotalCost.Excl.Equal(tc.Excl) || !rs.Totals.TotalCost.Incl.Equal(tc.Incl) || len(rs.Lines) != len(r1.Lines) {
+			t.Fatalf("periods in another order: %s / %s, in order %s / %s", rs.Totals.TotalCost.Excl, rs.Totals.TotalCost.Incl, tc.Excl, tc.Incl)
+		}
+
+		kx, ki := kernelTotal(t, cdr, &tariff, pol, zone)
+		grown := *cdr
+		grown.ChargingPeriods = slices.Clone(cdr.ChargingPeriods)
+		last := &grown.ChargingPeriods[len(grown.ChargingPeriods)-1]
+		last.Dimensions = slices.Clone(last.Dimensions)
 		grow := genDecimal(t, "grow", 100000, 4)
 		for k := range last.Dimensions {
 			switch last.Dimensions[k].Type {
@@ -247,13 +376,17 @@ func TestPriceProperties(t *testing.T) {
 				last.Dimensions[k].Volume = last.Dimensions[k].Volume.Add(grow)
 			}
 		}
-		cdr.EndDateTime = cdr.EndDateTime.Add(10 * time.Hour)
-		r3, err := priceQuiet(cdr, tariff, zone, pol)
+		grown.EndDateTime = cdr.EndDateTime.Add(10 * time.Hour)
+		r3, err := priceQuiet(&grown, tariff, zone, pol)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if r3.Totals.TotalCost.Excl.LessThan(tc.Excl) || r3.Totals.TotalCost.Incl.LessThan(tc.Incl) {
 			t.Fatalf("growing the last period lowered the price: %s -> %s", tc.Excl, r3.Totals.TotalCost.Excl)
+		}
+		gx, gi := kernelTotal(t, &grown, &tariff, pol, zone)
+		if gx.LessThan(kx) || gi.LessThan(ki) {
+			t.Fatalf("kernel: growing the last period lowered the price: %s / %s -> %s / %s", kx, ki, gx, gi)
 		}
 	})
 }
@@ -263,7 +396,7 @@ func TestMaxBoundHolds(t *testing.T) {
 		tariff := genTariff(t, true)
 		pol := genPolicy(t)
 		pol.Level = RoundNone
-		cdr := genCDR(t, 0)
+		cdr := genCDR(t, 0, tariff.Currency, true)
 		cdr.Credit = false
 		r, err := priceQuiet(cdr, tariff, berlin, pol)
 		if err != nil {

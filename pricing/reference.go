@@ -21,6 +21,10 @@ type Options struct {
 	Zones ZoneResolver
 	// Policy is the partner's policy; the zero value means DefaultPolicy().
 	Policy Policy
+	// Readings are readings of open points the caller took before pricing
+	// (ReadVersionInEffect when it chose the tariff version); the Result
+	// lists them with its own.
+	Readings []ReadingCode
 }
 
 // internalScale is the number of decimals every line amount is computed at
@@ -55,6 +59,11 @@ type pick struct {
 var noPick = pick{tariff: -1, element: -1, component: -1}
 
 type refPeriod struct {
+	// idx is the index of the CDR period (sorted by start). A period with
+	// reservation time and charging volumes becomes two parts with one idx:
+	// its reservation part, then its charging part (mixed).
+	idx         int
+	mixed       bool
 	start, end  time.Time
 	local       time.Time
 	tariff      int // index into tariffs, -1 none
@@ -81,6 +90,11 @@ func hoursToSeconds(h decimal.Decimal) int64 {
 	return h.Mul(decimal.NewFromInt(3600)).Round(0).IntPart()
 }
 
+// warnf records a warning about the CDR (period -1) or one of its periods.
+func (r *Result) warnf(c Code, period int, format string, a ...any) {
+	r.Warnings = append(r.Warnings, Warning{Code: c, Period: period, Message: fmt.Sprintf(format, a...)})
+}
+
 // Price recomputes one CDR with the given tariffs (the versions in effect, or
 // the CDR's embedded ones) following digest §5. It is the exact decimal
 // reference the kernel is checked against, and the per-CDR entry point of the
@@ -90,7 +104,12 @@ func hoursToSeconds(h decimal.Decimal) int64 {
 // without tariff_id uses the only tariff given (flagged). Several tariffs in
 // one CDR share one step rounding, as elements do (a switch between tariffs is
 // not a rounding point), and the session's min/max price is the one of the
-// first period's tariff.
+// first period's tariff. Copies of one tariff id that price the same are one
+// tariff.
+//
+// A CDR the tariffs cannot price gives a *NotPriceable error with a stable
+// Reason: a tariff in another currency than the CDR (CheckCurrency), or two
+// different tariffs under one id.
 func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) {
 	if cdr == nil {
 		return nil, errors.New("pricing: nil CDR")
@@ -105,45 +124,59 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	if err := pol.Validate(); err != nil {
 		return nil, err
 	}
+	tariffs, merged, err := distinctTariffs(cdr.ID, tariffs)
+	if err != nil {
+		return nil, err
+	}
 	cur := tariffs[0].Currency
 	for i := range tariffs {
+		if err := CheckCurrency(cdr.ID, cdr.Currency, tariffs[i].ID, tariffs[i].Currency); err != nil {
+			return nil, err
+		}
 		if !strings.EqualFold(tariffs[i].Currency, cur) {
-			return nil, fmt.Errorf("pricing: CDR %s: tariffs in %s and %s", cdr.ID, cur, tariffs[i].Currency)
+			return nil, &NotPriceable{Reason: ReasonCurrencyMismatch, CDRID: cdr.ID,
+				Message: fmt.Sprintf("tariff %s is in %s but tariff %s is in %s", tariffs[0].ID, strings.ToUpper(cur), tariffs[i].ID, strings.ToUpper(tariffs[i].Currency))}
 		}
 	}
 	res := &Result{CDRID: cdr.ID, Currency: strings.ToUpper(cur), Policy: pol, Credit: cdr.Credit}
-	warn := func(c Code, period int, format string, a ...any) {
-		res.Warnings = append(res.Warnings, Warning{Code: c, Period: period, Message: fmt.Sprintf(format, a...)})
+	for _, c := range opts.Readings {
+		res.take(c)
+	}
+	if merged {
+		res.take(ReadIdenticalCopies)
 	}
 	minor, ok := pol.minorUnits(cur)
 	if !ok {
-		warn(WarnUnknownCurrency, -1, "currency %q is not ISO 4217: %d minor units assumed", cur, minor)
+		res.warnf(WarnUnknownCurrency, -1, "currency %q is not ISO 4217: %d minor units assumed", cur, minor)
 	}
 	res.MinorUnits = minor
-	if cdr.Currency != "" && !strings.EqualFold(cdr.Currency, cur) {
-		warn(WarnCurrencyMismatch, -1, "CDR currency %s, tariff currency %s", cdr.Currency, cur)
-	}
 	for ti := range tariffs {
-		lintTariff(&tariffs[ti], func(c Code, msg string) { warn(c, -1, "tariff %s: %s", tariffs[ti].ID, msg) })
+		lintTariff(&tariffs[ti], func(c Code, msg string) {
+			res.warnf(c, -1, "tariff %s: %s", tariffs[ti].ID, msg)
+			if c == WarnDuplicateComponent {
+				res.take(ReadDuplicateComponent)
+			}
+		})
 	}
 
 	res.Zone = resolveZone(cdr, &opts)
 	switch res.Zone.Source {
 	case ZoneUnresolved:
-		warn(WarnZoneUnresolved, -1, "no time zone for location %q (%s): priced in UTC", cdr.Location.ID, cdr.Location.Country)
+		res.warnf(WarnZoneUnresolved, -1, "no time zone for location %q (%s): priced in UTC", cdr.Location.ID, cdr.Location.Country)
 	case ZoneCoordinates:
 		if res.Zone.Note != "" {
-			warn(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates (%s)", res.Zone.Name, res.Zone.Note)
+			res.warnf(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates (%s)", res.Zone.Name, res.Zone.Note)
 		} else {
-			warn(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates", res.Zone.Name)
+			res.warnf(WarnZoneFromCoordinates, -1, "time zone %s from the coordinates", res.Zone.Name)
 		}
 	case ZoneCountry:
-		warn(WarnZoneFromCountry, -1, "time zone %s from country %s", res.Zone.Name, cdr.Location.Country)
+		res.warnf(WarnZoneFromCountry, -1, "time zone %s from country %s", res.Zone.Name, cdr.Location.Country)
 	}
 
-	periods := buildPeriods(cdr, tariffs, res.Zone.Loc, warn)
+	periods, nOrig := buildPeriods(cdr, tariffs, res.Zone.Loc, res)
 	// The reservation expired without a session when the CDR has reservation
-	// time and no charging period with any volume (digest §5.10).
+	// time and no period (or part of a mixed period) with charging volume
+	// (digest §5.10, §5.11 decided).
 	hasResv, hasCharging := false, false
 	for i := range periods {
 		p := &periods[i]
@@ -154,21 +187,41 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 		}
 	}
 	res.Expired = hasResv && !hasCharging
+	if hasResv {
+		res.take(ReadExpired)
+	}
 	if res.Expired {
-		warn(WarnExpiredReservation, -1, "reservation without a charging session: priced as expired")
+		res.warnf(WarnExpiredReservation, -1, "reservation without a charging session: priced as expired")
 	}
 
-	// Select a component per dimension and period.
+	// Select a component per dimension and period (part).
+	res.trace = make([]periodTrace, nOrig)
+	var vols []periodVolumes
+	vols = make([]periodVolumes, nOrig)
+	localTime := false
 	energyBefore := decimal.Zero
+	usedTariffs := map[int]bool{}
 	for i := range periods {
 		p := &periods[i]
-		pt := periodTrace{start: p.start, end: p.end, local: p.local, phase: phaseName(p.phase)}
-		pt.volumes = fmt.Sprintf("energy %s kWh, time %d s, parking %d s, reservation %d s", p.energy, p.timeS, p.parkS, p.resvS)
+		pt := &res.trace[p.idx]
+		if len(pt.dims) == 0 && pt.phase == "" {
+			pt.start, pt.end, pt.local = p.start, p.end, p.local
+		}
+		pt.phase = phaseName(p.phase)
+		if p.mixed {
+			pt.phase = phaseMixed
+		}
+		v := &vols[p.idx]
+		v.energy, v.timeS, v.parkS, v.resvS = v.energy.Add(p.energy), v.timeS+p.timeS, v.parkS+p.parkS, v.resvS+p.resvS
 		for d := range p.picks {
 			p.picks[d] = noPick
 		}
 		if p.tariff >= 0 {
 			t := &tariffs[p.tariff]
+			usedTariffs[p.tariff] = true
+			if t.Version == ocpi.V211 {
+				res.take(ReadPerDimension)
+			}
 			pt.tariffID = t.ID
 			ep := evalPoint{
 				local: p.local, energyBefore: energyBefore,
@@ -179,22 +232,30 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 				if p.phase == phaseReservation && (d == dEnergy || d == dParking) {
 					continue
 				}
-				pk, rejected := selectComponent(t, d, p.phase, res.Expired, &ep)
+				pk, rejected := selectComponent(t, d, p.phase, res.Expired, &ep, func(r *ocpi.TariffRestrictions) {
+					localTime = noteRestrictions(r, res) || localTime
+				})
 				if pk.element >= 0 {
 					pk.tariff = p.tariff
-					if pk.unverifiable {
-						warn(WarnUnverifiable, i, "%s element %d has a power/current restriction the period cannot verify: treated as matching", dimNames[d], pk.element)
-					}
 				}
 				p.picks[d] = pk
-				pt.dims = append(pt.dims, dimTrace{dim: dimLabel(d, p.phase), element: pk.element, rejected: rejected})
+				pt.dims = append(pt.dims, dimTrace{dim: dimLabel(d, p.phase), phase: phaseName(p.phase), element: pk.element, rejected: rejected})
 			}
 		}
 		energyBefore = energyBefore.Add(p.energy)
-		res.trace = append(res.trace, pt)
+	}
+	for i := range res.trace {
+		v := &vols[i]
+		res.trace[i].volumes = fmt.Sprintf("energy %s kWh, time %d s, parking %d s, reservation %d s", v.energy, v.timeS, v.parkS, v.resvS)
+	}
+	if localTime && res.Zone.Source != ZoneGiven {
+		res.take(ReadZone)
+	}
+	if len(usedTariffs) > 1 {
+		res.take(ReadStepAcrossTariffs)
 	}
 
-	flagBoundaries(cdr, periods, tariffs, res.Zone.Loc, warn)
+	flagBoundaries(cdr, periods, tariffs, res.Zone.Loc, res)
 
 	// FLAT: once per phase, in the first period of the phase with an active FLAT.
 	for _, ph := range []phase{phaseCharging, phaseReservation} {
@@ -211,12 +272,25 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 			}
 			f := periods[first].picks[dFlat]
 			if p.picks[dFlat].tariff != f.tariff || p.picks[dFlat].element != f.element {
-				warn(WarnFlatChanged, i, "FLAT of element %d active after the one of element %d: not charged again", p.picks[dFlat].element, f.element)
+				res.warnf(WarnFlatChanged, p.idx, "FLAT of element %d active after the one of element %d: not charged again", p.picks[dFlat].element, f.element)
 			}
 		}
 	}
 
 	applySteps(periods, tariffs, pol.Step, res)
+
+	// A power or current restriction read as matching for want of the
+	// dimension matters only where the element so chosen bills a quantity:
+	// a volume of its dimension, or the phase's one FLAT (digest §5.4).
+	for i := range periods {
+		p := &periods[i]
+		for d := 0; d < numDims; d++ {
+			if pk := p.picks[d]; pk.tariff >= 0 && pk.unverifiable && p.billed[d].IsPositive() {
+				res.warnf(WarnUnverifiable, p.idx, "%s priced by element %d, whose power/current restriction the period cannot verify (no such dimension): read as matching",
+					dimLabel(d, p.phase), pk.element)
+			}
+		}
+	}
 
 	// Lines.
 	for i := range periods {
@@ -230,7 +304,7 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 			el := &t.Elements[pk.element]
 			pc := &el.PriceComponents[pk.component]
 			ln := Line{
-				Period: i, Dimension: dimLabel(d, p.phase), Bucket: bucketOf(d, p.phase, el),
+				Period: p.idx, Phase: phaseName(p.phase), Dimension: dimLabel(d, p.phase), Bucket: bucketOf(d, p.phase, el),
 				TariffID: t.ID, Element: pk.element, Component: pk.component,
 				UnitPrice: pc.Price, VAT: pc.VAT, Billed: p.billed[d], Extra: p.extra[d], StepSize: p.stepApplied[d],
 			}
@@ -240,6 +314,8 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 			case dFlat:
 				ln.Unit = "session"
 				base = pc.Price.Round(internalScale)
+				res.take(ReadFlatOncePerPhase)
+				res.take(ReadFlatBucket)
 			case dEnergy:
 				ln.Unit = "kWh"
 				base = ln.Billed.Mul(pc.Price).Round(internalScale)
@@ -247,11 +323,9 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 				ln.Unit = "s"
 				base = pc.Price.Mul(ln.Billed).DivRound(decimal.NewFromInt(3600), internalScale)
 			}
-			ln.Amount = applyTax(base, pc.VAT, t, func() {
-				if !res.HasWarning(WarnTaxesUnknown) {
-					warn(WarnTaxesUnknown, i, "tariff %s taxes apply but component has no vat: incl = excl", t.ID)
-				}
-			})
+			var gap Sides
+			ln.Amount, gap = applyTax(base, pc.VAT, t)
+			res.noteTax(t, pc.VAT.Valid, gap, p.idx)
 			if pol.Level == RoundLine {
 				ln.Amount = Amount{roundMinor(ln.Amount.Excl, minor, pol.Mode), roundMinor(ln.Amount.Incl, minor, pol.Mode)}
 			}
@@ -279,8 +353,9 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 		}
 	}
 	if limitTariff >= 0 {
-		total = clamp(total, &tariffs[limitTariff], func(c Code, msg string) { warn(c, -1, "%s", msg) })
+		total = clamp(total, &tariffs[limitTariff], res)
 	}
+	res.take(ReadRounding)
 	if pol.Level == RoundTotal {
 		for b := range buckets {
 			buckets[b] = Amount{roundMinor(buckets[b].Excl, minor, pol.Mode), roundMinor(buckets[b].Incl, minor, pol.Mode)}
@@ -299,6 +374,7 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	if cdr.Credit {
 		// Only total_cost carries the negated amounts on a credit CDR (§3.5).
 		tt.TotalCost = Amount{total.Excl.Neg(), total.Incl.Neg()}
+		res.take(ReadCredit)
 	}
 	tt.TotalEnergy, tt.TotalParkingTime = decimal.Zero, decimal.Zero
 	for i := range periods {
@@ -308,6 +384,14 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	tt.TotalTime = decimal.NewFromInt(cdr.EndDateTime.Unix()-cdr.StartDateTime.Unix()).DivRound(decimal.NewFromInt(3600), 6)
 	return res, nil
 }
+
+// periodVolumes are a CDR period's volumes, as Explain shows them.
+type periodVolumes struct {
+	energy              decimal.Decimal
+	timeS, parkS, resvS int64
+}
+
+const phaseMixed = "reservation and charging"
 
 func phaseName(p phase) string {
 	if p == phaseReservation {
@@ -323,7 +407,9 @@ func dimLabel(d int, p phase) string {
 	return dimNames[d]
 }
 
-// bucketOf places a line in its CDR sub-total (digest §3.6).
+// bucketOf places a line in its CDR sub-total (digest §3.6, decided): a
+// charging FLAT is parking cost only when its element prices nothing but
+// PARKING_TIME besides it; otherwise it is a start fee (fixed cost).
 func bucketOf(d int, p phase, el *ocpi.TariffElement) Bucket {
 	if p == phaseReservation {
 		return BucketReservation
@@ -336,40 +422,97 @@ func bucketOf(d int, p phase, el *ocpi.TariffElement) Bucket {
 	case dParking:
 		return BucketParking
 	}
+	return flatBucket(el)
+}
+
+// flatBucket is the sub-total of a charging FLAT of the element (§3.6).
+func flatBucket(el *ocpi.TariffElement) Bucket {
+	parking, other := false, false
 	for _, pc := range el.PriceComponents {
-		if pc.Type == ocpi.TariffDimParkingTime {
-			return BucketParking
+		switch strings.ToUpper(pc.Type) {
+		case ocpi.TariffDimParkingTime:
+			parking = true
+		case ocpi.TariffDimEnergy, ocpi.TariffDimTime:
+			other = true
 		}
+	}
+	if parking && !other {
+		return BucketParking
 	}
 	return BucketFixed
 }
 
-// applyTax turns a computed line amount into before/after tax (digest §5.8).
-func applyTax(computed decimal.Decimal, vat decimal.NullDecimal, t *ocpi.Tariff, unknown func()) Amount {
-	hundred := decimal.NewFromInt(100)
+// taxRule says how a component's lines are taxed (digest §5.8) and which
+// side of their amounts its tariff leaves unknown. Both pricing paths use it.
+//
+//   - tax_included N/A: no taxes, incl = excl.
+//   - tax_included YES: the price is after taxes; before taxes is derived
+//     with the vat, and unknown without one.
+//   - otherwise (NO, absent, versions without the field): the price is
+//     before taxes; incl adds the vat. Without a vat, a 2.2 tariff has no VAT
+//     (absent is not 0 %), while a 2.3.0 tariff's taxes are not stated and a
+//     2.1.1 tariff's VAT is outside OCPI: after taxes is unknown.
+func taxRule(t *ocpi.Tariff, hasVAT bool) (mode uint8, unknown Sides) {
 	switch strings.ToUpper(t.TaxIncluded) {
 	case ocpi.TaxIncludedNA:
-		return Amount{computed, computed}
+		return taxNone, 0
 	case ocpi.TaxIncludedYes:
-		if !vat.Valid {
-			unknown()
-			return Amount{computed, computed}
+		if !hasVAT {
+			return taxGross, SideExcl
 		}
-		return Amount{computed.Mul(hundred).DivRound(hundred.Add(vat.Decimal), internalScale), computed}
+		return taxGross, 0
 	}
-	if !vat.Valid {
-		if t.Version == ocpi.V230 && strings.EqualFold(t.TaxIncluded, ocpi.TaxIncludedNo) {
-			unknown()
-		}
-		return Amount{computed, computed}
+	if !hasVAT && (t.Version == ocpi.V211 || t.Version == ocpi.V230) {
+		return taxNet, SideIncl
 	}
-	return Amount{computed, computed.Mul(hundred.Add(vat.Decimal)).DivRound(hundred, internalScale)}
+	return taxNet, 0
+}
+
+// applyTax turns a computed line amount into before/after tax (taxRule). An
+// unknown side holds the other side's amount: incl = excl is a lower bound,
+// excl = incl an upper one.
+func applyTax(computed decimal.Decimal, vat decimal.NullDecimal, t *ocpi.Tariff) (Amount, Sides) {
+	hundred := decimal.NewFromInt(100)
+	mode, unknown := taxRule(t, vat.Valid)
+	switch {
+	case mode == taxNone || !vat.Valid:
+		return Amount{computed, computed}, unknown
+	case mode == taxGross:
+		return Amount{computed.Mul(hundred).DivRound(hundred.Add(vat.Decimal), internalScale), computed}, 0
+	}
+	return Amount{computed, computed.Mul(hundred.Add(vat.Decimal)).DivRound(hundred, internalScale)}, 0
+}
+
+// noteTax records the tax reading a line took, and a side its tariff leaves
+// unknown (one warning per side).
+func (r *Result) noteTax(t *ocpi.Tariff, hasVAT bool, gap Sides, period int) {
+	mode, _ := taxRule(t, hasVAT)
+	switch {
+	case gap != 0:
+		r.take(ReadTaxesUnknown)
+	case mode == taxGross:
+		r.take(ReadTaxIncluded)
+	case mode == taxNet && !hasVAT:
+		r.take(ReadVATAbsent)
+	}
+	if gap&^r.NotComputable == 0 {
+		return
+	}
+	r.NotComputable |= gap
+	switch {
+	case gap == SideExcl:
+		r.warnf(WarnTaxesUnknown, period, "tariff %s prices include taxes (tax_included YES) at a rate it does not state: the amounts before taxes are not computable, compare after taxes only", t.ID)
+	case t.Version == ocpi.V211:
+		r.warnf(WarnTaxesUnknown, period, "tariff %s is OCPI 2.1.1, whose prices exclude VAT and state no rate: taxes are not computable, compare before taxes only", t.ID)
+	default:
+		r.warnf(WarnTaxesUnknown, period, "tariff %s states no tax rate (tax_included %s, no vat): taxes are not computable, compare before taxes only", t.ID, orDash(t.TaxIncluded))
+	}
 }
 
 // clamp applies min_price then max_price, separately to the totals before and
 // after tax (digest §5.7). A bound without its incl value gives an incl bound
 // in proportion to the session's own tax: bound.excl × incl / excl.
-func clamp(total Amount, t *ocpi.Tariff, warn func(Code, string)) Amount {
+func clamp(total Amount, t *ocpi.Tariff, res *Result) Amount {
 	derived := func(bound decimal.Decimal) decimal.Decimal {
 		if total.Excl.IsZero() {
 			return bound
@@ -377,14 +520,18 @@ func clamp(total Amount, t *ocpi.Tariff, warn func(Code, string)) Amount {
 		return bound.Mul(total.Incl).DivRound(total.Excl, internalScale)
 	}
 	out := total
+	if t.MinPrice != nil || t.MaxPrice != nil {
+		res.take(ReadClamp)
+	}
 	if l := t.MinPrice; l != nil {
 		inclBound := l.InclVAT.Decimal
 		if !l.InclVAT.Valid {
 			inclBound = derived(l.ExclVAT)
-			warn(WarnLimitInclDerived, fmt.Sprintf("min_price of tariff %s has no incl value: %s used", t.ID, inclBound))
+			res.take(ReadClampInclDerived)
+			res.warnf(WarnLimitInclDerived, -1, "min_price of tariff %s has no incl value: %s used (the bound times the session's incl/excl ratio)", t.ID, inclBound)
 		}
 		if out.Excl.LessThan(l.ExclVAT) || out.Incl.LessThan(inclBound) {
-			warn(WarnMinPriceApplied, fmt.Sprintf("min_price %s / %s of tariff %s applied", l.ExclVAT, inclBound, t.ID))
+			res.warnf(WarnMinPriceApplied, -1, "min_price %s / %s of tariff %s applied", l.ExclVAT, inclBound, t.ID)
 		}
 		out.Excl = decimal.Max(out.Excl, l.ExclVAT)
 		out.Incl = decimal.Max(out.Incl, inclBound)
@@ -393,10 +540,11 @@ func clamp(total Amount, t *ocpi.Tariff, warn func(Code, string)) Amount {
 		inclBound := l.InclVAT.Decimal
 		if !l.InclVAT.Valid {
 			inclBound = derived(l.ExclVAT)
-			warn(WarnLimitInclDerived, fmt.Sprintf("max_price of tariff %s has no incl value: %s used", t.ID, inclBound))
+			res.take(ReadClampInclDerived)
+			res.warnf(WarnLimitInclDerived, -1, "max_price of tariff %s has no incl value: %s used (the bound times the session's incl/excl ratio)", t.ID, inclBound)
 		}
 		if out.Excl.GreaterThan(l.ExclVAT) || out.Incl.GreaterThan(inclBound) {
-			warn(WarnMaxPriceApplied, fmt.Sprintf("max_price %s / %s of tariff %s applied", l.ExclVAT, inclBound, t.ID))
+			res.warnf(WarnMaxPriceApplied, -1, "max_price %s / %s of tariff %s applied", l.ExclVAT, inclBound, t.ID)
 		}
 		out.Excl = decimal.Min(out.Excl, l.ExclVAT)
 		out.Incl = decimal.Min(out.Incl, inclBound)
@@ -414,7 +562,8 @@ func roundMinor(d decimal.Decimal, minor int, mode RoundingMode) decimal.Decimal
 
 // selectComponent walks the elements in list order for one dimension
 // (digest §5.3, §5.10) and records why each earlier element did not price it.
-func selectComponent(t *ocpi.Tariff, d int, ph phase, expired bool, ep *evalPoint) (pick, []string) {
+// note is called with the restrictions of every element it evaluates.
+func selectComponent(t *ocpi.Tariff, d int, ph phase, expired bool, ep *evalPoint, note func(*ocpi.TariffRestrictions)) (pick, []string) {
 	var rejected []string
 	passes := []string{""}
 	if ph == phaseReservation {
@@ -440,6 +589,7 @@ func selectComponent(t *ocpi.Tariff, d int, ph phase, expired bool, ep *evalPoin
 				}
 				continue
 			}
+			note(el.Restrictions)
 			ok, why, unverifiable := matchRestrictions(el.Restrictions, ep)
 			if !ok {
 				rejected = append(rejected, fmt.Sprintf("element %d: %s", ei, why))
@@ -492,12 +642,42 @@ func lintTariff(t *ocpi.Tariff, warn func(Code, string)) {
 	}
 }
 
+// noteRestrictions records the readings evaluating the restrictions takes,
+// and reports whether they depend on local time.
+func noteRestrictions(r *ocpi.TariffRestrictions, res *Result) (localTime bool) {
+	if r == nil {
+		return false
+	}
+	times := r.StartTime != "" || r.EndTime != ""
+	dates := r.StartDate != "" || r.EndDate != ""
+	if times {
+		res.take(ReadTimeWindow)
+	}
+	if len(r.DayOfWeek) > 0 {
+		res.take(ReadDayOfWeek)
+	}
+	if times && dates {
+		res.take(ReadDateAndTime)
+	}
+	if r.MinDuration != nil || r.MaxDuration != nil {
+		res.take(ReadDuration)
+	}
+	if r.MinPower.Valid || r.MaxPower.Valid || r.MinCurrent.Valid || r.MaxCurrent.Valid {
+		res.take(ReadPowerCurrent)
+	}
+	return times || dates || len(r.DayOfWeek) > 0
+}
+
 // buildPeriods sorts the periods, derives their ends, local times, tariffs and
-// volumes. A CDR without periods gets one built from its totals.
-func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, warn func(Code, int, string, ...any)) []refPeriod {
+// volumes. A CDR without periods gets one built from its totals. A period
+// with reservation time and charging volumes (ENERGY, TIME or PARKING_TIME)
+// is irregular but real (digest §5.11, decided): it becomes two parts, its
+// reservation time priced in the reservation phase and the rest in the
+// charging phase. It returns the parts and the number of CDR periods.
+func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, res *Result) ([]refPeriod, int) {
 	src := cdr.ChargingPeriods
 	if len(src) == 0 {
-		warn(WarnPeriodsSynthesized, -1, "CDR has no charging periods: one period built from total_energy, total_time and total_parking_time")
+		res.warnf(WarnPeriodsSynthesized, -1, "CDR has no charging periods: one period built from total_energy, total_time and total_parking_time")
 		dims := []ocpi.CDRDimension{{Type: ocpi.DimEnergy, Volume: cdr.TotalEnergy}}
 		charging := cdr.TotalTime
 		if cdr.TotalParkingTime.Valid {
@@ -513,14 +693,13 @@ func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, warn
 	}
 	sorted := sort.SliceIsSorted(order, func(a, b int) bool { return src[order[a]].StartDateTime.Before(src[order[b]].StartDateTime) })
 	if !sorted {
-		warn(WarnPeriodsUnsorted, -1, "charging periods not in time order: sorted by start_date_time")
+		res.warnf(WarnPeriodsUnsorted, -1, "charging periods not in time order: sorted by start_date_time")
 		sort.SliceStable(order, func(a, b int) bool { return src[order[a]].StartDateTime.Before(src[order[b]].StartDateTime) })
 	}
-	out := make([]refPeriod, len(src))
+	out := make([]refPeriod, 0, len(src))
 	for k, oi := range order {
 		cp := &src[oi]
-		p := &out[k]
-		p.start = cp.StartDateTime
+		p := refPeriod{idx: k, start: cp.StartDateTime}
 		if k+1 < len(order) {
 			p.end = src[order[k+1]].StartDateTime
 		} else {
@@ -531,28 +710,30 @@ func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, warn
 		p.tariff, assumed = periodTariff(cp.TariffID, tariffs)
 		switch {
 		case p.tariff < 0:
-			warn(WarnPeriodNoTariff, k, "tariff %q of the period not among the %d tariffs given: not priced", cp.TariffID, len(tariffs))
+			res.warnf(WarnPeriodNoTariff, k, "tariff %q of the period not among the %d tariffs given: not priced", cp.TariffID, len(tariffs))
 		case assumed:
+			res.take(ReadTariffIDAssumed)
 			if cp.TariffID == "" {
-				warn(WarnTariffIDAssumed, k, "period has no tariff_id: priced with the only tariff given, %s", tariffs[0].ID)
+				res.warnf(WarnTariffIDAssumed, k, "period has no tariff_id: priced with the only tariff given, %s", tariffs[0].ID)
 			} else {
-				warn(WarnTariffIDAssumed, k, "period names tariff %q: priced with the only tariff given, %s", cp.TariffID, tariffs[0].ID)
+				res.warnf(WarnTariffIDAssumed, k, "period names tariff %q: priced with the only tariff given, %s", cp.TariffID, tariffs[0].ID)
 			}
 		}
 		p.energy, p.energyRaw, p.parkRaw = decimal.Zero, decimal.Zero, decimal.Zero
+		resv := false
 		for _, dim := range cp.Dimensions {
 			v := dim.Volume
 			switch strings.ToUpper(dim.Type) {
 			case ocpi.DimEnergy:
 				p.energyRaw = p.energyRaw.Add(v)
 			case ocpi.DimTime:
-				p.timeS += nonNegSeconds(v, k, dim.Type, warn)
+				p.timeS += nonNegSeconds(v, k, dim.Type, res)
 			case ocpi.DimParkingTime:
 				p.parkRaw = p.parkRaw.Add(v)
-				p.parkS += nonNegSeconds(v, k, dim.Type, warn)
+				p.parkS += nonNegSeconds(v, k, dim.Type, res)
 			case ocpi.DimReservationTime:
-				p.resvS += nonNegSeconds(v, k, dim.Type, warn)
-				p.phase = phaseReservation
+				p.resvS += nonNegSeconds(v, k, dim.Type, res)
+				resv = true
 			case ocpi.DimMinCurrent:
 				p.minCur = decimal.NewNullDecimal(v)
 			case ocpi.DimMaxCurrent:
@@ -564,24 +745,44 @@ func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, warn
 			case ocpi.DimFlat:
 				// 2.1.1: the fee applied; the tariff's FLAT prices it.
 			default:
-				warn(WarnUnknownDimension, k, "dimension %s not priced", dim.Type)
+				res.warnf(WarnUnknownDimension, k, "dimension %s not priced", dim.Type)
 			}
 		}
 		p.energy = p.energyRaw
 		if p.energyRaw.IsNegative() {
-			warn(WarnNegativeVolume, k, "ENERGY %s kWh: priced as 0 (V2G pricing is undefined)", p.energyRaw)
+			res.take(ReadNegativeEnergy)
+			res.warnf(WarnNegativeVolume, k, "ENERGY %s kWh: priced as 0 (V2G pricing is undefined)", p.energyRaw)
 			p.energy = decimal.Zero
 		}
 		if length := p.end.Unix() - p.start.Unix(); p.timeS+p.parkS+p.resvS > length+60 {
-			warn(WarnVolumeExceedsPeriod, k, "time volumes %d s exceed the period's %d s", p.timeS+p.parkS+p.resvS, length)
+			res.warnf(WarnVolumeExceedsPeriod, k, "time volumes %d s exceed the period's %d s", p.timeS+p.parkS+p.resvS, length)
 		}
+		if p.timeS > 0 || p.parkS > 0 || p.resvS > 0 {
+			res.take(ReadDeclaredVolumes)
+		}
+		if !resv {
+			out = append(out, p)
+			continue
+		}
+		if !p.energy.IsPositive() && p.timeS == 0 && p.parkS == 0 {
+			p.phase = phaseReservation
+			out = append(out, p)
+			continue
+		}
+		res.take(ReadMixedPeriod)
+		res.warnf(WarnMixedPeriod, k, "the period has RESERVATION_TIME and ENERGY, TIME or PARKING_TIME: its reservation time is priced as reservation, the rest as charging")
+		r := p
+		r.phase, r.mixed = phaseReservation, true
+		r.energy, r.energyRaw, r.parkRaw, r.timeS, r.parkS = decimal.Zero, decimal.Zero, decimal.Zero, 0, 0
+		p.mixed, p.resvS = true, 0
+		out = append(out, r, p)
 	}
-	return out
+	return out, len(src)
 }
 
-func nonNegSeconds(h decimal.Decimal, k int, typ string, warn func(Code, int, string, ...any)) int64 {
+func nonNegSeconds(h decimal.Decimal, k int, typ string, res *Result) int64 {
 	if h.IsNegative() {
-		warn(WarnNegativeVolume, k, "%s %s h: priced as 0", typ, h)
+		res.warnf(WarnNegativeVolume, k, "%s %s h: priced as 0", typ, h)
 		return 0
 	}
 	return hoursToSeconds(h)

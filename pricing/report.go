@@ -9,7 +9,7 @@ type PeriodDetail struct {
 	Start    time.Time
 	End      time.Time
 	Local    time.Time // Start in the resolved zone
-	Phase    string    // "charging" or "reservation"
+	Phase    string    // "charging", "reservation", or "reservation and charging" (an irregular period)
 	TariffID string    // empty when the period has no tariff
 	Choices  []Choice  // one per dimension the phase can price
 }
@@ -17,6 +17,7 @@ type PeriodDetail struct {
 // Choice says which element priced one dimension of a period, and why the
 // earlier elements with that dimension did not.
 type Choice struct {
+	Phase     string // "charging" or "reservation": a mixed period has a FLAT of each
 	Dimension string // FLAT, ENERGY, TIME, PARKING_TIME or RESERVATION_TIME
 	Element   int    // -1: no element matched, the dimension costs nothing
 	Skipped   []string
@@ -28,7 +29,7 @@ func (r *Result) Periods() []PeriodDetail {
 	for i, pt := range r.trace {
 		d := PeriodDetail{Index: i, Start: pt.start, End: pt.end, Local: pt.local, Phase: pt.phase, TariffID: pt.tariffID}
 		for _, dt := range pt.dims {
-			d.Choices = append(d.Choices, Choice{Dimension: dt.dim, Element: dt.element, Skipped: dt.rejected})
+			d.Choices = append(d.Choices, Choice{Phase: dt.phase, Dimension: dt.dim, Element: dt.element, Skipped: dt.rejected})
 		}
 		out[i] = d
 	}

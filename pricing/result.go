@@ -43,6 +43,7 @@ func (a Amount) Add(b Amount) Amount { return Amount{a.Excl.Add(b.Excl), a.Incl.
 // FLAT. UnitPrice stays in the tariff's unit (per kWh, per hour, per session).
 type Line struct {
 	Period    int    // index into the CDR's charging periods (sorted by start)
+	Phase     string // "charging" or "reservation" (a period may have both)
 	Dimension string // FLAT, ENERGY, TIME, PARKING_TIME or RESERVATION_TIME
 	Bucket    Bucket
 	TariffID  string
@@ -84,23 +85,23 @@ const (
 	WarnZoneFromCountry     Code = "tz_from_country"          // zone from a single-zone country
 	WarnPeriodNoTariff      Code = "period_without_tariff"    // a period's tariff could not be found
 	WarnTariffIDAssumed     Code = "tariff_id_assumed"        // no tariff_id on the period: the single tariff was used
-	WarnUnverifiable        Code = "restriction_unverifiable" // power/current restriction without the dimension: treated as matching
+	WarnUnverifiable        Code = "restriction_unverifiable" // power/current restriction without the dimension, and the element so chosen bills a quantity
 	WarnFlatChanged         Code = "flat_changed"             // a different FLAT became active later in the phase: not charged
 	WarnDuplicateComponent  Code = "duplicate_component"      // two components of one type in an element: the first wins
 	WarnVolumeExceedsPeriod Code = "volume_exceeds_period"    // TIME+PARKING_TIME+RESERVATION_TIME longer than the period
 	WarnNegativeVolume      Code = "negative_volume"          // negative volume priced as zero (V2G pricing is undefined)
 	WarnLimitInclDerived    Code = "limit_incl_derived"       // min/max price without incl: the incl bound follows the excl one
-	WarnTaxesUnknown        Code = "taxes_unknown"            // no vat on a taxed line: incl = excl is a lower bound
+	WarnTaxesUnknown        Code = "taxes_unknown"            // a line's tariff states no tax rate: one side of the amounts is not computable (Result.NotComputable)
 	WarnPeriodsSynthesized  Code = "periods_synthesized"      // no charging periods: one built from the totals
-	WarnCurrencyMismatch    Code = "currency_mismatch"        // CDR and tariff currencies differ
 	WarnUnknownCurrency     Code = "unknown_currency"         // not an ISO 4217 code: 2 minor units assumed
 	WarnMinPriceApplied     Code = "min_price_applied"
 	WarnMaxPriceApplied     Code = "max_price_applied"
-	WarnPeriodsUnsorted     Code = "periods_unsorted"       // periods were sorted by start
-	WarnBoundaryInPeriod    Code = "boundary_inside_period" // a time, date, weekday, kWh or duration boundary falls strictly inside a period
-	WarnTimeWindowAllDay    Code = "time_window_all_day"    // start_time == end_time: read as the whole day
-	WarnExpiredReservation  Code = "reservation_expired"    // reservation CDR without a charging session
-	WarnUnknownDimension    Code = "unknown_dimension"      // a dimension type roamsettle does not price
+	WarnPeriodsUnsorted     Code = "periods_unsorted"         // periods were sorted by start
+	WarnBoundaryInPeriod    Code = "boundary_inside_period"   // a time, date, weekday, kWh or duration boundary falls strictly inside a period
+	WarnTimeWindowAllDay    Code = "time_window_all_day"      // start_time == end_time: read as the whole day
+	WarnExpiredReservation  Code = "reservation_expired"      // reservation CDR without a charging session
+	WarnMixedPeriod         Code = "reservation_and_charging" // a period has RESERVATION_TIME and ENERGY, TIME or PARKING_TIME
+	WarnUnknownDimension    Code = "unknown_dimension"        // a dimension type roamsettle does not price
 )
 
 // Warning is one thing the pricing noticed.
@@ -109,6 +110,14 @@ type Warning struct {
 	Period  int // -1 when not about one period
 	Message string
 }
+
+// Sides names the sides of an amount (before and after taxes) as bits.
+type Sides uint8
+
+const (
+	SideExcl Sides = 1 << iota // before taxes (excl_vat, before_taxes)
+	SideIncl                   // after taxes (incl_vat, before_taxes + taxes)
+)
 
 // Result is a recomputed CDR.
 type Result struct {
@@ -122,10 +131,31 @@ type Result struct {
 	Totals     Totals
 	Warnings   []Warning
 	MinorUnits int
+	// NotComputable has the sides the tariffs do not let the engine compute
+	// (digest §5.8), because a priced line's tariff states no tax rate:
+	//
+	//   - SideIncl: taxes apply at an unknown rate (2.3.0 tax_included NO or
+	//     absent, without vat; 2.1.1, whose VAT is outside OCPI). Excl amounts
+	//     are exact; Incl amounts hold Excl plus the taxes that are known, a
+	//     lower bound.
+	//   - SideExcl: prices include taxes at an unknown rate (2.3.0
+	//     tax_included YES without vat). Incl amounts are exact; Excl amounts
+	//     hold the gross amounts, an upper bound.
+	//
+	// A comparison with the CPO's amounts compares only the computable side;
+	// the partner's amounts on the other side are not verifiable, never a
+	// difference.
+	NotComputable Sides
 	// trace is what Explain tells.
-	trace []periodTrace
-	notes []string
+	trace    []periodTrace
+	readings uint64 // bits of the readings catalogue
 }
+
+// InclComputable reports whether the amounts after taxes are exact.
+func (r *Result) InclComputable() bool { return r.NotComputable&SideIncl == 0 }
+
+// ExclComputable reports whether the amounts before taxes are exact.
+func (r *Result) ExclComputable() bool { return r.NotComputable&SideExcl == 0 }
 
 // HasWarning reports whether a warning with the code was raised.
 func (r *Result) HasWarning(c Code) bool {
@@ -149,6 +179,7 @@ type periodTrace struct {
 
 type dimTrace struct {
 	dim      string
+	phase    string
 	element  int // -1: no element
 	rejected []string
 }

@@ -1,6 +1,8 @@
 package pricing
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -33,6 +35,69 @@ func InEffect(versions []ocpi.Tariff, start time.Time) (t *ocpi.Tariff, ok bool)
 		return nil, false
 	}
 	return &versions[best], true
+}
+
+// VersionChoice says which version of one tariff SelectVersions took.
+type VersionChoice struct {
+	ID          string
+	Versions    int       // distinct versions of the tariff given
+	LastUpdated time.Time // of the version taken
+	// InEffect is false when a single version was given and it was not in
+	// effect at the session start: it is used as given.
+	InEffect bool
+}
+
+// SelectVersions takes, of each tariff (owner and id) in tariffs, the
+// version to price a session that started at start: the one in effect
+// (InEffect, the rule reprice applies to stored versions). Copies of one
+// version that price the same are one. A tariff given in one version only is
+// used as given, and VersionChoice.InEffect says whether it was in effect.
+// Several versions of which none was in effect, or two different tariffs
+// with one id and last_updated, give a *NotPriceable error.
+func SelectVersions(cdrID string, tariffs []ocpi.Tariff, start time.Time) ([]ocpi.Tariff, []VersionChoice, error) {
+	groups := map[string][]ocpi.Tariff{}
+	var order []string
+	for _, t := range tariffs {
+		k := ocpi.PartyKey(t.CountryCode, t.PartyID) + "*" + ocpi.Key(t.ID)
+		vs, seen := groups[k]
+		if !seen {
+			order = append(order, k)
+		}
+		dup := false
+		for i := range vs {
+			if vs[i].LastUpdated.Equal(t.LastUpdated) {
+				if !SamePricing(&vs[i], &t) {
+					return nil, nil, &NotPriceable{Reason: ReasonAmbiguousTariff, CDRID: cdrID,
+						Message: fmt.Sprintf("two different versions of tariff %s with last_updated %s: which one applies cannot be told", t.ID, ocpi.FormatDateTime(t.LastUpdated))}
+				}
+				dup = true
+			}
+		}
+		if !dup {
+			groups[k] = append(vs, t)
+		}
+	}
+	out := make([]ocpi.Tariff, 0, len(order))
+	choices := make([]VersionChoice, 0, len(order))
+	for _, k := range order {
+		vs := groups[k]
+		t, ok := InEffect(vs, start)
+		if !ok && len(vs) > 1 {
+			dates := make([]string, len(vs))
+			for i := range vs {
+				dates[i] = ocpi.FormatDateTime(vs[i].LastUpdated)
+			}
+			return nil, nil, &NotPriceable{Reason: ReasonNoVersionInEffect, CDRID: cdrID,
+				Message: fmt.Sprintf("none of the %d versions of tariff %s (last_updated %s) was in effect at the session start %s",
+					len(vs), vs[0].ID, strings.Join(dates, ", "), ocpi.FormatDateTime(start))}
+		}
+		if !ok {
+			t = &vs[0]
+		}
+		out = append(out, *t)
+		choices = append(choices, VersionChoice{ID: t.ID, Versions: len(vs), LastUpdated: t.LastUpdated, InEffect: ok})
+	}
+	return out, choices, nil
 }
 
 // TariffIDs returns the distinct tariff ids a CDR needs, in first-use order:
@@ -88,7 +153,9 @@ func PriceBoth(cdr *ocpi.CDR, history TariffHistory, connectorTariffIDs []string
 	}
 	var err error
 	if len(inEffect) > 0 {
-		if out.InEffect, err = Price(cdr, inEffect, opts); err != nil {
+		o := opts
+		o.Readings = append(append([]ReadingCode(nil), opts.Readings...), ReadVersionInEffect)
+		if out.InEffect, err = Price(cdr, inEffect, o); err != nil {
 			return out, err
 		}
 	}

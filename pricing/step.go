@@ -71,6 +71,7 @@ func applySteps(periods []refPeriod, tariffs []ocpi.Tariff, reading StepReading,
 		}
 		extra := q.Mul(sWh).Div(decimal.NewFromInt(1000)).Sub(sumE)
 		addExtra(&periods[lastE], dEnergy, extra, s)
+		res.take(ReadStepCeiling)
 	}
 	// TIME / PARKING_TIME.
 	lastT, lastDim := -1, -1
@@ -100,6 +101,8 @@ func applySteps(periods []refPeriod, tariffs []ocpi.Tariff, reading StepReading,
 			}
 		}
 		addExtra(&periods[lastT], lastDim, decimal.NewFromInt(ceilTo(sum, s)-sum), s)
+		res.take(ReadStepCeiling)
+		res.take(ReadStepTime)
 	}
 	// RESERVATION_TIME.
 	lastR := -1
@@ -113,6 +116,8 @@ func applySteps(periods []refPeriod, tariffs []ocpi.Tariff, reading StepReading,
 	if lastR >= 0 {
 		s := step(periods[lastR].picks[dTime])
 		addExtra(&periods[lastR], dTime, decimal.NewFromInt(ceilTo(sumR, s)-sumR), s)
+		res.take(ReadStepCeiling)
+		res.take(ReadStepReservation)
 	}
 }
 
