@@ -85,6 +85,11 @@ type Difference struct {
 	Excl, Incl       int64
 	HasIncl          bool
 	MinorUnits       int
+	// TaxesNotVerifiable: the CDR states an amount incl. VAT that the
+	// computed side cannot check (its tariff states no tax rate:
+	// pricing.Result.NotComputable): not compared, neither equal nor a
+	// difference.
+	TaxesNotVerifiable bool
 }
 
 // Compare compares one billed amount with the computed one at minor units
@@ -102,6 +107,7 @@ func Compare(billed, computed Amount, minor int) Difference {
 	d.Billed, d.Computed = roundAmount(billed, minor), roundAmount(computed, minor)
 	d.Excl = d.Computed.Excl - d.Billed.Excl
 	d.HasIncl = d.Billed.HasIncl && d.Computed.HasIncl
+	d.TaxesNotVerifiable = d.Billed.HasIncl && !d.Computed.HasIncl
 	if d.HasIncl {
 		d.Incl = d.Computed.Incl - d.Billed.Incl
 	}
@@ -193,9 +199,15 @@ func Stated(p *ocpi.Price, minor int) Amount {
 	return a
 }
 
-// Recomputed is a computed amount (both sides always known).
-func Recomputed(a pricing.Amount, minor int) Amount {
-	return Amount{Excl: MicroAt(a.Excl, minor), Incl: MicroAt(a.Incl, minor), HasExcl: true, HasIncl: true}
+// Recomputed is a computed amount; inclKnown is false when its tariff
+// states no tax rate (pricing.Result.InclComputable), and then only excl is
+// compared.
+func Recomputed(a pricing.Amount, minor int, inclKnown bool) Amount {
+	out := Amount{Excl: MicroAt(a.Excl, minor), HasExcl: true, HasIncl: inclKnown}
+	if inclKnown {
+		out.Incl = MicroAt(a.Incl, minor)
+	}
+	return out
 }
 
 // BilledTotals are the totals a CDR states.
@@ -209,9 +221,9 @@ func ComputedTotals(r *pricing.Result) Totals {
 	if r == nil {
 		return Totals{}
 	}
-	t, m := &r.Totals, r.MinorUnits
-	return Totals{Recomputed(t.TotalCost, m), Recomputed(t.TotalFixedCost, m), Recomputed(t.TotalEnergyCost, m),
-		Recomputed(t.TotalTimeCost, m), Recomputed(t.TotalParkingCost, m), Recomputed(t.TotalReservationCost, m)}
+	t, m, in := &r.Totals, r.MinorUnits, r.InclComputable()
+	return Totals{Recomputed(t.TotalCost, m, in), Recomputed(t.TotalFixedCost, m, in), Recomputed(t.TotalEnergyCost, m, in),
+		Recomputed(t.TotalTimeCost, m, in), Recomputed(t.TotalParkingCost, m, in), Recomputed(t.TotalReservationCost, m, in)}
 }
 
 // CompareCDR compares a CDR's stated totals with a priced result (nil: the

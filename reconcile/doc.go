@@ -21,7 +21,10 @@
 //     12.284 EUR and a computed 12.28 EUR are Equal; the difference of a
 //     Different comparison is computed - billed at those minor units.
 //   - Excl. VAT is always compared; incl. VAT only when the CDR states it
-//     (2.1.1 CDRs and 2.2.1 CDRs without incl_vat state none).
+//     (2.1.1 CDRs and 2.2.1 CDRs without incl_vat state none) and the
+//     computed side knows it: when the tariff states no tax rate (pricing's
+//     Result.NotComputable) the stated taxes are not verifiable
+//     (TaxesNotVerifiable), never a difference.
 //   - Money is exact: amounts are int64 millionths of the currency unit
 //     (Scale, the store's DECIMAL(18,6)), converted from decimals without
 //     float64; no amount is ever added across currencies here.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -67,7 +69,10 @@ func TestParsePolicy(t *testing.T) {
 	}
 }
 
-func TestSplitOCPI(t *testing.T) {
+// price reads files with ingest's one rule (ingest.Split): objects, lists,
+// NDJSON and OCPI pages (data + status_code); an error page or a record cut
+// off is an error.
+func TestReadObjects(t *testing.T) {
 	rows := []struct {
 		name, in string
 		n        int
@@ -77,17 +82,24 @@ func TestSplitOCPI(t *testing.T) {
 		{"object with BOM and space", "\ufeff {\"id\":\"1\"} \n", 1, false},
 		{"list", `[{"id":"1"},{"id":"2"}]`, 2, false},
 		{"empty list", `[]`, 0, false},
+		{"ndjson", "{\"id\":\"1\"}\n{\"id\":\"2\"}\n", 2, false},
 		{"envelope with object", `{"data":{"id":"1"},"status_code":1000,"timestamp":"2026-01-01T00:00:00Z"}`, 1, false},
 		{"envelope with list", `{"data":[{"id":"1"},{"id":"2"},{"id":"3"}],"status_code":1000,"timestamp":"2026-01-01T00:00:00Z"}`, 3, false},
+		{"envelope without timestamp", `{"data":[{"id":"1"}],"status_code":1000}`, 1, false},
 		{"an object with a data field is not an envelope", `{"id":"1","data":"x"}`, 1, false},
-		{"error envelope", `{"status_code":2001,"status_message":"bad","timestamp":"2026-01-01T00:00:00Z"}`, 0, true},
-		{"envelope with null data", `{"data":null,"status_code":1000,"timestamp":"2026-01-01T00:00:00Z"}`, 0, true},
-		{"not json", `nope`, 0, true},
-		{"empty", ``, 0, true},
-		{"truncated", `{"id":`, 0, true},
+		{"a status without data is not an envelope", `{"status_code":2001,"status_message":"bad","timestamp":"2026-01-01T00:00:00Z"}`, 1, false},
+		{"error envelope", `{"data":[],"status_code":2001,"status_message":"bad"}`, 0, true},
+		{"envelope with null data", `{"data":null,"status_code":1000,"timestamp":"2026-01-01T00:00:00Z"}`, 0, false},
+		{"empty", ``, 0, false},
+		{"truncated", "{\n\"id\":", 0, true},
 	}
-	for _, r := range rows {
-		got, err := splitOCPI([]byte(r.in))
+	dir := t.TempDir()
+	for i, r := range rows {
+		path := filepath.Join(dir, fmt.Sprintf("%d.json", i))
+		if err := os.WriteFile(path, []byte(r.in), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readObjects(path)
 		if (err != nil) != r.wantErr || len(got) != r.n {
 			t.Errorf("%s: %d objects, error %v; want %d, error %v", r.name, len(got), err, r.n, r.wantErr)
 		}
