@@ -249,7 +249,7 @@ func TestKernelEqualsReference(t *testing.T) {
 					t.Fatalf("CDR %d bucket %s: kernel %s, reference %s", i, Bucket(bk), Money(out.BucketExcl[i*int(numBuckets)+bk]), refB[bk].Excl)
 				}
 			}
-			if got, want := out.Flags[i], referenceFlags(ref); got != want {
+			if got, want := out.Flags[i], ref.Flags(); got != want {
 				t.Fatalf("CDR %d: kernel flags %07b, reference %07b\nwarnings %+v", i, got, want, ref.Warnings)
 			}
 			p0, p1 := int(bb.PeriodOffsets[i]), int(bb.PeriodOffsets[i+1])
@@ -258,24 +258,6 @@ func TestKernelEqualsReference(t *testing.T) {
 			}
 		}
 	})
-}
-
-// referenceFlags are the kernel flags a reference result corresponds to.
-func referenceFlags(r *Result) uint16 {
-	var f uint16
-	set := func(cond bool, flag uint16) {
-		if cond {
-			f |= flag
-		}
-	}
-	set(r.Expired, FlagExpired)
-	set(r.HasWarning(WarnMinPriceApplied), FlagMinApplied)
-	set(r.HasWarning(WarnMaxPriceApplied), FlagMaxApplied)
-	set(r.HasWarning(WarnUnverifiable), FlagUnverifiable)
-	set(r.HasWarning(WarnFlatChanged), FlagFlatChanged)
-	set(!r.InclComputable(), FlagInclUnknown)
-	set(!r.ExclComputable(), FlagExclUnknown)
-	return f
 }
 
 // priced is one priced line in the kernel's units: quantity in 1e-6 kWh,

@@ -151,6 +151,26 @@ type Result struct {
 	readings uint64 // bits of the readings catalogue
 }
 
+// Flags are the kernel's Output flags for this result (FlagExpired,
+// FlagUnverifiable, FlagInclUnknown, ...), so that a CDR priced by the
+// reference is recorded like one priced by the kernel.
+func (r *Result) Flags() uint16 {
+	var f uint16
+	set := func(cond bool, flag uint16) {
+		if cond {
+			f |= flag
+		}
+	}
+	set(r.Expired, FlagExpired)
+	set(r.HasWarning(WarnMinPriceApplied), FlagMinApplied)
+	set(r.HasWarning(WarnMaxPriceApplied), FlagMaxApplied)
+	set(r.HasWarning(WarnUnverifiable), FlagUnverifiable)
+	set(r.HasWarning(WarnFlatChanged), FlagFlatChanged)
+	set(!r.InclComputable(), FlagInclUnknown)
+	set(!r.ExclComputable(), FlagExclUnknown)
+	return f
+}
+
 // InclComputable reports whether the amounts after taxes are exact.
 func (r *Result) InclComputable() bool { return r.NotComputable&SideIncl == 0 }
 
