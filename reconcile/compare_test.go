@@ -85,3 +85,22 @@ func TestNames(t *testing.T) {
 		t.Error("names")
 	}
 }
+
+// A result whose tariff states no tax rate (pricing's NotComputable) has no
+// computed incl: only excl is compared and the stated taxes are not
+// verifiable, never a difference (issue 10, defect 7: C$ 2.00 + GST 0.10 +
+// QST 0.1995).
+func TestCompareTaxesNotVerifiable(t *testing.T) {
+	d := decimal.RequireFromString
+	res := &pricing.Result{MinorUnits: 2, NotComputable: pricing.SideIncl}
+	res.Totals.TotalCost = pricing.Amount{Excl: d("2.00"), Incl: d("2.00")}
+	c := &ocpi.CDR{Currency: "CAD", TotalCost: &ocpi.Price{ExclVAT: d("2.00"), InclVAT: decimal.NewNullDecimal(d("2.2995"))}}
+	got := CompareCDR(c, res)[TotalCost]
+	if got.Outcome != Equal || !got.TaxesNotVerifiable || got.HasIncl || got.Incl != 0 {
+		t.Errorf("%+v, want equal before taxes with the taxes not verifiable", got)
+	}
+	res.NotComputable = 0
+	if got := CompareCDR(c, res)[TotalCost]; got.Outcome != Different || got.TaxesNotVerifiable {
+		t.Errorf("taxes computed: %+v, want different", got)
+	}
+}

@@ -54,7 +54,11 @@ func (r *runner) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error {
 	r.embT = r.embT[:0]
 	anyEmb := false
 	for i := 0; i < n; i++ {
-		e := r.emb[b.Key[i]-r.minKey]
+		k := b.Key[i] - r.minKey
+		e := r.emb[k]
+		if e >= 0 && pricing.CheckCurrency("", r.currencies[r.currency[k]], r.tariffs[e].ID, r.tariffs[e].Currency) != nil {
+			e = -1 // an embedded tariff in another currency prices nothing
+		}
 		r.embT = append(r.embT, e)
 		anyEmb = anyEmb || e >= 0
 	}

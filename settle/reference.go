@@ -1,6 +1,7 @@
 package settle
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -69,7 +70,12 @@ func (r *runner) priceReference() error {
 			if msg >= 0 {
 				text = r.messages[msg] + "; " + text
 			}
-			r.notPriceable(i, WhyRefError, r.messageCode(text))
+			why := WhyRefError
+			var np *pricing.NotPriceable
+			if errors.As(err, &np) {
+				why = string(np.Reason) // currency_mismatch, ambiguous_tariff
+			}
+			r.notPriceable(i, why, r.messageCode(text))
 			continue
 		}
 		if priced.InEffect == nil {
@@ -102,10 +108,7 @@ func (r *runner) priceReference() error {
 		if !hasMsg && ti >= 0 {
 			msg = r.tariffMsg[ti]
 		}
-		var flags int32
-		if res.Expired {
-			flags |= int32(pricing.FlagExpired)
-		}
+		flags := int32(res.Flags()) // as the kernel flags: expired, unverifiable, taxes not computable, ...
 		r.appendRow(i, PricedOK, why, msg, ByReference, ti, flags, &totals, emb, r.zones, res.MinorUnits)
 		if r.opts.Lines {
 			l := &r.buf.lines

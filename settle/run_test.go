@@ -203,6 +203,9 @@ func TestExecuteKeepsCauses(t *testing.T) {
 
 	f = fixture()
 	f.tariffs = []StoredTariff{energyTariff("NL", "ABC", "T1", "XEU")}
+	for _, c := range f.cdrs {
+		c.cdr.Currency = "XEU" // the CDRs in the tariff's currency: the currency rule holds
+	}
 	_, run = execute(t, f, Options{})
 	if r := run.rowsByID(f)["EQUAL"]; r.status != "priced" || !strings.Contains(r.message, `currency "XEU" is not ISO 4217`) {
 		t.Errorf("unknown currency: %s, message %q", r.status, r.message)
@@ -305,5 +308,31 @@ func TestLocationVersionAtStart(t *testing.T) {
 		if got := v.version(tc.start, tc.known); got != tc.want {
 			t.Errorf("version(%d, %v) = %d, want %d", tc.start, tc.known, got, tc.want)
 		}
+	}
+}
+
+// Issue 10, defects 3 and 7 through the kernel path: a tariff in another
+// currency than the CDR makes it not priceable (pricing.CheckCurrency), never
+// a match; a tariff that states no tax rate leaves the billed taxes not
+// verifiable, so only the amount before taxes is compared.
+func TestExecuteCurrencyAndTaxes(t *testing.T) {
+	f := fixture()
+	f.tariffs = []StoredTariff{energyTariff("NL", "ABC", "T1", "USD")}
+	_, run := execute(t, f, Options{})
+	r := run.rowsByID(f)["EQUAL"]
+	if r.status != "not_priceable" || r.reason != string(pricing.ReasonCurrencyMismatch) || r.outcome != "not_priced" ||
+		!strings.Contains(r.message, "EUR") || !strings.Contains(r.message, "USD") || !strings.Contains(r.message, "T1") {
+		t.Errorf("EUR CDR, USD tariff: %s %q %s, message %q", r.status, r.reason, r.outcome, r.message)
+	}
+
+	f = fixture()
+	noRate := energyTariff("NL", "ABC", "T1", "EUR")
+	noRate.Tariff.Version, noRate.Tariff.TaxIncluded = ocpi.V230, ocpi.TaxIncludedNo
+	noRate.Tariff.Elements[0].PriceComponents[0].VAT = decimal.NullDecimal{}
+	f.tariffs = []StoredTariff{noRate}
+	_, run = execute(t, f, Options{})
+	// EQUAL bills 2.50 / 3.03: before taxes equal, the taxes not verifiable.
+	if r := run.rowsByID(f)["EQUAL"]; r.status != "priced" || r.outcome != "equal" {
+		t.Errorf("tariff without a tax rate: %s %s, want priced and equal before taxes", r.status, r.outcome)
 	}
 }

@@ -31,7 +31,8 @@ const (
 // run gives a reason the same code; others are added as met.
 var reasonNames = []string{WhyBlocking, WhyNoTariffID, WhyNoTariff, WhyNoVersion, WhyNoStart, WhyRefError,
 	RefSeveral, RefNoPeriods, RefCompile, RefOverflow, pricing.SkipMixedTariffs.String(), pricing.SkipUnsorted.String(),
-	pricing.SkipOutOfRange.String()}
+	pricing.SkipOutOfRange.String(), string(pricing.ReasonCurrencyMismatch), string(pricing.ReasonAmbiguousTariff),
+	pricing.SkipMixedPeriod.String()}
 
 // Header states.
 const (
@@ -375,6 +376,11 @@ func (r *runner) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) {
 		r.notPriceable(i, WhyNoVersion, -1)
 		return pricing.CDRHeader{}, false
 	}
+	// pricing's one currency rule, as the reference applies it in Price.
+	if err := pricing.CheckCurrency("", r.currencies[r.currency[i]], r.tariffs[ti].ID, r.tariffs[ti].Currency); err != nil {
+		r.notPriceable(i, string(pricing.ReasonCurrencyMismatch), r.messageCode(err.(*pricing.NotPriceable).Message))
+		return pricing.CDRHeader{}, false
+	}
 	if r.compiled[ti] == nil {
 		r.toReference(key, RefCompile)
 		r.refMessage[key] = r.tariffMsg[ti]
@@ -424,7 +430,8 @@ func (r *runner) appendRow(i int, status uint8, why string, msg int32, by uint8,
 	// were rounded to.
 	var computed reconcile.Amount
 	if status == PricedOK {
-		computed = reconcile.Amount{Excl: t[0], Incl: t[1], HasExcl: true, HasIncl: true}
+		// A tariff without a tax rate leaves incl unknown: not compared.
+		computed = reconcile.Amount{Excl: t[0], Incl: t[1], HasExcl: true, HasIncl: flags&int32(pricing.FlagInclUnknown) == 0}
 	}
 	billed := reconcile.Amount{Excl: r.billedX[i], Incl: r.billedI[i], HasExcl: f&fBilledExcl != 0, HasIncl: f&fBilledIncl != 0}
 	d := reconcile.Compare(billed, computed, minor)
