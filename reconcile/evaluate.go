@@ -39,7 +39,7 @@ const (
 
 // Reasons lists every reason code in its order of precedence among
 // hypotheses that explain an amount equally well.
-var Reasons = []Reason{ReasonTariffVersion, ReasonTimeZone, ReasonStepSize, ReasonTax, ReasonRounding, ReasonPrice,
+var Reasons = []Reason{ReasonRounding, ReasonTax, ReasonTariffVersion, ReasonTimeZone, ReasonStepSize, ReasonPrice,
 	ReasonMissingTariff, ReasonMissingData, ReasonTotalsInconsistent, ReasonDuplicate, ReasonConflict}
 
 func reasonRank(r Reason) int {
@@ -176,6 +176,12 @@ func Evaluate(cs *Case) *Evaluation {
 
 	if why, r := notVerifiable(cs); why != "" {
 		ev.Verdict, ev.Note, ev.Reasons = VerdictNotVerifiable, why, []Reason{r}
+		if cs.Findings.Blocking() {
+			// What was priced lacked an input (periods built from the
+			// totals, no currency): it is no recomputation.
+			ev.Recomputed = Totals{}
+			ev.Comparison = CompareTotals(&ev.Billed, &ev.Recomputed, ev.MinorUnits)
+		}
 		return ev
 	}
 	differs := false

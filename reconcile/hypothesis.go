@@ -27,8 +27,14 @@ import (
 //     from the billed amounts (the rate that would give them, rounded down
 //     and up to whole percent and to tenths);
 //   - ROUNDING: the exact amounts rounded half-even (or half-up when the
-//     policy is half-even) and truncated to minor units, and every line
-//     rounded before summing.
+//     policy is half-even) and truncated to minor units, each amount that
+//     differs on its own (the others as the policy rounds them), and every
+//     line rounded before summing; only for differences of at most one
+//     minor unit per line.
+//
+// Among hypotheses that explain a CDR, the one that also reproduces more
+// of its other amounts comes first; on a tie, the smallest change does:
+// ROUNDING, TAX, TARIFF_VERSION, TIME_ZONE, STEP_SIZE.
 type hypothesis struct {
 	reason   Reason
 	name     string
@@ -329,8 +335,17 @@ func roundingTrials(cs *Case, ev *Evaluation, base pricing.Options) []Trial {
 		t := Trial{Reason: ReasonRounding, Name: m.name, Versions: ev.Versions, Priced: true}
 		n := int32(ev.MinorUnits)
 		tt := &exact.Totals
+		// Rounded otherwise where the billed amount differs, as the policy
+		// elsewhere: a partner that truncates its total may round its
+		// sub-totals as we do.
 		for f, a := range []pricing.Amount{tt.TotalCost, tt.TotalFixedCost, tt.TotalEnergyCost, tt.TotalTimeCost, tt.TotalParkingCost, tt.TotalReservationCost} {
-			t.Totals[f] = Amount{Excl: Micro(m.round(a.Excl, n)), Incl: Micro(m.round(a.Incl, n)), HasExcl: true, HasIncl: true}
+			t.Totals[f] = ev.Recomputed[f]
+			if ev.Beyond[f][0] {
+				t.Totals[f].Excl = Micro(m.round(a.Excl, n))
+			}
+			if ev.Beyond[f][1] {
+				t.Totals[f].Incl = Micro(m.round(a.Incl, n))
+			}
 		}
 		t.Explains, t.Agree = judge(ev, &t.Totals)
 		out = append(out, t)

@@ -229,10 +229,11 @@ type Held struct {
 	InPeriod bool
 }
 
-// Accepted is the amount we accept for the CDR: the recomputed one, else
-// (not verifiable) what it billed; HasExcl false when neither.
+// Accepted is the amount the invoice line is compared with: the
+// recomputed one, or what the CDR billed when it is not verifiable (the
+// CDR's own dispute covers that); HasExcl false when neither.
 func (h *Held) Accepted() Amount {
-	if h.Recomputed.HasExcl {
+	if h.Recomputed.HasExcl && h.Verdict != VerdictNotVerifiable {
 		return h.Recomputed
 	}
 	return h.Billed

@@ -20,9 +20,9 @@ func heldCDRs() map[string]*Held {
 		"C1": h("C1", eur(10_000_000, 12_100_000), eur(10_000_000, 12_100_000), VerdictOK, true),
 		"C2": h("C2", eur(5_500_000, 6_655_000), eur(5_000_000, 6_050_000), VerdictMismatch, true),
 		"C3": h("C3", eur(2_000_000, 2_420_000), eur(2_000_000, 2_420_000), VerdictOK, true),
-		"C4": h("C4", eur(1_000_000, 1_210_000), eur(1_000_000, 1_210_000), VerdictOK, true),  // never invoiced
-		"C9": h("C9", eur(3_000_000, 3_630_000), eur(3_000_000, 3_630_000), VerdictOK, false), // another period
-		"C5": h("C5", eur(4_000_000, 4_840_000), Amount{}, VerdictNotVerifiable, true),
+		"C4": h("C4", eur(1_000_000, 1_210_000), eur(1_000_000, 1_210_000), VerdictOK, true),             // never invoiced
+		"C9": h("C9", eur(3_000_000, 3_630_000), eur(3_000_000, 3_630_000), VerdictOK, false),            // another period
+		"C5": h("C5", eur(4_000_000, 4_840_000), eur(9_000_000, 10_890_000), VerdictNotVerifiable, true), // compared with what it billed
 	}
 }
 

@@ -13,6 +13,8 @@
 //	<out>/<CC>-<PID>/tariffs.ndjson     every tariff version, oldest first
 //	<out>/<CC>-<PID>/locations.ndjson
 //	<out>/<CC>-<PID>/cdrs.ndjson        CDRs, credit CDRs, duplicates, conflicts
+//	<out>/<CC>-<PID>/invoice.csv        the party's invoice: one line per CDR sent (invoice.go)
+//	<out>/invoice_truth.csv             the class each invoice line must get, and the CDRs left out
 //
 // Invariants:
 //

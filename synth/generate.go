@@ -36,12 +36,16 @@ type Config struct {
 	Tokens int
 	// LocationsPerParty is the number of locations of each CPO (0: 24).
 	LocationsPerParty int
+	// InvoicePerMille is the share of partner invoice lines, in thousandths,
+	// with an invoicing error of their own (invoice.go). 0: 20; negative:
+	// none.
+	InvoicePerMille int
 }
 
 // DefaultConfig is a month of 10,000 sessions with 5 % injected errors.
 func DefaultConfig() Config {
 	return Config{CDRs: 10000, Seed: 1, Month: "2026-10", ErrorPerMille: 50, CreditPerMille: 10,
-		Tokens: 2000, LocationsPerParty: 24}
+		Tokens: 2000, LocationsPerParty: 24, InvoicePerMille: 20}
 }
 
 // withDefaults fills zero fields from DefaultConfig and turns negative
@@ -62,6 +66,7 @@ func (cfg Config) withDefaults() Config {
 	}
 	cfg.ErrorPerMille = share(cfg.ErrorPerMille, def.ErrorPerMille)
 	cfg.CreditPerMille = share(cfg.CreditPerMille, def.CreditPerMille)
+	cfg.InvoicePerMille = share(cfg.InvoicePerMille, def.InvoicePerMille)
 	if cfg.Tokens == 0 {
 		cfg.Tokens = def.Tokens
 	}
@@ -172,6 +177,7 @@ type generator struct {
 	idBuf      []byte
 	gt         *csv.Writer
 	gtFile     io.WriteCloser
+	inv        *invoices
 	create     fileSink
 	sum        Summary
 	kindCount  [9]int
@@ -255,6 +261,9 @@ func newGenerator(cfg Config, create fileSink) (*generator, error) {
 	}
 	g := &generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, 0x726f616d736574)), monthStart: month.Unix(), create: create}
 	monthEnd := month.AddDate(0, 1, 0).Unix()
+	if g.inv, err = newInvoices(cfg, create); err != nil {
+		return nil, err
+	}
 	g.sum = Summary{Generator: generatorID, Month: cfg.Month, Seed: cfg.Seed, ErrorPerMille: cfg.ErrorPerMille,
 		EMSP: ocpi.PartyKey(emspCountry, emspParty)}
 	// Range covered by zone tables and clock boundaries: the month, a day
@@ -341,6 +350,9 @@ func (g *generator) writeStatic(po *partyOut) error {
 		return fmt.Errorf("synth: %w", err)
 	}
 	po.file, po.w = f, bufio.NewWriterSize(f, 256<<10)
+	if err := g.inv.open(g.create, po.dir()+"/invoice.csv"); err != nil {
+		return err
+	}
 	g.sum.Files = append(g.sum.Files, po.sum.TariffsFile, po.sum.LocationFile, po.sum.CDRFile)
 	return nil
 }
@@ -422,6 +434,11 @@ func (g *generator) close() error {
 	if g.gt != nil {
 		g.gt.Flush()
 		errs = append(errs, g.gt.Error(), g.gtFile.Close())
+	}
+	if g.inv != nil {
+		errs = append(errs, g.inv.close()...)
+		g.sum.Files = append(g.sum.Files, "invoice_truth.csv")
+		g.sum.Files = append(g.sum.Files, g.inv.order...)
 	}
 	for i, k := range ErrorKinds {
 		g.sum.ErrorsByKind = append(g.sum.ErrorsByKind, KindCount{Kind: k, Count: g.kindCount[i]})

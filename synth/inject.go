@@ -68,6 +68,9 @@ func (g *generator) session(po *partyOut) error {
 	if d.row != nil {
 		g.gt.Write(d.row)
 	}
+	if err := g.invoiceLine(po, string(m.id), d.billed.total, 1, d.row != nil && isAmountKind(d.row[3])); err != nil {
+		return err
+	}
 	if d.dup {
 		po.pending = append(po.pending, pending{due: seq + 1 + rng.IntN(20), line: append([]byte(nil), g.buf...)})
 	}
@@ -83,6 +86,9 @@ func (g *generator) session(po *partyOut) error {
 			return err
 		}
 		po.sum.CreditCDRs++
+		if err := g.invoiceLine(po, string(m.id)+"-C", correct.total, -1, false); err != nil {
+			return err
+		}
 	}
 	// Copies that are due go out after this CDR.
 	keep := po.pending[:0]
