@@ -16,7 +16,8 @@
 //     Numbers quoted as strings ("2.00", as 2.1.1 examples do) are read and
 //     reported (RuleFormat, not blocking). Exponents beyond ±100 and more
 //     than MaxNumberIntegerDigits integer digits are RuleTooLarge; more than
-//     MaxNumberScale decimals is RulePrecision (kept exactly, storage rounds).
+//     MaxNumberScale decimals is RulePrecision (kept exactly in the model;
+//     storage never rounds: its column holds NULL, see store/numbers.go).
 //   - Every DateTime is kept in UTC. Input with or without a trailing "Z" and
 //     with 1 to 9 fractional digits is accepted, and the CDR chapter's
 //     malformed 1970 sentinel "1970-1-1T00:00:00Z" equals the proper one;

@@ -13,7 +13,7 @@ import (
 const (
 	// MaxNumberScale is the number of decimals stored. A number with more
 	// significant decimals is kept exactly in the model but reported
-	// (RulePrecision, not blocking): storage rounds it.
+	// (RulePrecision): storage holds NULL for it, never a rounded value.
 	MaxNumberScale = 6
 	// MaxNumberIntegerDigits is the number of integer digits stored. A larger
 	// number is reported (RuleTooLarge) and treated as absent.

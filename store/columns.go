@@ -209,6 +209,18 @@ func (r *rowCursor) scaledDec(v int64, valid bool) {
 
 func (r *rowCursor) decNull() { r.next().(*array.Decimal128Builder).AppendNull() }
 
+// nullableDec appends d, or NULL when it is absent, when null is set, or
+// when it does not fit DECIMAL(18,6) (numbers.go has recorded why).
+func (r *rowCursor) nullableDec(d decimal.NullDecimal, null bool) {
+	v, ok := scaled(d.Decimal)
+	b := r.next().(*array.Decimal128Builder)
+	if !d.Valid || null || !ok {
+		b.AppendNull()
+		return
+	}
+	b.Append(decimal128.FromI64(v))
+}
+
 func (r *rowCursor) optDec(d decimal.NullDecimal) {
 	if !d.Valid {
 		r.decNull()

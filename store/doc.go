@@ -26,8 +26,10 @@
 //     integer digits, 6 decimals: OCPI numbers carry 4). Values are written
 //     already scaled through Arrow decimal128 (the Appender's DECIMAL scale
 //     trap does not apply) and read back as decimal.Decimal from the
-//     coefficient. A value that does not fit is refused (RulePrecision),
-//     never rounded.
+//     coefficient. A value that does not fit is never rounded: in a CDR
+//     (a billing claim, always stored) its column is NULL with a finding
+//     at its path, blocking where pricing reads it (numbers.go); a
+//     published tariff, location or IRR with one is refused.
 //   - A batch is all or nothing: Save writes it in one transaction and, if
 //     that fails, forgets its in-memory additions too.
 //   - Times are TIMESTAMPTZ in UTC with DuckDB's microsecond precision; the
@@ -71,7 +73,10 @@
 // and invoice lines, replaced per run id; disputes, one per CDR identity,
 // and dispute_events, appended only; reconcile.go reads a partner's period
 // for reconcile, disputes.go writes and moves), 0008_runs.sql (the run
-// ledger: runs, run_attempts, run_steps, run_outputs; runs.go).
+// ledger: runs, run_attempts, run_steps, run_outputs; runs.go),
+// 0009_intake.sql (cdr_dimensions.volume nullable for numbers that do not
+// fit, numbers.go; rejects.blocking).
+
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's

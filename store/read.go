@@ -75,7 +75,7 @@ type Reject struct {
 // payloads.
 func (s *Store) Rejects(ctx context.Context, limit int) ([]Reject, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT r.raw_sha256, p.segment, p.byte_offset, p.size, r.channel, r.source_name, r.partner,
-			r.position, r.received_at, r.kind, r.version, r.path, r.rule, r.message
+			r.position, r.received_at, r.kind, r.version, r.path, r.rule, r.message, coalesce(r.blocking, false)
 		FROM rejects r JOIN raw_payloads p ON p.sha256 = r.raw_sha256
 		ORDER BY r.received_at DESC, r.source_name, r.position, r.rule, r.path LIMIT ?`, limit)
 	if err != nil {
@@ -90,8 +90,9 @@ func (s *Store) Rejects(ctx context.Context, limit int) ([]Reject, error) {
 		var off, size int64
 		var channel, rule string
 		var name, partner, kind, version, path, message sql.NullString
+		var blocking bool
 		if err := rows.Scan(&sha, &seg, &off, &size, &channel, &name, &partner, &r.Source.Position, &r.ReceivedAt,
-			&kind, &version, &path, &rule, &message); err != nil {
+			&kind, &version, &path, &rule, &message, &blocking); err != nil {
 			return nil, errorf("rejects", "", err)
 		}
 		r.RawSHA256 = [32]byte(sha)
@@ -100,7 +101,7 @@ func (s *Store) Rejects(ctx context.Context, limit int) ([]Reject, error) {
 		}
 		r.Source.Channel, r.Source.Name, r.Source.Partner = ocpi.Channel(channel), name.String, partner.String
 		r.Kind, r.Version = ocpi.Kind(kind.String), ocpi.Version(version.String)
-		r.Problem = ocpi.Problem{Path: path.String, Rule: ocpi.Rule(rule), Message: message.String, Blocking: true}
+		r.Problem = ocpi.Problem{Path: path.String, Rule: ocpi.Rule(rule), Message: message.String, Blocking: blocking}
 		out = append(out, r)
 	}
 	return out, errorf("rejects", "", rows.Err())

@@ -303,9 +303,10 @@ func (w *writer) archiveRaw(a rawArchive) (undo func() error, err error) {
 
 // received is one payload being classified.
 type received struct {
-	r   *ocpi.Received
-	raw [32]byte
-	at  time.Time
+	r     *ocpi.Received
+	raw   [32]byte
+	at    time.Time
+	nulls *cdrNulls // a CDR's numbers stored as NULL (numbers.go)
 }
 
 func (w *writer) classify(in *received) ocpi.Outcome {
@@ -328,6 +329,9 @@ func (w *writer) classify(in *received) ocpi.Outcome {
 	}
 	if p, bad := unstorable(r); bad {
 		return w.reject(in, p)
+	}
+	if r.CDR != nil {
+		in.nulls = cdrNumbers(r)
 	}
 	body := canonicalHash(&w.canon, r)
 	switch {
@@ -363,6 +367,7 @@ func (w *writer) reject(in *received, why ocpi.Problem) ocpi.Outcome {
 		row.optStr(p.Path)
 		row.str(string(p.Rule))
 		row.optStr(p.Message)
+		row.boolean(p.Blocking)
 		row.end()
 	}
 	return ocpi.OutcomeRejected
@@ -455,15 +460,17 @@ func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outco
 	row.optStr(c.MeterID)
 	row.optStr(c.Currency)
 	row.optStr(string(c.SignedData))
-	optPrice(&row, c.TotalCost)
-	optPrice(&row, c.TotalFixedCost)
-	row.dec(c.TotalEnergy)
-	optPrice(&row, c.TotalEnergyCost)
-	row.dec(c.TotalTime)
-	optPrice(&row, c.TotalTimeCost)
-	row.optDec(c.TotalParkingTime)
-	optPrice(&row, c.TotalParkingCost)
-	optPrice(&row, c.TotalReservationCost)
+	nulls := in.nulls
+	prices := cdrPrices(c)
+	cdrPrice(&row, c.Version, prices[0], nulls)
+	cdrPrice(&row, c.Version, prices[1], nulls)
+	row.nullableDec(decimal.NullDecimal{Decimal: c.TotalEnergy, Valid: true}, nulls.null("total_energy"))
+	cdrPrice(&row, c.Version, prices[2], nulls)
+	row.nullableDec(decimal.NullDecimal{Decimal: c.TotalTime, Valid: true}, nulls.null("total_time"))
+	cdrPrice(&row, c.Version, prices[3], nulls)
+	row.nullableDec(c.TotalParkingTime, nulls.null("total_parking_time"))
+	cdrPrice(&row, c.Version, prices[4], nulls)
+	cdrPrice(&row, c.Version, prices[5], nulls)
 	row.optStr(taxesJSON(c))
 	row.optStr(c.Remark)
 	row.optStr(c.InvoiceReferenceID)
@@ -487,8 +494,15 @@ func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outco
 		}
 		row.optStr(p.TariffID)
 		pv, _ := pivotVolumes(p.Dimensions)
+		for di, d := range p.Dimensions {
+			// A volume the store holds as NULL leaves its type's pivoted
+			// column NULL: never a sum without it.
+			if i := pivotIndex(d.Type); i >= 0 && nulls.null(volumePath(pi, di)) {
+				pv.set[i] = false
+			}
+		}
 		for i := range pv.v {
-			row.scaledDec(pv.v[i], pv.set[i])
+			row.scaledDec(pv.v[i], pv.set[i] && !(nulls != nil && nulls.periods[pi]))
 		}
 		row.end()
 		for di, d := range p.Dimensions {
@@ -497,11 +511,14 @@ func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outco
 			row.u16(pi)
 			row.u16(di)
 			row.u8(w.dimType(d.Type))
-			row.dec(d.Volume)
+			row.nullableDec(decimal.NullDecimal{Decimal: d.Volume, Valid: true}, nulls.null(volumePath(pi, di)))
 			row.end()
 		}
 	}
 	for ti := range c.Tariffs {
+		if nulls != nil && nulls.tariffs[ti] {
+			continue // kept in the raw payload only; a blocking finding says so
+		}
 		tk := w.tariffBody(&c.Tariffs[ti])
 		row := w.t.cdrTariffs.row()
 		row.i64(key)
@@ -518,6 +535,23 @@ func ifDiffers(asSent, key string) string {
 		return ""
 	}
 	return asSent
+}
+
+// cdrPrice writes a CDR's Price field: its amounts before and after taxes,
+// NULL where numbers.go decided so.
+func cdrPrice(row *rowCursor, v ocpi.Version, f namedPrice, nulls *cdrNulls) {
+	if f.p == nil {
+		row.decNull()
+		row.decNull()
+		return
+	}
+	excl, incl := priceFieldPaths(v, f.name)
+	row.nullableDec(decimal.NullDecimal{Decimal: f.p.ExclVAT, Valid: true}, nulls.null(excl))
+	row.nullableDec(f.p.InclVAT, incl != "" && nulls.null(incl))
+}
+
+func volumePath(period, dim int) string {
+	return "charging_periods[" + strconv.Itoa(period) + "].dimensions[" + strconv.Itoa(dim) + "].volume"
 }
 
 func optPrice(row *rowCursor, p *ocpi.Price) {
@@ -834,8 +868,9 @@ func unstorable(r *ocpi.Received) (ocpi.Problem, bool) {
 	path := ""
 	switch {
 	case r.CDR != nil:
-		path = unstorableCDR(r.CDR)
-		if path == "too many periods" {
+		// Numbers that do not fit are NULL with a finding (numbers.go);
+		// only a structure the schema cannot index is refused.
+		if tooManyPeriods(r.CDR) {
 			return ocpi.Problem{Path: "charging_periods", Rule: ocpi.RuleTooLarge,
 				Message: "more than 65535 charging periods or dimensions", Blocking: true}, true
 		}
@@ -867,48 +902,16 @@ func fits(d decimal.Decimal) bool {
 
 func fitsNull(d decimal.NullDecimal) bool { return !d.Valid || fits(d.Decimal) }
 
-func unstorableCDR(c *ocpi.CDR) string {
-	for _, f := range cdrPrices(c) {
-		// tax lines are kept as JSON text: any precision is exact there.
-		if p := f.p; p != nil {
-			if !fits(p.ExclVAT) {
-				return f.name + ".excl_vat"
-			}
-			if !fitsNull(p.InclVAT) {
-				return f.name + ".incl_vat"
-			}
-		}
-	}
-	switch {
-	case !fits(c.TotalEnergy):
-		return "total_energy"
-	case !fits(c.TotalTime):
-		return "total_time"
-	case !fitsNull(c.TotalParkingTime):
-		return "total_parking_time"
-	}
+func tooManyPeriods(c *ocpi.CDR) bool {
 	if len(c.ChargingPeriods) > 65535 {
-		return "too many periods"
+		return true
 	}
-	for pi, p := range c.ChargingPeriods {
+	for _, p := range c.ChargingPeriods {
 		if len(p.Dimensions) > 65535 {
-			return "too many periods"
-		}
-		for di, d := range p.Dimensions {
-			if !fits(d.Volume) {
-				return "charging_periods[" + strconv.Itoa(pi) + "].dimensions[" + strconv.Itoa(di) + "].volume"
-			}
-		}
-		if _, ok := pivotVolumes(p.Dimensions); !ok {
-			return "charging_periods[" + strconv.Itoa(pi) + "].dimensions"
+			return true
 		}
 	}
-	for ti := range c.Tariffs {
-		if p := unstorableTariff(&c.Tariffs[ti]); p != "" {
-			return "tariffs[" + strconv.Itoa(ti) + "]." + p
-		}
-	}
-	return ""
+	return false
 }
 
 func unstorableTariff(t *ocpi.Tariff) string {
@@ -987,14 +990,25 @@ func pivotIndex(dimType string) int {
 }
 
 // pivotVolumes pivots a period's dimensions; ok is false when a repeated
-// type sums beyond DECIMAL(18,6). Volumes must fit (checked before).
+// type sums beyond DECIMAL(18,6). A type with a volume that does not fit
+// stays unset (NULL), whatever its other volumes.
 func pivotVolumes(dims []ocpi.CDRDimension) (p pivoted, ok bool) {
+	var bad [8]bool
+	defer func() {
+		for i := range bad {
+			p.set[i] = p.set[i] && !bad[i]
+		}
+	}()
 	for _, d := range dims {
 		i := pivotIndex(d.Type)
 		if i < 0 {
 			continue
 		}
-		v, _ := scaled(d.Volume)
+		v, fit := scaled(d.Volume)
+		if !fit {
+			bad[i] = true
+			continue
+		}
 		switch {
 		case !p.set[i]:
 			p.v[i], p.set[i] = v, true

@@ -156,20 +156,59 @@ func TestDecimalRoundTrip(t *testing.T) {
 	}
 }
 
-func TestValuesBeyondTheSchemaAreRejectedNotRounded(t *testing.T) {
+// A CDR is never refused for a number's scale or size (issue 12 item 10):
+// the column holds NULL, never a rounded value, and a finding at the path
+// says so; it blocks pricing only where pricing reads the value. A
+// published tariff is not a billing claim and is still refused.
+func TestValuesBeyondTheSchemaAreNullNotRounded(t *testing.T) {
 	s := openMem(t)
-	c := sampleCDR("P1")
-	c.ChargingPeriods[1].Dimensions[0].Volume = d("1.1234567")
-	out := save(t, s, recvCDR(c, "x", 0))
-	if out[0] != ocpi.OutcomeRejected {
-		t.Fatalf("outcome %s, want rejected", out[0])
+	vol := sampleCDR("VOL")
+	vol.ChargingPeriods[1].Dimensions[0].Volume = d("10.0012345678901") // 13 decimals
+	billed := sampleCDR("BILLED")
+	billed.TotalCost.ExclVAT = d("12.2800000000001")
+	billed.TotalEnergy = d("1234567890123.5") // 13 integer digits
+	emb := sampleCDR("EMB")
+	emb.Tariffs[0].Elements[0].PriceComponents[1].Price = d("0.2916666666667")
+	pub := sampleTariff("PUB", t0)
+	pub.Elements[0].PriceComponents[1].Price = d("0.2916666666667")
+	out := save(t, s, recvCDR(vol, "v", 0), recvCDR(billed, "b", 1), recvCDR(emb, "e", 2), recvTariff(pub, "p", 3))
+	want := []ocpi.Outcome{ocpi.OutcomeAccepted, ocpi.OutcomeAccepted, ocpi.OutcomeAccepted, ocpi.OutcomeRejected}
+	if !cmp.Equal(out, want) {
+		t.Fatalf("outcomes %v, want %v", out, want)
+	}
+	q := func(query string) string {
+		t.Helper()
+		var v string
+		if err := s.DB().QueryRow(query).Scan(&v); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return v
+	}
+	if got := q(`SELECT coalesce(volume::VARCHAR, 'NULL') || ' ' || coalesce(p.energy::VARCHAR, 'NULL') || ' ' || c.blocking
+		FROM cdr_dimensions d JOIN cdrs c USING (cdr_key) JOIN charging_periods p USING (cdr_key, period_index)
+		WHERE c.id = 'VOL' AND period_index = 1 AND dimension_index = 0`); got != "NULL NULL true" {
+		t.Errorf("volume, pivoted energy, blocking = %s, want NULL NULL true", got)
+	}
+	if got := q(`SELECT coalesce(total_cost_excl_vat::VARCHAR, 'NULL') || ' ' || total_cost_incl_vat || ' ' ||
+		coalesce(total_energy::VARCHAR, 'NULL') || ' ' || blocking FROM cdrs WHERE id = 'BILLED'`); got != "NULL 14.860000 NULL false" {
+		t.Errorf("billed CDR stored as %s", got)
+	}
+	if got := q(`SELECT (SELECT count(*) FROM cdr_tariffs JOIN cdrs USING (cdr_key) WHERE id = 'EMB') || ' ' ||
+		(SELECT blocking FROM cdrs WHERE id = 'EMB')`); got != "0 true" {
+		t.Errorf("embedded tariff rows: %s, want none", got)
+	}
+	if got := q(`SELECT string_agg(id || ' ' || path || ' ' || rule || ' ' || blocking, '; ' ORDER BY id, path) FROM findings
+		WHERE message LIKE '%holds NULL%'`); got != "BILLED total_cost.excl_vat precision false; BILLED total_energy too_large false; "+
+		"EMB tariffs[0].elements[0].price_components[1].price precision true; "+
+		"VOL charging_periods[1].dimensions[0].volume precision true" {
+		t.Errorf("findings: %s", got)
 	}
 	rej, err := s.Rejects(context.Background(), 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rej) != 1 || rej[0].Problem.Rule != ocpi.RulePrecision ||
-		rej[0].Problem.Path != "charging_periods[1].dimensions[0].volume" {
+		rej[0].Problem.Path != "elements[0].price_components[1].price" {
 		t.Fatalf("rejects: %+v", rej)
 	}
 }

@@ -125,7 +125,7 @@ func newBatchTables() *batchTables {
 		rejects: newTable("rejects",
 			col("raw_sha256", blobType), col("channel", strType), col("source_name", strType), col("partner", strType),
 			col("position", i64), col("received_at", tsType), col("kind", strType), col("version", strType),
-			col("path", strType), col("rule", strType), col("message", strType)),
+			col("path", strType), col("rule", strType), col("message", strType), col("blocking", bool_)),
 		conflicts: newTable("conflicts",
 			col("kind", strType), col("country_code", strType), col("party_id", strType), col("id", strType),
 			col("last_updated", tsType), col("stored_sha256", blobType), col("refused_sha256", blobType),

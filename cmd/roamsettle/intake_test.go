@@ -111,6 +111,23 @@ func TestIngestCatalogue(t *testing.T) {
 			`input.ndjson: record 2: at byte offset \d+: record of 67108887 bytes is over the 67108864-byte limit`},
 		query: `SELECT (SELECT string_agg(id, ' ' ORDER BY id) FROM cdrs) || ' ' || (SELECT max(size) FROM raw_payloads r JOIN rejects j ON j.raw_sha256 = r.sha256)`,
 		want:  `B1 B3 65536`,
+	}, {
+		// Item 10: a 13-decimal number refused the whole identified CDR.
+		name:   "a volume with 13 decimals",
+		input:  cdrLine(t, "P1", `{"type":"ENERGY","volume":9.412}`, `{"type":"ENERGY","volume":9.4120000000001}`) + "\n",
+		stdout: []string{`accepted   1  cdr 1`, `rejected   0`, `precision +1`},
+		query: `SELECT coalesce(d.volume::VARCHAR, 'NULL') || ' ' || coalesce(p.energy::VARCHAR, 'NULL') || ' ' || c.blocking || ' ' || f.blocking
+			FROM cdrs c JOIN cdr_dimensions d USING (cdr_key) JOIN charging_periods p USING (cdr_key, period_index)
+			JOIN findings f ON f.object_key = c.cdr_key AND f.rule = 'precision'
+			WHERE d.period_index = 0 AND d.dimension_index = 0`,
+		want: `NULL NULL true true`,
+	}, {
+		// Item 10: 1e400 was "stored with a finding" as 0.
+		name:   "a billed amount of 1e400",
+		input:  cdrLine(t, "P2", `"total_cost":{"excl_vat":10.23,`, `"total_cost":{"excl_vat":1e400,`) + "\n",
+		stdout: []string{`accepted   1  cdr 1`, `too_large +1`},
+		query:  `SELECT coalesce(total_cost_excl_vat::VARCHAR, 'NULL') || ' ' || total_cost_incl_vat || ' ' || blocking FROM cdrs`,
+		want:   `NULL 12.380000 false`,
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runIntake(t, tc) })
