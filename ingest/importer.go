@@ -399,8 +399,8 @@ func (s *Summary) count(batch []ocpi.Received, outs []ocpi.Outcome, maxExamples 
 			// A few conflicts are enough to show; leave the room to rejects.
 			if len(s.Examples) < maxExamples && s.Conflicts <= 5 {
 				cc, pid, id := r.Identity()
-				s.Examples = append(s.Examples, fmt.Sprintf("%s: record %d: CDR %s-%s %s: a different body under an identity already stored [conflict]",
-					r.Source.Name, r.Source.Position+1, cc, pid, id))
+				s.Examples = append(s.Examples, fmt.Sprintf("%s: record %d: %s %s-%s %s: a different body under an identity already stored [conflict]",
+					r.Source.Name, r.Source.Position+1, kindName(r.Kind), cc, pid, id))
 			}
 		case ocpi.OutcomeRejected:
 			s.Rejected++
@@ -410,6 +410,17 @@ func (s *Summary) count(batch []ocpi.Received, outs []ocpi.Outcome, maxExamples 
 			}
 		}
 	}
+}
+
+// kindName spells a kind in messages.
+func kindName(k ocpi.Kind) string {
+	switch k {
+	case ocpi.KindCDR:
+		return "CDR"
+	case ocpi.KindInvoice:
+		return "invoice reconciliation record"
+	}
+	return string(k)
 }
 
 // rejectRule is why a payload was rejected: its first blocking problem.

@@ -135,7 +135,9 @@ func Decode(raw []byte, hint Hint) Decoded {
 		out.Rejected = true
 	}
 	if out.Rejected {
-		out.Problems = d.probs
+		// The reason of the refusal (owner, id) comes first: it is what a
+		// one-line summary shows.
+		out.Problems = append(append(Problems{}, d.probs[decodeProblems:]...), d.probs[:decodeProblems]...)
 		out.CDR, out.Tariff, out.Location, out.Invoice = nil, nil, nil, nil
 		return out
 	}

@@ -20,10 +20,9 @@ func objectsOf[T any](d *decoder, v int32, blocking bool, what string, capHint i
 	if !d.array(v, blocking) {
 		return nil
 	}
-	var out []T
-	if capHint > 0 {
-		out = make([]T, 0, capHint)
-	}
+	// Present means non-nil, even when empty: validation tells "missing"
+	// from "empty" by it.
+	out := make([]T, 0, capHint)
 	k := 0
 	for e := d.firstElement(v); e >= 0; e = d.nextElement(v, e) {
 		mark := d.index(k)
@@ -48,6 +47,7 @@ func (d *decoder) cdr(obj int32) *CDR {
 	c := &CDR{Version: d.version}
 	v211 := d.version == V211
 	var hasCost, hasEnergy, hasTime bool
+	otherEnd := int32(-1) // the other version's name of the session end
 	for m := d.firstMember(obj); m >= 0; m = d.nextMember(obj, m) {
 		key, v := d.text(m), m+1
 		mark := d.enter(key)
@@ -63,10 +63,14 @@ func (d *decoder) cdr(obj int32) *CDR {
 		case "end_date_time":
 			if !v211 {
 				c.EndDateTime = d.dateTime(v, true)
+			} else {
+				otherEnd = m
 			}
 		case "stop_date_time":
 			if v211 {
 				c.EndDateTime = d.dateTime(v, true)
+			} else {
+				otherEnd = m
 			}
 		case "session_id":
 			c.SessionID = d.str(v, false)
@@ -137,6 +141,17 @@ func (d *decoder) cdr(obj int32) *CDR {
 			c.HomeChargingCompensation, _ = d.boolean(v, false)
 		case "last_updated":
 			c.LastUpdated = d.dateTime(v, false)
+		}
+		d.leave(mark)
+	}
+	// Implementations mix the versions' names of the session end (a 2.1.1
+	// CDR with the 2.2 end_date_time): read the other one when the
+	// version's own is absent.
+	if otherEnd >= 0 && c.EndDateTime.IsZero() {
+		own, other := pick(v211, "stop_date_time", "end_date_time"), d.text(otherEnd)
+		mark := d.enter(other)
+		if c.EndDateTime = d.dateTime(otherEnd+1, true); !c.EndDateTime.IsZero() {
+			d.report(RuleFormat, false, other+" is not a "+string(d.version)+" field: read as "+own)
 		}
 		d.leave(mark)
 	}
@@ -289,9 +304,19 @@ func (d *decoder) dimension(obj int32) CDRDimension {
 
 // price reads a cost field: a bare number in 2.1.1, Price{excl_vat,
 // incl_vat} in 2.2.1, Price{before_taxes, taxes} in 2.3.0. It returns nil when
-// the field is null or unreadable.
+// the field is null or unreadable. The other versions' shapes are read too,
+// each reported (a 2.2.1 Price in a CDR imported as 2.3.0 keeps its amount).
 func (d *decoder) price(v int32, blocking bool) *Price {
-	if d.version == V211 {
+	switch d.node(v).kind {
+	case nodeNumber, nodeString:
+		if d.version != V211 {
+			x, ok := d.num(v, blocking)
+			if !ok {
+				return nil
+			}
+			d.report(RuleFormat, false, "a bare number is the 2.1.1 shape of a price: read as the amount before taxes")
+			return &Price{ExclVAT: x}
+		}
 		x, ok := d.num(v, blocking)
 		if !ok {
 			return nil
@@ -301,39 +326,71 @@ func (d *decoder) price(v int32, blocking bool) *Price {
 	if !d.object(v, blocking) {
 		return nil
 	}
+	own := [2]string{"excl_vat", "incl_vat"}
+	if d.version == V230 {
+		own = [2]string{"before_taxes", "taxes"}
+	}
 	var p Price
-	seen, readable := false, false
+	var exclAt, inclAt, taxesAt int32 = -1, -1, -1
+	var exclOwn bool
 	for m := d.firstMember(v); m >= 0; m = d.nextMember(v, m) {
-		key, val := d.text(m), m+1
-		mark := d.enter(key)
-		switch {
-		case key == "excl_vat" && d.version == V221, key == "before_taxes" && d.version == V230:
-			p.ExclVAT, readable = d.num(val, blocking)
-			seen = readable || !d.isNull(val)
-		case key == "incl_vat" && d.version == V221:
-			p.InclVAT = d.nullNum(val, blocking)
-		case key == "taxes" && d.version == V230:
-			p.Taxes = objectsOf(d, val, blocking, "", 0, func(e int32) TaxAmount { return d.taxAmount(e, blocking) })
+		switch key := d.text(m); key {
+		case "excl_vat", "before_taxes":
+			if exclAt < 0 || key == own[0] {
+				exclAt, exclOwn = m, key == own[0]
+			}
+		case "incl_vat":
+			inclAt = m
+		case "taxes":
+			taxesAt = m
 		}
+	}
+	other := func(m int32, what string) {
+		if d.version != V211 && d.text(m) != own[0] && d.text(m) != own[1] {
+			d.reportAt(d.text(m), RuleFormat, false, d.text(m)+" is not a "+string(d.version)+" field: read as "+what)
+		}
+	}
+	if d.version == V211 {
+		d.report(RuleFormat, false, "a Price object is the 2.2+ shape of a 2.1.1 cost: read its amount before taxes")
+	}
+	seen, readable := false, false
+	if exclAt >= 0 {
+		mark := d.enter(d.text(exclAt))
+		p.ExclVAT, readable = d.num(exclAt+1, blocking)
+		seen = readable || !d.isNull(exclAt+1)
 		d.leave(mark)
+		if !exclOwn {
+			other(exclAt, "the amount before taxes")
+		}
+	}
+	if inclAt >= 0 {
+		mark := d.enter("incl_vat")
+		p.InclVAT = d.nullNum(inclAt+1, blocking)
+		d.leave(mark)
+		other(inclAt, "the amount after taxes")
+	}
+	if taxesAt >= 0 {
+		mark := d.enter("taxes")
+		p.Taxes = objectsOf(d, taxesAt+1, blocking, "", 0, func(e int32) TaxAmount { return d.taxAmount(e, blocking) })
+		d.leave(mark)
+		other(taxesAt, "the tax lines")
 	}
 	if !seen {
-		field := "excl_vat"
-		if d.version == V230 {
-			field = "before_taxes"
-		}
-		d.reportAt(field, RuleRequired, blocking, "required number is missing")
+		d.reportAt(own[0], RuleRequired, blocking, "required number is missing")
 		return nil
 	}
 	if !readable {
 		return nil // reported by num: an unreadable amount is no amount, not 0
 	}
-	if d.version == V230 && len(p.Taxes) > 0 {
+	if len(p.Taxes) > 0 && !p.InclVAT.Valid {
 		sum := p.ExclVAT
 		for _, t := range p.Taxes {
 			sum = sum.Add(t.Amount)
 		}
 		p.InclVAT = decimal.NullDecimal{Decimal: sum, Valid: true}
+	}
+	if d.version != V230 {
+		p.Taxes = nil // 2.3.0 lines only; a 2.2.1 incl_vat is the total after taxes
 	}
 	return &p
 }
@@ -361,27 +418,37 @@ func (d *decoder) taxAmount(obj int32, blocking bool) TaxAmount {
 	return t
 }
 
-// priceLimit reads a tariff's min_price/max_price: Price{excl_vat, incl_vat}
-// in 2.2.1, PriceLimit{before_taxes, after_taxes} in 2.3.0.
+// priceLimit reads a tariff's min_price/max_price: Price{excl_vat,
+// incl_vat} in 2.2.1, PriceLimit{before_taxes, after_taxes} in 2.3.0; the
+// other version's names are read too, each reported.
 func (d *decoder) priceLimit(v int32) *PriceLimit {
 	if !d.object(v, true) {
 		return nil
 	}
 	excl, incl := "excl_vat", "incl_vat"
+	oexcl, oincl := "before_taxes", "after_taxes"
 	if d.version == V230 {
-		excl, incl = "before_taxes", "after_taxes"
+		excl, incl, oexcl, oincl = oexcl, oincl, excl, incl
 	}
 	var p PriceLimit
-	seen := false
+	seen, seenOwn, inclOwn := false, false, false
 	for m := d.firstMember(v); m >= 0; m = d.nextMember(v, m) {
 		key, val := d.text(m), m+1
+		isExcl, isIncl := key == excl || key == oexcl, key == incl || key == oincl
+		if !isExcl && !isIncl || isExcl && seenOwn && key == oexcl || isIncl && inclOwn && key == oincl {
+			continue
+		}
 		mark := d.enter(key)
-		switch key {
-		case excl:
+		if key == oexcl || key == oincl {
+			d.report(RuleFormat, false, key+" is not a "+string(d.version)+" field: read as "+pick(isExcl, excl, incl))
+		}
+		if isExcl {
 			p.ExclVAT, seen = d.num(val, true)
 			seen = seen || !d.isNull(val)
-		case incl:
+			seenOwn = seenOwn || key == excl
+		} else {
 			p.InclVAT = d.nullNum(val, true)
+			inclOwn = inclOwn || key == incl
 		}
 		d.leave(mark)
 	}

@@ -136,6 +136,10 @@ func TestBadInputs(t *testing.T) {
 			want: []wantProblem{{"last_updated", RuleFormat, false}}},
 		{name: "offset DateTime is converted", raw: edit(t, base, `"end_date_time": "2024-11-05T19:27:51Z"`, `"end_date_time": "2024-11-05T20:27:51+01:00"`),
 			want: []wantProblem{{"end_date_time", RuleFormat, false}}},
+		{name: "DateTime with a space and no seconds is read", raw: edit(t, base, `"end_date_time": "2024-11-05T19:27:51Z"`, `"end_date_time": "2024-11-05 19:28+00:00"`),
+			want: []wantProblem{{"end_date_time", RuleFormat, false}}},
+		{name: "a date alone as the session end blocks", raw: edit(t, base, `"end_date_time": "2024-11-05T19:27:51Z"`, `"end_date_time": "2024-11-06"`),
+			want: []wantProblem{{"end_date_time", RuleFormat, true}}},
 		{name: "total_energy does not add up", raw: edit(t, base, `"total_energy": 22.784`, `"total_energy": 25`),
 			want: []wantProblem{{"total_energy", RuleTotals, false}}},
 		{name: "total_time does not add up", raw: edit(t, base, `"total_time": 2.6636`, `"total_time": 2.1828`),
@@ -172,6 +176,8 @@ func TestBadInputs(t *testing.T) {
 			want: []wantProblem{{"currency", RuleEncoding, true}}},
 		{name: "invalid UTF-8 in an id", raw: edit(t, base, `"NLABC20241105-00012877"`, "\"NLABC\xfe1\""),
 			want: []wantProblem{{"id", RuleEncoding, false}}},
+		{name: "empty charging periods", raw: edit(t, edit(t, base, `"charging_periods": [{`, `"charging_periodz": [{`), `"total_energy": 22.784`, `"total_energy": 22.784, "charging_periods": []`),
+			want: []wantProblem{{"charging_periods", RuleRequired, true}}},
 		{name: "unknown fields are tolerated", raw: edit(t, base, `"meter_id": "MTR-00042-2",`, `"meter_id": "MTR-00042-2", "x_vendor": {"deep": [1, 2, {"a": null}]},`)},
 	}
 	for _, tc := range tests {
@@ -231,6 +237,58 @@ func TestInvalidUTF8IsReplacedVisibly(t *testing.T) {
 	if ValidText("a\xfeb") == ValidText("a\xffb") || ValidText("ok é") != "ok é" {
 		t.Errorf("ValidText")
 	}
+}
+
+// Other implementations mix the versions' field names (issue 12): the
+// other version's name is read, with a finding, instead of losing the value.
+func TestOtherVersionsNamesAreRead(t *testing.T) {
+	v211 := edit(t, readFixture(t, specDir+"/2.1.1/cdr_example.json"), `"stop_date_time"`, `"end_date_time"`)
+	d := Decode(v211, Hint{CountryCode: "NL", PartyID: "TNM"})
+	if d.Rejected || d.Version != V211 || d.CDR.EndDateTime.IsZero() || d.Problems.Blocking() {
+		t.Fatalf("2.1.1 CDR with end_date_time: %s end %v problems %v", d.Version, d.CDR.EndDateTime, d.Problems)
+	}
+	if !hasProblem(d.Problems, "end_date_time", RuleFormat, false) {
+		t.Errorf("no finding for end_date_time: %v", d.Problems)
+	}
+	d = Decode(readFixture(t, realisticCDR), Hint{Version: V230})
+	if d.Rejected || d.CDR.TotalCost.ExclVAT.String() != "10.23" || d.CDR.TotalCost.InclVAT.Decimal.String() != "12.38" {
+		t.Fatalf("2.2.1 CDR read as 2.3.0 lost its billed amount: %+v %v", d.CDR.TotalCost, d.Problems)
+	}
+	if !hasProblem(d.Problems, "total_cost.excl_vat", RuleFormat, false) || hasProblem(d.Problems, "total_cost.before_taxes", RuleRequired, false) {
+		t.Errorf("problems: %v", d.Problems)
+	}
+	t230 := readFixture(t, specDir+"/2.3.0/tariff_12_025kwh_min_price.json")
+	d = Decode(t230, Hint{Version: V221})
+	if d.Rejected || d.Tariff.MinPrice == nil || !hasProblem(d.Problems, "min_price.before_taxes", RuleFormat, false) {
+		t.Errorf("2.3.0 min_price read as 2.2.1: %+v %v", d.Tariff, d.Problems)
+	}
+}
+
+// A list present but empty is not "missing"; a time zone that is not an
+// IANA name is reported, not silently replaced (issue 12).
+func TestEmptyListsAndZoneNames(t *testing.T) {
+	base := readFixture(t, realisticCDR)
+	d := Decode(edit(t, edit(t, base, `"charging_periods": [{`, `"charging_periodz": [{`), `"total_energy": 22.784`,
+		`"total_energy": 22.784, "charging_periods": []`), Hint{})
+	if !strings.Contains(d.Problems.String(), "charging_periods: the list is empty") {
+		t.Errorf("empty list: %v", d.Problems)
+	}
+	loc := readFixture(t, specDir+"/2.2.1/location_example.json")
+	for zone, ok := range map[string]bool{"Europe/Brussels": true, "UTC+2": false, "CET": true, "Local": false, "Mars/Olympus": false} {
+		d := Decode(edit(t, loc, `"time_zone": "Europe/Brussels"`, `"time_zone": "`+zone+`"`), Hint{})
+		if got := !hasProblem(d.Problems, "time_zone", RuleFormat, false); got != ok || d.Rejected {
+			t.Errorf("time_zone %q: accepted without finding = %v, want %v (%v)", zone, got, ok, d.Problems)
+		}
+	}
+}
+
+func hasProblem(ps Problems, path string, rule Rule, blocking bool) bool {
+	for _, p := range ps {
+		if p.Path == path && p.Rule == rule && p.Blocking == blocking {
+			return true
+		}
+	}
+	return false
 }
 
 func TestTypeProblemMessage(t *testing.T) {
@@ -446,20 +504,27 @@ func TestDateTime(t *testing.T) {
 		{in: "2018-01-01T01:08:01.123456789Z", want: "2018-01-01T01:08:01.123Z"},
 		{in: "2015-06-29T22:39:09+02:00", want: "2015-06-29T20:39:09Z", offset: true},
 		{in: "2015-06-29T20:39:09-01:30", want: "2015-06-29T22:09:09Z", offset: true},
+		// Shapes other implementations send (issue 12): read, with a note.
+		{in: "2022-01-02 00:00:00+00:00", want: "2022-01-02T00:00:00Z", offset: true},
+		{in: "2022-01-02T00:00Z", want: "2022-01-02T00:00:00Z", offset: true},
+		{in: "2022-01-02 10:30", want: "2022-01-02T10:30:00Z", offset: true},
+		{in: "2015-06-29T22:39:09.5+0200", want: "2015-06-29T20:39:09.500Z", offset: true},
+		{in: "2015-06-29T22:39:09+02", want: "2015-06-29T20:39:09Z", offset: true},
+		{in: "2015-06-29", want: "2015-06-29T00:00:00Z", offset: true},
+		{in: "2015-06-29T20:39:09+2", bad: true},
+		{in: "2015-06-29X20:39:09", bad: true},
 		{in: "1970-1-1T00:00:00Z", want: "1970-01-01T00:00:00Z"},
 		{in: "1970-01-01T00:00:00Z", want: "1970-01-01T00:00:00Z"},
 		{in: "2024-02-29T00:00:00Z", want: "2024-02-29T00:00:00Z"},
 		{in: "2023-02-29T00:00:00Z", bad: true},
-		{in: "2015-06-29 20:39:09Z", bad: true},
 		{in: "2015-06-29T24:00:00Z", bad: true},
 		{in: "2015-06-29T20:39:09.Z", bad: true},
 		{in: "2015-06-29T20:39:09.1234567890Z", bad: true},
-		{in: "2015-06-29T20:39:09+0200", bad: true},
-		{in: "2015-06-29", bad: true},
 		{in: "", bad: true},
 	}
 	for _, tc := range tests {
-		got, offset, err := parseDateTime(tc.in)
+		got, note, err := parseDateTime(tc.in)
+		offset := note != ""
 		if (err != nil) != tc.bad {
 			t.Errorf("%q: err %v, want bad=%v", tc.in, err, tc.bad)
 			continue

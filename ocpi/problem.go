@@ -83,3 +83,11 @@ func (ps Problems) Has(r Rule) bool {
 	}
 	return false
 }
+
+func (ps Problems) String() string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, "; ")
+}

@@ -3,6 +3,8 @@ package ocpi
 import (
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -52,6 +54,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// requiredList checks a list that needs at least one element and says
+// which way it fails: absent, or present but empty ("charging_periods": []).
+// It reports whether the list has no element.
+func (v *validator) requiredList(field string, present bool, n int, blocking bool) bool {
+	switch {
+	case n > 0:
+		return false
+	case present:
+		v.reportAt(field, RuleRequired, blocking, "the list is empty; at least one element is required")
+	default:
+		v.reportAt(field, RuleRequired, blocking, "required field is missing")
+	}
+	return true
 }
 
 func (v *validator) required(field string, missing, blocking bool) bool {
@@ -283,7 +300,7 @@ func volumeTolerance(n int) decimal.Decimal {
 }
 
 func (v *validator) chargingPeriods(c *CDR, sessionKnown bool) {
-	if v.required("charging_periods", len(c.ChargingPeriods) == 0, true) {
+	if v.requiredList("charging_periods", c.ChargingPeriods != nil, len(c.ChargingPeriods), true) {
 		return
 	}
 	dims := cdrDimensions22
@@ -311,7 +328,7 @@ func (v *validator) chargingPeriods(c *CDR, sessionKnown bool) {
 		if c.Version != V211 {
 			v.str("tariff_id", p.TariffID, 36, false, false)
 		}
-		if !v.required("dimensions", len(p.Dimensions) == 0, true) {
+		if !v.requiredList("dimensions", p.Dimensions != nil, len(p.Dimensions), true) {
 			dm := v.enter("dimensions")
 			for j := range p.Dimensions {
 				x := &p.Dimensions[j]
@@ -485,7 +502,7 @@ func (v *validator) tariff(t *Tariff) {
 			v.reportAt("min_price", RuleOrder, true, "min_price is greater than max_price")
 		}
 	}
-	if !v.required("elements", len(t.Elements) == 0, true) {
+	if !v.requiredList("elements", t.Elements != nil, len(t.Elements), true) {
 		m := v.enter("elements")
 		for i := range t.Elements {
 			k := v.index(i)
@@ -520,7 +537,7 @@ func (v *validator) priceLimit(field string, p *PriceLimit) {
 }
 
 func (v *validator) tariffElement(el *TariffElement, version Version) {
-	if !v.required("price_components", len(el.PriceComponents) == 0, true) {
+	if !v.requiredList("price_components", el.PriceComponents != nil, len(el.PriceComponents), true) {
 		m := v.enter("price_components")
 		for i := range el.PriceComponents {
 			pc := &el.PriceComponents[i]
@@ -656,13 +673,17 @@ func (v *validator) location(l *Location) {
 	v.str("country", l.Country, 3, true, false)
 	v.geo(l.Coordinates)
 	v.str("time_zone", l.TimeZone, 255, !v211, false)
+	if l.TimeZone != "" && !ianaZone(l.TimeZone) {
+		v.reportAt("time_zone", RuleFormat, false, strconv.Quote(l.TimeZone)+" is not an IANA time zone name "+
+			"(e.g. Europe/Berlin): pricing takes the zone from the coordinates or the country instead")
+	}
 	m := v.enter("evses")
 	for i := range l.EVSEs {
 		e := &l.EVSEs[i]
 		k := v.index(i)
 		v.str("uid", e.UID, pick(v211, 39, 36), true, true)
 		v.str("evse_id", e.EVSEID, 48, false, false)
-		if !v.required("connectors", len(e.Connectors) == 0, false) {
+		if !v.requiredList("connectors", e.Connectors != nil, len(e.Connectors), false) {
 			cm := v.enter("connectors")
 			for j := range e.Connectors {
 				c := &e.Connectors[j]
@@ -747,4 +768,20 @@ func (s *volumeSum) sum() decimal.Decimal {
 		return s.slow
 	}
 	return decimal.New(s.micros, -6)
+}
+
+// ianaZones caches ianaZone's answers: time.LoadLocation reads the zone
+// database on every call.
+var ianaZones sync.Map
+
+// ianaZone reports whether name is an IANA time zone that this system (or
+// the tzdata embedded in the binary) knows. "Local" and "" are not names.
+func ianaZone(name string) bool {
+	if v, ok := ianaZones.Load(name); ok {
+		return v.(bool)
+	}
+	_, err := time.LoadLocation(name)
+	ok := err == nil && name != "Local" && !strings.ContainsAny(name, " ")
+	ianaZones.Store(name, ok)
+	return ok
 }

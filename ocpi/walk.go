@@ -323,13 +323,15 @@ func (d *decoder) dateTime(i int32, blocking bool) time.Time {
 		return time.Time{}
 	}
 	s := d.text(i)
-	t, offset, err := parseDateTime(s)
+	t, note, err := parseDateTime(s)
 	if err != nil {
 		d.report(RuleFormat, blocking, strconv.Quote(shorten(s))+" is "+err.Error())
 		return time.Time{}
 	}
-	if offset {
-		d.report(RuleFormat, false, strconv.Quote(s)+" has a numeric offset; OCPI DateTimes are UTC (converted to "+FormatDateTime(t)+")")
+	if note != "" {
+		// Read exactly, so it does not block, unless only a date was given.
+		d.report(RuleFormat, blocking && strings.Contains(note, noteDateOnly), strconv.Quote(shorten(s))+
+			" is not OCPI's DateTime format ("+note+"); read as "+FormatDateTime(t))
 	}
 	return t
 }

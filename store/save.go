@@ -319,7 +319,7 @@ func (w *writer) classify(in *received) ocpi.Outcome {
 	}
 	switch {
 	case r.Rejected || objects == 0:
-		return w.reject(in, ocpi.Problem{Rule: ocpi.RuleKind, Message: "rejected: no object could be decoded"})
+		return w.reject(in, ocpi.Problem{Rule: ocpi.RuleKind, Message: "rejected: no object could be decoded", Blocking: true})
 	case objects > 1:
 		return w.reject(in, ocpi.Problem{Rule: ocpi.RuleKind, Message: "more than one object decoded from one payload"})
 	}
@@ -353,6 +353,8 @@ func (w *writer) reject(in *received, why ocpi.Problem) ocpi.Outcome {
 	problems := in.r.Problems
 	if !in.r.Rejected || len(problems) == 0 {
 		problems = append(ocpi.Problems{why}, problems...)
+		// The caller's summary and reply name the reason Save refused it.
+		in.r.Problems = problems
 	}
 	for _, p := range problems {
 		row := w.t.rejects.row()
@@ -956,7 +958,7 @@ func unstorableTariff(t *ocpi.Tariff) string {
 
 func missingLastUpdated() ocpi.Problem {
 	return ocpi.Problem{Path: "last_updated", Rule: ocpi.RuleRequired, Blocking: true,
-		Message: "a versioned object needs last_updated to be stored"}
+		Message: "no readable last_updated: tariff, location and invoice reconciliation versions are keyed by it"}
 }
 
 // pivoted are a period's volumes by type, scaled to DECIMAL(18,6), in the

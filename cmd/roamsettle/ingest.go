@@ -261,7 +261,7 @@ func printIngestSummary(w io.Writer, s ingest.Summary) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  duplicates %d (acknowledged, nothing changed)\n", s.Duplicates)
-	fmt.Fprintf(w, "  conflicts  %d (a different body under a stored CDR id: refused)\n", s.Conflicts)
+	fmt.Fprintf(w, "  conflicts  %d (a different body under a stored identity: refused)\n", s.Conflicts)
 	fmt.Fprintf(w, "  rejected   %d\n", s.Rejected)
 	for _, r := range ingest.SortedRules(s.RejectedByRule) {
 		fmt.Fprintf(w, "    %-18s %d\n", r, s.RejectedByRule[r])

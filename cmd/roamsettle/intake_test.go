@@ -40,6 +40,28 @@ func cdrLine(t *testing.T, id string, edits ...string) string {
 	return s
 }
 
+// specLine is a spec example as one NDJSON line, each (old, new) edit
+// applied exactly once (old is matched in the compacted JSON).
+func specLine(t *testing.T, name string, edits ...string) string {
+	t.Helper()
+	raw, err := os.ReadFile("../../testdata/ocpi/spec/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatal(err)
+	}
+	s := b.String()
+	for i := 0; i+1 < len(edits); i += 2 {
+		if n := strings.Count(s, edits[i]); n != 1 {
+			t.Fatalf("specLine %s: %d occurrences of %q", name, n, edits[i])
+		}
+		s = strings.Replace(s, edits[i], edits[i+1], 1)
+	}
+	return s
+}
+
 type intakeCase struct {
 	name   string
 	input  string   // the file
@@ -128,6 +150,65 @@ func TestIngestCatalogue(t *testing.T) {
 		stdout: []string{`accepted   1  cdr 1`, `too_large +1`},
 		query:  `SELECT coalesce(total_cost_excl_vat::VARCHAR, 'NULL') || ' ' || total_cost_incl_vat || ' ' || blocking FROM cdrs`,
 		want:   `NULL 12.380000 false`,
+	}, {
+		// What other implementations send: DateTimes with a space, without
+		// seconds, with an offset refused the whole tariff or location.
+		name: "last_updated in other implementations' shapes",
+		input: specLine(t, "2.2.1/tariff_1_simple_2hour.json", `"last_updated":"2015-06-29T20:39:09Z"`, `"last_updated":"2022-01-02 00:00:00+00:00"`) + "\n" +
+			specLine(t, "2.2.1/location_example.json", `"time_zone":"Europe/Brussels","last_updated":"2015-06-29T20:39:09Z"`,
+				`"time_zone":"Europe/Brussels","last_updated":"2022-01-02T00:00Z"`) + "\n",
+		stdout: []string{`accepted   2  tariff 1  location 1`, `rejected   0`, `format +2`},
+		query: `SELECT (SELECT last_updated::VARCHAR FROM tariffs) || ' ' || (SELECT last_updated::VARCHAR FROM locations) || ' ' ||
+			(SELECT string_agg(path || ' ' || blocking, ', ' ORDER BY path) FROM findings WHERE rule = 'format')`,
+		want: `2022-01-02 00:00:00+00 2022-01-02 00:00:00+00 last_updated false, last_updated false`,
+	}, {
+		// A 2.1.1 CDR naming its end with the 2.2 name was blocked for a
+		// missing stop_date_time.
+		name:   "a 2.1.1 CDR with end_date_time",
+		input:  specLine(t, "2.1.1/cdr_example.json", `"stop_date_time"`, `"end_date_time"`) + "\n",
+		args:   []string{"--partner", "NL-TNM"},
+		stdout: []string{`accepted   1  cdr 1`},
+		query: `SELECT end_date_time::VARCHAR || ' ' || blocking || ' ' ||
+			(SELECT message FROM findings WHERE path = 'end_date_time') FROM cdrs`,
+		want: `2015-06-29 23:37:32+00 false end_date_time is not a 2.1.1 field: read as stop_date_time`,
+	}, {
+		// A 2.2.1-shaped CDR imported with --version 2.3.0 lost its billed amount.
+		name:   "a 2.2.1 CDR imported as 2.3.0",
+		input:  cdrLine(t, "V1") + "\n",
+		args:   []string{"--version", "2.3.0"},
+		stdout: []string{`accepted   1  cdr 1`},
+		query:  `SELECT total_cost_excl_vat || ' ' || total_cost_incl_vat || ' ' || version FROM cdrs`,
+		want:   `10.230000 12.380000 2.3.0`,
+	}, {
+		// A time zone that is not an IANA name was stored without a finding.
+		name:   "a location whose time_zone is UTC+2",
+		input:  specLine(t, "2.2.1/location_example.json", `"time_zone":"Europe/Brussels"`, `"time_zone":"UTC+2"`) + "\n",
+		stdout: []string{`accepted   1  location 1`, `format +1`},
+		query:  `SELECT (SELECT time_zone FROM locations) || ' ' || (SELECT path || ': ' || message FROM findings)`,
+		want:   `UTC+2 time_zone: "UTC+2" is not an IANA time zone name (e.g. Europe/Berlin): pricing takes the zone from the coordinates or the country instead`,
+	}, {
+		// A tariff id clash was reported as "CDR ...".
+		name: "two bodies of one tariff version",
+		input: specLine(t, "2.2.1/tariff_1_simple_2hour.json") + "\n" +
+			specLine(t, "2.2.1/tariff_1_simple_2hour.json", `"price":2.00`, `"price":2.50`) + "\n",
+		stdout: []string{`conflicts  1`, `input.ndjson: record 2: tariff DE-ALL 12: a different body`},
+		query:  `SELECT kind || ' ' || id FROM conflicts`,
+		want:   `tariff 12`,
+	}, {
+		// A present but empty list was reported as missing.
+		name:   "a CDR with an empty list of charging periods",
+		input:  cdrLine(t, "E1", `"charging_periods":[{`, `"charging_periods":[],"x":[{`) + "\n",
+		stdout: []string{`accepted   1  cdr 1`},
+		query:  `SELECT path || ': ' || message || ' ' || blocking FROM findings WHERE path = 'charging_periods'`,
+		want:   `charging_periods: the list is empty; at least one element is required true`,
+	}, {
+		// The first line of a reject hid its cause (the store's refusal)
+		// under a note and "(and 1 more)".
+		name:   "a tariff without last_updated",
+		input:  specLine(t, "2.2.1/tariff_1_simple_2hour.json", `,"last_updated":"2015-06-29T20:39:09Z"`, `,"tariff_alt_url":"`+strings.Repeat("u", 300)+`"`) + "\n",
+		stdout: []string{`rejected   1`, `input.ndjson: record 1: last_updated: no readable last_updated: tariff, location and invoice reconciliation versions are keyed by it \[required, blocks pricing\] \(and 2 more\)`},
+		query:  `SELECT string_agg(coalesce(path, '') || ' ' || rule || ' ' || blocking, ', ' ORDER BY path) FROM rejects`,
+		want:   `last_updated required true, last_updated required false, tariff_alt_url length false`,
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runIntake(t, tc) })
