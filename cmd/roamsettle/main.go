@@ -36,6 +36,7 @@ var commands = map[string]command{
 	"gen":       {"generate deterministic synthetic OCPI data with injected billing errors", runGen},
 	"ingest":    {"import OCPI CDRs, tariffs and locations from files into the database", runIngest},
 	"rejects":   {"list what could not be stored, with the field path and rule", runRejects},
+	"status":    {"what the database holds per partner: objects, receipts, pulls, rejects, findings", runStatus},
 	"price":     {"price one CDR against a tariff and explain the amount", runPrice},
 	"reprice":   {"re-price every CDR stored for a month (kernel over Arrow batches) and write the results back", runReprice},
 	"serve":     {"serve the OCPI receiver (versions, credentials, CDRs, tariffs, locations) over HTTP(S)", runServe},
