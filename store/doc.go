@@ -76,7 +76,6 @@
 // ledger: runs, run_attempts, run_steps, run_outputs; runs.go),
 // 0009_intake.sql (cdr_dimensions.volume nullable for numbers that do not
 // fit, numbers.go; rejects.blocking).
-
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
