@@ -710,7 +710,7 @@ func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, res 
 		p.tariff, assumed = periodTariff(cp.TariffID, tariffs)
 		switch {
 		case p.tariff < 0 && cp.TariffID == "":
-			warn(WarnPeriodNoTariff, k, "period has no tariff_id and %d tariffs were given: which one applies cannot be told, not priced", len(tariffs))
+			res.warnf(WarnPeriodNoTariff, k, "period has no tariff_id and %d tariffs were given: which one applies cannot be told, not priced", len(tariffs))
 		case p.tariff < 0:
 			res.warnf(WarnPeriodNoTariff, k, "tariff %q of the period not among the %d tariffs given: not priced", cp.TariffID, len(tariffs))
 		case assumed:
