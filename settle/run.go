@@ -66,11 +66,14 @@ type Running struct {
 	Summary *Summary
 }
 
-// Phase is a stage of the run: how long it took and the process's peak
-// memory when it ended (Options.PeakRSS reads it).
+// Phase is a stage of the run: how long it took, the process's CPU time
+// in it (all threads, DuckDB's included: on a shared machine a steadier
+// measure than the wall clock) and the process's peak memory when it ended
+// (both from ProcessStats, when the process sets it).
 type Phase struct {
 	Name    string
 	Elapsed time.Duration
+	CPU     time.Duration
 	PeakRSS int64
 }
 
@@ -127,11 +130,13 @@ type currencySums struct {
 	cdrs, sum, abs int64
 }
 
-func (s *Summary) phase(name string, since *time.Time, progress func(Phase), peak func() int64) {
+func (s *Summary) phase(name string, since *time.Time, cpu *time.Duration, progress func(Phase)) {
 	now := time.Now()
 	p := Phase{Name: name, Elapsed: now.Sub(*since)}
-	if peak != nil {
-		p.PeakRSS = peak()
+	if ProcessStats != nil {
+		c, peak := ProcessStats()
+		p.CPU, p.PeakRSS = c-*cpu, peak
+		*cpu = c
 	}
 	s.Phases = append(s.Phases, p)
 	if progress != nil {
@@ -140,9 +145,9 @@ func (s *Summary) phase(name string, since *time.Time, progress func(Phase), pea
 	*since = now
 }
 
-// PeakRSS, when set by the process, reports its peak memory for the
-// phases (the domain does not read /proc itself).
-var PeakRSS func() int64
+// ProcessStats, when set by the process, reports its CPU time so far and
+// its peak memory for the phases (the domain does not read /proc itself).
+var ProcessStats func() (cpu time.Duration, peakRSS int64)
 
 // Execute runs one settlement run: it selects the scope's CDRs by the
 // period rule, prices each against the tariff version in effect (the
@@ -196,7 +201,11 @@ func (r *runner) execute(sink Sink) error {
 	sum, id := r.sum, r.opts.Run.ID()
 	started := sum.Started
 	mark := started
-	phase := func(name string) { sum.phase(name, &mark, r.opts.Progress, PeakRSS) }
+	var cpu time.Duration
+	if ProcessStats != nil {
+		cpu, _ = ProcessStats()
+	}
+	phase := func(name string) { sum.phase(name, &mark, &cpu, r.opts.Progress) }
 	if err := r.loadTariffs(); err != nil {
 		return err
 	}

@@ -748,3 +748,28 @@ func (s *Store) repricePeriods(ctx context.Context, in string, out map[int64]*oc
 	}
 	return rows.Err()
 }
+
+// TableLayout is how a table is stored: its rows and row groups (DuckDB's
+// unit of scanning and of zone-map pruning). A database built by many small
+// commits can hold far more, smaller row groups than one built in bulk.
+type TableLayout struct {
+	Table     string
+	Rows      int64
+	RowGroups int64
+}
+
+// Layouts reports the layout of the tables a settle run scans.
+func (s *Store) Layouts(ctx context.Context) ([]TableLayout, error) {
+	var out []TableLayout
+	for _, t := range []string{"cdrs", "charging_periods"} {
+		l := TableLayout{Table: t}
+		// One row per segment and column: count the cdr_key column's.
+		err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(count), 0), count(DISTINCT row_group_id)
+			FROM pragma_storage_info('`+t+`') WHERE column_name = 'cdr_key' AND segment_type <> 'VALIDITY'`).Scan(&l.Rows, &l.RowGroups)
+		if err != nil {
+			return nil, errorf("layout", t, err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}

@@ -80,13 +80,21 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 	printRepriceSummary(env.Stdout, sum)
 	if *verbose {
 		for _, p := range sum.Phases {
-			fmt.Fprintf(env.Stdout, "  phase %-20s %8s, peak memory %d MiB\n", p.Name, p.Elapsed.Round(time.Millisecond), p.PeakRSS>>20)
+			fmt.Fprintf(env.Stdout, "  phase %-20s %8s, CPU %8s, peak memory %d MiB\n", p.Name, p.Elapsed.Round(time.Millisecond),
+				p.CPU.Round(time.Millisecond), p.PeakRSS>>20)
 		}
 		cdrs, lines, checksum, err := st.PricedChecksum(ctx, run.ID())
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "  stored: %d priced_cdrs, %d priced_lines, checksum %s\n", cdrs, lines, checksum)
+		layouts, err := st.Layouts(ctx)
+		if err != nil {
+			return err
+		}
+		for _, l := range layouts {
+			fmt.Fprintf(env.Stdout, "  layout: %s %d rows in %d row groups (%d rows each on average)\n", l.Table, l.Rows, l.RowGroups, l.Rows/max(l.RowGroups, 1))
+		}
 	}
 	return nil
 }
@@ -108,7 +116,7 @@ func settleRun(ctx context.Context, st *store.Store, opts settle.Options, memLim
 			return nil, fmt.Errorf("--memory-limit: %w", err)
 		}
 	}
-	settle.PeakRSS = peakRSS
+	settle.ProcessStats = processStats
 	return settle.Execute(ctx, st, st, opts)
 }
 

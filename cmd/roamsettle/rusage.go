@@ -4,6 +4,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"syscall"
+	"time"
 )
 
 // peakRSS is the process's peak resident memory in bytes (0 if unknown).
@@ -13,6 +14,16 @@ func peakRSS() int64 {
 		return 0
 	}
 	return ru.Maxrss * 1024 // Linux reports KiB
+}
+
+// processStats is the process's CPU time (user + system, all threads) and
+// peak resident memory.
+func processStats() (time.Duration, int64) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), ru.Maxrss * 1024
 }
 
 // startCPUProfile writes a pprof CPU profile to path until stop is called.
