@@ -14,10 +14,11 @@ import (
 	"github.com/roamsettle/roamsettle/synth"
 )
 
-// TestBuildRepriceBenchDB builds the database `make bench-reprice` re-prices:
-// a generated month of REPRICE_BENCH_BASE sessions ingested normally, then
-// its CDRs and charging periods replicated in SQL with new keys and ids until
-// there are REPRICE_BENCH_CDRS CDRs (the ingest path is measured elsewhere).
+// TestBuildRepriceBenchDB builds the replicated layout of `make
+// bench-reprice` (REPRICE_BENCH_LAYOUT=replicated; the default layout is
+// built by gen and ingest): a generated month of REPRICE_BENCH_BASE
+// sessions ingested normally, then its CDRs and charging periods replicated
+// in SQL with new keys and ids until there are REPRICE_BENCH_CDRS CDRs.
 // It runs only when REPRICE_BENCH_DB names the file, and keeps an existing one.
 func TestBuildRepriceBenchDB(t *testing.T) {
 	path := os.Getenv("REPRICE_BENCH_DB")
