@@ -143,6 +143,9 @@ type Evaluation struct {
 	// Note says why a CDR is NOT_VERIFIABLE.
 	Note     string
 	Findings Findings
+	// Result is the recomputation itself (its Explain tells it period by
+	// period); nil when not priced.
+	Result *pricing.Result
 }
 
 // Difference is recomputed - billed of total_cost (excl, incl), in

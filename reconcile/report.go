@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"text/tabwriter"
+
+	"github.com/shopspring/decimal"
 )
 
 // Report is the reconciliation of one partner's period: every CDR's
@@ -17,6 +19,8 @@ type Report struct {
 	Findings        []Finding
 	Invoice         *InvoiceResult
 	Disputes        []*Dispute
+	// TokensKnown: the CDRs' tokens were checked against the eMSP's list.
+	TokensKnown bool
 }
 
 // Sort orders everything by CDR identity, so that a report never depends
@@ -141,6 +145,7 @@ type JSONReport struct {
 	CDRs     []JSONCDR     `json:"cdrs"`
 	Findings []JSONFinding `json:"findings"`
 	Invoice  *JSONInvoice  `json:"invoice,omitempty"`
+	KPIs     *KPIs         `json:"kpis,omitempty"`
 }
 
 // sums accumulates money per currency in millionths.
@@ -222,11 +227,14 @@ func (r *Report) Build() *JSONReport {
 	return out
 }
 
-// WriteJSON writes the report as one indented JSON object.
+// WriteJSON writes the report as one indented JSON object, with its KPIs.
 func (r *Report) WriteJSON(w io.Writer) error {
+	j := r.Build()
+	k := r.KPIs(r.TokensKnown)
+	j.KPIs = &k
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(r.Build())
+	return enc.Encode(j)
 }
 
 // WriteSummary writes the summary table: CDRs, accepted, disputed, the
@@ -285,6 +293,15 @@ func (r *Report) WriteSummary(w io.Writer) error {
 			}
 		}
 	}
+	k := r.KPIs(r.TokensKnown)
+	pct := func(s *string) string {
+		if s == nil {
+			return "-"
+		}
+		return decimal.RequireFromString(*s).Shift(2).StringFixed(2) + " %"
+	}
+	fmt.Fprintf(tw, "  KPIs\tacceptance %s\tdisputes %s\tin effect %s\tzone resolved %s\ttokens known %s\n", pct(k.AcceptanceRate),
+		pct(k.DisputeRate), pct(k.PricedInEffectRate), pct(k.ZoneResolvedRate), pct(k.TokenKnownRate))
 	if inv := j.Invoice; inv != nil {
 		fmt.Fprintf(tw, "  invoice lines\t%d\n", len(inv.Lines))
 		for _, c := range LineClasses {

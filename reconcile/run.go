@@ -47,7 +47,7 @@ type Input struct {
 // hypotheses for those that differ), matches the invoices and raises the
 // disputes. It is deterministic: the same input gives the same report.
 func Reconcile(in *Input) *Report {
-	r := &Report{Period: in.PeriodName, Partner: in.Partner}
+	r := &Report{Period: in.PeriodName, Partner: in.Partner, TokensKnown: in.Tokens != nil && in.Tokens.Len() > 0}
 	held := map[string]*Held{}
 	for _, c := range in.CDRs {
 		ev := in.evaluate(c, in.Period)
@@ -76,6 +76,10 @@ func heldOf(ev *Evaluation, inPeriod bool) *Held {
 		Recomputed: ev.Recomputed[TotalCost], Verdict: ev.Verdict, InPeriod: inPeriod}
 }
 
+// Evaluate reconciles one CDR on its own (price --db): the period is not
+// checked.
+func (in *Input) Evaluate(c *ocpi.CDR) *Evaluation { return in.evaluate(c, Window{}) }
+
 // evaluate prices one CDR with the versions in effect (else the tariffs it
 // embeds) and evaluates it.
 func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
@@ -90,8 +94,9 @@ func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
 			cs.Tariffs = append(cs.Tariffs, *t)
 		}
 	}
+	embedded := false
 	if len(cs.Tariffs) == 0 && len(c.Tariffs) > 0 {
-		cs.Tariffs = c.Tariffs
+		cs.Tariffs, embedded = c.Tariffs, true
 	}
 	x := &Context{Period: period, Tokens: in.Tokens, Locations: in.Locations, Stored: in.Stored, Limits: in.Limits,
 		Problems: in.Problems[IdentityKey(c.CountryCode, c.PartyID, c.ID)]}
@@ -101,5 +106,10 @@ func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
 		x.Priced = cs.Result
 	}
 	cs.Findings = Validate(c, x)
-	return Evaluate(cs)
+	ev := Evaluate(cs)
+	ev.Result = cs.Result
+	if embedded {
+		ev.Versions = versionsOf(cs.Tariffs, true)
+	}
+	return ev
 }

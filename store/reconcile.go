@@ -300,21 +300,9 @@ func (s *Store) ReconcileInput(ctx context.Context, sel *settle.Selection) (*rec
 	if in.CDRs, in.Problems, err = s.ReconcileCDRs(ctx, sel); err != nil {
 		return nil, err
 	}
-	ts, err := s.PublishedTariffs(ctx, owner.CountryCode, owner.PartyID)
-	if err != nil {
+	if err := s.ReconcileOwner(ctx, owner, in); err != nil {
 		return nil, err
 	}
-	for _, t := range ts {
-		k := ocpi.Key(t.ID)
-		in.Versions[k] = append(in.Versions[k], t.Tariff)
-	}
-	locs, err := s.LocationVersions(ctx, owner)
-	if err != nil {
-		return nil, err
-	}
-	idx := newLocationIndex(locs)
-	in.Locations, in.ConnectorTariffs = idx.published, idx.connectorTariffs
-	in.Zones = pricing.ZoneChain{idx, pricing.CountryZones{}, pricing.DefaultCoordinateZones()}
 	dups, conflicts, err := s.ReceivedAgain(ctx, owner.CountryCode, owner.PartyID)
 	if err != nil {
 		return nil, err
@@ -336,6 +324,31 @@ func (s *Store) ReconcileInput(ctx context.Context, sel *settle.Selection) (*rec
 	}
 	in.Stored = stored
 	return in, nil
+}
+
+// ReconcileOwner fills what an owner's CDRs are priced and checked with:
+// its tariff versions, its locations (zones, connector tariffs, published
+// EVSEs).
+func (s *Store) ReconcileOwner(ctx context.Context, owner settle.Party, in *reconcile.Input) error {
+	if in.Versions == nil {
+		in.Versions = map[string][]ocpi.Tariff{}
+	}
+	ts, err := s.PublishedTariffs(ctx, owner.CountryCode, owner.PartyID)
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		k := ocpi.Key(t.ID)
+		in.Versions[k] = append(in.Versions[k], t.Tariff)
+	}
+	locs, err := s.LocationVersions(ctx, owner)
+	if err != nil {
+		return err
+	}
+	idx := newLocationIndex(locs)
+	in.Locations, in.ConnectorTariffs = idx.published, idx.connectorTariffs
+	in.Zones = pricing.ZoneChain{idx, pricing.CountryZones{}, pricing.DefaultCoordinateZones()}
+	return nil
 }
 
 // locationIndex answers, from the owner's stored location versions, the

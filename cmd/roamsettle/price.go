@@ -16,6 +16,9 @@ import (
 )
 
 func runPrice(ctx context.Context, env *Env, args []string) error {
+	if hasFlag(args, "db") {
+		return runPriceStored(ctx, env, args) // a stored CDR: price_db.go
+	}
 	fs := newFlagSet(env, "price", "--cdr C.json [--tariff T.json]",
 		"Prices one CDR (OCPI 2.1.1, 2.2.1 or 2.3.0) against a tariff and explains the amount. Files hold a JSON\n"+
 			"object, a JSON list, NDJSON or OCPI response pages (read as `ingest` reads them); without --tariff the\n"+

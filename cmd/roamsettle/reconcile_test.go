@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -201,6 +202,19 @@ func TestReconcileGroundTruth(t *testing.T) {
 			score(counts, "invoice "+c, lineTruth[c], lineFound[c])
 		}
 	}
+	// price --db shows, for a stored CDR, each hypothesis tried and the
+	// one that explains the billed amount.
+	for _, r := range gt {
+		if r["error_kind"] != "wrong_tariff_version" {
+			continue
+		}
+		out := rs(t, "price", "--db", db, "--cdr", r["country_code"]+"-"+r["party_id"]+"-"+r["cdr_id"], "--explain")
+		if !strings.Contains(out, "MISMATCH (TARIFF_VERSION") || !strings.Contains(out, "TARIFF_VERSION: tariff") ||
+			!strings.Contains(out, "EXPLAINS the billed amount") || !strings.Contains(out, "total_cost") {
+			t.Errorf("price --db %s:\n%s", r["cdr_id"], out)
+		}
+		break
+	}
 	var kinds []string
 	for k := range counts {
 		kinds = append(kinds, k)
@@ -228,6 +242,19 @@ func TestReconcileIdempotentAndLateCDR(t *testing.T) {
 	first := rs(t, "reconcile", "--db", db, "--period", "2026-10", "--partner", party, "--json")
 	if again := rs(t, "reconcile", "--db", db, "--period", "2026-10", "--partner", party, "--json"); again != first {
 		t.Fatal("the same inputs reconciled twice differ")
+	}
+	// The disputes it raised, once, and one moved along its lifecycle.
+	var ds []disputeJSON
+	if err := json.Unmarshal([]byte(rs(t, "disputes", "--db", db, "--partner", party, "--json")), &ds); err != nil || len(ds) == 0 {
+		t.Fatalf("disputes: %v (%d)", err, len(ds))
+	}
+	ref := ds[0].CountryCode + "-" + ds[0].PartyID + "-" + ds[0].CDRID
+	if out := rs(t, "disputes", "move", "--db", db, "--cdr", ref, "--to", "sent", "--note", "mailed"); !strings.Contains(out, "sent (event 2)") {
+		t.Errorf("move: %s", out)
+	}
+	var code int
+	if code = Run(context.Background(), []string{"disputes", "move", "--db", db, "--cdr", ref, "--to", "raised"}, io.Discard, io.Discard); code == 0 {
+		t.Error("sent -> raised allowed")
 	}
 	// A late CDR: the party's first CDR under a new id, received now.
 	lines, err := os.ReadFile(filepath.Join(data, p.CDRFile))
