@@ -345,3 +345,35 @@ func TestRunLedgerEarliest(t *testing.T) {
 		}
 	}
 }
+
+// A database created by a process that is killed before its first
+// checkpoint (serve, SIGKILL) opens again with what it committed: its
+// migrations are not left in the WAL, which DuckDB could not replay.
+func TestFreshDatabaseSurvivesSIGKILL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fresh.duckdb")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRunLedgerChild$")
+	cmd.Env = append(os.Environ(), runClaimerEnv+"="+path)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err != nil || !strings.HasPrefix(line, "claimed") {
+		t.Fatalf("child: %q %v", line, err)
+	}
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopening a database whose creator was killed: %v", err)
+	}
+	defer s.Close()
+	if r, err := s.RunByKey(ctx, octFinal); err != nil || r.Status != RunInterrupted {
+		t.Fatalf("the run the killed process claimed (committed to the WAL): %+v %v", r, err)
+	}
+}

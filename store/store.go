@@ -181,6 +181,16 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
 	}
+	if current < len(ms) {
+		// Schema changes must not stay in the WAL: DuckDB 1.5.6 cannot
+		// replay an ALTER TABLE ADD COLUMN on a table with a nextval()
+		// default ("GetDefaultDatabase with no default database set"), so a
+		// process killed before its first checkpoint left a database that
+		// no longer opens, with every row written since in that WAL.
+		if _, err := s.db.ExecContext(ctx, `CHECKPOINT`); err != nil {
+			return fmt.Errorf("checkpoint after migrations: %w", err)
+		}
+	}
 	return nil
 }
 
