@@ -75,7 +75,9 @@
 // for reconcile, disputes.go writes and moves), 0008_runs.sql (the run
 // ledger: runs, run_attempts, run_steps, run_outputs; runs.go),
 // 0009_intake.sql (cdr_dimensions.volume nullable for numbers that do not
-// fit, numbers.go; rejects.blocking).
+// fit, numbers.go; rejects.blocking), 0010_invoices.sql (invoice_documents
+// and invoice_inputs: issued invoices and credit notes with their input
+// snapshots, append-only; invoices.go implements invoicing.Ledger).
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
