@@ -77,3 +77,15 @@ func FileName(d *Document, f Format) string {
 		return '-'
 	}, base) + "." + string(f)
 }
+
+// Files calls write once per rendering of the document, in Formats order,
+// with the file name and a function that renders it. The caller chooses
+// the directory and writes atomically (internal/atomicfile.Write).
+func Files(d *Document, pdf PDFOptions, write func(name string, render func(io.Writer) error) error) error {
+	for _, f := range FormatsOf(d) {
+		if err := write(FileName(d, f), func(w io.Writer) error { return Render(w, d, f, pdf) }); err != nil {
+			return err
+		}
+	}
+	return nil
+}

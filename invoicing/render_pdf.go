@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"codeberg.org/go-pdf/fpdf"
 )
@@ -133,9 +132,26 @@ func needsCJK(d *Document) bool {
 
 func hasCJK(s string) bool {
 	for _, r := range s {
-		if r >= 0x2E80 && (unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || (r >= 0x3000 && r <= 0x303F)) {
+		if isCJK(r) {
 			return true
 		}
+	}
+	return false
+}
+
+// isCJK reports whether r is in a CJK block. Blocks, not scripts: the
+// long-vowel mark ー and the ideographic punctuation are "Common" script
+// yet only CJK fonts have them.
+func isCJK(r rune) bool {
+	switch {
+	case r < 0x2E80:
+		return false
+	case r <= 0x33FF, // radicals, punctuation, kana, bopomofo, jamo, enclosed, compatibility
+		r >= 0x3400 && r <= 0x4DBF, r >= 0x4E00 && r <= 0x9FFF, // ideographs
+		r >= 0xA960 && r <= 0xA97F, r >= 0xAC00 && r <= 0xD7FF, // hangul
+		r >= 0xF900 && r <= 0xFAFF, r >= 0xFE30 && r <= 0xFE4F, r >= 0xFF00 && r <= 0xFFEF,
+		r >= 0x20000 && r <= 0x3FFFF:
+		return true
 	}
 	return false
 }
@@ -191,31 +207,93 @@ func probeTrueType(b []byte) error {
 	return probe.Error()
 }
 
-// font sets the family for a text (the CJK font when it needs one), the
-// style and the size.
-func (p *pdfWriter) font(text, style string, size float64) {
-	family := "dejavu"
-	if p.cjk && hasCJK(text) {
-		family = "cjk"
-	}
-	p.f.SetFont(family, style, size)
+// font sets DejaVu Sans in the style and size (what text measures and
+// wraps with; text switches to the CJK font per run).
+func (p *pdfWriter) font(_ string, style string, size float64) {
+	p.f.SetFont("dejavu", style, size)
 }
 
-// text writes one cell; the text is cut with an ellipsis to fit w.
+// textRun is a piece of text in one font family.
+type textRun struct {
+	s      string
+	family string
+}
+
+// runs splits s where it changes between CJK and other text, when a CJK
+// font is loaded: the CJK font lacks Latin and Greek, DejaVu lacks CJK.
+func (p *pdfWriter) runs(s string) []textRun {
+	if !p.cjk || !hasCJK(s) {
+		return []textRun{{s, "dejavu"}}
+	}
+	var out []textRun
+	var cur strings.Builder
+	family := ""
+	for _, r := range s {
+		f := "dejavu"
+		if isCJK(r) {
+			f = "cjk"
+		}
+		if f != family && cur.Len() > 0 {
+			out = append(out, textRun{cur.String(), family})
+			cur.Reset()
+		}
+		family = f
+		cur.WriteRune(r)
+	}
+	if cur.Len() > 0 {
+		out = append(out, textRun{cur.String(), family})
+	}
+	return out
+}
+
+func (p *pdfWriter) width(runs []textRun, style string, size float64) float64 {
+	var w float64
+	for _, r := range runs {
+		p.f.SetFont(r.family, style, size)
+		w += p.f.GetStringWidth(r.s)
+	}
+	return w
+}
+
+// text writes one cell of width w; the text is cut with an ellipsis to
+// fit. Text with CJK runs is set run by run, each in its font.
 func (p *pdfWriter) text(w, h float64, s, style string, size float64, align string) {
-	p.font(s, style, size)
-	p.f.CellFormat(w, h, p.fit(s, w-1), "", 0, align, false, 0, "")
-}
-
-func (p *pdfWriter) fit(s string, w float64) string {
-	if w <= 0 || p.f.GetStringWidth(s) <= w {
-		return s
+	if w == 0 { // to the right margin, as fpdf reads 0
+		w = pdfPageW - pdfMargin - p.f.GetX()
 	}
-	r := []rune(s)
-	for len(r) > 0 && p.f.GetStringWidth(string(r)+"…") > w {
-		r = r[:len(r)-1]
+	runs := p.runs(s)
+	if p.width(runs, style, size) > w-1 {
+		r := []rune(s)
+		for len(r) > 0 && p.width(p.runs(string(r)+"…"), style, size) > w-1 {
+			r = r[:len(r)-1]
+		}
+		runs = p.runs(string(r) + "…")
 	}
-	return string(r) + "…"
+	if len(runs) == 1 {
+		p.f.SetFont(runs[0].family, style, size)
+		p.f.CellFormat(w, h, runs[0].s, "", 0, align, false, 0, "")
+		return
+	}
+	x0, y := p.f.GetXY()
+	m := p.f.GetCellMargin()
+	total := p.width(runs, style, size)
+	x := x0 + m
+	switch align {
+	case "R":
+		x = x0 + w - m - total
+	case "C":
+		x = x0 + (w-total)/2
+	}
+	p.f.SetCellMargin(0)
+	for _, r := range runs {
+		p.f.SetFont(r.family, style, size)
+		rw := p.f.GetStringWidth(r.s)
+		p.f.SetXY(x, y)
+		p.f.CellFormat(rw, h, r.s, "", 0, "L", false, 0, "")
+		x += rw
+	}
+	p.f.SetCellMargin(m)
+	p.f.SetXY(x0+w, y)
 }
 
 // wrap splits s into lines no wider than w in the current font.
