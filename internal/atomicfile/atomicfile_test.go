@@ -1,0 +1,72 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteReplacesWholeFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "INV-000001.pdf")
+	if err := WriteFile(path, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("second, longer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "second, longer" {
+		t.Fatalf("content %q", b)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode %v", fi.Mode())
+	}
+	assertOnly(t, dir, "INV-000001.pdf")
+}
+
+// TestFailedWriteLeavesFinalNameAlone: a writer that fails half way leaves
+// the previous file intact and no temporary file; a new name never appears.
+func TestFailedWriteLeavesFinalNameAlone(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "INV-000001.pdf")
+	if err := WriteFile(path, []byte("complete"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk full")
+	half := func(w io.Writer) error {
+		w.Write([]byte("half a fi"))
+		return boom
+	}
+	if err := Write(path, 0o644, half); !errors.Is(err, boom) {
+		t.Fatalf("error %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "complete" {
+		t.Fatalf("final file changed: %q", b)
+	}
+	if err := Write(filepath.Join(dir, "new.pdf"), 0o644, half); !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	assertOnly(t, dir, "INV-000001.pdf")
+}
+
+func assertOnly(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != len(names) {
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		t.Fatalf("directory holds %v, want %v", got, names)
+	}
+	for i, e := range entries {
+		if e.Name() != names[i] {
+			t.Fatalf("directory holds %s, want %s", e.Name(), names[i])
+		}
+	}
+}
