@@ -4,7 +4,7 @@ export GOFLAGS := -tags=duckdb_arrow
 GO ?= go
 BIN := bin/roamsettle
 
-.PHONY: build test demo bench bench-ingest fuzz vet fmt check-imports clean load
+.PHONY: build test demo bench bench-ingest fuzz vet fmt check-imports check-docs clean load
 
 build:
 	$(GO) build -o $(BIN) ./cmd/roamsettle
@@ -45,6 +45,14 @@ fmt:
 
 check-imports:
 	../shared/tools/check-imports
+
+# Renders sample invoices, credit notes and statements and checks them as a reader would: every PDF page
+# rendered to PNG (pdftoppm) and not blank, the PDF text and the XLSX read by LibreOffice headless agreeing
+# with the document's totals, the UBL documents passing the EN 16931 rules (../shared/tools/check-ubl).
+# Needs Debian's poppler-utils, libreoffice-calc-nogui, default-jre-headless, libsaxonhe-java and
+# fonts-droid-fallback (.ci/run installs them); `make test` needs none. CHECK_DOCS_OUT=DIR keeps the files.
+check-docs:
+	./scripts/check-docs.sh
 
 clean:
 	rm -rf bin out
