@@ -3,7 +3,6 @@ package pricing
 import (
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,10 +11,21 @@ import (
 )
 
 // BatchBuilder fills a Batch from decoded CDRs (tests, the CLI, small
-// imports). Bulk runs fill the same columns from Arrow (ArrowBuilder).
+// imports, the "batch building"). Bulk runs fill the same columns
+// from Arrow (ArrowBuilder). After warm-up (Reset keeps every buffer) it
+// allocates nothing per CDR: decimals are read through their coefficient
+// and exponent, and periods are ordered in a reused buffer.
 type BatchBuilder struct {
 	Batch
 	zoneIndex map[*time.Location]int32
+	order     []int32    // the CDR's periods in time order (scratch)
+	rows      []batchRow // the CDR's converted periods (scratch)
+}
+
+// batchRow is one converted period, kept until the whole CDR is known good.
+type batchRow struct {
+	start, e, t, pk, r, minC, maxC, minP, maxP int64
+	has                                        uint8
 }
 
 // Reset empties the builder, keeping its capacity.
@@ -31,12 +41,14 @@ func (bb *BatchBuilder) Reset() {
 // Its periods are sorted by start; volumes the kernel cannot hold exactly
 // (energy, power or current beyond 6 decimals) are an error, and the
 // CDR is then not added. A CDR without periods is not added either (price
-// it with Price, which builds one from the totals).
+// it with Price, which builds one from the totals), nor one with a period
+// that has reservation time and charging volumes (ErrMixedPeriod).
 func (bb *BatchBuilder) Add(cdr *ocpi.CDR, tariff int32, loc *time.Location) error {
 	if len(bb.PeriodOffsets) == 0 {
 		bb.PeriodOffsets = append(bb.PeriodOffsets, 0)
 	}
-	if len(cdr.ChargingPeriods) == 0 {
+	cps := cdr.ChargingPeriods
+	if len(cps) == 0 {
 		return fmt.Errorf("pricing: CDR %s has no charging periods", cdr.ID)
 	}
 	if bb.zoneIndex == nil {
@@ -51,67 +63,31 @@ func (bb *BatchBuilder) Add(cdr *ocpi.CDR, tariff int32, loc *time.Location) err
 		bb.Zones = append(bb.Zones, loc)
 		bb.zoneIndex[loc] = zi
 	}
-	order := make([]int, len(cdr.ChargingPeriods))
-	for i := range order {
-		order[i] = i
+	// Stable insertion sort: periods nearly always arrive in order, and
+	// sort.SliceStable would allocate its closure and swapper per CDR.
+	order := bb.order[:0]
+	for i := range cps {
+		j := len(order)
+		order = append(order, int32(i))
+		for ; j > 0 && cps[i].StartDateTime.Before(cps[order[j-1]].StartDateTime); j-- {
+			order[j] = order[j-1]
+		}
+		order[j] = int32(i)
 	}
-	sort.SliceStable(order, func(a, b int) bool {
-		return cdr.ChargingPeriods[order[a]].StartDateTime.Before(cdr.ChargingPeriods[order[b]].StartDateTime)
-	})
-	type row struct {
-		start, e, t, pk, r, minC, maxC, minP, maxP int64
-		has                                        uint8
-	}
-	rows := make([]row, 0, len(order))
+	bb.order = order
+	rows := bb.rows[:0]
 	for _, oi := range order {
-		cp := &cdr.ChargingPeriods[oi]
-		rw := row{start: cp.StartDateTime.Unix()}
-		energy := decimal.Zero
-		for _, d := range cp.Dimensions {
-			var err error
-			var v int64
-			switch strings.ToUpper(d.Type) {
-			case ocpi.DimEnergy:
-				energy = energy.Add(d.Volume)
-			case ocpi.DimTime:
-				rw.t += max(hoursToSeconds(d.Volume), 0)
-			case ocpi.DimParkingTime:
-				rw.pk += max(hoursToSeconds(d.Volume), 0)
-			case ocpi.DimReservationTime:
-				rw.r += max(hoursToSeconds(d.Volume), 0)
-				rw.has |= HasReservation
-			case ocpi.DimMinCurrent:
-				v, err = scaled(d.Volume, unitScale, "MIN_CURRENT")
-				rw.minC, rw.has = v, rw.has|HasMinCurrent
-			case ocpi.DimMaxCurrent:
-				v, err = scaled(d.Volume, unitScale, "MAX_CURRENT")
-				rw.maxC, rw.has = v, rw.has|HasMaxCurrent
-			case ocpi.DimMinPower:
-				v, err = scaled(d.Volume, unitScale, "MIN_POWER")
-				rw.minP, rw.has = v, rw.has|HasMinPower
-			case ocpi.DimMaxPower:
-				v, err = scaled(d.Volume, unitScale, "MAX_POWER")
-				rw.maxP, rw.has = v, rw.has|HasMaxPower
-			}
-			if err != nil {
-				return fmt.Errorf("pricing: CDR %s: %w", cdr.ID, err)
-			}
-		}
-		e, err := scaled(energy, energyScale, "ENERGY")
+		rw, err := periodRow(&cps[oi])
 		if err != nil {
+			bb.rows = rows
 			return fmt.Errorf("pricing: CDR %s: %w", cdr.ID, err)
-		}
-		rw.e = e
-		if rw.e > 1e13 || rw.t > 1e8 || rw.pk > 1e8 || rw.r > 1e8 {
-			return fmt.Errorf("pricing: CDR %s: volumes out of range", cdr.ID)
-		}
-		if rw.has&HasReservation != 0 && (rw.e > 0 || rw.t > 0 || rw.pk > 0) {
-			return fmt.Errorf("pricing: CDR %s: %w", cdr.ID, ErrMixedPeriod)
 		}
 		rows = append(rows, rw)
 	}
+	bb.rows = rows
 	b := &bb.Batch
-	for _, rw := range rows {
+	for i := range rows {
+		rw := &rows[i]
 		b.PeriodStart = append(b.PeriodStart, rw.start)
 		b.EnergyMilliWh = append(b.EnergyMilliWh, rw.e)
 		b.TimeS, b.ParkingS, b.ReservationS = append(b.TimeS, rw.t), append(b.ParkingS, rw.pk), append(b.ReservationS, rw.r)
@@ -126,6 +102,81 @@ func (bb *BatchBuilder) Add(cdr *ocpi.CDR, tariff int32, loc *time.Location) err
 	b.PeriodOffsets = append(b.PeriodOffsets, int32(len(b.PeriodStart)))
 	return nil
 }
+
+// periodRow converts one period to the kernel's units (the scales in
+// compile.go), as the reference reads it: energies summed, hours to whole
+// seconds (nearest), negative times as 0 (the reference warns).
+func periodRow(cp *ocpi.ChargingPeriod) (batchRow, error) {
+	rw := batchRow{start: cp.StartDateTime.Unix()}
+	exact := true // every ENERGY volume had at most 6 decimals
+	for k := range cp.Dimensions {
+		d := &cp.Dimensions[k]
+		var err error
+		switch dimType(d.Type) {
+		case ocpi.DimEnergy:
+			if v, ok := scaledFast(d.Volume, energyScale); ok && exact && v <= 1e15 && v >= -1e15 {
+				rw.e += v // a few of these cannot overflow
+			} else {
+				exact = false
+			}
+		case ocpi.DimTime:
+			rw.t += max(hoursToSeconds(d.Volume), 0)
+		case ocpi.DimParkingTime:
+			rw.pk += max(hoursToSeconds(d.Volume), 0)
+		case ocpi.DimReservationTime:
+			rw.r += max(hoursToSeconds(d.Volume), 0)
+			rw.has |= HasReservation
+		case ocpi.DimMinCurrent:
+			rw.minC, err = scaledVolume(d.Volume, "MIN_CURRENT")
+			rw.has |= HasMinCurrent
+		case ocpi.DimMaxCurrent:
+			rw.maxC, err = scaledVolume(d.Volume, "MAX_CURRENT")
+			rw.has |= HasMaxCurrent
+		case ocpi.DimMinPower:
+			rw.minP, err = scaledVolume(d.Volume, "MIN_POWER")
+			rw.has |= HasMinPower
+		case ocpi.DimMaxPower:
+			rw.maxP, err = scaledVolume(d.Volume, "MAX_POWER")
+			rw.has |= HasMaxPower
+		}
+		if err != nil {
+			return rw, err
+		}
+	}
+	if !exact {
+		// A volume beyond 6 decimals: the exact sum decides (two halves of a
+		// mWh make one), or scaled's error names it.
+		energy := decimal.Zero
+		for _, d := range cp.Dimensions {
+			if dimType(d.Type) == ocpi.DimEnergy {
+				energy = energy.Add(d.Volume)
+			}
+		}
+		e, err := scaled(energy, energyScale, "ENERGY")
+		if err != nil {
+			return rw, err
+		}
+		rw.e = e
+	}
+	if rw.e > 1e13 || rw.t > 1e8 || rw.pk > 1e8 || rw.r > 1e8 {
+		return rw, errors.New("volumes out of range")
+	}
+	if rw.has&HasReservation != 0 && (rw.e > 0 || rw.t > 0 || rw.pk > 0) {
+		return rw, ErrMixedPeriod
+	}
+	return rw, nil
+}
+
+func scaledVolume(d decimal.Decimal, what string) (int64, error) {
+	if v, ok := scaledFast(d, unitScale); ok {
+		return v, nil
+	}
+	return scaled(d, unitScale, what)
+}
+
+// dimType upper-cases an ASCII dimension type without allocating when it
+// already is (strings.ToUpper returns its argument then).
+func dimType(s string) string { return strings.ToUpper(s) }
 
 // ErrMixedPeriod is the error BatchBuilder.Add returns for a CDR with a
 // period that has reservation time and charging volumes: price it with

@@ -40,7 +40,10 @@
 //     approximated (a period with reservation time and charging volumes goes
 //     to the reference). ArrowBuilder fills kernel batches from the store's
 //     period records with the same conversions as BatchBuilder (a test
-//     compares the two batches) and allocates nothing per row.
+//     compares the two batches); after warm-up both allocate nothing per
+//     row (tests), BatchBuilder by reading decimals through their
+//     coefficient and exponent (scaledFast, hoursSecondsFast, which a
+//     property test ties to the decimal conversions).
 //   - Pricing is deterministic: the same inputs give the same result.
 //   - The package imports ocpi, decimal, arrow and tzf (the offline
 //     coordinates-to-zone lookup) only: no store, no net/http, no database

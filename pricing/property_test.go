@@ -347,6 +347,9 @@ func TestPriceProperties(t *testing.T) {
 		}
 
 		kx, ki := kernelTotal(t, cdr, &tariff, pol, zone)
+		if sx, si := kernelTotal(t, &shuffled, &tariff, pol, zone); !sx.Equal(kx) || !si.Equal(ki) {
+			t.Fatalf("kernel, periods in another order: %s / %s, in order %s / %s", sx, si, kx, ki)
+		}
 		grown := *cdr
 		grown.ChargingPeriods = slices.Clone(cdr.ChargingPeriods)
 		last := &grown.ChargingPeriods[len(grown.ChargingPeriods)-1]

@@ -87,6 +87,9 @@ type refPeriod struct {
 // hoursToSeconds converts a declared hour volume to whole seconds, nearest
 // (half up): 0.0834 h is 300 s, not 300.24 s bumped to the next step.
 func hoursToSeconds(h decimal.Decimal) int64 {
+	if s, ok := hoursSecondsFast(h); ok {
+		return s
+	}
 	return h.Mul(decimal.NewFromInt(3600)).Round(0).IntPart()
 }
 
