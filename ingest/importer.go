@@ -72,6 +72,11 @@ type Summary struct {
 	Duplicates int64
 	Conflicts  int64
 	Rejected   int64
+	// Unknown counts the records of a batch whose commit failed in a way
+	// the database could not clear up (a full disk): they may or may not be
+	// stored. Importing the input again settles it (duplicates are
+	// acknowledged).
+	Unknown int64
 	// AcceptedByKind counts accepted objects per kind.
 	AcceptedByKind map[ocpi.Kind]int64
 	// RejectedByRule counts rejected records by the first rule they broke.
@@ -100,6 +105,7 @@ func (s *Summary) add(o Summary) {
 	s.Duplicates += o.Duplicates
 	s.Conflicts += o.Conflicts
 	s.Rejected += o.Rejected
+	s.Unknown += o.Unknown
 	s.Elapsed += o.Elapsed
 	s.AcceptedByKind = addCounts(s.AcceptedByKind, o.AcceptedByKind)
 	s.RejectedByRule = addCounts(s.RejectedByRule, o.RejectedByRule)
@@ -275,6 +281,10 @@ func Import(ctx context.Context, sink Sink, name string, r io.Reader, opts Optio
 		if err != nil {
 			if sinkErr == nil {
 				sinkErr = &SinkError{Err: err}
+			}
+			var u interface{ OutcomeUnknown() bool }
+			if errors.As(err, &u) && u.OutcomeUnknown() {
+				sum.Unknown += int64(len(recs))
 			}
 			cancel()
 			return

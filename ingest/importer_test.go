@@ -290,3 +290,37 @@ func TestImportStampsSource(t *testing.T) {
 		t.Errorf("source %+v at %v, want %+v at %v", r.Source, r.ReceivedAt, want, at)
 	}
 }
+
+// unknownErr is a sink failure whose outcome the store could not tell.
+type unknownErr struct{}
+
+func (unknownErr) Error() string        { return "commit failed, outcome unknown" }
+func (unknownErr) OutcomeUnknown() bool { return true }
+
+type unknownSink struct{ memSink }
+
+func (u *unknownSink) Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome, error) {
+	if u.batches == 1 {
+		u.batches++
+		return nil, unknownErr{}
+	}
+	return u.memSink.Save(ctx, batch)
+}
+
+// A batch whose commit outcome is unknown (a full disk) is counted as such,
+// never as stored nor as "nothing read" (issue 12 item 14).
+func TestImportCountsABatchOfUnknownOutcome(t *testing.T) {
+	var in strings.Builder
+	cdr := compact(t, specFile(t, "2.2.1", "cdr_example.json"))
+	for i := range 25 {
+		in.WriteString(strings.Replace(cdr, `"id":"12345"`, fmt.Sprintf(`"id":"c%d"`, i), 1) + "\n")
+	}
+	sum, err := Import(context.Background(), &unknownSink{}, "f", strings.NewReader(in.String()), Options{BatchSize: 10})
+	var se *SinkError
+	if !errors.As(err, &se) {
+		t.Fatalf("err = %v, want a SinkError", err)
+	}
+	if sum.Accepted != 10 || sum.Unknown != 10 || sum.Records != 10 {
+		t.Errorf("accepted %d unknown %d records %d, want 10, 10, 10", sum.Accepted, sum.Unknown, sum.Records)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -93,5 +94,53 @@ func TestBeginPipelinesInOrder(t *testing.T) {
 	}
 	if c := counts(t, s); c.CDRs != 1 {
 		t.Errorf("%d CDRs stored, want 1", c.CDRs)
+	}
+}
+
+// Disk full at COMMIT (issue 12 item 14): DuckDB may report a failed
+// COMMIT for a transaction it made durable (a checkpoint after the WAL
+// write runs out of space). Save asks: a batch that landed counts as
+// stored, with its raw bytes, so the caller's summary matches the database.
+func TestCommitErrorAfterTheBatchLandedCountsAsStored(t *testing.T) {
+	s := openMem(t)
+	testHookAfterCommit = func() error { return errors.New("IO Error: No space left on device") }
+	out, err := s.Save(context.Background(), []ocpi.Received{recvCDR(sampleCDR("L1"), "l1", 0)})
+	testHookAfterCommit = nil
+	if err != nil || len(out) != 1 || out[0] != ocpi.OutcomeAccepted {
+		t.Fatalf("Save = %v, %v; want accepted: the batch is in the database", out, err)
+	}
+	if got := save(t, s, recvCDR(sampleCDR("L1"), "l1", 0)); got[0] != ocpi.OutcomeDuplicate {
+		t.Errorf("the same CDR again: %s, want duplicate", got[0])
+	}
+	if _, raw, err := s.CDR(context.Background(), "NL", "ABC", "L1"); err != nil || len(raw) == 0 {
+		t.Errorf("raw bytes of the landed batch: %d bytes, %v", len(raw), err)
+	}
+}
+
+// When the database cannot even be asked, the outcome is unknown: the error
+// says so (ErrCommitUnknown) and the raw bytes stay in the archive, so a
+// batch that did land never points at missing bytes.
+func TestCommitErrorWithoutAnswerIsUnknownAndKeepsRawBytes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "unknown.duckdb")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testHookAfterCommit = func() error { s.db.Close(); return errors.New("FATAL Error: No space left on device") }
+	_, err = s.Save(ctx, []ocpi.Received{recvCDR(sampleCDR("U1"), "u1", 0)})
+	testHookAfterCommit = nil
+	var u interface{ OutcomeUnknown() bool }
+	if !errors.Is(err, ErrCommitUnknown) || !errors.As(err, &u) || !u.OutcomeUnknown() {
+		t.Fatalf("err = %v, want ErrCommitUnknown", err)
+	}
+	s.raw.close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, raw, err := s.CDR(ctx, "NL", "ABC", "U1"); err != nil || len(raw) == 0 {
+		t.Fatalf("the batch landed; its raw bytes: %d, %v", len(raw), err)
 	}
 }

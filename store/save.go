@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -83,7 +84,7 @@ func (s *Store) Begin(ctx context.Context, batch []ocpi.Received) (wait func() (
 		return nil, errorf("save", fmt.Sprintf("batch of %d", len(batch)), err)
 	}
 	p := &pendingBatch{
-		tables: w.t, outcomes: outcomes, start: start, log: s.idx.takeLog(), undoRaw: undoRaw,
+		tables: w.t, outcomes: outcomes, start: start, log: s.idx.takeLog(), undoRaw: undoRaw, probe: w.probe,
 		what: fmt.Sprintf("batch of %d", len(batch)), prev: s.idx.lastDone, done: make(chan struct{}),
 	}
 	s.idx.lastDone = p.done
@@ -107,8 +108,41 @@ type pendingBatch struct {
 	prev     <-chan struct{} // closed when the batch begun before is done
 	done     chan struct{}   // closed when this one is done; err is set then
 	refused  bool            // an earlier batch failed: do not commit
+	probe    receiptKey      // its first receipt, to ask whether a failed COMMIT landed
 	err      error
 }
+
+// receiptKey finds one receipt row: the same payload, source, position and
+// time of receipt never repeat.
+type receiptKey struct {
+	sha      [32]byte
+	name     string
+	position int64
+	at       time.Time
+}
+
+// ErrCommitUnknown: COMMIT reported an error and the database could not be
+// asked afterwards whether the batch is in it (a full disk can leave DuckDB
+// unusable). The batch may or may not be stored; its raw bytes are kept in
+// the archive either way, so nothing stored points at missing bytes.
+var ErrCommitUnknown = errors.New("the database failed while committing this batch and cannot say whether it holds it")
+
+type commitUnknownError struct{ err error }
+
+func (e *commitUnknownError) Error() string   { return ErrCommitUnknown.Error() + ": " + e.err.Error() }
+func (e *commitUnknownError) Unwrap() []error { return []error{ErrCommitUnknown, e.err} }
+
+// OutcomeUnknown lets callers that cannot import store (ingest) tell this
+// failure from one where nothing was stored.
+func (e *commitUnknownError) OutcomeUnknown() bool { return true }
+
+// commitStatementError is a failure of the COMMIT statement itself, after
+// every row was written: the transaction may have been made durable anyway
+// (DuckDB writes the WAL, then may fail a checkpoint).
+type commitStatementError struct{ err error }
+
+func (e *commitStatementError) Error() string { return "commit: " + e.err.Error() }
+func (e *commitStatementError) Unwrap() error { return e.err }
 
 // ErrEarlierBatchFailed refuses a batch begun while an earlier one was
 // pending when that one's transaction failed.
@@ -132,10 +166,21 @@ func (s *Store) commitPending(ctx context.Context, p *pendingBatch) {
 	if err == nil {
 		err = s.commit(ctx, p.tables)
 	}
+	keepRaw := false
+	var cse *commitStatementError
+	if errors.As(err, &cse) {
+		// Issue 12 item 14: the summary must match what is stored. Ask.
+		switch landed, qerr := s.landed(context.WithoutCancel(ctx), p.probe); {
+		case qerr == nil && landed:
+			err = nil // durable despite the error: it counts as stored
+		case qerr != nil:
+			err, keepRaw = &commitUnknownError{errors.Join(err, fmt.Errorf("asking whether it landed: %w", qerr))}, true
+		}
+	}
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	if err != nil {
-		err = errors.Join(err, s.forgetFrom(p))
+		err = errors.Join(err, s.forgetFrom(p, keepRaw))
 		p.err = errorf("save", p.what, err)
 		p.outcomes = nil
 		return
@@ -149,9 +194,27 @@ func (s *Store) commitPending(ctx context.Context, p *pendingBatch) {
 	s.idx.pending = s.idx.pending[1:]
 }
 
+// landed reports whether the receipt probe, and so its batch, is stored.
+func (s *Store) landed(ctx context.Context, k receiptKey) (bool, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM receipts WHERE sha256 = ? AND position = ?
+		AND epoch_us(received_at) = ? AND source_name IS NOT DISTINCT FROM ?`, bytes.Clone(k.sha[:]), k.position, k.at.UnixMicro(),
+		nullIfEmpty(k.name)).Scan(&n)
+	return n > 0, err
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return ocpi.ValidText(s)
+}
+
 // forgetFrom undoes p and every batch begun after it, newest first, and
-// marks the later ones refused. Called with saveMu held.
-func (s *Store) forgetFrom(p *pendingBatch) error {
+// marks the later ones refused. keepRaw keeps p's bytes in the raw archive
+// (its outcome is unknown: the database may refer to them). Called with
+// saveMu held.
+func (s *Store) forgetFrom(p *pendingBatch, keepRaw bool) error {
 	pending := s.idx.pending
 	i := 0
 	for i < len(pending) && pending[i] != p {
@@ -161,7 +224,9 @@ func (s *Store) forgetFrom(p *pendingBatch) error {
 	for j := len(pending) - 1; j >= i; j-- {
 		q := pending[j]
 		s.idx.undo(&q.log)
-		errs = append(errs, q.undoRaw())
+		if q != p || !keepRaw {
+			errs = append(errs, q.undoRaw())
+		}
 		if q != p {
 			q.refused = true
 		}
@@ -198,10 +263,19 @@ func (s *Store) commit(ctx context.Context, t *batchTables) (err error) {
 		}
 	}
 	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return &commitStatementError{err}
+	}
+	if testHookAfterCommit != nil {
+		if err := testHookAfterCommit(); err != nil {
+			return &commitStatementError{err}
+		}
 	}
 	return nil
 }
+
+// testHookAfterCommit lets a test make a COMMIT that succeeded report an
+// error, as DuckDB does when a checkpoint after the WAL write fails.
+var testHookAfterCommit func() error
 
 func describe(r *ocpi.Received) string {
 	cc, pid, id := r.Identity()
@@ -221,6 +295,9 @@ type writer struct {
 	t     *batchTables
 	canon canon
 	now   time.Time
+
+	probe    receiptKey // the batch's first receipt
+	hasProbe bool
 
 	// payloads not stored before, for the raw archive
 	newRaw     [][]byte
@@ -261,6 +338,9 @@ func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
 		w.newRaw = append(w.newRaw, r.Raw)
 		w.newRawSums = append(w.newRawSums, raw)
 		w.newRawAt = append(w.newRawAt, receivedAt)
+	}
+	if !w.hasProbe {
+		w.probe, w.hasProbe = receiptKey{sha: raw, name: r.Source.Name, position: r.Source.Position, at: receivedAt}, true
 	}
 	in := received{r: r, raw: raw, at: receivedAt}
 	outcome := w.classify(&in)

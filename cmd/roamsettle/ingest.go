@@ -75,21 +75,28 @@ func runIngest(ctx context.Context, env *Env, args []string) error {
 	// includes it.
 	closeStart := time.Now()
 	closed = true
-	if err := db.Close(); err != nil {
-		errs = append(errs, &ingest.SinkError{Err: err})
-	}
+	closeErr := db.Close()
 	sum.Elapsed += time.Since(closeStart)
 	printIngestSummary(env.Stdout, sum)
 	for _, e := range errs {
 		fmt.Fprintf(env.Stderr, "roamsettle ingest: %v\n", e)
 	}
+	// The summary above counts only what was committed (issue 12 item 14).
 	var se *ingest.SinkError
 	for _, e := range errs {
 		if errors.As(e, &se) {
-			// The summary above counts only what was committed.
+			if sum.Unknown > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("stopped: the database failed while committing a batch; the %d "+
+					"records counted above are stored, the %d of that batch may or may not be: free space if the disk is full, "+
+					"then import the same input again (what is stored comes back as duplicates)", sum.Records, sum.Unknown)}
+			}
 			return &exitError{code: 1, err: fmt.Errorf("stopped: the database refused a batch; the %d records "+
 				"counted above are stored, the rest of the input was not imported", sum.Records)}
 		}
+	}
+	if closeErr != nil {
+		return &exitError{code: 1, err: fmt.Errorf("closing the database: %w; the %d records counted above were committed "+
+			"(DuckDB replays its write-ahead log when the database is opened next; free space if the disk is full)", closeErr, sum.Records)}
 	}
 	if len(errs) > 0 && sum.Records == 0 {
 		return &exitError{code: 1, err: errors.New("nothing could be read")}
@@ -263,6 +270,9 @@ func printIngestSummary(w io.Writer, s ingest.Summary) {
 	fmt.Fprintf(w, "  duplicates %d (acknowledged, nothing changed)\n", s.Duplicates)
 	fmt.Fprintf(w, "  conflicts  %d (a different body under a stored identity: refused)\n", s.Conflicts)
 	fmt.Fprintf(w, "  rejected   %d\n", s.Rejected)
+	if s.Unknown > 0 {
+		fmt.Fprintf(w, "  unknown    %d (the database failed while committing them: they may or may not be stored)\n", s.Unknown)
+	}
 	for _, r := range ingest.SortedRules(s.RejectedByRule) {
 		fmt.Fprintf(w, "    %-18s %d\n", r, s.RejectedByRule[r])
 	}
