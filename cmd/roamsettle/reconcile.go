@@ -43,8 +43,16 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	invoiceTotal := fs.String("invoice-total", "", "the invoice total before VAT, for invoices that state none line by line (records)")
 	tokens := fs.String("tokens", "", "the eMSP's tokens (OCPI Token NDJSON or JSON array; default: the config's tokens)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the summary table")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	period, err := reconcilePeriod(*periodFlag, *from, *to)
 	if err != nil || *partner == "" || fs.NArg() > 0 {
