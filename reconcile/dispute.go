@@ -102,6 +102,11 @@ type Dispute struct {
 	// cannot be verified or whose token the eMSP never issued, nothing
 	// for a data finding that does not touch the amount (a duplicate).
 	Billed, Recomputed, InDispute Amount
+	// Periods are the charging periods where the difference arises
+	// (Evaluation.DifferingPeriods): indexes into the CDR's periods sorted
+	// by start, as the evidence names them; none when no hypothesis
+	// explains the amount or the difference is only at the totals.
+	Periods []int
 	// Evidence is the account of the evaluation: each hypothesis tried and
 	// what it gave, and the findings (text, for the partner).
 	Evidence string
@@ -137,7 +142,7 @@ func NewDispute(ev *Evaluation, period string, at time.Time, by string) *Dispute
 	}
 	d := &Dispute{CountryCode: ev.CountryCode, PartyID: ev.PartyID, CDRID: ev.ID, Period: period, Currency: ev.Currency,
 		MinorUnits: ev.MinorUnits, Verdict: ev.Verdict, Reasons: append([]Reason(nil), ev.Reasons...),
-		Billed: ev.Billed[TotalCost], Recomputed: ev.Recomputed[TotalCost], Evidence: ev.Evidence()}
+		Billed: ev.Billed[TotalCost], Recomputed: ev.Recomputed[TotalCost], Periods: ev.DifferingPeriods(), Evidence: ev.Evidence()}
 	for _, f := range ev.Findings {
 		if f.Severity == SeverityError && !hasCode(d.Codes, f.Code) {
 			d.Codes = append(d.Codes, f.Code)
@@ -155,6 +160,28 @@ func hasCode(cs []Code, c Code) bool {
 		}
 	}
 	return false
+}
+
+// DifferingPeriods are the charging periods where the difference arises:
+// those the most likely hypothesis that explains the billed amount (the
+// one the first reason comes from: most other amounts reproduced, then
+// reason precedence) prices differently from the recomputation. Nil when
+// no hypothesis explains it.
+func (e *Evaluation) DifferingPeriods() []int {
+	var best *Trial
+	for i := range e.Trials {
+		t := &e.Trials[i]
+		if !t.Explains {
+			continue
+		}
+		if best == nil || t.Agree > best.Agree || t.Agree == best.Agree && reasonRank(t.Reason) < reasonRank(best.Reason) {
+			best = t
+		}
+	}
+	if best == nil || len(best.Periods) == 0 {
+		return nil
+	}
+	return append([]int(nil), best.Periods...)
 }
 
 // inDispute is the amount the eMSP refuses to pay for the CDR.

@@ -136,12 +136,18 @@ func TestEachReasonHypothesis(t *testing.T) {
 			continue
 		}
 		if tc.want != ReasonPrice && tc.want != ReasonRounding {
-			// The evidence says where the difference arises.
+			// The evidence says where the difference arises, and so does
+			// the dispute (the one period of the session).
 			for _, tr := range ev.Trials {
 				if tr.Explains && tr.Reason == tc.want && len(tr.Periods) == 0 {
 					t.Errorf("%s: explaining trial names no period", tc.want)
 				}
 			}
+			if d := NewDispute(ev, "2026-10", t0, "test"); d == nil || len(d.Periods) != 1 || d.Periods[0] != 0 {
+				t.Errorf("%s: dispute periods %v", tc.want, d.Periods)
+			}
+		} else if d := NewDispute(ev, "2026-10", t0, "test"); len(d.Periods) != 0 {
+			t.Errorf("%s: dispute periods %v, want none (no hypothesis prices a period differently)", tc.want, d.Periods)
 		}
 		if !ev.Disputed() {
 			t.Errorf("%s: not disputed", tc.want)

@@ -1,0 +1,303 @@
+package reports
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/roamsettle/roamsettle/invoicing"
+)
+
+// The XLSX plumbing shared by the workbooks: invoicing's canonical
+// workbook (NewWorkbook), fixed properties, one style per number format,
+// small sheets written cell by cell with exact decimal text, and long
+// lists streamed.
+
+type book struct {
+	f      *excelize.File
+	styles map[string]int
+	err    error
+}
+
+func newBook(s *Scope, title, subject string) *book {
+	b := &book{f: invoicing.NewWorkbook(), styles: map[string]int{}}
+	at := s.AsOf.UTC().Format(time.RFC3339)
+	b.err = b.f.SetDocProps(&excelize.DocProperties{Created: at, Modified: at, Creator: "roamsettle", LastModifiedBy: "roamsettle",
+		Title: title, Subject: subject, Category: "report", Identifier: s.Partner + "/" + s.Period, Language: "en", Version: FormatVersion})
+	return b
+}
+
+// style returns the id of a style, made once per key.
+func (b *book) style(key string, st *excelize.Style) int {
+	if id, ok := b.styles[key]; ok {
+		return id
+	}
+	id, err := b.f.NewStyle(st)
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	b.styles[key] = id
+	return id
+}
+
+func (b *book) title() int {
+	return b.style("title", &excelize.Style{Font: &excelize.Font{Bold: true, Size: 14}})
+}
+
+func (b *book) head() int {
+	return b.style("head", &excelize.Style{Font: &excelize.Font{Bold: true}, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"E3E8EF"}},
+		Border: []excelize.Border{{Type: "bottom", Color: "7F8C9A", Style: 1}}})
+}
+
+func (b *book) bold() int { return b.style("bold", &excelize.Style{Font: &excelize.Font{Bold: true}}) }
+
+// money is the style of amounts at a currency's minor units.
+func (b *book) money(minor int) int {
+	f := invoicing.AmountFormat(minor)
+	return b.style("money"+strconv.Itoa(minor), &excelize.Style{CustomNumFmt: &f})
+}
+
+// exact shows every decimal an exact line amount has beyond the minor
+// units (up to 10).
+func (b *book) exact(minor int) int {
+	f := invoicing.AmountFormat(max(minor, 1)) + strings.Repeat("#", 10-max(minor, 1))
+	return b.style("exact"+strconv.Itoa(minor), &excelize.Style{CustomNumFmt: &f})
+}
+
+func (b *book) quantity() int {
+	f := "#,##0.000###"
+	return b.style("quantity", &excelize.Style{CustomNumFmt: &f})
+}
+
+func (b *book) percent() int {
+	f := "0.00%"
+	return b.style("percent", &excelize.Style{CustomNumFmt: &f})
+}
+
+func (b *book) date() int {
+	f := "yyyy-mm-dd"
+	return b.style("date", &excelize.Style{CustomNumFmt: &f})
+}
+
+func (b *book) wrap() int {
+	return b.style("wrap", &excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+}
+
+// cell is a value and its style. Values: string, int, int64, decimal
+// (written as its exact text), a Date, or nil (left empty).
+type cell struct {
+	v     any
+	style int
+}
+
+// Date is a calendar day (midnight UTC), written as a date serial.
+type Date time.Time
+
+// serial is the 1900 date system's serial of a day.
+func (d Date) serial() int64 {
+	return int64(time.Time(d).Sub(time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)).Hours() / 24)
+}
+
+// sheet writes a small sheet cell by cell, row after row.
+type sheet struct {
+	b    *book
+	name string
+	row  int
+}
+
+func (b *book) sheet(name string, first bool) *sheet {
+	if b.err == nil {
+		if first {
+			b.err = b.f.SetSheetName("Sheet1", name)
+		} else {
+			_, b.err = b.f.NewSheet(name)
+		}
+	}
+	return &sheet{b: b, name: name}
+}
+
+func (s *sheet) put(cells ...cell) {
+	s.row++
+	b := s.b
+	for i, c := range cells {
+		if b.err != nil || c.v == nil {
+			continue
+		}
+		ref, err := excelize.CoordinatesToCellName(i+1, s.row)
+		if err != nil {
+			b.err = err
+			return
+		}
+		f := b.f
+		switch v := c.v.(type) {
+		case string:
+			b.err = f.SetCellStr(s.name, ref, v)
+		case int:
+			b.err = f.SetCellInt(s.name, ref, int64(v))
+		case int64:
+			b.err = f.SetCellInt(s.name, ref, v)
+		case decimal.Decimal:
+			// The exact decimal text: excelize writes it as the number.
+			b.err = f.SetCellDefault(s.name, ref, v.String())
+		case Date:
+			b.err = f.SetCellInt(s.name, ref, v.serial())
+		default:
+			b.err = fmt.Errorf("cell %s: unsupported %T", ref, v)
+		}
+		if b.err == nil && c.style != 0 {
+			b.err = f.SetCellStyle(s.name, ref, ref, c.style)
+		}
+	}
+}
+
+func (s *sheet) skip() { s.row++ }
+
+func (s *sheet) widths(ws ...float64) {
+	for i, w := range ws {
+		col, _ := excelize.ColumnNumberToName(i + 1)
+		if s.b.err == nil {
+			s.b.err = s.b.f.SetColWidth(s.name, col, col, w)
+		}
+	}
+}
+
+// table writes a header row, the rows, then freezes the header and puts a
+// filter on the columns.
+func (s *sheet) table(header []string, rows func()) {
+	var cells []cell
+	for _, h := range header {
+		cells = append(cells, cell{h, s.b.head()})
+	}
+	top := s.row + 1
+	s.put(cells...)
+	rows()
+	if s.b.err != nil {
+		return
+	}
+	last, _ := excelize.ColumnNumberToName(len(header))
+	f := s.b.f
+	if top == 1 {
+		s.b.err = f.SetPanes(s.name, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"})
+	}
+	if s.b.err == nil {
+		s.b.err = f.AutoFilter(s.name, fmt.Sprintf("A%d:%s%d", top, last, max(s.row, top+1)), nil)
+	}
+}
+
+// stream writes a long list: a header row frozen at the top, the rows, and
+// an Excel table over them (the header's filter buttons).
+type stream struct {
+	b    *book
+	sw   *excelize.StreamWriter
+	name string
+	cols int
+	row  int
+}
+
+func (b *book) stream(name string, header []string, widths []float64) *stream {
+	s := &stream{b: b, name: name, cols: len(header)}
+	if b.err != nil {
+		return s
+	}
+	if _, b.err = b.f.NewSheet(name); b.err != nil {
+		return s
+	}
+	if s.sw, b.err = b.f.NewStreamWriter(name); b.err != nil {
+		return s
+	}
+	for i, w := range widths {
+		if b.err == nil {
+			b.err = s.sw.SetColWidth(i+1, i+1, w)
+		}
+	}
+	if b.err == nil {
+		b.err = s.sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"})
+	}
+	cells := make([]cell, len(header))
+	for i, h := range header {
+		cells[i] = cell{h, b.head()}
+	}
+	s.put(cells...)
+	return s
+}
+
+// put writes one row. Decimals go through number: the stream writer takes
+// numbers only as float64.
+func (s *stream) put(cells ...cell) {
+	b := s.b
+	if b.err != nil {
+		return
+	}
+	s.row++
+	row := make([]any, len(cells))
+	for i, c := range cells {
+		var v any
+		switch x := c.v.(type) {
+		case nil:
+			if c.style == 0 {
+				continue
+			}
+		case string:
+			if x == "" && c.style == 0 {
+				continue
+			}
+			v = x
+		case int, int64:
+			v = x
+		case decimal.Decimal:
+			f, err := number(x)
+			if err != nil {
+				b.err = fmt.Errorf("sheet %s row %d: %w", s.name, s.row, err)
+				return
+			}
+			v = f
+		case Date:
+			v = x.serial()
+		default:
+			b.err = fmt.Errorf("sheet %s row %d: unsupported %T", s.name, s.row, x)
+			return
+		}
+		row[i] = excelize.Cell{StyleID: c.style, Value: v}
+	}
+	b.err = s.sw.SetRow("A"+strconv.Itoa(s.row), row)
+}
+
+// end puts the table over the rows and flushes the sheet.
+func (s *stream) end(name string) {
+	b := s.b
+	if b.err != nil {
+		return
+	}
+	last, _ := excelize.ColumnNumberToName(s.cols)
+	off := false
+	b.err = s.sw.AddTable(&excelize.Table{Range: fmt.Sprintf("A1:%s%d", last, max(s.row, 2)), Name: name, ShowRowStripes: &off})
+	if b.err == nil {
+		b.err = s.sw.Flush()
+	}
+}
+
+// number is the float64 whose shortest decimal text is exactly d's: the
+// carrier excelize's stream writer needs (it formats floats with
+// strconv's shortest representation), never arithmetic. An amount that
+// has no such float (more than 15 significant digits) is refused rather
+// than rounded, so the XML always holds the exact decimal.
+func number(d decimal.Decimal) (float64, error) {
+	s := d.String()
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || strconv.FormatFloat(f, 'f', -1, 64) != s {
+		return 0, fmt.Errorf("%s has more digits than an XLSX number holds exactly", s)
+	}
+	return f, nil
+}
+
+// localTime is t in the zone as "2006-01-02 15:04:05" (empty when zero).
+func localTime(t time.Time, zone *time.Location) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.In(zone).Format("2006-01-02 15:04:05")
+}
