@@ -353,9 +353,11 @@ func (k *Kernel) priceCDR(b *Batch, tariffs []*Compiled, out *Output, i int) Sta
 		}
 		// The missing data matters only where the guessed choice bills a
 		// quantity: a volume, or the phase's one FLAT (reference: Price).
-		for d := 0; d < numDims; d++ {
-			if guessed&(1<<uint(d)) != 0 && bl[d] > 0 {
-				flags |= FlagUnverifiable
+		if guessed != 0 {
+			for d := 0; d < numDims; d++ {
+				if guessed&(1<<uint(d)) != 0 && bl[d] > 0 {
+					flags |= FlagUnverifiable
+				}
 			}
 		}
 	}
