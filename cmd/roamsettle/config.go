@@ -15,6 +15,7 @@ import (
 
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/schedule"
 	"github.com/roamsettle/roamsettle/store"
 )
 
@@ -30,6 +31,10 @@ type Config struct {
 	// Tokens is the eMSP's token list (OCPI Token NDJSON) reconcile checks
 	// CDR tokens against; empty: tokens are not checked.
 	Tokens string `toml:"tokens"`
+	// Schedule is the [schedule] section (schedule.Config): when it is
+	// present, serve runs the nightly settlement; its pull list is also who
+	// `roamsettle run` pulls from first.
+	Schedule *schedule.Config `toml:"schedule"`
 }
 
 // PartnerConfig is one party.
@@ -136,6 +141,11 @@ func (c *Config) validate() error {
 			errs = append(errs, fmt.Errorf("%s: party %s listed twice", at, k))
 		}
 		seen[k] = true
+	}
+	if c.Schedule != nil {
+		if err := c.Schedule.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

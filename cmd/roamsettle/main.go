@@ -44,6 +44,8 @@ var commands = map[string]command{
 	"connect":   {"start the OCPI credentials handshake with a partner", runConnect},
 	"pull":      {"pull CDRs, tariffs or locations from a partner, resuming from a checkpoint", runPull},
 	"reconcile": {"validate a partner's period, compare billed with recomputed, explain, match invoices, raise disputes", runReconcile},
+	"run":       {"the whole job for a period: pull, price, reconcile, invoice, report, recorded and resumable", runRun},
+	"runs":      {"list the settlement runs with their status and figures; runs show ID for one run's details and files", runRuns},
 	"disputes":  {"list disputes and move one along its lifecycle (sent, accepted, declined, revised, written off)", runDisputes},
 }
 

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/settle"
+	"github.com/roamsettle/roamsettle/store"
+)
+
+// The partner steps of the whole job that main has today, wired to the
+// store. Each writes its rows in its own transaction and renders its files
+// from what it stored, so that an attempt after a crash writes the same
+// bytes.
+
+// reconcileStep validates, compares and explains the partner's CDRs and
+// raises disputes (reconcile's whole run, as `roamsettle reconcile` does),
+// stored under the run id "reconcile:PERIOD/CC-PID", and writes the report
+// that `reconcile --json` prints as reconcile.json.
+type reconcileStep struct {
+	db     *store.Store
+	cfg    Config
+	tokens *reconcile.Tokens
+}
+
+func (reconcileStep) Name() string { return "reconcile" }
+
+func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
+	in, err := s.db.ReconcileInput(ctx, &p.Selection)
+	if err != nil {
+		return nil, err
+	}
+	pc := s.cfg.partner(p.Party.CountryCode, p.Party.PartyID)
+	w := p.Selection.WindowOf(p.Party)
+	in.Period, in.PeriodName, in.Partner = reconcile.Window{From: w.From, To: w.To, Name: p.Period.String()}, p.Period.String(), p.Party.String()
+	in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
+	in.At, in.By = p.AsOf, "run "+p.Key.String()
+	in.Tokens = s.tokens
+	rep := reconcile.Reconcile(in)
+	var js bytes.Buffer
+	if err := rep.WriteJSON(&js); err != nil {
+		return nil, err
+	}
+	raised, revised, err := s.db.SaveReconcile(ctx, "reconcile:"+p.Period.String()+"/"+p.Party.String(), rep, js.Bytes(), p.AsOf)
+	if err != nil {
+		return nil, err
+	}
+	f, err := p.Files.Write("reconcile.json", func(w io.Writer) error { _, err := w.Write(js.Bytes()); return err })
+	if err != nil {
+		return nil, err
+	}
+	sm := rep.Build().Summary
+	out := &settle.StepReport{Files: []settle.FileOutput{f}, Counts: map[string]int64{
+		"cdrs": int64(sm.CDRs), "ok": int64(sm.OK), "mismatch": int64(sm.Mismatch), "not_verifiable": int64(sm.NotVerifiable),
+		"disputed": int64(sm.Disputed), "disputes_raised": int64(raised), "disputes_revised": int64(revised)}}
+	for r, n := range sm.ByReason {
+		out.Counts["reason "+r] = int64(n)
+	}
+	curs := make([]string, 0, len(sm.Currencies))
+	for c := range sm.Currencies {
+		curs = append(curs, c)
+	}
+	sort.Strings(curs)
+	for _, c := range curs {
+		cs := sm.Currencies[c]
+		for _, a := range []struct {
+			name string
+			v    *reconcile.JSONAmount
+		}{{"billed", cs.Billed}, {"recomputed", cs.Recomputed}, {"in_dispute", cs.InDispute}} {
+			if a.v == nil || a.v.ExclVAT == nil {
+				continue
+			}
+			d, err := decimal.NewFromString(*a.v.ExclVAT)
+			if err != nil {
+				return nil, fmt.Errorf("reconcile summary %s %s: %w", c, a.name, err)
+			}
+			out.Amounts = append(out.Amounts, settle.StepAmount{Name: a.name + " excl. VAT", Currency: c, Amount: d})
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,106 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/roamsettle/roamsettle/settle"
+)
+
+// What the whole job (settle.RunJob) reads of a scope besides pricing's
+// Source: the owners in it, and a description of every stored input it
+// reads, which settle digests to know whether two runs settle the same
+// inputs.
+
+var _ settle.ScopeReader = (*Store)(nil)
+
+// ScopeOwners implements settle.ScopeReader.
+func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settle.Party, error) {
+	filter, args := selectionSQL(sel)
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM cdrs WHERE `+filter+` ORDER BY 1, 2`, args...)
+	if err != nil {
+		return nil, errorf("scope owners", "", err)
+	}
+	defer rows.Close()
+	var out []settle.Party
+	for rows.Next() {
+		var p settle.Party
+		if err := rows.Scan(&p.CountryCode, &p.PartyID); err != nil {
+			return nil, errorf("scope owners", "", err)
+		}
+		out = append(out, p)
+	}
+	return out, errorf("scope owners", "", rows.Err())
+}
+
+// ScopeInputs implements settle.ScopeReader. Each part is a row count and
+// two order-independent aggregates of DuckDB's 64-bit hash of each row's
+// identity and content hash (their sum and their exclusive or): CDRs by
+// the period rule; the tariff versions, withdrawals, location versions and
+// invoice reconciliation records of the scope's owner (every owner's for
+// the all-partners scope, as pricing reads them); and the dispute moves
+// people made (the states a run sets itself, raised, withdrawn and
+// revised, are results, not inputs). Rows are immutable and append-only,
+// so a new one changes its part's count. DuckDB's hash is stable for a
+// given DuckDB build: an upgrade that changed it would make the next run
+// settle again once.
+func (s *Store) ScopeInputs(ctx context.Context, sel *settle.Selection) ([]settle.InputPart, error) {
+	filter, args := selectionSQL(sel)
+	owner, oargs := "true", []any(nil)
+	if !sel.Owner.IsZero() {
+		owner, oargs = "country_code = ? AND party_id = ?", []any{sel.Owner.CountryCode, sel.Owner.PartyID}
+	}
+	parts := []struct {
+		name, rowHash, from string
+		args                []any
+	}{
+		{"cdrs", "hash(country_code, party_id, id, body_sha256)", "cdrs WHERE " + filter, args},
+		{"tariff_versions", "hash(country_code, party_id, id, last_updated, tariff_key)", "tariffs WHERE " + owner, oargs},
+		{"tariff_withdrawals", "hash(country_code, party_id, id, withdrawn_at)", "tariff_withdrawals WHERE " + owner, oargs},
+		{"location_versions", "hash(country_code, party_id, id, last_updated, body_sha256)", "locations WHERE " + owner, oargs},
+		{"invoice_reconciliations", "hash(country_code, party_id, id, last_updated, body_sha256)", "invoice_reconciliations WHERE " + owner, oargs},
+		{"dispute_moves", "hash(country_code, party_id, cdr_id, seq, state, event_at)",
+			"dispute_events WHERE state NOT IN ('raised', 'withdrawn', 'revised') AND " + owner, oargs},
+	}
+	out := make([]settle.InputPart, 0, len(parts))
+	for _, p := range parts {
+		var n int64
+		var sum, xor string
+		q := `SELECT count(*), coalesce(sum(` + p.rowHash + `), 0)::VARCHAR, coalesce(bit_xor(` + p.rowHash + `), 0)::VARCHAR FROM ` + p.from
+		if err := s.db.QueryRowContext(ctx, q, p.args...).Scan(&n, &sum, &xor); err != nil {
+			return nil, errorf("scope inputs", p.name, err)
+		}
+		out = append(out, settle.InputPart{Name: p.name, Rows: n, Hash: sum + "/" + xor})
+	}
+	return out, nil
+}
+
+// SetRunInputs records what a running run settles (JSON) and the policy it
+// settles under; reset forgets the steps and files an earlier attempt
+// recorded, when that attempt settled other inputs.
+func (s *Store) SetRunInputs(ctx context.Context, runNo int64, inputs, policy []byte, reset bool) error {
+	object := fmt.Sprintf("run %d", runNo)
+	s.runMu.Lock()
+	defer s.runMu.Unlock()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return errorf("run inputs", object, err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE runs SET inputs = ?, policy = ? WHERE run_no = ? AND status = 'running'`,
+		jsonText(inputs), jsonText(policy), runNo)
+	if err != nil {
+		return errorf("run inputs", object, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return errorf("run inputs", object, ErrRunNotRunning)
+	}
+	if reset {
+		for _, t := range []string{"run_steps", "run_outputs"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_no = ?`, runNo); err != nil {
+				return errorf("run inputs", object, err)
+			}
+		}
+	}
+	return errorf("run inputs", object, tx.Commit())
+}
