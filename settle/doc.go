@@ -52,6 +52,59 @@
 //     leaves the previous run of the same id in place. Errors are *Error
 //     with the operation, a stable ErrKind and the run or object.
 //
+// # The whole job
+//
+//	RunJob(ctx, &JobDeps{Source, Sink, Scope, Ledger, Files, Steps, ...}, JobRequest{Scope, Final, AsOf})
+//
+// `roamsettle run`, the nightly schedule (RunClaimed, for the runs it has
+// claimed itself) and `demo` settle a period with it: pull from the
+// partners configured for pull, price the scope (Execute, with the InRun
+// steps in its transaction), then for each owner in the scope, in order,
+// the PartnerSteps (reconcile, invoice, report), each writing its rows in
+// its own transaction and then rendering its files from what it stored,
+// into OUT/<period>/<CC-PID>/ through Files.
+//
+// A run is recorded in the JobLedger (the store's run ledger) under its
+// identity JobKey (period, partner, kind, as of), a unique key: a
+// provisional run's as-of is the instant it settles as of, a final run's
+// is zero (once per period and partner scope); a correction is a final
+// settled again after its inputs changed (credit notes, new invoices).
+// Invariants:
+//
+//   - Same inputs, nothing done. A run's inputs are its JobInputs: the
+//     store's description of every stored row the scope reads (ScopeInputs:
+//     counts and order-independent hashes of CDRs by the period rule,
+//     tariff and location versions, withdrawals, invoice reconciliation
+//     records, dispute moves made by people) digested with the policy (the
+//     configuration that shapes the results, the engine's version, the
+//     output folder, the steps wired in). A run asked for when the last
+//     succeeded run of its kind (final or correction for --final) has the
+//     same digest and every file it recorded is in place with its recorded
+//     SHA-256 does nothing and says so (JobResult.Unchanged); no ledger row,
+//     no database write, no file touched.
+//   - Resumable. A run that failed, was cancelled or was interrupted (its
+//     process killed: the store marks it when it next opens the file) is
+//     taken up again by the next request of the same scope and kind, as a
+//     new attempt of the same identity, settling as of the instant its
+//     first attempt chose. Steps an earlier attempt recorded on the same
+//     digest are not done again; on another digest every step is redone. A
+//     step is recorded only after its commit and its files, so a recorded
+//     step is complete.
+//   - Crash safe. Every database write is a step's transaction (pricing
+//     replaces the rows of its run id; reconcile replaces its run and raises
+//     each dispute once; issuing invoices issues nothing for inputs already
+//     invoiced), and files are rendered from stored rows and written
+//     atomically after that commit, dated by the run's as-of, never the
+//     clock: whatever point a run is killed at, the attempt that finishes it
+//     writes the bytes an uninterrupted run would have.
+//   - One job at a time in a process (the run command handed to serve and
+//     the schedule's runs alike); the ledger's unique identity keeps two
+//     processes from starting the same run.
+//   - A shutdown stops a run at a step boundary: the step going on runs to
+//     its end (its context is not cancelled), the run is recorded
+//     cancelled, and the next run of the scope takes it up.
+//   - A period is finalised only once it has ended, in every owner's zone.
+//
 // # Memory and speed
 //
 // Per-CDR state is dense arrays indexed by cdr_key - minKey (about 60 bytes

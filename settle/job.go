@@ -377,9 +377,9 @@ func RunJob(ctx context.Context, d *JobDeps, req JobRequest) (*JobResult, error)
 
 // RunClaimed runs the job for a run the schedule has claimed already
 // (schedule.Runner): no pulls (the schedule pulls before its runs), the
-// same inputs digest, steps and records. A provisional run whose inputs are
-// those of the last provisional run, with its files in place, does nothing
-// and succeeds.
+// same inputs digest, steps and records; the schedule records how it
+// ended. A provisional run whose inputs are those of the last provisional
+// run, with its files in place, records that and does nothing else.
 func RunClaimed(ctx context.Context, d *JobDeps, sc Scope, key JobKey) (*JobResult, error) {
 	jobMu.Lock()
 	defer jobMu.Unlock()
@@ -393,23 +393,35 @@ func RunClaimed(ctx context.Context, d *JobDeps, sc Scope, key JobKey) (*JobResu
 	if err != nil {
 		return nil, wrap("ledger", ErrRead, key.String(), err)
 	}
-	res := &JobResult{}
+	res := &JobResult{Key: key, No: rec.No}
 	if key.Kind == JobProvisional {
 		runs, err := d.Ledger.Runs(ctx, key.Period, key.Partner, JobProvisional)
 		if err != nil {
 			return nil, wrap("ledger", ErrRead, key.Period, err)
 		}
 		if last := latest(runs, StatusSucceeded, JobProvisional); d.same(ctx, last, in) {
-			res.Key, res.No = key, rec.No
-			_, err := d.unchanged(res, last, in)
-			return res, err
+			d.unchanged(res, last, in)
+			in.AsOf = key.AsOf
+			js, err := in.JSON()
+			if err != nil {
+				return nil, err
+			}
+			if err := d.Ledger.SetInputs(ctx, rec.No, js, d.Policy, true); err != nil {
+				return nil, wrap("ledger inputs", ErrWrite, key.String(), err)
+			}
+			now := time.Now()
+			err = d.Ledger.RecordStep(ctx, rec.No, StepRecord{Name: "unchanged", Started: start, Ended: now,
+				Counts: map[string]int64{"same_as_run": last.No}})
+			return res, wrap("ledger step", ErrWrite, key.String(), err)
 		}
 	}
 	asOf := key.AsOf
 	if asOf.IsZero() {
 		asOf = start.UTC().Truncate(time.Second)
 	}
-	return d.execute(ctx, res, key, rec.No, in, asOf, start, time.Now)
+	err = d.steps(ctx, res, key, rec.No, in, asOf, time.Now)
+	res.Elapsed = time.Since(start)
+	return res, err
 }
 
 func resumable(status string) bool {
