@@ -20,8 +20,14 @@ import (
 //   - covers every field of the model except Version (a transport property:
 //     the same CDR re-sent after a version upgrade is not a conflict when its
 //     content reads the same);
-//   - writes identifiers with their spelling (a CDR re-sent with a different
-//     case is a different body under the same identity: a conflict to look at);
+//   - writes the identity (country_code, party_id, id) of the object, and of
+//     the tariffs embedded in a CDR, as its key (ocpi.Key: upper case,
+//     trimmed): identities are CiString, so "cdr-1" and "CDR-1" are the same
+//     CDR, and the same CDR again in another case is a duplicate, not a
+//     conflict (issue 12 item 11). Other identifiers keep their spelling.
+//     Bodies stored before that (version 1 of this encoding) spelled the
+//     identity as sent: spelledHash gives that hash, so that the same bytes
+//     re-sent still match them;
 //   - writes decimals by value (trailing zeros do not count), times as Unix
 //     nanoseconds, JSON fragments (signed_data, energy_mix) compacted;
 //   - length-prefixes strings and lists and tags optional values, so no two
@@ -30,7 +36,10 @@ import (
 // TestCanonicalCoversEveryField changes every leaf of each model in turn and
 // checks the hash changes: a field added to the model without being added
 // here fails it.
-type canon struct{ buf []byte }
+type canon struct {
+	buf     []byte
+	spelled bool // version 1: identities as sent
+}
 
 func (c *canon) reset() { c.buf = c.buf[:0] }
 
@@ -53,6 +62,14 @@ func (c *canon) boolean(v bool) {
 func (c *canon) str(s string) {
 	c.buf = binary.AppendUvarint(c.buf, uint64(len(s)))
 	c.buf = append(c.buf, s...)
+}
+
+// ident writes an identity field: its key, or as sent in version 1.
+func (c *canon) ident(s string) {
+	if !c.spelled {
+		s = ocpi.Key(s)
+	}
+	c.str(s)
 }
 
 func (c *canon) strs(ss []string) {
@@ -178,9 +195,9 @@ func (c *canon) priceLimit(p *ocpi.PriceLimit) {
 
 func (c *canon) cdr(r *ocpi.CDR) {
 	c.tag('C')
-	c.str(r.CountryCode)
-	c.str(r.PartyID)
-	c.str(r.ID)
+	c.ident(r.CountryCode)
+	c.ident(r.PartyID)
+	c.ident(r.ID)
 	c.time(r.StartDateTime)
 	c.time(r.EndDateTime)
 	c.str(r.SessionID)
@@ -239,9 +256,9 @@ func (c *canon) cdr(r *ocpi.CDR) {
 
 func (c *canon) tariff(t *ocpi.Tariff) {
 	c.tag('T')
-	c.str(t.CountryCode)
-	c.str(t.PartyID)
-	c.str(t.ID)
+	c.ident(t.CountryCode)
+	c.ident(t.PartyID)
+	c.ident(t.ID)
 	c.str(t.Currency)
 	c.str(t.Type)
 	c.u64(uint64(len(t.AltText)))
@@ -291,9 +308,9 @@ func (c *canon) tariff(t *ocpi.Tariff) {
 
 func (c *canon) location(l *ocpi.Location) {
 	c.tag('L')
-	c.str(l.CountryCode)
-	c.str(l.PartyID)
-	c.str(l.ID)
+	c.ident(l.CountryCode)
+	c.ident(l.PartyID)
+	c.ident(l.ID)
 	c.optBool(l.Publish)
 	for _, s := range []string{l.Name, l.Address, l.City, l.PostalCode, l.State, l.Country,
 		l.Coordinates.Latitude, l.Coordinates.Longitude, l.TimeZone} {
@@ -323,9 +340,9 @@ func (c *canon) location(l *ocpi.Location) {
 
 func (c *canon) invoice(r *ocpi.InvoiceReconciliationRecord) {
 	c.tag('I')
-	c.str(r.CountryCode)
-	c.str(r.PartyID)
-	c.str(r.ID)
+	c.ident(r.CountryCode)
+	c.ident(r.PartyID)
+	c.ident(r.ID)
 	c.str(r.InvoiceID)
 	c.strs(r.CDRs)
 	c.time(r.LastUpdated)
@@ -345,6 +362,41 @@ func canonicalHash(c *canon, r *ocpi.Received) [32]byte {
 		c.invoice(r.Invoice)
 	}
 	return c.sum()
+}
+
+// spelledHash returns the version 1 body hash of r's object (identities as
+// sent), and whether it can differ from canonicalHash: false when every
+// identity is already spelled as its key.
+func spelledHash(c *canon, r *ocpi.Received) ([32]byte, bool) {
+	keyed := func(ss ...string) bool {
+		for _, s := range ss {
+			if s != ocpi.Key(s) {
+				return false
+			}
+		}
+		return true
+	}
+	same := true
+	switch {
+	case r.CDR != nil:
+		same = keyed(r.CDR.CountryCode, r.CDR.PartyID, r.CDR.ID)
+		for i := range r.CDR.Tariffs {
+			t := &r.CDR.Tariffs[i]
+			same = same && keyed(t.CountryCode, t.PartyID, t.ID)
+		}
+	case r.Tariff != nil:
+		same = keyed(r.Tariff.CountryCode, r.Tariff.PartyID, r.Tariff.ID)
+	case r.Location != nil:
+		same = keyed(r.Location.CountryCode, r.Location.PartyID, r.Location.ID)
+	case r.Invoice != nil:
+		same = keyed(r.Invoice.CountryCode, r.Invoice.PartyID, r.Invoice.ID)
+	}
+	if same {
+		return [32]byte{}, false
+	}
+	c.spelled = true
+	defer func() { c.spelled = false }()
+	return canonicalHash(c, r), true
 }
 
 func tariffHash(c *canon, t *ocpi.Tariff) [32]byte {

@@ -16,9 +16,10 @@
 //     without the database, and a corrupted record is refused on read.
 //   - CDRs are immutable: the identity is (country_code, party_id, id)
 //     upper-cased. The same body again is a duplicate and changes nothing; a
-//     different body is refused and recorded in conflicts. "Same body" is
-//     the canonical hash of the decoded model (canonical.go), so formatting,
-//     key order and trailing zeros do not make a conflict.
+//     different body is refused and recorded in conflicts, once per refused
+//     body. "Same body" is the canonical hash of the decoded model
+//     (canonical.go), so formatting, key order, trailing zeros and the case
+//     of the identity do not make a conflict.
 //   - Tariffs, locations and invoice reconciliation records are append-only
 //     versions keyed by (identity, last_updated). A withdrawal is a row in
 //     tariff_withdrawals; no version row is ever updated or deleted.
@@ -91,9 +92,17 @@
 //
 // Save builds one Arrow record per table for the whole batch and inserts it
 // with INSERT ... BY NAME from a registered Arrow view, inside one
-// transaction. Duplicates and conflicts are decided against in-memory
-// indexes of the stored identities and hashes, loaded on the first Save and
-// maintained by Save, which is the only writer.
+// transaction. Duplicates and conflicts are decided against the identity
+// index (index.go, idxrun.go), maintained by Save, which is the only
+// writer: immutable sorted runs in <db>.idx/ (mmapped; a lookup reads a few
+// pages whatever the history) and in memory what is not in a run yet. A
+// run holds only committed rows and the manifest records, per source
+// table, the row up to which the runs go; the first Save checks that the
+// database still holds that row (else the runs are rebuilt from the
+// database) and reads back the rows after it. So classifying a batch, and
+// starting a writer, costs the same with years stored as with none; the
+// index is a cache of the database and may be deleted (the next writer
+// rebuilds it, once, at the cost of reading every identity).
 //
 // Save is Begin followed by its wait. Begin (serialised by a mutex)
 // classifies the batch, builds its rows and makes its new raw bytes durable;

@@ -60,7 +60,11 @@ func (s *Store) Begin(ctx context.Context, batch []ocpi.Received) (wait func() (
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	if s.idx == nil {
-		ix, err := loadIndexes(ctx, s.db)
+		path := s.path
+		if path == ":memory:" {
+			path = ""
+		}
+		ix, err := loadIndexes(ctx, s.db, path, s.indexFlushAt)
 		if err != nil {
 			return nil, errorf("save", "", err)
 		}
@@ -192,6 +196,7 @@ func (s *Store) commitPending(ctx context.Context, p *pendingBatch) {
 	}
 	s.idx.pending[0] = nil
 	s.idx.pending = s.idx.pending[1:]
+	s.maybeFlushIndex(ctx)
 }
 
 // landed reports whether the receipt probe, and so its batch, is stored.
@@ -277,6 +282,18 @@ func (s *Store) commit(ctx context.Context, t *batchTables) (err error) {
 // error, as DuckDB does when a checkpoint after the WAL write fails.
 var testHookAfterCommit func() error
 
+// sameBody tells whether a stored body hash is the received object's. An
+// object stored before identities were hashed case-insensitively
+// (canonical.go) has a body hash that spells its identity as sent: the same
+// bytes again still match it through that older hash.
+func (w *writer) sameBody(stored, body [32]byte, r *ocpi.Received) bool {
+	if stored == body {
+		return true
+	}
+	legacy, differs := spelledHash(&w.canon, r)
+	return differs && stored == legacy
+}
+
 func describe(r *ocpi.Received) string {
 	cc, pid, id := r.Identity()
 	obj := string(r.Kind)
@@ -332,9 +349,8 @@ func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
 	if receivedAt.IsZero() {
 		receivedAt = w.now
 	}
-	if _, ok := w.ix.raws[raw]; !ok {
-		w.ix.raws[raw] = struct{}{}
-		w.ix.log.raws = append(w.ix.log.raws, raw)
+	if !w.ix.raw(raw) {
+		w.ix.addRaw(raw)
 		w.newRaw = append(w.newRaw, r.Raw)
 		w.newRawSums = append(w.newRawSums, raw)
 		w.newRawAt = append(w.newRawAt, receivedAt)
@@ -455,7 +471,15 @@ func (w *writer) reject(in *received, why ocpi.Problem) ocpi.Outcome {
 	return ocpi.OutcomeRejected
 }
 
+// conflict refuses an object whose body differs from the one stored under
+// its identity (and version), and records the conflict once: the same
+// refused body again (a file imported twice) is refused without a new row.
 func (w *writer) conflict(in *received, kind ocpi.Kind, cc, pid, id string, lastUpdated time.Time, stored, refused [32]byte) ocpi.Outcome {
+	ck := conflictKey(kind, cc, pid, id, lastUpdated, refused)
+	if w.ix.conflict(ck) {
+		return ocpi.OutcomeConflict
+	}
+	w.ix.addConflict(ck)
 	row := w.t.conflicts.row()
 	row.str(string(kind))
 	row.str(cc)
@@ -488,16 +512,15 @@ func (w *writer) findings(kind ocpi.Kind, key int64, cc, pid, id string, problem
 
 func (w *writer) cdr(in *received, cc, pid, id string, body [32]byte) ocpi.Outcome {
 	ik := identityOf(ocpi.KindCDR, cc, pid, id)
-	if prev, ok := w.ix.cdrs[ik]; ok {
-		if prev.body == body {
+	if prev, ok := w.ix.cdr(ik); ok {
+		if w.sameBody(prev.body, body, in.r) {
 			return ocpi.OutcomeDuplicate
 		}
 		return w.conflict(in, ocpi.KindCDR, cc, pid, id, time.Time{}, prev.body, body)
 	}
-	key := w.ix.nextCDR
-	w.ix.nextCDR++
-	w.ix.cdrs[ik] = seen{key: key, body: body}
-	w.ix.log.cdrs = append(w.ix.log.cdrs, ik)
+	key := w.ix.next.cdr
+	w.ix.next.cdr++
+	w.ix.addCDR(ik, seen{key: key, body: body})
 
 	c := in.r.CDR
 	row := w.t.cdrs.row()
@@ -730,13 +753,12 @@ func cdrPrices(c *ocpi.CDR) [6]namedPrice {
 // its tariff_key.
 func (w *writer) tariffBody(t *ocpi.Tariff) int64 {
 	h := tariffHash(&w.canon, t)
-	if key, ok := w.ix.bodies[h]; ok {
+	if key, ok := w.ix.body(h); ok {
 		return key
 	}
-	key := w.ix.nextTarif
-	w.ix.nextTarif++
-	w.ix.bodies[h] = key
-	w.ix.log.bodies = append(w.ix.log.bodies, h)
+	key := w.ix.next.tariff
+	w.ix.next.tariff++
+	w.ix.addBody(h, key)
 
 	row := w.t.tariffBodies.row()
 	row.i64(key)
@@ -828,15 +850,14 @@ func altTextJSON(ts []ocpi.DisplayText) string {
 func (w *writer) versioned(in *received, kind ocpi.Kind, cc, pid, id string, lastUpdated time.Time, body [32]byte,
 	store func(in *received, cc, pid, id string, body [32]byte) int64) ocpi.Outcome {
 	vk := versionOf(kind, cc, pid, id, lastUpdated)
-	if prev, ok := w.ix.versions[vk]; ok {
-		if prev.body == body {
+	if prev, ok := w.ix.version(vk); ok {
+		if w.sameBody(prev.body, body, in.r) {
 			return ocpi.OutcomeDuplicate
 		}
 		return w.conflict(in, kind, cc, pid, id, lastUpdated, prev.body, body)
 	}
 	key := store(in, cc, pid, id, body)
-	w.ix.versions[vk] = seen{key: key, body: body}
-	w.ix.log.versions = append(w.ix.log.versions, vk)
+	w.ix.addVersion(vk, seen{key: key, body: body})
 	w.findings(kind, key, cc, pid, id, in.r.Problems)
 	return ocpi.OutcomeAccepted
 }
@@ -844,6 +865,7 @@ func (w *writer) versioned(in *received, kind ocpi.Kind, cc, pid, id string, las
 func (w *writer) tariff(in *received, cc, pid, id string, _ [32]byte) int64 {
 	t := in.r.Tariff
 	key := w.tariffBody(t)
+	w.ix.next.tariffRows++
 	row := w.t.tariffs.row()
 	row.str(cc)
 	row.str(pid)
@@ -859,8 +881,8 @@ func (w *writer) tariff(in *received, cc, pid, id string, _ [32]byte) int64 {
 
 func (w *writer) location(in *received, cc, pid, id string, body [32]byte) int64 {
 	l := in.r.Location
-	key := w.ix.nextLoc
-	w.ix.nextLoc++
+	key := w.ix.next.loc
+	w.ix.next.loc++
 	row := w.t.locations.row()
 	row.i64(key)
 	row.str(cc)
@@ -916,8 +938,8 @@ func (w *writer) location(in *received, cc, pid, id string, body [32]byte) int64
 
 func (w *writer) invoice(in *received, cc, pid, id string, body [32]byte) int64 {
 	v := in.r.Invoice
-	key := w.ix.nextIRR
-	w.ix.nextIRR++
+	key := w.ix.next.irr
+	w.ix.next.irr++
 	row := w.t.invoices.row()
 	row.i64(key)
 	row.str(cc)

@@ -34,9 +34,11 @@ type Store struct {
 	// saveMu serialises Save and guards idx.
 	saveMu sync.Mutex
 	idx    *indexes // nil until the first Save loads it
-
 	// runMu serialises the run ledger's writes (runs.go).
 	runMu *sync.Mutex
+	// indexFlushAt is the memtable size that makes the identity index
+	// flush (index.go); 0: defaultFlushAt.
+	indexFlushAt int
 }
 
 // Open opens (creating if needed) the database at path, or an in-memory
@@ -97,9 +99,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database (checkpointing it) and the raw archive.
+// Close writes what the identity index holds in memory to its runs, then
+// closes the database (checkpointing it) and the raw archive.
 func (s *Store) Close() error {
-	return errorf("close", s.path, errors.Join(s.db.Close(), s.raw.close()))
+	idxErr := s.closeIndex()
+	return errorf("close", s.path, errors.Join(idxErr, s.db.Close(), s.raw.close()))
 }
 
 // SetThreads sets how many threads DuckDB uses for every query of this

@@ -261,7 +261,7 @@ func TestCDRDuplicatesAndConflicts(t *testing.T) {
 func TestDuplicatesAndConflictsWithinOneBatch(t *testing.T) {
 	s := openMem(t)
 	a := sampleCDR("A")
-	a2 := sampleCDR("a") // same identity, other case: a different body (spelling is kept)
+	a2 := sampleCDR("a") // same identity, other case, another session_id: a different body
 	b := sampleCDR("B")
 	bModified := sampleCDR("B")
 	bModified.Remark = "other"
