@@ -79,3 +79,15 @@ REPRICE_BENCH_DB ?= /tmp/roamsettle-bench/reprice-$(REPRICE_BENCH_LAYOUT)-$(REPR
 .PHONY: bench-reprice
 bench-reprice: build
 	REPRICE_BENCH_CDRS=$(REPRICE_BENCH_CDRS) REPRICE_BENCH_LAYOUT=$(REPRICE_BENCH_LAYOUT) REPRICE_BENCH_DB=$(REPRICE_BENCH_DB) ./scripts/bench-reprice.sh
+
+# What a small import, serve's first CDR and a small reprice cost, as whole
+# processes, in an empty database and in databases of 1 and 10 generated
+# months (~1 M CDRs a month, built once through `ingest`, raw archive
+# included, and kept in HISTORY_BENCH_DIR; ~10 GB of raw archive at 10 M).
+# Heavy: run it under the bench lock. HISTORY_BENCH_MONTHS, _RUNS, _TAG:
+# see cmd/roamsettle/bench_history_test.go.
+HISTORY_BENCH_DIR ?= /tmp/roamsettle-bench
+.PHONY: bench-history
+bench-history: build
+	HISTORY_BENCH_DIR=$(HISTORY_BENCH_DIR) HISTORY_BENCH_BIN=$(abspath $(BIN)) \
+		$(GO) test -count=1 -timeout 600m -run '^TestBenchHistory$$' -v ./cmd/roamsettle

@@ -378,7 +378,7 @@ func writeIdxRun(dir string, seq uint64, src idxRunSource) (*idxRun, error) {
 	if err == nil {
 		_, err = f.WriteAt(hdr, 0)
 	}
-	if err == nil {
+	if err == nil && syncIndex {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -432,10 +432,13 @@ func (r *idxRun) close() error {
 	return syscall.Munmap(r.data)
 }
 
+// errMergeStopped ends a background merge that closeIndex stopped.
+var errMergeStopped = errors.New("identity index: merge stopped")
+
 // mergeSource merges runs (oldest first) space by space. Keys are unique
 // across runs (an entry is added only when no run has it); should one
-// repeat, the newest run's record is kept.
-func mergeSource(runs []*idxRun) idxRunSource {
+// repeat, the newest run's record is kept. Closing stop abandons the merge.
+func mergeSource(runs []*idxRun, stop <-chan struct{}) idxRunSource {
 	return func(rw *idxRunWriter) {
 		for sp := range numSpaces {
 			bound, rl := 0, layouts[sp].rec()
@@ -470,6 +473,16 @@ func mergeSource(runs []*idxRun) idxRunSource {
 				s := &runs[best].spaces[sp]
 				rw.add(s.records[pos[best]*rl : (pos[best]+1)*rl])
 				pos[best]++
+				if stop != nil && rw.count%(1<<16) == 0 {
+					select {
+					case <-stop:
+						if rw.err == nil {
+							rw.err = errMergeStopped
+						}
+						return
+					default:
+					}
+				}
 			}
 			rw.end()
 		}

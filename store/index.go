@@ -64,6 +64,13 @@ type indexes struct {
 	added   int       // entries indexed by this process: what it may spend merging (compact)
 	stale   bool      // dir may hold files that the manifest does not name
 
+	// A merge running in the background (a long-running writer), and how
+	// to stop it.
+	merging   bool
+	mergeSize int // entries being merged
+	mergeStop chan struct{}
+	mergeDone chan struct{}
+
 	log undoLog // additions of the running batch, forgotten if it fails
 
 	// Batches begun (classified against these maps) whose transaction has
@@ -619,7 +626,10 @@ func (ix *indexes) flush(ctx context.Context, db *sql.DB, marks counters) error 
 	ix.runs = append(ix.runs, r)
 	ix.marks = marks
 	ix.resetMemtable()
-	old, err := ix.compact()
+	var old []*idxRun
+	if !ix.merging {
+		old, err = ix.compact()
+	}
 	if err == nil && ix.dir != "" {
 		err = ix.writeManifest(ctx, db)
 	}
@@ -633,6 +643,15 @@ func (ix *indexes) flush(ctx context.Context, db *sql.DB, marks counters) error 
 		ix.stale = true // the files of merged runs wait for the next manifest
 	}
 	return err
+}
+
+// flushRun is flush without merging: a long-running writer merges in the
+// background.
+func (ix *indexes) flushRun(ctx context.Context, db *sql.DB, marks counters) error {
+	merging := ix.merging
+	ix.merging = true // keeps flush from merging
+	defer func() { ix.merging = merging }()
+	return ix.flush(ctx, db, marks)
 }
 
 // memtableSource streams the memtable, space by space, in key order.
@@ -691,32 +710,44 @@ const mergeTier = 4
 
 func tier(entries int) int { return max(0, bits.Len(uint(entries>>12))+1) / 2 }
 
+// due returns where the runs to merge next begin (a tier with mergeTier
+// runs or more, from the newest), or -1.
+func (ix *indexes) due() int {
+	n := len(ix.runs)
+	if n < mergeTier {
+		return -1
+	}
+	t := tier(ix.runs[n-1].entries())
+	i := n - 1
+	for i > 0 && tier(ix.runs[i-1].entries()) <= t {
+		i--
+	}
+	if n-i < mergeTier {
+		return -1
+	}
+	return i
+}
+
+func entriesOf(runs []*idxRun) int {
+	n := 0
+	for _, r := range runs {
+		n += r.entries()
+	}
+	return n
+}
+
 // compact merges runs as the budget allows and returns the runs merged
 // away (to close and delete once the manifest no longer names them).
 func (ix *indexes) compact() ([]*idxRun, error) {
 	budget := max(1<<20, 4*ix.added)
 	var old []*idxRun
 	for {
-		n := len(ix.runs)
-		if n < mergeTier {
+		i := ix.due()
+		if i < 0 || entriesOf(ix.runs[i:]) > budget {
 			return old, nil
 		}
-		t := tier(ix.runs[n-1].entries())
-		i := n - 1
-		for i > 0 && tier(ix.runs[i-1].entries()) <= t {
-			i--
-		}
-		if n-i < mergeTier {
-			return old, nil
-		}
-		total := 0
-		for _, r := range ix.runs[i:] {
-			total += r.entries()
-		}
-		if total > budget {
-			return old, nil
-		}
-		merged, err := writeIdxRun(ix.dir, ix.seq+1, mergeSource(ix.runs[i:]))
+		total := entriesOf(ix.runs[i:])
+		merged, err := writeIdxRun(ix.dir, ix.seq+1, mergeSource(ix.runs[i:], nil))
 		if err != nil {
 			return old, err
 		}
@@ -724,6 +755,97 @@ func (ix *indexes) compact() ([]*idxRun, error) {
 		ix.added += total
 		old = append(old, ix.runs[i:]...)
 		ix.runs = append(ix.runs[:i:i], merged)
+	}
+}
+
+// mergeInBackground starts merging what is due, whatever its size, without
+// holding up Save: the runs are immutable, and the merged run replaces them
+// (under saveMu) when it is written. Used by long-running writers after a
+// flush; closeIndex stops it. Called with saveMu held.
+func (s *Store) mergeInBackground() {
+	ix := s.idx
+	if ix.merging || ix.dir == "" {
+		return
+	}
+	i := ix.due()
+	if i < 0 {
+		return
+	}
+	inputs := append([]*idxRun(nil), ix.runs[i:]...)
+	ix.seq++
+	seq := ix.seq
+	ix.merging, ix.mergeStop, ix.mergeDone = true, make(chan struct{}), make(chan struct{})
+	ix.mergeSize = entriesOf(inputs)
+	stop, done := ix.mergeStop, ix.mergeDone
+	go func() {
+		defer close(done)
+		merged, err := writeIdxRun(ix.dir, seq, mergeSource(inputs, stop))
+		s.saveMu.Lock()
+		defer s.saveMu.Unlock()
+		ix.merging = false
+		if err != nil {
+			ix.stale = true // a stopped or failed merge leaves its file for the next manifest
+			return
+		}
+		at := -1
+		for j, r := range ix.runs {
+			if r == inputs[0] {
+				at = j
+				break
+			}
+		}
+		if at < 0 || at+len(inputs) > len(ix.runs) || ix.runs[at+len(inputs)-1] != inputs[len(inputs)-1] {
+			merged.close() // cannot happen: only this goroutine replaces runs while it runs
+			ix.stale = true
+			return
+		}
+		runs := append(append(append([]*idxRun(nil), ix.runs[:at]...), merged), ix.runs[at+len(inputs):]...)
+		ix.runs = runs
+		err = ix.writeManifest(context.Background(), s.db)
+		for _, r := range inputs {
+			r.close()
+			if err == nil {
+				os.Remove(r.file)
+			}
+		}
+		if err != nil {
+			ix.stale = true
+			return
+		}
+		if s.idx == ix {
+			s.mergeInBackground() // the next tier may be due now
+		}
+	}()
+}
+
+// endMerges lets a background merge finish if it is within what this
+// process may spend (compact's budget), else stops it, and waits. Called
+// with saveMu held; releases it while waiting.
+func (s *Store) endMerges(ix *indexes) {
+	for ix.merging {
+		stop, done := ix.mergeStop, ix.mergeDone
+		if ix.mergeSize > max(1<<20, 4*ix.added) {
+			select {
+			case <-stop:
+			default:
+				close(stop)
+			}
+		}
+		s.saveMu.Unlock()
+		<-done
+		s.saveMu.Lock()
+	}
+}
+
+// indexOnClose has the identity index written once, when the Store closes,
+// instead of every defaultFlushAt entries: a bulk import (TuneForBulkLoad)
+// then sorts and writes its entries once.
+func (s *Store) indexOnClose() {
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	s.indexFlushAt = -1
+	if s.idx != nil {
+		s.idx.flushAt = -1
 	}
 }
 
@@ -786,13 +908,20 @@ func writeFileSync(name string, b []byte) error {
 		return err
 	}
 	_, err = f.Write(b)
-	if err == nil {
+	if err == nil && syncIndex {
 		err = f.Sync()
 	}
 	return errors.Join(err, f.Close())
 }
 
+// syncIndex makes the index's files durable before the manifest names
+// them. Tests that write thousands of small runs turn it off.
+var syncIndex = true
+
 func syncDir(dir string) error {
+	if !syncIndex {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -822,9 +951,15 @@ func (s *Store) maybeFlushIndex(ctx context.Context) {
 	if len(ix.pending) > 0 || ix.flushAt <= 0 || ix.memEntries() < ix.flushAt {
 		return
 	}
-	if err := ix.flush(context.WithoutCancel(ctx), s.db, ix.next); err != nil {
-		ix.flushAt = ix.memEntries() + ix.flushAt
+	flush := ix.flushRun // and merge in the background
+	if ix.dir == "" {
+		flush = ix.flush // heap runs merge at once
 	}
+	if err := flush(context.WithoutCancel(ctx), s.db, ix.next); err != nil {
+		ix.flushAt = ix.memEntries() + ix.flushAt
+		return
+	}
+	s.mergeInBackground()
 }
 
 // closeIndex waits for the pending batches, flushes the memtable and unmaps
@@ -842,6 +977,7 @@ func (s *Store) closeIndex() error {
 		return nil
 	}
 	ix := s.idx
+	s.endMerges(ix)
 	s.idx = nil
 	var err error
 	if ix.dir != "" {
