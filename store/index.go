@@ -58,6 +58,7 @@ type indexes struct {
 
 	runs    []*idxRun // oldest first
 	marks   counters  // the runs hold the source tables' rows below these
+	rows    counters  // how many rows are below marks, -1 when not known
 	dir     string    // <db>.idx; "" for an in-memory database, whose runs live on the heap
 	seq     uint64    // number of the newest run
 	flushAt int       // memtable entries that make a flush once no batch is pending; 0: only on close
@@ -475,16 +476,29 @@ func eachRow(ctx context.Context, db *sql.DB, query string, args []any, f func(*
 // memtable, flushing it between chunks when it grows large.
 func (ix *indexes) loadTail(ctx context.Context, db *sql.DB) error {
 	for _, s := range sources {
-		m, end := s.mark(&ix.marks), *s.mark(&ix.next)
-		for *m < end {
-			to := min(*m+loadChunk, end)
+		m, end := s.mark(&ix.marks), s.mark(&ix.next)
+		if *m == 0 && s.pos == "rowid" {
+			// The whole table: up to its last rowid, which is its row count
+			// only if no row was ever deleted.
+			if err := db.QueryRowContext(ctx, `SELECT coalesce(max(rowid) + 1, 0) FROM `+s.table).Scan(end); err != nil {
+				return fmt.Errorf("load index: %s: %w", s.table, err)
+			}
+		}
+		rows := s.mark(&ix.rows)
+		for *m < *end {
+			to := min(*m+loadChunk, *end)
+			n := int64(0)
 			if err := eachRow(ctx, db, s.query, []any{*m, to}, func(r *sql.Rows) error {
+				n++
 				_, err := s.add(ix, r)
 				return err
 			}); err != nil {
 				return fmt.Errorf("load index: %s: %w", s.table, err)
 			}
-			ix.added += int(to - *m)
+			if *rows >= 0 {
+				*rows += n
+			}
+			ix.added += int(n)
 			*m = to
 			if ix.memEntries() >= loadFlush {
 				if err := ix.flush(ctx, db, ix.marks); err != nil {
@@ -502,6 +516,10 @@ type manifest struct {
 	Runs   []manifestRun     `json:"runs"` // oldest first
 	Marks  map[string]int64  `json:"marks"`
 	Last   map[string]string `json:"last"` // per table: hex index key of the row just below its mark
+	// Rows per table below its mark, when known (-1 after a flush half way
+	// through a rebuild): a database in which rows were deleted no longer
+	// has as many.
+	Rows map[string]int64 `json:"rows"`
 }
 
 type manifestRun struct {
@@ -565,6 +583,11 @@ func (ix *indexes) openRuns(ctx context.Context, db *sql.DB) error {
 	}
 	for _, s := range sources {
 		*s.mark(&ix.marks) = m.Marks[s.table]
+		r, ok := m.Rows[s.table]
+		if !ok {
+			r = -1
+		}
+		*s.mark(&ix.rows) = r
 	}
 	return nil
 }
@@ -584,6 +607,16 @@ func (ix *indexes) matches(ctx context.Context, db *sql.DB, m *manifest) (bool, 
 		}
 		if got != m.Last[s.table] {
 			return false, nil
+		}
+		if want, ok := m.Rows[s.table]; ok && want >= 0 {
+			var total, tail int64
+			if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM `+s.table+`),
+				(SELECT count(*) FROM `+s.table+` WHERE `+s.pos+` >= ?)`, mark).Scan(&total, &tail); err != nil {
+				return false, fmt.Errorf("identity index: %s: %w", s.table, err)
+			}
+			if total-tail != want {
+				return false, nil // rows were deleted
+			}
 		}
 	}
 	return true, nil
@@ -624,6 +657,12 @@ func (ix *indexes) flush(ctx context.Context, db *sql.DB, marks counters) error 
 	}
 	ix.seq++
 	ix.runs = append(ix.runs, r)
+	if ix.dir != "" && marks == ix.next {
+		// Every row of the source tables is below the marks now.
+		if err := ix.countRows(ctx, db); err != nil {
+			return err
+		}
+	}
 	ix.marks = marks
 	ix.resetMemtable()
 	var old []*idxRun
@@ -643,6 +682,23 @@ func (ix *indexes) flush(ctx context.Context, db *sql.DB, marks counters) error 
 		ix.stale = true // the files of merged runs wait for the next manifest
 	}
 	return err
+}
+
+// countRows sets rows to the row count of every source table.
+func (ix *indexes) countRows(ctx context.Context, db *sql.DB) error {
+	q := "SELECT "
+	dest := make([]any, len(sources))
+	for i, s := range sources {
+		if i > 0 {
+			q += ", "
+		}
+		q += "(SELECT count(*) FROM " + s.table + ")"
+		dest[i] = s.mark(&ix.rows)
+	}
+	if err := db.QueryRowContext(ctx, q).Scan(dest...); err != nil {
+		return fmt.Errorf("identity index: rows: %w", err)
+	}
+	return nil
 }
 
 // flushRun is flush without merging: a long-running writer merges in the
@@ -852,7 +908,7 @@ func (s *Store) indexOnClose() {
 // writeManifest records the runs and marks (after the runs are durable),
 // then removes the files it does not name.
 func (ix *indexes) writeManifest(ctx context.Context, db *sql.DB) error {
-	m := manifest{Format: 1, Marks: map[string]int64{}, Last: map[string]string{}}
+	m := manifest{Format: 1, Marks: map[string]int64{}, Last: map[string]string{}, Rows: map[string]int64{}}
 	for _, r := range ix.runs {
 		mr := manifestRun{Seq: r.seq}
 		for sp := range numSpaces {
@@ -863,6 +919,7 @@ func (ix *indexes) writeManifest(ctx context.Context, db *sql.DB) error {
 	for _, s := range sources {
 		mark := *s.mark(&ix.marks)
 		m.Marks[s.table] = mark
+		m.Rows[s.table] = *s.mark(&ix.rows)
 		k, err := lastKey(ctx, db, s, mark)
 		if err != nil {
 			return fmt.Errorf("identity index: %s: %w", s.table, err)

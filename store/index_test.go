@@ -190,9 +190,9 @@ func reopenedHistory(t *testing.T, wantTail, wantInRun int) {
 }
 
 // The runs are a cache of the database: when they do not match it (deleted,
-// damaged, or the database was put back to an older copy while the index
-// is newer), they are dropped and rebuilt from the database, and nothing
-// that is not stored is taken for stored.
+// damaged, rows deleted by hand, or the database was put back to an older
+// copy while the index is newer), they are dropped and rebuilt from the
+// database, and nothing that is not stored is taken for stored.
 func TestIndexThatDoesNotMatchTheDatabaseIsRebuilt(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -210,6 +210,15 @@ func TestIndexThatDoesNotMatchTheDatabaseIsRebuilt(t *testing.T) {
 			for _, r := range runs {
 				st, _ := os.Stat(r)
 				os.Truncate(r, st.Size()/2)
+			}
+		}},
+		{"a CDR deleted by hand", func(t *testing.T, path, _ string) {
+			s := openFile(t, path)
+			if _, err := s.db.Exec(`DELETE FROM cdrs WHERE id = 'OLD'`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
 			}
 		}},
 		{"database older than the index", restore},
@@ -252,13 +261,16 @@ func TestIndexThatDoesNotMatchTheDatabaseIsRebuilt(t *testing.T) {
 
 				s = openFile(t, path)
 				defer s.Close()
-				newOutcome := ocpi.OutcomeDuplicate
-				if tc.name != "index deleted" && tc.name != "manifest unreadable" && tc.name != "run cut short" {
+				oldOutcome, newOutcome := ocpi.OutcomeDuplicate, ocpi.OutcomeDuplicate
+				switch tc.name {
+				case "a CDR deleted by hand":
+					oldOutcome = ocpi.OutcomeAccepted
+				case "database older than the index", "database as long as the index, other rows":
 					newOutcome = ocpi.OutcomeAccepted // NEW is not in that database
 				}
 				got := save(t, s, recvCDR(sampleCDR("OLD"), "old", 3), recvCDR(sampleCDR("NEW"), "new", 4),
 					recvTariff(sampleTariff("T1", t0), "t", 5), recvCDR(sampleCDR("OTHER"), "other", 6))
-				want := []ocpi.Outcome{ocpi.OutcomeDuplicate, newOutcome, ocpi.OutcomeDuplicate, ocpi.OutcomeAccepted}
+				want := []ocpi.Outcome{oldOutcome, newOutcome, ocpi.OutcomeDuplicate, ocpi.OutcomeAccepted}
 				if !cmp.Equal(got, want) {
 					t.Fatalf("outcomes %v, want %v", got, want)
 				}
