@@ -336,3 +336,22 @@ func TestDefect7TaxesNotComputable(t *testing.T) {
 		t.Errorf("2.2.1 without vat: %v, not computable %b", err, res.NotComputable)
 	}
 }
+
+// The embedded tariffs are evidence: when they cannot price the CDR (here
+// in another currency), the versions in effect still do.
+func TestPriceBothEmbeddedErrorIsEvidence(t *testing.T) {
+	stored := specTariff(t, "spec221", "tariff_8_simple_025kwh.json")
+	cdr := mkCDR(at(t, "2026-06-01", "10:00", time.Monday), seg{min: 60, energy: "20", charging: true, tariffID: stored.ID})
+	embedded := stored
+	embedded.Currency = "USD"
+	cdr.Tariffs = []ocpi.Tariff{embedded}
+	history := func(cc, pid, id string) []ocpi.Tariff { return []ocpi.Tariff{stored} }
+	p, err := PriceBoth(cdr, history, nil, Options{TimeZone: berlin})
+	var np *NotPriceable
+	if err != nil || p.InEffect == nil || p.Embedded != nil || !errors.As(p.EmbeddedErr, &np) || np.Reason != ReasonCurrencyMismatch {
+		t.Fatalf("PriceBoth = %+v, %v", p, err)
+	}
+	if !p.InEffect.TookReading(ReadVersionInEffect) {
+		t.Error("the version-in-effect reading is not named")
+	}
+}

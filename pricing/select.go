@@ -135,12 +135,17 @@ type TariffHistory func(countryCode, partyID, tariffID string) []ocpi.Tariff
 // totals is a calculation dispute (digest §5.1).
 type Priced struct {
 	InEffect *Result // nil when no stored version was found
-	Embedded *Result // nil when the CDR embeds no tariff
-	Missing  []string
+	Embedded *Result // nil when the CDR embeds no tariff, or they cannot price it
+	// EmbeddedErr says why the embedded tariffs could not price the CDR (a
+	// *NotPriceable: another currency, two different copies of one id). It
+	// is evidence about the CDR, not a reason to leave it unpriced.
+	EmbeddedErr error
+	Missing     []string
 }
 
 // PriceBoth prices a CDR with the versions in effect (from history) and,
-// separately, with its embedded tariffs.
+// separately, with its embedded tariffs. Its error is the in-effect
+// pricing's; the embedded pricing's is Priced.EmbeddedErr.
 func PriceBoth(cdr *ocpi.CDR, history TariffHistory, connectorTariffIDs []string, opts Options) (Priced, error) {
 	var out Priced
 	var inEffect []ocpi.Tariff
@@ -160,9 +165,7 @@ func PriceBoth(cdr *ocpi.CDR, history TariffHistory, connectorTariffIDs []string
 		}
 	}
 	if len(cdr.Tariffs) > 0 {
-		if out.Embedded, err = Price(cdr, cdr.Tariffs, opts); err != nil {
-			return out, err
-		}
+		out.Embedded, out.EmbeddedErr = Price(cdr, cdr.Tariffs, opts)
 	}
 	return out, nil
 }
