@@ -4,7 +4,7 @@ export GOFLAGS := -tags=duckdb_arrow
 GO ?= go
 BIN := bin/roamsettle
 
-.PHONY: build test demo bench bench-ingest fuzz vet fmt check-imports check-docs clean load
+.PHONY: build test demo bench bench-ingest bench-invoicing fuzz vet fmt check-imports check-docs clean load
 
 build:
 	$(GO) build -o $(BIN) ./cmd/roamsettle
@@ -25,11 +25,18 @@ demo: build
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./ocpi ./ingest ./synth ./pricing
 	$(MAKE) bench-ingest
+	$(MAKE) bench-invoicing
 
 # gen + ingest of 1 M CDRs into a file database, printing CDRs/s and peak memory.
 BENCH_CDRS ?= 1000000
 bench-ingest: build
 	./scripts/bench-ingest.sh $(BENCH_CDRS)
+
+# Invoicing for one partner's month (BENCH_PARTNER_CDRS, default 500,000: a twentieth of 10 M CDRs): the
+# statement assembled (CDRs/s, grouped by location and tariff, and per CDR), and each document rendered as
+# JSON, PDF, XLSX and UBL (rows/s, time per document, bytes).
+bench-invoicing:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./invoicing
 
 # Each fuzz target for a fixed time (go test -fuzz runs one target per call).
 FUZZTIME ?= 30s

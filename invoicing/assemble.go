@@ -48,14 +48,16 @@ type InputRef struct {
 
 // draft is one currency's assembly of a partner's period.
 type draft struct {
-	cfg      Config
-	period   Period
-	currency string
-	digits   int
-	cdrs     []*CDR // the currency's CDRs, sorted by identity
-	lines    []*lineAcc
-	disputes []Disputed
-	summary  Summary
+	cfg        Config
+	period     Period
+	currency   string
+	digits     int
+	cdrs       []*CDR   // the currency's CDRs, sorted by identity
+	day        []uint16 // per CDR of cdrs: the day of its end in the period (index into days)
+	periodDays []Date   // the period's days in its zone
+	lines      []*lineAcc
+	disputes   []Disputed
+	summary    Summary
 }
 
 // lineAcc accumulates one line.
@@ -93,8 +95,12 @@ func assemble(cfg Config, period Period, cdrs []CDR) ([]*draft, error) {
 		}
 	}
 	byCurrency := map[string]*draft{}
-	groups := map[string]*lineAcc{}
+	groups := map[groupID]*lineAcc{}
 	var sets []chargeSet
+	taxes := taxSets{cfg: cfg}
+	days, dayStarts := periodDays(period)
+	tariffKeys := map[TariffVersion]string{}
+	var scratch []byte
 	for i, c := range sorted {
 		if i > 0 && sorted[i-1].CountryCode == c.CountryCode && sorted[i-1].PartyID == c.PartyID && sorted[i-1].ID == c.ID {
 			fail(c, "id", "the same CDR is given twice")
@@ -106,25 +112,40 @@ func assemble(cfg Config, period Period, cdrs []CDR) ([]*draft, error) {
 		d := byCurrency[c.Currency]
 		if d == nil {
 			digits, _ := ocpi.CurrencyMinorUnits(c.Currency)
-			d = &draft{cfg: cfg, period: period, currency: c.Currency, digits: digits}
+			d = &draft{cfg: cfg, period: period, currency: c.Currency, digits: digits, periodDays: days}
 			byCurrency[c.Currency] = d
 		}
 		idx := int32(len(d.cdrs))
 		d.cdrs = append(d.cdrs, c)
+		day, _ := slices.BinarySearchFunc(dayStarts, c.End, func(start, end time.Time) int {
+			if start.After(end) {
+				return 1
+			}
+			return -1
+		})
+		d.day = append(d.day, uint16(day-1))
 		d.summary.CDRs++
 		if c.Dispute != nil {
 			d.summary.Disputed++
 			continue
 		}
 		d.summary.Accepted++
-		sets = splitByTaxSet(cfg, c.Charges, sets[:0])
+		tariffKey, ok := tariffKeys[c.Tariff]
+		if !ok {
+			tariffKey = c.Tariff.Key()
+			tariffKeys[c.Tariff] = tariffKey
+		}
+		sets = taxes.split(c.Charges, sets[:0])
 		for si := range sets {
 			s := &sets[si]
-			key := lineKey(cfg, c, s.key)
-			acc := groups[c.Currency+" "+key]
+			id := groupID{currency: c.Currency, cc: c.CountryCode, pid: c.PartyID, object: c.Location.ID, tariff: tariffKey, taxes: s.key}
+			if cfg.Grouping == PerCDR {
+				id.object, id.tariff = c.ID, ""
+			}
+			acc := groups[id]
 			if acc == nil {
-				acc = newLine(cfg, period, c, key, s.taxes)
-				groups[c.Currency+" "+key] = acc
+				acc = newLine(cfg, period, c, lineKey(cfg, c, tariffKey, s.key), s.taxes)
+				groups[id] = acc
 				d.lines = append(d.lines, acc)
 			}
 			var net sum128
@@ -152,7 +173,7 @@ func assemble(cfg Config, period Period, cdrs []CDR) ([]*draft, error) {
 			}
 			acc.members = append(acc.members, idx)
 			acc.nets = append(acc.nets, Amount(net.lo))
-			writeContribution(acc.hash, c, s.charges)
+			scratch = writeContribution(acc.hash, scratch[:0], c, tariffKey, s.charges)
 		}
 	}
 	if len(errs) > 0 {
@@ -212,6 +233,27 @@ func validCDR(c *CDR, period Period, fail func(*CDR, string, string)) bool {
 	return ok
 }
 
+// periodDays returns the period's days in its zone and the instant each
+// starts (DST days last 23 or 25 hours, so days are not counted in hours).
+func periodDays(p Period) ([]Date, []time.Time) {
+	zone := p.From.Location()
+	var days []Date
+	var starts []time.Time
+	y, m, d := p.From.In(zone).Date()
+	for i := 0; ; i++ {
+		start := time.Date(y, m, d+i, 0, 0, 0, 0, zone)
+		if i > 0 && !start.Before(p.To) {
+			break
+		}
+		if i == 0 {
+			start = p.From
+		}
+		days = append(days, DateOf(start.In(zone)))
+		starts = append(starts, start)
+	}
+	return days, starts
+}
+
 // chargeSet is the charges of one CDR under one tax set.
 type chargeSet struct {
 	key        string
@@ -220,17 +262,67 @@ type chargeSet struct {
 	energyLine int // index of the set that carries the CDR's energy volume
 }
 
-// splitByTaxSet groups a CDR's charges by their tax set (name, category,
-// rate of each tax). Almost every CDR has one set.
-func splitByTaxSet(cfg Config, charges []Charge, sets []chargeSet) []chargeSet {
+// groupID identifies a line while assembling: per CDR (object is the CDR
+// id) or per location (object) and tariff version.
+type groupID struct {
+	currency, cc, pid, object, tariff, taxes string
+}
+
+// taxSets maps a charge's taxes to its line tax set and key, caching the
+// common single-tax sets (formatting them per charge cost more than the
+// rest of the assembly).
+type taxSets struct {
+	cfg    Config
+	single map[Tax]taxSet
+	none   *taxSet
+}
+
+type taxSet struct {
+	taxes []LineTax
+	key   string
+}
+
+func (ts *taxSets) get(taxes []Tax) taxSet {
+	switch len(taxes) {
+	case 0:
+		if ts.none == nil {
+			lt := lineTaxes(ts.cfg, nil)
+			ts.none = &taxSet{lt, taxSetKey(lt)}
+		}
+		return *ts.none
+	case 1:
+		k := taxes[0]
+		k.Amount = 0
+		if set, ok := ts.single[k]; ok {
+			return set
+		}
+		lt := lineTaxes(ts.cfg, taxes)
+		set := taxSet{lt, taxSetKey(lt)}
+		if ts.single == nil {
+			ts.single = map[Tax]taxSet{}
+		}
+		ts.single[k] = set
+		return set
+	}
+	lt := lineTaxes(ts.cfg, taxes)
+	return taxSet{lt, taxSetKey(lt)}
+}
+
+// split groups a CDR's charges by their tax set (name, category, rate of
+// each tax). Almost every CDR has one set.
+func (ts *taxSets) split(charges []Charge, sets []chargeSet) []chargeSet {
 	energyAt := -1
 	for _, ch := range charges {
-		taxes := lineTaxes(cfg, ch.Taxes)
-		key := taxSetKey(taxes)
-		i := slices.IndexFunc(sets, func(s chargeSet) bool { return s.key == key })
+		set := ts.get(ch.Taxes)
+		i := slices.IndexFunc(sets, func(s chargeSet) bool { return s.key == set.key })
 		if i < 0 {
 			i = len(sets)
-			sets = append(sets, chargeSet{key: key, taxes: taxes})
+			if len(sets) < cap(sets) { // reuse the previous CDR's slice
+				sets = sets[:i+1]
+				sets[i].key, sets[i].taxes, sets[i].charges = set.key, set.taxes, sets[i].charges[:0]
+			} else {
+				sets = append(sets, chargeSet{key: set.key, taxes: set.taxes})
+			}
 		}
 		sets[i].charges = append(sets[i].charges, ch)
 		if ch.Component == Energy && energyAt < 0 {
@@ -288,17 +380,17 @@ func taxSetKey(taxes []LineTax) string {
 	return strings.Join(parts, ";")
 }
 
-func lineKey(cfg Config, c *CDR, taxKey string) string {
+func lineKey(cfg Config, c *CDR, tariffKey, taxKey string) string {
 	if cfg.Grouping == PerCDR {
 		return "cdr " + c.Key() + " tax " + taxKey
 	}
-	return "location " + c.CountryCode + "*" + c.PartyID + "*" + c.Location.ID + " tariff " + c.Tariff.Key() + " tax " + taxKey
+	return "location " + c.CountryCode + "*" + c.PartyID + "*" + c.Location.ID + " tariff " + tariffKey + " tax " + taxKey
 }
 
 func newLine(cfg Config, period Period, c *CDR, key string, taxes []LineTax) *lineAcc {
 	loc := LineLocation{ID: c.CountryCode + "*" + c.PartyID + "*" + c.Location.ID, Name: c.Location.Name,
 		City: c.Location.City, Country: c.Location.Country}
-	acc := &lineAcc{Line: Line{Key: key, Location: loc, Tariff: c.Tariff.Key(), Taxes: taxes},
+	acc := &lineAcc{Line: Line{Key: key, Location: loc, Tariff: c.Tariff.Key(), Taxes: slices.Clone(taxes)},
 		taxExact: make([]sum128, len(taxes)), hash: sha256.New()}
 	place := strings.Trim(c.Location.Name+", "+c.Location.City, ", ")
 	if place == "" {
@@ -314,17 +406,19 @@ func newLine(cfg Config, period Period, c *CDR, key string, taxes []LineTax) *li
 	return acc
 }
 
-// writeContribution feeds one CDR's part of a line into the line digest.
-func writeContribution(h hash.Hash, c *CDR, charges []Charge) {
-	var b []byte
+// writeContribution feeds one CDR's part of a line into the line digest,
+// through the scratch buffer b, which it returns.
+func writeContribution(h hash.Hash, b []byte, c *CDR, tariffKey string, charges []Charge) []byte {
 	str := func(s string) {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
 	num := func(v int64) { b = binary.AppendVarint(b, v) }
-	str(c.Key())
+	str(c.CountryCode)
+	str(c.PartyID)
+	str(c.ID)
 	b = append(b, c.BodySHA256[:]...)
-	str(c.Tariff.Key())
+	str(tariffKey)
 	str(c.PricingPolicy)
 	num(int64(c.Energy))
 	num(c.Start.UnixMicro())
@@ -346,6 +440,7 @@ func writeContribution(h hash.Hash, c *CDR, charges []Charge) {
 		}
 	}
 	h.Write(b)
+	return b
 }
 
 // finish orders and rounds the lines and sums the summary.
@@ -398,10 +493,12 @@ func (l *lineAcc) round(digits int, mode Rounding) error {
 		}
 		l.Taxes[i].Exact = Amount(l.taxExact[i].lo)
 	}
-	fmt.Fprintf(l.hash, "|net %s|", l.Net)
+	b := append(make([]byte, 0, 128), "|net "...)
+	b = append(append(b, l.Net.String()...), '|')
 	for _, c := range l.Components {
-		fmt.Fprintf(l.hash, "%s %s|", c.Component, c.Net)
+		b = append(append(append(append(b, c.Component...), ' '), c.Net.String()...), '|')
 	}
+	l.hash.Write(b)
 	l.Digest = hexHash([32]byte(l.hash.Sum(nil)))
 	return nil
 }

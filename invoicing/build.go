@@ -3,6 +3,7 @@ package invoicing
 import (
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"slices"
 	"time"
 )
@@ -25,7 +26,7 @@ func Statements(cfg Config, period Period, cdrs []CDR, issueDate Date) ([]*Docum
 		s := d.summary
 		doc.Summary = &s
 		doc.Days = d.days(d.lines)
-		d.complete(doc, d.inputs(d.lines, doc.Lines), nil)
+		d.completeStreamed(doc)
 		out[i] = doc
 	}
 	return out, nil
@@ -74,6 +75,15 @@ func (d *draft) complete(doc *Document, inputs []InputRef, credited []Line) [32]
 	return sha
 }
 
+// completeStreamed is complete for a statement: the snapshot is only
+// digested, never kept.
+func (d *draft) completeStreamed(doc *Document) {
+	doc.TaxBreakdown, doc.Totals = taxBreakdown(doc.Lines, d.digits, d.cfg.TaxMethod, d.cfg.Rounding)
+	h := newInputsHasher(doc.Policy)
+	d.eachInput(d.lines, doc.Lines, h.add)
+	doc.InputsSHA256 = hexHash(h.sum(nil))
+}
+
 // lineValues copies the lines, numbered 1..n in order.
 func lineValues(accs []*lineAcc) []Line {
 	out := make([]Line, len(accs))
@@ -88,90 +98,114 @@ func lineValues(accs []*lineAcc) []Line {
 // inputs lists the snapshot rows: each CDR of each line (numbered as in
 // lines), then each disputed CDR of the draft, left out.
 func (d *draft) inputs(accs []*lineAcc, lines []Line) []InputRef {
-	var out []InputRef
+	n := d.summary.Disputed
+	for _, a := range accs {
+		n += len(a.members)
+	}
+	out := make([]InputRef, 0, n)
+	d.eachInput(accs, lines, func(r *InputRef) { out = append(out, *r) })
+	return out
+}
+
+func (d *draft) eachInput(accs []*lineAcc, lines []Line, fn func(*InputRef)) {
+	var r InputRef
 	for i, a := range accs {
 		for k, m := range a.members {
 			c := d.cdrs[m]
-			out = append(out, InputRef{Line: lines[i].No, CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID,
-				BodySHA256: c.BodySHA256, Tariff: c.Tariff, PricingPolicy: c.PricingPolicy, Net: a.nets[k]})
+			r = InputRef{Line: lines[i].No, CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID,
+				BodySHA256: c.BodySHA256, Tariff: c.Tariff, PricingPolicy: c.PricingPolicy, Net: a.nets[k]}
+			fn(&r)
 		}
 	}
 	for _, c := range d.cdrs {
 		if c.Dispute != nil {
-			out = append(out, InputRef{CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID,
-				BodySHA256: c.BodySHA256, Tariff: c.Tariff, PricingPolicy: c.PricingPolicy, Disputed: true})
+			r = InputRef{CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID,
+				BodySHA256: c.BodySHA256, Tariff: c.Tariff, PricingPolicy: c.PricingPolicy, Disputed: true}
+			fn(&r)
 		}
 	}
-	return out
 }
 
 // days sums the lines' CDRs by the day of their end in the period's zone.
 // A CDR split over two tax sets counts as one session.
 func (d *draft) days(accs []*lineAcc) []Day {
-	zone := d.period.From.Location()
-	type acc struct {
-		sessions int
-		net      sum128
-	}
-	byDay := map[Date]*acc{}
-	counted := make(map[int32]bool)
+	sessions := make([]int, len(d.periodDays))
+	sums := make([]sum128, len(d.periodDays))
+	counted := make([]bool, len(d.cdrs))
 	for _, a := range accs {
 		for k, m := range a.members {
-			day := DateOf(d.cdrs[m].End.In(zone))
-			x := byDay[day]
-			if x == nil {
-				x = &acc{}
-				byDay[day] = x
-			}
-			x.net.add(a.nets[k])
+			day := d.day[m]
+			sums[day].add(a.nets[k])
 			if !counted[m] {
 				counted[m] = true
-				x.sessions++
+				sessions[day]++
 			}
 		}
 	}
-	out := make([]Day, 0, len(byDay))
-	for day, x := range byDay {
-		out = append(out, Day{Date: day, Sessions: x.sessions, Net: x.net.round(d.digits, d.cfg.Rounding)})
+	var out []Day
+	for i, date := range d.periodDays {
+		if sessions[i] > 0 || !sums[i].isZero() {
+			out = append(out, Day{Date: date, Sessions: sessions[i], Net: sums[i].round(d.digits, d.cfg.Rounding)})
+		}
 	}
-	slices.SortFunc(out, func(a, b Day) int { return a.Date.Time().Compare(b.Date.Time()) })
 	return out
 }
 
 // inputsHash digests a snapshot: the policy, every input row and, for a
 // credit note, the credited lines.
 func inputsHash(policy string, inputs []InputRef, credited []Line) [32]byte {
-	h := sha256.New()
-	var b []byte
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
+	h := newInputsHasher(policy)
+	for i := range inputs {
+		h.add(&inputs[i])
 	}
-	str(policy)
-	for _, r := range inputs {
-		b = binary.AppendVarint(b, int64(r.Line))
-		str(r.CountryCode)
-		str(r.PartyID)
-		str(r.ID)
-		b = append(b, r.BodySHA256[:]...)
-		str(r.Tariff.Key())
-		str(r.PricingPolicy)
-		b = binary.AppendVarint(b, int64(r.Net))
-		if r.Disputed {
-			b = append(b, 1)
-		} else {
-			b = append(b, 0)
-		}
-		if len(b) > 1<<16 {
-			h.Write(b)
-			b = b[:0]
-		}
+	return h.sum(credited)
+}
+
+type inputsHasher struct {
+	h hash.Hash
+	b []byte
+}
+
+func newInputsHasher(policy string) *inputsHasher {
+	h := &inputsHasher{h: sha256.New(), b: make([]byte, 0, 1<<16)}
+	h.str(policy)
+	return h
+}
+
+func (h *inputsHasher) str(s string) {
+	h.b = binary.AppendUvarint(h.b, uint64(len(s)))
+	h.b = append(h.b, s...)
+}
+
+func (h *inputsHasher) add(r *InputRef) {
+	h.b = binary.AppendVarint(h.b, int64(r.Line))
+	h.str(r.CountryCode)
+	h.str(r.PartyID)
+	h.str(r.ID)
+	h.b = append(h.b, r.BodySHA256[:]...)
+	h.str(r.Tariff.CountryCode)
+	h.str(r.Tariff.PartyID)
+	h.str(r.Tariff.ID)
+	h.b = binary.AppendVarint(h.b, r.Tariff.LastUpdated.Unix())
+	h.str(r.PricingPolicy)
+	h.b = binary.AppendVarint(h.b, int64(r.Net))
+	if r.Disputed {
+		h.b = append(h.b, 1)
+	} else {
+		h.b = append(h.b, 0)
 	}
+	if len(h.b) > 1<<15 {
+		h.h.Write(h.b)
+		h.b = h.b[:0]
+	}
+}
+
+func (h *inputsHasher) sum(credited []Line) [32]byte {
 	for _, l := range credited {
-		str(l.Corrects.Number)
-		b = binary.AppendVarint(b, int64(l.Corrects.Line))
-		str(l.Digest)
+		h.str(l.Corrects.Number)
+		h.b = binary.AppendVarint(h.b, int64(l.Corrects.Line))
+		h.str(l.Digest)
 	}
-	h.Write(b)
-	return [32]byte(h.Sum(nil))
+	h.h.Write(h.b)
+	return [32]byte(h.h.Sum(nil))
 }

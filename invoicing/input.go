@@ -84,11 +84,22 @@ const (
 // Components lists the components in the order documents show them.
 var Components = []Component{Energy, Time, Parking, Fixed, Reservation, Adjustment}
 
+// componentIndex is c's position in Components, -1 when unknown (a
+// switch: it runs once per charge).
 func componentIndex(c Component) int {
-	for i, k := range Components {
-		if k == c {
-			return i
-		}
+	switch c {
+	case Energy:
+		return 0
+	case Time:
+		return 1
+	case Parking:
+		return 2
+	case Fixed:
+		return 3
+	case Reservation:
+		return 4
+	case Adjustment:
+		return 5
 	}
 	return -1
 }

@@ -120,14 +120,35 @@ func (d *Document) issuerParty() Party {
 	return d.Seller
 }
 
-// needsCJK reports whether any text of the document is Han, Hiragana,
-// Katakana or Hangul.
+// needsCJK reports whether any text of the document is in a CJK block.
 func needsCJK(d *Document) bool {
-	b, err := MarshalDocument(d)
-	if err != nil {
-		return false
+	texts := []string{d.Seller.Name, d.Buyer.Name, d.Payment.Note, d.Payment.AccountName}
+	for _, p := range []Party{d.Seller, d.Buyer} {
+		a := p.Address
+		texts = append(texts, a.Street, a.Additional, a.PostalCode, a.City, a.Region, p.RegistrationID, p.Email)
 	}
-	return hasCJK(string(b))
+	texts = append(texts, d.Notes...)
+	for _, r := range d.TaxBreakdown {
+		texts = append(texts, r.Name, r.Reason)
+	}
+	for _, t := range texts {
+		if hasCJK(t) {
+			return true
+		}
+	}
+	for i := range d.Lines {
+		l := &d.Lines[i]
+		if hasCJK(l.Description) || hasCJK(l.Location.Name) || hasCJK(l.Location.City) {
+			return true
+		}
+	}
+	for i := range d.Disputes {
+		x := &d.Disputes[i]
+		if hasCJK(x.Evidence) || hasCJK(x.CDR.ID) || hasCJK(x.Location.Name) {
+			return true
+		}
+	}
+	return false
 }
 
 func hasCJK(s string) bool {
@@ -260,6 +281,18 @@ func (p *pdfWriter) width(runs []textRun, style string, size float64) float64 {
 func (p *pdfWriter) text(w, h float64, s, style string, size float64, align string) {
 	if w == 0 { // to the right margin, as fpdf reads 0
 		w = pdfPageW - pdfMargin - p.f.GetX()
+	}
+	if !p.cjk || !hasCJK(s) { // one font: measure once
+		p.f.SetFont("dejavu", style, size)
+		if p.f.GetStringWidth(s) > w-1 {
+			r := []rune(s)
+			for len(r) > 0 && p.f.GetStringWidth(string(r)+"…") > w-1 {
+				r = r[:len(r)-1]
+			}
+			s = string(r) + "…"
+		}
+		p.f.CellFormat(w, h, s, "", 0, align, false, 0, "")
+		return
 	}
 	runs := p.runs(s)
 	if p.width(runs, style, size) > w-1 {

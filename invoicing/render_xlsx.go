@@ -162,8 +162,26 @@ func excelSerial(d Date) int {
 	return int(d.Time().Sub(time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)).Hours() / 24)
 }
 
+// col is one column of a table: its width and the style of its cells
+// (set once on the column: a style per cell costs more than the value).
+type col struct {
+	width, style int
+}
+
 // table writes a header row, freezes it and puts a filter on the rows.
-func (s *sheet) table(header []string, widths []int, rows func()) {
+func (s *sheet) table(header []string, cols []col, rows func()) {
+	f := s.x.f
+	for i, c := range cols {
+		name, _ := excelize.ColumnNumberToName(i + 1)
+		if s.err = f.SetColWidth(s.name, name, name, float64(c.width)); s.err != nil {
+			return
+		}
+		if c.style != 0 {
+			if s.err = f.SetColStyle(s.name, name, c.style); s.err != nil {
+				return
+			}
+		}
+	}
 	var cells []cell
 	for _, h := range header {
 		cells = append(cells, cell{h, s.x.head})
@@ -173,14 +191,7 @@ func (s *sheet) table(header []string, widths []int, rows func()) {
 	if s.err != nil {
 		return
 	}
-	f := s.x.f
 	last, _ := excelize.ColumnNumberToName(len(header))
-	for i, w := range widths {
-		col, _ := excelize.ColumnNumberToName(i + 1)
-		if s.err = f.SetColWidth(s.name, col, col, float64(w)); s.err != nil {
-			return
-		}
-	}
 	if s.err = f.SetPanes(s.name, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); s.err != nil {
 		return
 	}
@@ -295,9 +306,11 @@ func (x *xlsxWriter) lines() error {
 		header = append(header, string(c))
 	}
 	header = append(header, "Net "+d.Currency, "Corrects invoice", "Corrects line", "Digest")
-	widths := []int{6, 40, 24, 30, 16, 8, 34, 26, 17, 17, 9, 12, 14, 11, 11, 11, 11, 11, 11, 14, 16, 8, 20}
+	m := x.money
+	cols := []col{{6, 0}, {40, 0}, {24, 0}, {30, 0}, {16, 0}, {8, 0}, {34, 0}, {26, 0}, {17, 0}, {17, 0}, {9, 0}, {12, x.kwh},
+		{14, 0}, {11, m}, {11, m}, {11, m}, {11, m}, {11, m}, {11, m}, {14, m}, {16, 0}, {8, 0}, {20, 0}}
 	zone := d.zone()
-	s.table(header, widths, func() {
+	s.table(header, cols, func() {
 		for _, l := range d.Lines {
 			cdr := ""
 			if l.CDR != nil {
@@ -305,7 +318,7 @@ func (x *xlsxWriter) lines() error {
 			}
 			row := []cell{{l.No, 0}, {l.Description, 0}, {l.Location.ID, 0}, {l.Location.Name, 0}, {l.Location.City, 0},
 				{l.Location.Country, 0}, {l.Tariff, 0}, {cdr, 0}, {localTime(l.From, zone), 0}, {localTime(l.To, zone), 0},
-				{l.Sessions, 0}, {l.Energy, x.kwh}, {taxLabel(l.Taxes), 0}}
+				{l.Sessions, 0}, {l.Energy, 0}, {taxLabel(l.Taxes), 0}}
 			for _, c := range Components {
 				var v any
 				for _, ca := range l.Components {
@@ -313,9 +326,9 @@ func (x *xlsxWriter) lines() error {
 						v = ca.Net
 					}
 				}
-				row = append(row, cell{v, x.money})
+				row = append(row, cell{v, 0})
 			}
-			row = append(row, cell{l.Net, x.money})
+			row = append(row, cell{l.Net, 0})
 			if l.Corrects != nil {
 				row = append(row, cell{l.Corrects.Number, 0}, cell{l.Corrects.Line, 0})
 			} else {
@@ -344,7 +357,9 @@ func (x *xlsxWriter) disputes() error {
 	header := []string{"CDR", "Start", "End", "Location", "Location name", "City", "Verdict", "Status", "Reasons",
 		"Billed excl. tax", "Billed incl. tax", "Recomputed excl. tax", "Recomputed incl. tax",
 		"Difference excl. tax", "Difference incl. tax", "Periods", "Evidence"}
-	widths := []int{26, 19, 19, 24, 30, 16, 16, 12, 24, 14, 14, 14, 14, 14, 14, 10, 90}
+	e := x.exact
+	cols := []col{{26, 0}, {19, 0}, {19, 0}, {24, 0}, {30, 0}, {16, 0}, {16, 0}, {12, 0}, {24, 0},
+		{14, e}, {14, e}, {14, e}, {14, e}, {14, e}, {14, e}, {10, 0}, {90, 0}}
 	zone := d.zone()
 	price := func(p *Price) (any, any) {
 		if p == nil {
@@ -352,7 +367,7 @@ func (x *xlsxWriter) disputes() error {
 		}
 		return p.Excl, p.Incl
 	}
-	s.table(header, widths, func() {
+	s.table(header, cols, func() {
 		for _, r := range d.Disputes {
 			be, bi := price(r.Billed)
 			re, ri := price(r.Recomputed)
@@ -364,7 +379,7 @@ func (x *xlsxWriter) disputes() error {
 			s.put(cell{r.CDR.ID, 0}, cell{localTime(r.CDR.Start, zone), 0}, cell{localTime(r.CDR.End, zone), 0},
 				cell{r.Location.ID, 0}, cell{r.Location.Name, 0}, cell{r.Location.City, 0}, cell{r.Verdict, 0},
 				cell{r.Status, 0}, cell{strings.Join(r.Reasons, ", "), 0},
-				cell{be, x.exact}, cell{bi, x.exact}, cell{re, x.exact}, cell{ri, x.exact}, cell{de, x.exact}, cell{di, x.exact},
+				cell{be, 0}, cell{bi, 0}, cell{re, 0}, cell{ri, 0}, cell{de, 0}, cell{di, 0},
 				cell{strings.Join(periods, ", "), 0}, cell{r.Evidence, 0})
 		}
 	})
@@ -377,9 +392,9 @@ func (x *xlsxWriter) days() error {
 		return err
 	}
 	s := &sheet{x: x, name: SheetDays}
-	s.table([]string{"Date", "Sessions", "Net " + d.Currency}, []int{12, 10, 16}, func() {
+	s.table([]string{"Date", "Sessions", "Net " + d.Currency}, []col{{12, x.date}, {10, 0}, {16, x.money}}, func() {
 		for _, day := range d.Days {
-			s.put(cell{day.Date, x.date}, cell{day.Sessions, 0}, cell{day.Net, x.money})
+			s.put(cell{day.Date, 0}, cell{day.Sessions, 0}, cell{day.Net, 0})
 		}
 	})
 	return s.err
