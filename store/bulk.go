@@ -22,14 +22,12 @@ import (
 // Scans and reports gain from more threads and memory: use it only on a
 // Store opened for the import.
 func (s *Store) TuneForBulkLoad(ctx context.Context) error {
-	s.indexOnClose()
-	for _, q := range []string{
-		`SET threads = 1`,
-		`SET checkpoint_threshold = '256MB'`,
-		`SET memory_limit = '512MB'`,
-	} {
-		if _, err := s.db.ExecContext(ctx, q); err != nil {
-			return errorf("tune for bulk load", s.path, fmt.Errorf("%s: %w", q, err))
+	if s.lender == nil {
+		s.indexOnClose() // a lent handle's Saves are the owner's, whose index stays as it is
+	}
+	for _, kv := range [][2]string{{"threads", "1"}, {"checkpoint_threshold", "256MB"}, {"memory_limit", "512MB"}} {
+		if err := s.set(ctx, kv[0], kv[1]); err != nil {
+			return errorf("tune for bulk load", s.path, fmt.Errorf("SET %s: %w", kv[0], err))
 		}
 	}
 	return nil

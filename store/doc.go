@@ -136,4 +136,16 @@
 //
 // The pool holds at most 2 connections: one for Save's transaction, one so
 // that reads are not queued behind it.
+//
+// # Lending (one owner, many hands)
+//
+// One process owns the database. serve runs the commands started beside it
+// on handles it lends (Lend, lend.go): each has its own pool on the same
+// DuckDB instance, so a long scan does not take the receiver's connections;
+// its Saves are the owner's (one writer, one set of indexes, commits in
+// Begin order), and a batch it began commits even if it is cancelled, since
+// a failed commit would refuse the batches begun after it, the receiver's
+// included. What a borrower changes of threads, memory_limit and
+// checkpoint_threshold is set back when the last lent handle is closed;
+// closing a lent handle never closes the database.
 package store

@@ -57,6 +57,11 @@ func (s *Store) Save(ctx context.Context, batch []ocpi.Received) ([]ocpi.Outcome
 // transaction; wait always waits for it to be over, so an error from wait
 // means nothing of the batch was stored.
 func (s *Store) Begin(ctx context.Context, batch []ocpi.Received) (wait func() ([]ocpi.Outcome, error), err error) {
+	if s.lender != nil {
+		// One writer per database: a lent handle's batches are the owner's
+		// (lend.go says why a begun batch is not cancelled).
+		return s.lender.Begin(context.WithoutCancel(ctx), batch)
+	}
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	if s.idx == nil {

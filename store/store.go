@@ -39,6 +39,13 @@ type Store struct {
 	// indexFlushAt is the memtable size that makes the identity index
 	// flush (index.go); 0: defaultFlushAt.
 	indexFlushAt int
+
+	// lend.go: a lent handle's owner (nil for the owner), the owner's count
+	// of lent handles and the settings it made, and a lent handle's
+	// once-only return.
+	lender   *Store
+	loans    loans
+	returned sync.Once
 }
 
 // Open opens (creating if needed) the database at path, or an in-memory
@@ -67,7 +74,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// recompresses the tail row groups of every table Save appends to, and
 	// at 16 MB that happened every batch (measured: Save ran at half speed).
 	// Close checkpoints; a crash replays at most 1 GB of WAL on open.
-	if _, err := db.ExecContext(ctx, `SET checkpoint_threshold = '1GB'`); err != nil {
+	if err := s.set(ctx, "checkpoint_threshold", "1GB"); err != nil {
 		db.Close()
 		if le := lockError(path, err); le != nil {
 			return nil, le
@@ -100,8 +107,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close writes what the identity index holds in memory to its runs, then
-// closes the database (checkpointing it) and the raw archive.
+// closes the database (checkpointing it) and the raw archive. For a lent
+// handle (Lend) it closes only the handle.
 func (s *Store) Close() error {
+	if s.lender != nil {
+		return s.giveBack()
+	}
 	idxErr := s.closeIndex()
 	return errorf("close", s.path, errors.Join(idxErr, s.db.Close(), s.raw.close()))
 }
@@ -112,8 +123,7 @@ func (s *Store) Close() error {
 // default of one per core (22 k -> 29 k CDRs per CPU-second); scans and
 // reports gain from the default.
 func (s *Store) SetThreads(ctx context.Context, n int) error {
-	_, err := s.db.ExecContext(ctx, `SET threads = `+strconv.Itoa(n))
-	return errorf("set threads", strconv.Itoa(n), err)
+	return errorf("set threads", strconv.Itoa(n), s.set(ctx, "threads", strconv.Itoa(n)))
 }
 
 // DB exposes the database for read-only reporting queries (reports package
