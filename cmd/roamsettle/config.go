@@ -162,17 +162,25 @@ func parseParty(s string) (countryCode, partyID string, err error) {
 
 // dbFlags are the --config and --db flags of every command that opens the
 // database.
-type dbFlags struct{ config, db *string }
+type dbFlags struct {
+	fs         *flag.FlagSet
+	config, db *string
+}
 
 func addDBFlags(fs *flag.FlagSet) dbFlags {
 	return dbFlags{
+		fs:     fs,
 		config: fs.String("config", "", "TOML config file (default ./roamsettle.toml if present)"),
 		db:     fs.String("db", "", "DuckDB database file (default from the config: roamsettle.duckdb)"),
 	}
 }
 
-// load reads the config with --db applied over it.
-func (f dbFlags) load() (Config, error) {
+// load reads the config with --db applied over it. A command that serve runs
+// for a client (admin.go) gets the client's.
+func (f dbFlags) load(ctx context.Context) (Config, error) {
+	if call := servedCall(ctx); call != nil {
+		return call.req.Config, nil
+	}
 	cfg, err := loadConfig(*f.config)
 	if err != nil {
 		return cfg, err
@@ -183,24 +191,23 @@ func (f dbFlags) load() (Config, error) {
 	return cfg, nil
 }
 
-// open opens the database named by --db or the config.
+// open opens the database named by --db or the config, or hands the
+// command to the serve that owns it (admin.go).
 func (f dbFlags) open(ctx context.Context) (*store.Store, Config, error) {
-	cfg, err := f.load()
+	cfg, err := f.load(ctx)
 	if err != nil {
 		return nil, cfg, err
 	}
-	db, err := store.Open(ctx, cfg.Database)
-	return db, cfg, err
+	return openDatabase(ctx, f.fs, cfg, false)
 }
 
 // openExisting opens the database for a command that only reads or acts on
 // what is stored: a path with no database is an error, never a new empty
 // database (DESIGN invariant 8).
 func (f dbFlags) openExisting(ctx context.Context) (*store.Store, Config, error) {
-	cfg, err := f.load()
+	cfg, err := f.load(ctx)
 	if err != nil {
 		return nil, cfg, err
 	}
-	db, err := store.OpenExisting(ctx, cfg.Database)
-	return db, cfg, err
+	return openDatabase(ctx, f.fs, cfg, true)
 }

@@ -70,17 +70,26 @@ func (e *exitError) Unwrap() error { return e.err }
 // Run is the whole program behind main, testable in process.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	env := &Env{Stdout: stdout, Stderr: stderr, Log: newLogger(stderr, os.Getenv("ROAMSETTLE_LOG"))}
+	// A command that opens a database serve owns hands itself to serve
+	// (admin.go): it needs the command line as typed.
+	return runCommand(withInvocation(ctx, &invocation{args: args, env: env}), env, args)
+}
+
+// runCommand runs one command line and maps its error to the exit code,
+// here or, for a command handed to it, inside serve.
+func runCommand(ctx context.Context, env *Env, args []string) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(stdout)
+		usage(env.Stdout)
 		return 0
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "roamsettle: unknown command %q\n\n", args[0])
-		usage(stderr)
+		fmt.Fprintf(env.Stderr, "roamsettle: unknown command %q\n\n", args[0])
+		usage(env.Stderr)
 		return 2
 	}
 	err := cmd.run(ctx, env, args[1:])
+	var fe *forwardedExit
 	switch {
 	case err == nil:
 		return 0
@@ -88,8 +97,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, errUsage):
 		return 2
+	case errors.As(err, &fe):
+		return fe.code // serve printed what there was to say
 	}
-	fmt.Fprintf(stderr, "roamsettle %s: %v\n", args[0], err)
+	fmt.Fprintf(env.Stderr, "roamsettle %s: %v\n", args[0], err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code

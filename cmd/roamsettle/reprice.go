@@ -21,8 +21,7 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 			"is compiled once, the kernel prices the charging periods in Arrow batches on all cores, the CDRs it\n"+
 			"cannot take are priced one by one by the reference, each is compared with what was billed, and the\n"+
 			"results replace the previous run of the same scope in priced_cdrs / priced_lines (one transaction).")
-	configPath := fs.String("config", "", "TOML config file (default ./roamsettle.toml if present)")
-	dbPath := fs.String("db", "", "DuckDB database file (default from config: roamsettle.duckdb)")
+	dbf := addDBFlags(fs)
 	periodFlag := fs.String("period", "", "period to re-price: YYYY-MM, or YYYY-MM-DD..YYYY-MM-DD (both days included) (required)")
 	partner := fs.String("partner", "", "only this owner's CDRs, as CC-PID (default: every partner)")
 	workers := fs.Int("workers", 0, "pricing goroutines (default: one per core)")
@@ -50,12 +49,9 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 		}
 		run.Scope.Partner = settle.NewParty(cc, pid)
 	}
-	cfg, err := loadConfig(*configPath)
+	cfg, err := dbf.load(ctx)
 	if err != nil {
 		return err
-	}
-	if *dbPath != "" {
-		cfg.Database = *dbPath
 	}
 	policies, err := partnerPolicies(cfg)
 	if err != nil {
@@ -68,7 +64,7 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 		}
 		defer stop()
 	}
-	st, err := store.OpenExisting(ctx, cfg.Database)
+	st, _, err := openDatabase(ctx, fs, cfg, true)
 	if err != nil {
 		return err
 	}

@@ -166,12 +166,14 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	adm := serveAdmin(env, db, cfg.Database)
 	fmt.Fprintf(env.Stdout, "roamsettle serving OCPI at %s\n", e.versions)
 	select {
 	case <-ctx.Done():
 		env.Log.Info("shutting down: finishing in-flight requests")
-		return e.stop(20 * time.Second)
+		return errors.Join(adm.stop(20*time.Second), e.stop(20*time.Second))
 	case err := <-e.served:
+		adm.stop(20 * time.Second)
 		e.srv.Close()
 		return err
 	}
