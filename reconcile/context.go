@@ -243,3 +243,16 @@ func (l *Locations) lookup(countryCode, partyID, locationID, evseUID string) (ow
 	_, evse = e[ocpi.Key(evseUID)]
 	return true, true, evse
 }
+
+// Published reports whether neither UNKNOWN_LOCATION nor UNKNOWN_EVSE can
+// be found for a CDR at the location and EVSE (of any OCPI version).
+func (l *Locations) Published(countryCode, partyID, locationID, evseUID string) bool {
+	if locationID == "" {
+		return true
+	}
+	owner, loc, evse := l.lookup(countryCode, partyID, locationID, evseUID)
+	if owner && !loc {
+		return false
+	}
+	return !loc || evse || evseUID == "" || evseUID == "#NA"
+}

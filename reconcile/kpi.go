@@ -49,10 +49,10 @@ func rate(n, of int) *string {
 // KPIs computes the report's figures; tokensKnown says whether a token
 // list was checked.
 func (r *Report) KPIs(tokensKnown bool) KPIs {
-	j := r.Build()
-	k := KPIs{CDRs: j.Summary.CDRs, Accepted: j.Summary.Accepted, Disputed: j.Summary.Disputed,
+	sm := r.Summary()
+	k := KPIs{CDRs: sm.CDRs, Accepted: sm.Accepted, Disputed: sm.Disputed,
 		InDispute: map[string]*JSONAmount{}, ZoneSources: map[string]int{}, Findings: map[string]int{}}
-	for c, m := range j.Summary.Currencies {
+	for c, m := range sm.Currencies {
 		k.InDispute[c] = m.InDispute
 	}
 	k.AcceptanceRate, k.DisputeRate = rate(k.Accepted, k.CDRs), rate(k.Disputed, k.CDRs)
@@ -71,6 +71,15 @@ func (r *Report) KPIs(tokensKnown bool) KPIs {
 		}
 		if ev.Findings.Has(CodeUnknownToken) {
 			unknownTokens++
+		}
+	}
+	// Accepted CDRs are priced with the published version in effect.
+	for i := range r.Accepted {
+		priced++
+		k.PricedInEffect++
+		k.ZoneSources[r.Accepted[i].ZoneSource]++
+		if r.Accepted[i].ZoneSource != string(pricing.ZoneUnresolved) {
+			resolved++
 		}
 	}
 	k.PricedInEffectRate, k.ZoneResolvedRate = rate(k.PricedInEffect, k.CDRs), rate(resolved, priced)

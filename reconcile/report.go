@@ -15,10 +15,14 @@ import (
 // were given) and the disputes raised.
 type Report struct {
 	Period, Partner string
-	Evaluations     []*Evaluation
-	Findings        []Finding
-	Invoice         *InvoiceResult
-	Disputes        []*Dispute
+	// Evaluations are the CDRs evaluated whole; Accepted those the bulk
+	// path's Screen accepted (OK, no reason, no finding). Together they are
+	// every CDR of the period.
+	Evaluations []*Evaluation
+	Accepted    []Accepted
+	Findings    []Finding
+	Invoice     *InvoiceResult
+	Disputes    []*Dispute
 	// TokensKnown: the CDRs' tokens were checked against the eMSP's list.
 	TokensKnown bool
 }
@@ -154,10 +158,10 @@ type sums struct {
 	billed, recomputed, inDispute Amount
 }
 
-// Build turns the report into its JSON form.
-func (r *Report) Build() *JSONReport {
-	out := &JSONReport{Period: r.Period, Partner: r.Partner, CDRs: []JSONCDR{}, Findings: []JSONFinding{}}
-	s := &out.Summary
+// Summary computes the "summary" object (and the money per currency)
+// without building an entry per CDR.
+func (r *Report) Summary() JSONSummary {
+	var s JSONSummary
 	s.Currencies, s.ByReason = map[string]CurrencySummary{}, map[string]int{}
 	money := map[string]*sums{}
 	cur := func(c string, minor int) *sums {
@@ -192,39 +196,111 @@ func (r *Report) Build() *JSONReport {
 		if ev.Disputed() {
 			m.inDispute = addAmount(m.inDispute, inDispute(ev))
 		}
-		jc := JSONCDR{CountryCode: ev.CountryCode, PartyID: ev.PartyID, ID: ev.ID, Verdict: ev.Verdict,
-			Reasons: append([]Reason{}, ev.Reasons...), Currency: ev.Currency, Note: ev.Note,
-			Billed: jsonAmount(ev.Billed[TotalCost], ev.MinorUnits), Recomputed: jsonAmount(ev.Recomputed[TotalCost], ev.MinorUnits),
-			Difference: jsonAmount(ev.Difference(), ev.MinorUnits)}
-		for i := range ev.Trials {
-			if ev.Trials[i].Explains {
-				jc.Hypotheses = append(jc.Hypotheses, string(ev.Trials[i].Reason)+": "+ev.Trials[i].Name)
-			}
-		}
-		out.CDRs = append(out.CDRs, jc)
+	}
+	for i := range r.Accepted {
+		a := &r.Accepted[i]
+		s.CDRs++
+		s.OK++
+		s.Accepted++
+		m := cur(a.Currency, a.MinorUnits)
+		m.billed = addAmount(m.billed, a.Billed)
+		m.recomputed = addAmount(m.recomputed, a.Recomputed)
 	}
 	for c, m := range money {
 		s.Currencies[c] = CurrencySummary{Billed: jsonAmount(m.billed, m.minor), Recomputed: jsonAmount(m.recomputed, m.minor),
 			InDispute: jsonAmount(m.inDispute, m.minor)}
 	}
+	return s
+}
+
+// jsonCDR is one entry of "cdrs".
+func (ev *Evaluation) jsonCDR() JSONCDR {
+	jc := JSONCDR{CountryCode: ev.CountryCode, PartyID: ev.PartyID, ID: ev.ID, Verdict: ev.Verdict,
+		Reasons: append([]Reason{}, ev.Reasons...), Currency: ev.Currency, Note: ev.Note,
+		Billed: jsonAmount(ev.Billed[TotalCost], ev.MinorUnits), Recomputed: jsonAmount(ev.Recomputed[TotalCost], ev.MinorUnits),
+		Difference: jsonAmount(ev.Difference(), ev.MinorUnits)}
+	for i := range ev.Trials {
+		if ev.Trials[i].Explains {
+			jc.Hypotheses = append(jc.Hypotheses, string(ev.Trials[i].Reason)+": "+ev.Trials[i].Name)
+		}
+	}
+	return jc
+}
+
+// Difference is recomputed - billed of total_cost at minor units (both
+// sides are stated: an accepted CDR has a billed and a computed amount).
+func (a *Accepted) Difference() Amount {
+	d := Compare(a.Billed, a.Recomputed, a.MinorUnits)
+	return Amount{Excl: d.Excl, Incl: d.Incl, HasExcl: true, HasIncl: d.HasIncl}
+}
+
+func (a *Accepted) jsonCDR() JSONCDR {
+	return JSONCDR{CountryCode: a.CountryCode, PartyID: a.PartyID, ID: a.ID, Verdict: VerdictOK, Reasons: []Reason{},
+		Currency: a.Currency, Billed: jsonAmount(a.Billed, a.MinorUnits), Recomputed: jsonAmount(a.Recomputed, a.MinorUnits),
+		Difference: jsonAmount(a.Difference(), a.MinorUnits)}
+}
+
+// Build turns the report into its JSON form: the CDRs evaluated whole and
+// the accepted ones, merged in identity order.
+func (r *Report) Build() *JSONReport {
+	out := &JSONReport{Period: r.Period, Partner: r.Partner, Summary: r.Summary(), CDRs: make([]JSONCDR, 0, len(r.Evaluations)+len(r.Accepted)),
+		Findings: []JSONFinding{}}
+	acc := make([]*Accepted, len(r.Accepted))
+	keys := make([]string, len(r.Accepted))
+	for i := range r.Accepted {
+		acc[i] = &r.Accepted[i]
+		keys[i] = IdentityKey(acc[i].CountryCode, acc[i].PartyID, acc[i].ID)
+	}
+	if !sort.StringsAreSorted(keys) {
+		sort.Sort(byKey{acc, keys})
+	}
+	j := 0
+	for _, ev := range r.Evaluations {
+		k := IdentityKey(ev.CountryCode, ev.PartyID, ev.ID)
+		for ; j < len(acc) && keys[j] < k; j++ {
+			out.CDRs = append(out.CDRs, acc[j].jsonCDR())
+		}
+		out.CDRs = append(out.CDRs, ev.jsonCDR())
+	}
+	for ; j < len(acc); j++ {
+		out.CDRs = append(out.CDRs, acc[j].jsonCDR())
+	}
 	for _, f := range r.Findings {
 		out.Findings = append(out.Findings, JSONFinding{CountryCode: f.CountryCode, PartyID: f.PartyID, CDRID: f.CDRID,
 			Code: f.Code, Severity: f.Severity, Field: f.Field, Message: f.Message, Blocking: f.Blocking})
 	}
-	if inv := r.Invoice; inv != nil {
-		ji := &JSONInvoice{Lines: []JSONLine{}, OursOnly: append([]string{}, inv.OursOnly...), Classes: map[string]int{}}
-		minor := inv.Total.MinorUnits
-		for _, l := range inv.Lines {
-			ji.Lines = append(ji.Lines, JSONLine{File: l.File, Line: l.Line, CDRID: l.CDRID, Class: l.Class,
-				Stated: jsonAmount(l.Stated, minor), Accepted: jsonAmount(l.Accepted, minor), Difference: jsonAmount(l.Difference, minor), Note: l.Note})
-			ji.Classes[string(l.Class)]++
-		}
-		t := inv.Total
-		ji.Total = JSONTotal{Currency: t.Currency, Stated: jsonAmount(t.Stated, minor), Recomputed: jsonAmount(t.Recomputed, minor),
-			Difference: jsonAmount(t.Difference, minor)}
-		out.Invoice = ji
-	}
+	out.Invoice = r.invoiceJSON()
 	return out
+}
+
+type byKey struct {
+	acc  []*Accepted
+	keys []string
+}
+
+func (b byKey) Len() int           { return len(b.acc) }
+func (b byKey) Less(i, j int) bool { return b.keys[i] < b.keys[j] }
+func (b byKey) Swap(i, j int) {
+	b.acc[i], b.acc[j] = b.acc[j], b.acc[i]
+	b.keys[i], b.keys[j] = b.keys[j], b.keys[i]
+}
+
+func (r *Report) invoiceJSON() *JSONInvoice {
+	inv := r.Invoice
+	if inv == nil {
+		return nil
+	}
+	ji := &JSONInvoice{Lines: []JSONLine{}, OursOnly: append([]string{}, inv.OursOnly...), Classes: map[string]int{}}
+	minor := inv.Total.MinorUnits
+	for _, l := range inv.Lines {
+		ji.Lines = append(ji.Lines, JSONLine{File: l.File, Line: l.Line, CDRID: l.CDRID, Class: l.Class,
+			Stated: jsonAmount(l.Stated, minor), Accepted: jsonAmount(l.Accepted, minor), Difference: jsonAmount(l.Difference, minor), Note: l.Note})
+		ji.Classes[string(l.Class)]++
+	}
+	t := inv.Total
+	ji.Total = JSONTotal{Currency: t.Currency, Stated: jsonAmount(t.Stated, minor), Recomputed: jsonAmount(t.Recomputed, minor),
+		Difference: jsonAmount(t.Difference, minor)}
+	return ji
 }
 
 // WriteJSON writes the report as one indented JSON object, with its KPIs.
@@ -241,8 +317,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // money per currency, the CDRs by reason, the findings by code and the
 // invoice classes.
 func (r *Report) WriteSummary(w io.Writer) error {
-	j := r.Build()
-	s := &j.Summary
+	sm := r.Summary()
+	s := &sm
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "reconcile %s %s\n", r.Period, r.Partner)
 	fmt.Fprintf(tw, "  CDRs\t%d\n  accepted\t%d\n  disputed\t%d\n", s.CDRs, s.Accepted, s.Disputed)
@@ -302,7 +378,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	}
 	fmt.Fprintf(tw, "  KPIs\tacceptance %s\tdisputes %s\tin effect %s\tzone resolved %s\ttokens known %s\n", pct(k.AcceptanceRate),
 		pct(k.DisputeRate), pct(k.PricedInEffectRate), pct(k.ZoneResolvedRate), pct(k.TokenKnownRate))
-	if inv := j.Invoice; inv != nil {
+	if inv := r.invoiceJSON(); inv != nil {
 		fmt.Fprintf(tw, "  invoice lines\t%d\n", len(inv.Lines))
 		for _, c := range LineClasses {
 			if n := inv.Classes[string(c)]; n > 0 {
@@ -323,4 +399,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// SummaryJSON is the report's JSON without its per-CDR arrays (period,
+// partner, summary, KPIs, invoice): what a run stores beside its rows.
+func (r *Report) SummaryJSON() ([]byte, error) {
+	k := r.KPIs(r.TokensKnown)
+	return json.Marshal(struct {
+		Period  string       `json:"period"`
+		Partner string       `json:"partner"`
+		Summary JSONSummary  `json:"summary"`
+		Invoice *JSONInvoice `json:"invoice,omitempty"`
+		KPIs    *KPIs        `json:"kpis"`
+	}{r.Period, r.Partner, r.Summary(), r.invoiceJSON(), &k})
 }

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -14,8 +16,18 @@ import (
 type Input struct {
 	Period              Window
 	PeriodName, Partner string
-	// CDRs are the period's CDRs by the one period rule, credits included.
-	CDRs []*ocpi.CDR
+	// CDRs are the period's CDRs by the one period rule, credits included,
+	// that are evaluated whole; Accepted are the others, which the bulk
+	// path's Screen accepted from columns (nil on the per-CDR path).
+	CDRs     []*ocpi.CDR
+	Accepted []Accepted
+	// Workers evaluates the CDRs on this many goroutines (0 or 1: one);
+	// the report does not depend on it.
+	Workers int
+	// Compact drops what the report no longer needs of each evaluation once
+	// its dispute is raised (the recomputation's periods and lines), so a
+	// large period fits in memory; price --db keeps it.
+	Compact bool
 	// Problems are the decoder's findings by IdentityKey.
 	Problems map[string]ocpi.Problems
 	// Versions are the owner's published tariff versions by upper-cased
@@ -47,18 +59,51 @@ type Input struct {
 // hypotheses for those that differ), matches the invoices and raises the
 // disputes. It is deterministic: the same input gives the same report.
 func Reconcile(in *Input) *Report {
-	r := &Report{Period: in.PeriodName, Partner: in.Partner, TokensKnown: in.Tokens != nil && in.Tokens.Len() > 0}
+	r := &Report{Period: in.PeriodName, Partner: in.Partner, TokensKnown: in.Tokens != nil && in.Tokens.Len() > 0,
+		Accepted: in.Accepted}
+	evs := make([]*Evaluation, len(in.CDRs))
+	disputes := make([]*Dispute, len(in.CDRs))
+	work := func(i int) {
+		ev := in.evaluate(in.CDRs[i], in.Period)
+		disputes[i] = NewDispute(ev, in.PeriodName, in.At, in.By)
+		if in.Compact && ev.Result != nil {
+			ev.Result = &pricing.Result{Zone: ev.Result.Zone, MinorUnits: ev.Result.MinorUnits}
+		}
+		evs[i] = ev
+	}
+	if w := min(in.Workers, len(in.CDRs)); w > 1 {
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range w {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1) - 1); i < len(evs); i = int(next.Add(1) - 1) {
+					work(i)
+				}
+			}()
+		}
+		wg.Wait()
+	} else {
+		for i := range evs {
+			work(i)
+		}
+	}
 	held := map[string]*Held{}
-	for _, c := range in.CDRs {
-		ev := in.evaluate(c, in.Period)
+	for i, ev := range evs {
 		r.Evaluations = append(r.Evaluations, ev)
 		r.Findings = append(r.Findings, ev.Findings...)
-		held[ocpi.Key(c.ID)] = heldOf(ev, true)
-		if d := NewDispute(ev, in.PeriodName, in.At, in.By); d != nil {
-			r.Disputes = append(r.Disputes, d)
+		held[ocpi.Key(ev.ID)] = heldOf(ev, true)
+		if disputes[i] != nil {
+			r.Disputes = append(r.Disputes, disputes[i])
 		}
 	}
 	if len(in.Invoices) > 0 {
+		for i := range in.Accepted {
+			a := &in.Accepted[i]
+			held[ocpi.Key(a.ID)] = &Held{ID: a.ID, Currency: a.Currency, MinorUnits: a.MinorUnits, Billed: a.Billed,
+				Recomputed: a.Recomputed, Verdict: VerdictOK, InPeriod: true}
+		}
 		for _, c := range in.Named {
 			if _, ok := held[ocpi.Key(c.ID)]; !ok {
 				held[ocpi.Key(c.ID)] = heldOf(in.evaluate(c, Window{}), false)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/settle"
 )
 
 // Reconciliation results and disputes (migrations/0007_reconcile.sql).
@@ -75,157 +76,22 @@ func insertRows(ctx context.Context, tx *sql.Tx, table string, n int, cast map[i
 // moves every open dispute of the partner whose CDR a stored credit CDR now
 // references to revised. All in one transaction.
 func (s *Store) SaveReconcile(ctx context.Context, runID string, rep *reconcile.Report, jsonReport []byte, at time.Time) (raised, revised int, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return 0, 0, errorf("save reconcile", runID, err)
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-		}
-	}()
-	for _, t := range []string{"reconcile_runs", "reconcile_cdrs", "reconcile_findings", "reconcile_invoice_lines"} {
-		if _, err = tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_id = ?`, runID); err != nil {
-			return 0, 0, errorf("save reconcile", runID, err)
-		}
-	}
-	j := rep.Build()
-	sm := j.Summary
-	if _, err = tx.ExecContext(ctx, `INSERT INTO reconcile_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, runID, rep.Period, rep.Partner,
-		at.UTC(), sm.CDRs, sm.OK, sm.Mismatch, sm.NotVerifiable, sm.Disputed, string(jsonReport)); err != nil {
-		return 0, 0, errorf("save reconcile", runID, err)
-	}
-	rows := make([][]any, 0, len(rep.Evaluations))
-	for _, ev := range rep.Evaluations {
-		be, bi := amountArgs(ev.Billed[reconcile.TotalCost])
-		re, ri := amountArgs(ev.Recomputed[reconcile.TotalCost])
-		de, di := amountArgs(ev.Difference())
-		rows = append(rows, []any{runID, ocpi.Key(ev.CountryCode), ocpi.Key(ev.PartyID), ev.ID, string(ev.Verdict),
-			reasonList(ev.Reasons), ev.Currency, be, bi, re, ri, de, di, ev.Note})
-	}
-	if err = insertRows(ctx, tx, "reconcile_cdrs", 14, map[int]string{5: "?::VARCHAR[]"}, rows); err != nil {
-		return 0, 0, errorf("save reconcile", runID, err)
-	}
-	rows = rows[:0]
-	for _, f := range rep.Findings {
-		rows = append(rows, []any{runID, ocpi.Key(f.CountryCode), ocpi.Key(f.PartyID), f.CDRID, string(f.Code), string(f.Severity),
-			f.Field, f.Message, f.Blocking})
-	}
-	if err = insertRows(ctx, tx, "reconcile_findings", 9, nil, rows); err != nil {
-		return 0, 0, errorf("save reconcile", runID, err)
-	}
-	if rep.Invoice != nil {
-		rows = rows[:0]
-		for _, l := range rep.Invoice.Lines {
-			rows = append(rows, []any{runID, l.File, l.Line, l.CDRID, string(l.Class), l.Note})
-		}
-		if err = insertRows(ctx, tx, "reconcile_invoice_lines", 6, nil, rows); err != nil {
-			return 0, 0, errorf("save reconcile", runID, err)
-		}
-	}
-	if raised, err = raiseDisputes(ctx, tx, rep.Partner, rep.Period, rep.Disputes, at); err != nil {
-		return 0, 0, errorf("raise disputes", runID, err)
-	}
-	if revised, err = reviseDisputes(ctx, tx, rep.Partner, at); err != nil {
-		return 0, 0, errorf("revise disputes", runID, err)
-	}
-	if err = tx.Commit(); err != nil {
-		return 0, 0, errorf("save reconcile", runID, err)
-	}
-	return raised, revised, nil
-}
-
-// raiseDisputes records the run's disputes: a new one is inserted with its
-// raised event; one still raised (not sent yet) gets the run's evidence; a
-// withdrawn one is raised again. A dispute of the period still raised that
-// the run no longer finds is withdrawn. Sent and later disputes keep the
-// evidence they were sent with.
-func raiseDisputes(ctx context.Context, tx *sql.Tx, partner, period string, ds []*reconcile.Dispute, at time.Time) (int, error) {
-	cc, pid, _ := strings.Cut(partner, "-")
-	state := map[string]struct {
-		state string
-		seq   int
-	}{}
-	rows, err := tx.QueryContext(ctx, `SELECT e.cdr_id, e.state, e.seq FROM dispute_events e
-		JOIN (SELECT cdr_id, max(seq) AS seq FROM dispute_events WHERE country_code = ? AND party_id = ? GROUP BY ALL) l
-		USING (cdr_id, seq) WHERE e.country_code = ? AND e.party_id = ?`, cc, pid, cc, pid)
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, err
+		return 0, 0, errorf("save reconcile", runID, err)
 	}
-	for rows.Next() {
-		var id, st string
-		var seq int
-		if err := rows.Scan(&id, &st, &seq); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		state[id] = struct {
-			state string
-			seq   int
-		}{st, seq}
+	raised, revised, err = writeReconcile(ctx, conn, tx, &settle.ReconcileRecord{ID: runID, Report: rep, JSON: jsonReport, At: at})
+	if err == nil {
+		err = tx.Commit()
+	} else {
+		tx.Rollback()
 	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, err
-	}
-	var ins, events [][]any
-	disputed := map[string]bool{}
-	raised := 0
-	for _, d := range ds {
-		id := ocpi.Key(d.CDRID)
-		disputed[id] = true
-		codes := make([]string, len(d.Codes))
-		for i, c := range d.Codes {
-			codes[i] = "'" + string(c) + "'"
-		}
-		be, bi := amountArgs(d.Billed)
-		re, ri := amountArgs(d.Recomputed)
-		de, di := amountArgs(d.InDispute)
-		first := d.Events[0]
-		cur, exists := state[id]
-		switch {
-		case !exists:
-			ins = append(ins, []any{cc, pid, id, d.Period, d.Currency, string(d.Verdict), reasonList(d.Reasons),
-				"[" + strings.Join(codes, ",") + "]", be, bi, re, ri, de, di, d.Evidence, first.At})
-			events = append(events, []any{cc, pid, id, 1, string(reconcile.DisputeRaised), first.At, first.By, first.Note, nil})
-			raised++
-		case cur.state == string(reconcile.DisputeRaised) || cur.state == string(reconcile.DisputeWithdrawn):
-			if _, err := tx.ExecContext(ctx, `UPDATE disputes SET period = ?, currency = ?, verdict = ?, reasons = ?::VARCHAR[],
-					codes = ?::VARCHAR[], billed_excl = ?, billed_incl = ?, recomputed_excl = ?, recomputed_incl = ?,
-					in_dispute_excl = ?, in_dispute_incl = ?, evidence = ?
-				WHERE country_code = ? AND party_id = ? AND cdr_id = ?`, d.Period, d.Currency, string(d.Verdict), reasonList(d.Reasons),
-				"["+strings.Join(codes, ",")+"]", be, bi, re, ri, de, di, d.Evidence, cc, pid, id); err != nil {
-				return 0, err
-			}
-			if cur.state == string(reconcile.DisputeWithdrawn) {
-				events = append(events, []any{cc, pid, id, cur.seq + 1, string(reconcile.DisputeRaised), first.At, first.By, first.Note, nil})
-				raised++
-			}
-		}
-	}
-	// Raised disputes of the period the run no longer finds.
-	rows, err = tx.QueryContext(ctx, `SELECT cdr_id FROM disputes WHERE country_code = ? AND party_id = ? AND period = ? ORDER BY cdr_id`,
-		cc, pid, period)
-	if err != nil {
-		return 0, err
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		if cur := state[id]; !disputed[id] && cur.state == string(reconcile.DisputeRaised) {
-			events = append(events, []any{cc, pid, id, cur.seq + 1, string(reconcile.DisputeWithdrawn), at.UTC(), "reconcile " + period,
-				"reconciling again found nothing to dispute", nil})
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return 0, err
-	}
-	if err := insertRows(ctx, tx, "disputes", 16, map[int]string{6: "?::VARCHAR[]", 7: "?::VARCHAR[]"}, ins); err != nil {
-		return 0, err
-	}
-	return raised, insertRows(ctx, tx, "dispute_events", 9, nil, events)
+	return raised, revised, errorf("save reconcile", runID, err)
 }
 
 // reviseDisputes appends a revised event to each open dispute of the

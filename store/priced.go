@@ -326,6 +326,9 @@ type PricedWriter struct {
 	runID string
 	runNo int32
 	rows  int64
+	// reconcileOnly: a reconciliation over an earlier run's priced rows
+	// (BeginReconcile): Commit records no reprice run.
+	reconcileOnly bool
 }
 
 // BeginRun implements settle.Sink: it starts the run's transaction and
@@ -539,6 +542,9 @@ func (w *PricedWriter) insert(ctx context.Context, table string, fields []arrow.
 // ones of the same run id.
 func (w *PricedWriter) Commit(ctx context.Context, rec settle.RunRecord) error {
 	defer w.conn.Close()
+	if w.reconcileOnly {
+		return errorf("commit reconcile", w.runID, w.tx.Commit())
+	}
 	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?, ?)`, w.runID, w.runNo, rec.Started.UTC(), rec.Finished.UTC(), rec.CDRs); err != nil {
 		w.tx.Rollback()
 		return errorf("commit priced", w.runID, err)

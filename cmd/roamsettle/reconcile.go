@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -44,6 +43,7 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	tokens := fs.String("tokens", "", "the eMSP's tokens (OCPI Token NDJSON or JSON array; default: the config's tokens)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the summary table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	perCDR := fs.Bool("per-cdr", false, "evaluate every CDR whole (the slow path the bulk path is checked against)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -77,40 +77,62 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	}
 	owner := settle.NewParty(cc, pid)
 	scope := settle.Scope{Period: period, Partner: owner}
-	if err := repriceIfStale(ctx, env, st, scope, policies); err != nil {
-		return err
-	}
-	sel := scope.Selection(map[settle.Party]*time.Location{owner: policies[owner].Zone})
-	in, err := st.ReconcileInput(ctx, &sel)
+	pc := cfg.partner(cc, pid)
+	tok, err := loadTokens(firstNonEmpty(*tokens, cfg.Tokens))
 	if err != nil {
 		return err
 	}
-	pc := cfg.partner(cc, pid)
-	w := sel.WindowOf(owner)
-	in.Period, in.PeriodName, in.Partner = reconcile.Window{From: w.From, To: w.To, Name: period.String()}, period.String(), owner.String()
-	in.Policy, in.Tolerance, in.Limits = policies[owner].Pricing, pc.tolerance(), pc.limits()
-	in.At, in.By = time.Now().UTC(), "reconcile "+period.String()
-	if in.Tokens, err = loadTokens(firstNonEmpty(*tokens, cfg.Tokens)); err != nil {
-		return err
-	}
-	if len(invoices) > 0 {
-		if err := loadInvoices(ctx, st, in, invoices, pc.columns(), *invoiceTotal, cc, pid); err != nil {
-			return err
+	step := &settle.ReconcileStep{PerCDR: *perCDR, Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
+		in.Policy, in.Tolerance, in.Limits, in.Tokens = policies[owner].Pricing, pc.tolerance(), pc.limits(), tok
+		in.At, in.By = time.Now().UTC(), "reconcile "+period.String()
+		if len(invoices) == 0 {
+			return nil
 		}
-	}
-	rep := reconcile.Reconcile(in)
-	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
+		return loadInvoices(in, invoices, pc.columns(), *invoiceTotal)
+	}}
+	if err := reconcileScope(ctx, env, st, scope, policies, step); err != nil {
 		return err
 	}
-	if _, _, err := st.SaveReconcile(ctx, "reconcile:"+scope.String(), rep, js.Bytes(), in.At); err != nil {
-		return err
+	rep := step.Reports[owner]
+	if rep == nil {
+		return fmt.Errorf("reconcile %s: no report", scope)
 	}
+	env.Log.Info("reconciled", "scope", scope.String(), "accepted_from_columns", step.Screened, "evaluated_whole", step.Whole)
 	if *asJSON {
-		_, err = env.Stdout.Write(js.Bytes())
-		return err
+		return rep.WriteJSON(env.Stdout)
 	}
 	return rep.WriteSummary(env.Stdout)
+}
+
+// reconcileScope reconciles the scope: in one settle run that prices it
+// first when its priced rows are missing or older than its newest CDR,
+// tariff or location version, else over those rows, in one transaction.
+func reconcileScope(ctx context.Context, env *Env, st *store.Store, scope settle.Scope, policies map[settle.Party]settle.Policy,
+	step *settle.ReconcileStep) error {
+	priced, inputs, ok, err := st.PricedAsOf(ctx, scope.Period.String(), scope.Partner.CountryCode, scope.Partner.PartyID)
+	if err != nil {
+		return err
+	}
+	if !ok || priced.Before(inputs) {
+		run := settle.Run{Kind: settle.KindReprice, Scope: scope}
+		env.Log.Info("re-pricing first: priced rows missing or stale", "run", run.ID())
+		_, err = settleRun(ctx, st, settle.Options{Run: run, Policies: policies, Lines: true, Steps: []settle.Step{step}}, defaultMemoryLimit)
+		return err
+	}
+	zones := map[settle.Party]*time.Location{}
+	for p, pol := range policies {
+		zones[p] = pol.Zone
+	}
+	sel := scope.Selection(zones)
+	w, err := st.BeginReconcile(ctx, scope)
+	if err != nil {
+		return err
+	}
+	if err := step.Reconcile(ctx, st, w, settle.Run{Kind: settle.KindReconcile, Scope: scope}, &sel); err != nil {
+		w.Rollback()
+		return err
+	}
+	return w.Commit(ctx, settle.RunRecord{})
 }
 
 func reconcilePeriod(period, from, to string) (settle.Period, error) {
@@ -121,22 +143,6 @@ func reconcilePeriod(period, from, to string) (settle.Period, error) {
 		return settle.ParsePeriod(from + ".." + to)
 	}
 	return settle.Period{}, fmt.Errorf("give --period YYYY-MM, or --from and --to")
-}
-
-// repriceIfStale re-prices the scope when its priced rows are missing or
-// older than its newest CDR, tariff or location version.
-func repriceIfStale(ctx context.Context, env *Env, st *store.Store, scope settle.Scope, policies map[settle.Party]settle.Policy) error {
-	priced, inputs, ok, err := st.PricedAsOf(ctx, scope.Period.String(), scope.Partner.CountryCode, scope.Partner.PartyID)
-	if err != nil {
-		return err
-	}
-	if ok && !priced.Before(inputs) {
-		return nil
-	}
-	run := settle.Run{Kind: settle.KindReprice, Scope: scope}
-	env.Log.Info("re-pricing first: priced rows missing or stale", "run", run.ID())
-	_, err = settleRun(ctx, st, settle.Options{Run: run, Policies: policies, Lines: true}, defaultMemoryLimit)
-	return err
 }
 
 func loadTokens(path string) (*reconcile.Tokens, error) {
@@ -151,9 +157,8 @@ func loadTokens(path string) (*reconcile.Tokens, error) {
 	return reconcile.ReadTokens(f)
 }
 
-// loadInvoices reads each invoice file and the CDRs outside the period
-// their lines name.
-func loadInvoices(ctx context.Context, st *store.Store, in *reconcile.Input, files []string, cols reconcile.Columns, total, cc, pid string) error {
+// loadInvoices reads each invoice file and the invoice total.
+func loadInvoices(in *reconcile.Input, files []string, cols reconcile.Columns, total string) error {
 	for _, f := range files {
 		inv, err := readInvoice(f, cols)
 		if err != nil {
@@ -168,24 +173,7 @@ func loadInvoices(ctx context.Context, st *store.Store, in *reconcile.Input, fil
 		}
 		in.InvoiceTotal = &d
 	}
-	inPeriod := map[string]bool{}
-	for _, c := range in.CDRs {
-		inPeriod[ocpi.Key(c.ID)] = true
-	}
-	var named []string
-	for _, inv := range in.Invoices {
-		for _, l := range inv.Lines {
-			if !inPeriod[ocpi.Key(l.CDRID)] {
-				named = append(named, l.CDRID)
-			}
-		}
-	}
-	cdrs, probs, err := st.CDRsByID(ctx, cc, pid, named)
-	in.Named = cdrs
-	for k, p := range probs {
-		in.Problems[k] = p
-	}
-	return err
+	return nil
 }
 
 func readInvoice(path string, cols reconcile.Columns) (*reconcile.Invoice, error) {

@@ -313,3 +313,56 @@ func TestReconcileIdempotentAndLateCDR(t *testing.T) {
 		t.Errorf("the late CDR is not reported (%d -> %d entries)", len(ea), len(eb))
 	}
 }
+
+// The bulk path (the priced rows and the CDRs' columns screened, only the
+// rest evaluated whole) gives the per-CDR path's report, byte for byte, on
+// a generated month with injected errors, for every party; and it does
+// screen most CDRs (else it would prove nothing).
+func TestReconcileBulkAgreesWithPerCDR(t *testing.T) {
+	db, data, sum := reconciledMonth(t, 2500)
+	var screened, whole int
+	for _, p := range sum.Parties {
+		party := p.CountryCode + "-" + p.PartyID
+		args := []string{"reconcile", "--db", db, "--period", "2026-10", "--partner", party, "--json",
+			"--tokens", filepath.Join(data, "tokens.ndjson"), "--invoice", filepath.Join(data, p.CDRFile[:len(p.CDRFile)-len("cdrs.ndjson")]+"invoice.csv")}
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("%s: exit %d\n%s", party, code, errb.String())
+		}
+		var a, w int
+		for _, l := range strings.Split(errb.String(), "\n") {
+			if strings.Contains(l, "accepted_from_columns=") {
+				fmt.Sscanf(l[strings.Index(l, "accepted_from_columns="):], "accepted_from_columns=%d evaluated_whole=%d", &a, &w)
+			}
+		}
+		screened, whole = screened+a, whole+w
+		perCDR := rs(t, append(args, "--per-cdr")...)
+		if out.String() != perCDR {
+			firstDifferences(t, party, out.String(), perCDR)
+		}
+	}
+	t.Logf("bulk path: %d CDRs accepted from columns, %d evaluated whole", screened, whole)
+	if screened < 4*whole {
+		t.Errorf("the bulk path accepted only %d CDRs from columns, %d evaluated whole", screened, whole)
+	}
+}
+
+// firstDifferences reports the first lines where two outputs differ.
+func firstDifferences(t *testing.T, what, bulk, perCDR string) {
+	t.Helper()
+	a, b := strings.Split(bulk, "\n"), strings.Split(perCDR, "\n")
+	shown := 0
+	for i := 0; i < max(len(a), len(b)) && shown < 5; i++ {
+		var x, y string
+		if i < len(a) {
+			x = a[i]
+		}
+		if i < len(b) {
+			y = b[i]
+		}
+		if x != y {
+			t.Errorf("%s line %d:\n  bulk    %s\n  per-CDR %s", what, i+1, x, y)
+			shown++
+		}
+	}
+}

@@ -1,0 +1,439 @@
+package reconcile
+
+import (
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/pricing"
+)
+
+// The bulk path. Most CDRs of a period are right: every stated total is
+// the recomputed one and no rule finds anything. Screen tells those from
+// the columns the store holds (the CDR's billed totals, volumes and
+// period starts, and the priced row settle's kernel wrote) without
+// loading the whole CDR or re-pricing it with the decimal reference; every
+// other CDR is evaluated whole (Input.Evaluate). A screen is conservative:
+// it accepts a CDR only when no rule could fire on it and no total could
+// differ, so the bulk path's report is the per-CDR path's (a store test
+// compares them on a generated month). Where a check is not exact in
+// integers (a boundary close to a tolerance, an amount too large for the
+// products, a DST change inside a period) the CDR is evaluated whole.
+
+// Row is what the screen reads of one CDR and its priced row.
+type Row struct {
+	Key                      int64
+	CountryCode, PartyID, ID string // as sent
+	Currency                 string
+	V211, Credit             bool
+	// Suspect: the store already knows the CDR needs the whole evaluation
+	// (a required field empty, a decoder finding, a blocking finding).
+	Suspect    bool
+	Start, End int64 // unix microseconds, both known (else Suspect)
+	// Billed are the stated totals in millionths, as stored (not rounded).
+	Billed                  Totals
+	TotalEnergy, TotalTime  int64 // millionths of kWh and h
+	TotalParking            int64
+	HasParking              bool
+	TokenUID, TokenContract string
+	LocationKnown           bool // the context's location and EVSE were published (or the owner published none)
+	Priced                  bool // priced by the kernel with a published version in effect
+	Tariff                  int32
+	Zone                    int16
+	Flags                   int32
+	Computed                [2 * NumFields]int64 // the priced totals, excl then incl per Field
+	Periods                 []PeriodRow
+}
+
+// PeriodRow is one charging period as the screen reads it: its start
+// (unix microseconds) and its volumes in millionths (energy kWh, times h).
+type PeriodRow struct {
+	Start                                              int64
+	StartKnown                                         bool
+	Energy, Time, Parking, Reservation                 int64
+	HasEnergy, HasTime, HasParking, HasReservationTime bool
+}
+
+// Reset empties the row for reuse, keeping its period buffer.
+func (r *Row) Reset() { *r = Row{Periods: r.Periods[:0]} }
+
+// ScreenTariff is what the screen needs of a tariff version a priced row
+// names: its currency and minor units, whether it clamps, its VAT range
+// and where its restrictions can change inside a period.
+type ScreenTariff struct {
+	Currency   string
+	MinorUnits int
+	Clamps     bool // min_price or max_price
+	// VAT range in millionths of a percent (vatOK false: not screenable,
+	// or unknown: every CDR that states incl VAT is evaluated whole).
+	vatLo, vatHi    int64
+	vatCheck, vatOK bool
+	// Restriction boundaries: clock instants (seconds of the local day),
+	// midnight (weekday or date restrictions), durations since the start
+	// (seconds) and energies (millionths of kWh).
+	clocks     []int64
+	midnight   bool
+	durations  []int64
+	energies   []int64
+	restricted bool
+}
+
+// NewScreenTariff reads what the screen needs of a tariff version priced
+// with minor units.
+func NewScreenTariff(t *ocpi.Tariff, minor int) *ScreenTariff {
+	s := &ScreenTariff{Currency: strings.ToUpper(t.Currency), MinorUnits: minor, Clamps: t.MinPrice != nil || t.MaxPrice != nil}
+	lo, hi, ok := vatRange(t)
+	if s.vatCheck = ok; ok {
+		l, lok := microOf(lo)
+		h, hok := microOf(hi)
+		s.vatLo, s.vatHi, s.vatOK = l, h, lok && hok && l >= 0 && h <= 200_000_000
+	}
+	for i := range t.Elements {
+		r := t.Elements[i].Restrictions
+		if r == nil {
+			continue
+		}
+		s.restricted = true
+		for _, c := range []string{r.StartTime, r.EndTime} {
+			if c == "" {
+				continue
+			}
+			if sec, ok := clockSeconds(c); ok {
+				s.clocks = append(s.clocks, sec)
+			} else {
+				s.midnight, s.clocks = true, append(s.clocks, -1) // unreadable: never screened
+			}
+		}
+		if len(r.DayOfWeek) > 0 || r.StartDate != "" || r.EndDate != "" {
+			s.midnight = true
+		}
+		for _, d := range []*int64{r.MinDuration, r.MaxDuration} {
+			if d != nil {
+				s.durations = append(s.durations, *d)
+			}
+		}
+		for _, b := range []decimal.NullDecimal{r.MinKWh, r.MaxKWh} {
+			if b.Valid {
+				m, ok := microOf(b.Decimal)
+				if !ok {
+					m = -1 // not screenable: any energy is suspect
+				}
+				s.energies = append(s.energies, m)
+			}
+		}
+	}
+	return s
+}
+
+// microOf is d in millionths when it has at most 6 decimals.
+func microOf(d decimal.Decimal) (int64, bool) {
+	m := d.Shift(Scale)
+	if !m.Equal(m.Truncate(0)) || m.Abs().GreaterThan(decimal.New(1, 15)) {
+		return 0, false
+	}
+	return m.IntPart(), true
+}
+
+// clockSeconds reads "HH:MM" as seconds of the day (pricing's reading).
+func clockSeconds(s string) (int64, bool) {
+	t, err := time.Parse("15:04", strings.TrimSpace(s))
+	if err != nil {
+		return 0, false
+	}
+	return int64(t.Hour()*3600 + t.Minute()*60), true
+}
+
+const micro = 1_000_000 // microseconds in a second
+
+// Screen accepts the CDRs the bulk path can settle from columns.
+type Screen struct {
+	// Tariffs and Zones are the priced rows' dictionaries by ref (nil:
+	// a ref that cannot be screened); ZoneSources names each zone's source.
+	Tariffs     []*ScreenTariff
+	Zones       []*time.Location
+	ZoneSources []string
+	Tokens      *Tokens
+	Limits      Limits
+	// Received are the upper-cased ids received again or in conflict
+	// (Stored.Received): those CDRs are evaluated whole.
+	Received map[string]bool
+}
+
+// Accepted is a CDR the screen accepted: OK, no reason, no finding, its
+// billed total_cost the recomputed one at minor units.
+type Accepted struct {
+	Key                      int64
+	CountryCode, PartyID, ID string
+	Currency                 string
+	MinorUnits               int
+	Billed, Recomputed       Amount // total_cost
+	ZoneSource               string
+}
+
+// Screen returns the row as Accepted when no rule can find anything in it
+// and every stated total is the recomputed one; ok false: evaluate it
+// whole.
+func (s *Screen) Screen(r *Row) (Accepted, bool) {
+	if r.Suspect || r.Credit || !r.Priced || r.Tariff < 0 || int(r.Tariff) >= len(s.Tariffs) || int(r.Zone) >= len(s.Zones) ||
+		r.Zone < 0 || !r.LocationKnown || len(r.Periods) == 0 {
+		return Accepted{}, false
+	}
+	t := s.Tariffs[r.Tariff]
+	loc := s.Zones[r.Zone]
+	if t == nil || loc == nil || r.Currency == "" || !strings.EqualFold(r.Currency, t.Currency) {
+		return Accepted{}, false
+	}
+	const unsure = int32(pricing.FlagExpired | pricing.FlagMinApplied | pricing.FlagMaxApplied | pricing.FlagUnverifiable |
+		pricing.FlagFlatChanged | pricing.FlagExclUnknown)
+	if r.Flags&unsure != 0 {
+		return Accepted{}, false
+	}
+	lim := s.Limits.MaxSession
+	if lim <= 0 {
+		lim = DefaultLimits().MaxSession
+	}
+	if r.End < r.Start || r.End-r.Start > lim.Microseconds() {
+		return Accepted{}, false
+	}
+	if s.Received[ocpi.Key(r.ID)] {
+		return Accepted{}, false
+	}
+	if s.Tokens != nil && s.Tokens.Len() > 0 && (r.TokenUID != "" || r.TokenContract != "") {
+		v := ocpi.V221
+		if r.V211 {
+			v = ocpi.V211
+		}
+		if !s.Tokens.Known(&ocpi.CDRToken{UID: r.TokenUID, ContractID: r.TokenContract}, v) {
+			return Accepted{}, false
+		}
+	}
+	m := t.MinorUnits
+	inclKnown := r.Flags&int32(pricing.FlagInclUnknown) == 0
+	for f := range NumFields {
+		b := r.Billed[f]
+		if !b.HasExcl {
+			if f == TotalCost {
+				return Accepted{}, false
+			}
+			continue
+		}
+		c := Amount{Excl: r.Computed[2*f], Incl: r.Computed[2*f+1], HasExcl: true, HasIncl: inclKnown}
+		if Compare(b, c, m).Outcome == Different {
+			return Accepted{}, false
+		}
+	}
+	if !s.taxOK(r, t) || !totalsOK(r, t, m) || !volumesOK(r) || !periodsOK(r) || !boundariesOK(r, t, loc) {
+		return Accepted{}, false
+	}
+	b := roundAmount(r.Billed[TotalCost], m)
+	return Accepted{Key: r.Key, CountryCode: r.CountryCode, PartyID: r.PartyID, ID: r.ID, Currency: strings.ToUpper(r.Currency),
+		MinorUnits: m, Billed: b, Recomputed: Amount{Excl: r.Computed[0], Incl: r.Computed[1], HasExcl: true, HasIncl: inclKnown},
+		ZoneSource: s.ZoneSources[r.Zone]}, true
+}
+
+// amountBound: products of amounts below it with percentages (at most
+// 200 %) in millionths stay below 2^63.
+const amountBound = 10_000_000_000 // ten thousand units, in millionths
+
+// taxOK is ruleTax finding nothing.
+func (s *Screen) taxOK(r *Row, t *ScreenTariff) bool {
+	for f := range NumFields {
+		b := r.Billed[f]
+		if b.HasExcl && b.HasIncl && abs64(b.Incl) < abs64(b.Excl) {
+			return false
+		}
+	}
+	tc := r.Billed[TotalCost]
+	if t.Clamps || !tc.HasIncl || !t.vatCheck {
+		return true
+	}
+	if !t.vatOK {
+		return false
+	}
+	excl, incl := abs64(tc.Excl), abs64(tc.Incl)
+	if excl > amountBound || incl > amountBound {
+		return false
+	}
+	// incl within excl × (100 + lo..hi) / 100 ± two minor units, in
+	// millionths of a percent: ×1e8.
+	tol := 2 * pow10[Scale-min(max(t.MinorUnits, 0), Scale)]
+	const hundred = 100 * 1_000_000
+	lo := excl*(hundred+t.vatLo) - tol*hundred
+	hi := excl*(hundred+t.vatHi) + tol*hundred
+	x := incl * hundred
+	// Strict margins: an amount on a bound is evaluated whole.
+	return x > lo && x < hi
+}
+
+// totalsOK is ruleTotals finding nothing.
+func totalsOK(r *Row, t *ScreenTariff, minor int) bool {
+	b := &r.Billed
+	if r.Credit || !b[TotalCost].HasExcl || !b[TotalFixedCost].HasExcl || !b[TotalEnergyCost].HasExcl ||
+		!b[TotalTimeCost].HasExcl || !b[TotalParkingCost].HasExcl || t.Clamps {
+		return true
+	}
+	parts := []Field{TotalFixedCost, TotalEnergyCost, TotalTimeCost, TotalParkingCost}
+	if b[TotalReservationCost].HasExcl {
+		parts = append(parts, TotalReservationCost)
+	}
+	tol := int64(len(parts)) * pow10[Scale-min(max(minor, 0), Scale)]
+	var excl, incl int64
+	allIncl := b[TotalCost].HasIncl
+	for _, f := range parts {
+		excl += b[f].Excl
+		if b[f].HasIncl {
+			incl += b[f].Incl
+		} else {
+			allIncl = false
+		}
+	}
+	if abs64(b[TotalCost].Excl-excl) > tol {
+		return false
+	}
+	return !allIncl || abs64(b[TotalCost].Incl-incl) <= tol
+}
+
+// volumesOK is ruleVolumes finding nothing (with the tolerance of the
+// fewest dimensions a period table can hold: stricter, never looser).
+func volumesOK(r *Row) bool {
+	var energy, timeSum, parking int64
+	var nEnergy, nTime, nParking int64
+	for i := range r.Periods {
+		p := &r.Periods[i]
+		var used int64
+		if p.HasEnergy {
+			energy, nEnergy = energy+p.Energy, nEnergy+1
+		}
+		if p.HasTime {
+			timeSum, nTime, used = timeSum+p.Time, nTime+1, used+p.Time
+		}
+		if p.HasParking {
+			parking, nParking = parking+p.Parking, nParking+1
+			timeSum, nTime, used = timeSum+p.Parking, nTime+1, used+p.Parking
+		}
+		if p.HasReservationTime {
+			used += p.Reservation
+		}
+		end := r.End
+		if i+1 < len(r.Periods) {
+			end = r.Periods[i+1].Start
+		}
+		// The rule measures the period in whole seconds (time.Unix).
+		s0, s1 := floorDiv(p.Start, micro), floorDiv(end, micro)
+		if end <= p.Start || s1 <= s0 {
+			continue
+		}
+		// used - length > 0.002 h, in millionths of an hour times 3600,
+		// with a margin: a period on the bound is evaluated whole.
+		if used*3600-(s1-s0)*1_000_000 >= 2000*3600 {
+			return false
+		}
+	}
+	within := func(total, sum, n int64) bool { return abs64(total-sum) < (n+1)*1000 }
+	if nEnergy > 0 && !within(r.TotalEnergy, energy, nEnergy) {
+		return false
+	}
+	if nTime > 0 && !within(r.TotalTime, timeSum, nTime) {
+		return false
+	}
+	if r.HasParking && nTime > 0 && !within(r.TotalParking, parking, nParking) {
+		return false
+	}
+	return true
+}
+
+// periodsOK is rulePeriodsOrder finding nothing.
+func periodsOK(r *Row) bool {
+	prev := r.Start
+	for i := range r.Periods {
+		p := &r.Periods[i]
+		if !p.StartKnown || p.Start < r.Start || p.Start >= r.End || p.Start < prev {
+			return false
+		}
+		prev = p.Start
+	}
+	return true
+}
+
+// boundariesOK is rulePeriodNotSplit finding nothing: no instant at which
+// one of the tariff's restrictions may change falls strictly inside a
+// period (a superset of the reference's check, which also asks whether
+// the element prices the period and its restrictions really change).
+func boundariesOK(r *Row, t *ScreenTariff, loc *time.Location) bool {
+	if !t.restricted {
+		return true
+	}
+	var energy int64
+	for i := range r.Periods {
+		p := &r.Periods[i]
+		end := r.End
+		if i+1 < len(r.Periods) {
+			end = r.Periods[i+1].Start
+		}
+		e0 := energy
+		if p.HasEnergy {
+			energy += p.Energy
+		}
+		if end <= p.Start {
+			continue
+		}
+		for _, b := range t.energies {
+			if b < 0 || (e0 < b && b < energy) {
+				return false
+			}
+		}
+		for _, d := range t.durations {
+			if at := r.Start + d*micro; p.Start < at && at < end {
+				return false
+			}
+		}
+		if len(t.clocks) == 0 && !t.midnight {
+			continue
+		}
+		if end-p.Start >= 86400*micro {
+			return false
+		}
+		_, off0 := time.UnixMicro(p.Start).In(loc).Zone()
+		_, off1 := time.UnixMicro(end).In(loc).Zone()
+		if off0 != off1 {
+			return false // a DST change inside the period
+		}
+		ls, le := p.Start+int64(off0)*micro, end+int64(off0)*micro
+		const day = 86400 * micro
+		inside := func(c int64) bool {
+			// the first local instant at clock c after ls
+			at := ls - mod(ls, day) + c*micro
+			if at <= ls {
+				at += day
+			}
+			return at < le
+		}
+		if t.midnight && inside(0) {
+			return false
+		}
+		for _, c := range t.clocks {
+			if c < 0 || inside(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}

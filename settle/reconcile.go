@@ -1,0 +1,587 @@
+package settle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/pricing"
+	"github.com/roamsettle/roamsettle/reconcile"
+)
+
+// The reconcile step: after pricing, in the run's transaction, each owner's
+// CDRs of the scope are reconciled (reconcile.Reconcile) and the results
+// stored. The bulk path reads the priced rows the run just wrote and the
+// CDRs' billed columns as Arrow batches, accepts the CDRs whose columns
+// show nothing wrong (reconcile.Screen), and evaluates only the others
+// whole (the decimal reference, the rules, the hypotheses); the per-CDR
+// path (PerCDR) evaluates every CDR whole. Both give the same report.
+
+// ReconcileRunID is the identity of the reconciliation of one owner's
+// period: "reconcile:PERIOD/CC-PID". A settle run over the scope and
+// `roamsettle reconcile` of the same owner and period write under the
+// same id, so the later replaces the earlier.
+func ReconcileRunID(period Period, owner Party) string {
+	return "reconcile:" + Scope{Period: period, Partner: owner}.String()
+}
+
+// ReconcileReader reads back, through the run's transaction, the priced
+// rows of the run (or, for a reconciliation on its own, of the newest run
+// that priced the scope), and stores the results. The run's writer
+// implements it (the store's).
+type ReconcileReader interface {
+	// PricedDictionaries returns what the priced rows' tariff_ref and
+	// zone_ref name.
+	PricedDictionaries(ctx context.Context) ([]PricedTariff, []PricedZone, error)
+	// ScanReconcile streams, for the selection's CDRs with cdr_key in
+	// [minKey, maxKey]: their priced rows (PricedRowColumns, any order),
+	// their charging periods (ReconcilePeriodColumns, in key and period
+	// order), then the CDRs (ReconcileCDRColumns, in key order). tokens
+	// says whether the token columns are wanted (else null).
+	ScanReconcile(ctx context.Context, sel *Selection, minKey, maxKey int64, tokens bool,
+		priced, periods, cdrs func(arrow.RecordBatch) error) error
+	// WriteReconcile stores one owner's reconciliation under rec.ID,
+	// replacing what the previous one of that id wrote, raises and
+	// revises its disputes.
+	WriteReconcile(ctx context.Context, rec *ReconcileRecord) (raised, revised int, err error)
+}
+
+// ReconcileRecord is one owner's reconciliation as stored.
+type ReconcileRecord struct {
+	ID string // ReconcileRunID
+	// Settle is the id of the settle run it was part of ("" on its own).
+	Settle string
+	Report *reconcile.Report
+	// JSON is the report's JSON without its per-CDR arrays (summary, KPIs,
+	// invoice): the CDRs and findings are rows of their own.
+	JSON []byte
+	At   time.Time
+}
+
+// ReconcileSource is what reconciling reads beyond Source. The store
+// implements it.
+type ReconcileSource interface {
+	Source
+	// ScopeOwners lists the owners of the selection's CDRs, in order.
+	ScopeOwners(ctx context.Context, sel *Selection) ([]Party, error)
+	// ReconcileOwner fills the owner's tariff versions, locations, zone
+	// chain and connector tariffs into in.
+	ReconcileOwner(ctx context.Context, owner Party, in *reconcile.Input) error
+	// ReceivedAgain counts, by reconcile.IdentityKey, the owner's CDRs
+	// received again and the conflicting bodies refused.
+	ReceivedAgain(ctx context.Context, countryCode, partyID string) (duplicates, conflicts map[string]int, err error)
+	// WholeCDRs loads CDRs by key (every field), in key order, with their
+	// decoder findings by reconcile.IdentityKey.
+	WholeCDRs(ctx context.Context, keys []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error)
+	// ReconcileCDRs loads every CDR of the selection whole (the per-CDR
+	// path).
+	ReconcileCDRs(ctx context.Context, sel *Selection) ([]*ocpi.CDR, map[string]ocpi.Problems, error)
+	// CDRsByID loads an owner's CDRs by id (case-insensitive).
+	CDRsByID(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, map[string]ocpi.Problems, error)
+}
+
+// PricedRowColumns are the columns of ScanReconcile's priced batches:
+//
+//	cdr_key int64; status, priced_by uint8; tariff_ref int32 (null: none);
+//	zone_ref int16; flags int32; the twelve totals int64 in millionths
+//	(NumTotals, in reconcile's Field order, excl then incl; null when
+//	not priced)
+var PricedRowColumns = []string{"cdr_key", "status", "priced_by", "tariff_ref", "zone_ref", "flags",
+	"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11"}
+
+// ReconcilePeriodColumns are the columns of ScanReconcile's period batches:
+//
+//	cdr_key int64; start_us int64 (unix microseconds, null: unknown);
+//	energy, time, parking_time, reservation_time int64 in millionths
+//	(null: no such dimension)
+var ReconcilePeriodColumns = []string{"cdr_key", "start_us", "energy", "time", "parking_time", "reservation_time"}
+
+// ReconcileCDRColumns are the columns of ScanReconcile's CDR batches:
+//
+//	cdr_key int64; country_code, party_id, id utf8 as sent; currency utf8
+//	upper-cased; v211, credit, suspect bool (suspect: a required field is
+//	empty, a time unknown, or the CDR has a decoder finding);
+//	start_us, end_us int64; b0..b11 int64 the billed totals in millionths
+//	(Field order, excl then incl; null: not stated); total_energy,
+//	total_time, total_parking_time int64 in millionths; token_uid,
+//	token_contract_id utf8; context uint64 (as ContextColumns' hash)
+var ReconcileCDRColumns = []string{"cdr_key", "country_code", "party_id", "id", "currency", "v211", "credit", "suspect",
+	"start_us", "end_us", "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11",
+	"total_energy", "total_time", "total_parking_time", "token_uid", "token_contract_id", "context"}
+
+// ReconcileStep reconciles each owner of the scope after pricing: it is a
+// Step, and Reconcile runs it over the priced rows of an earlier run.
+type ReconcileStep struct {
+	// Prepare completes an owner's input before it is reconciled: policy,
+	// tolerance, limits, tokens, invoices, At and By (cmd reads the config
+	// and the files). The period, its window and the owner's stored
+	// tariffs and locations are already set.
+	Prepare func(ctx context.Context, owner Party, in *reconcile.Input) error
+	// PerCDR evaluates every CDR whole (the per-CDR path, which the bulk
+	// path is tested against).
+	PerCDR bool
+	// Workers evaluate the CDRs evaluated whole (0: 2).
+	Workers int
+	// Reports are the reports by owner, once run.
+	Reports map[Party]*reconcile.Report
+	// Screened counts the CDRs the bulk path accepted from columns, Whole
+	// those it evaluated whole.
+	Screened, Whole int64
+}
+
+// Name implements Step.
+func (s *ReconcileStep) Name() string { return "reconcile" }
+
+// Run implements Step: it reconciles the scope's owners in the run's
+// transaction.
+func (s *ReconcileStep) Run(ctx context.Context, r *Running) error {
+	return s.Reconcile(ctx, r.Source, r.Writer, r.Run, r.Selection)
+}
+
+// Reconcile reconciles each owner of the selection. w must implement
+// ReconcileReader and src ReconcileSource.
+func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Run, sel *Selection) error {
+	rs, ok := src.(ReconcileSource)
+	if !ok {
+		return fmt.Errorf("reconcile: the source (%T) cannot be reconciled from", src)
+	}
+	rw, ok := w.(ReconcileReader)
+	if !ok {
+		return fmt.Errorf("reconcile: the run's writer (%T) cannot store reconciliations", w)
+	}
+	owners := []Party{sel.Owner}
+	if sel.Owner.IsZero() {
+		var err error
+		if owners, err = rs.ScopeOwners(ctx, sel); err != nil {
+			return err
+		}
+	}
+	if s.Reports == nil {
+		s.Reports = map[Party]*reconcile.Report{}
+	}
+	settleID := ""
+	if run.Kind != KindReconcile {
+		settleID = run.ID()
+	}
+	for _, owner := range owners {
+		osel := *sel
+		osel.Owner = owner
+		rep, err := s.owner(ctx, rs, rw, run, &osel)
+		if err != nil {
+			return fmt.Errorf("reconcile %s: %w", owner, err)
+		}
+		js, err := rep.SummaryJSON()
+		if err != nil {
+			return err
+		}
+		at := time.Now().UTC()
+		if _, _, err := rw.WriteReconcile(ctx, &ReconcileRecord{ID: ReconcileRunID(run.Scope.Period, owner), Settle: settleID,
+			Report: rep, JSON: js, At: at}); err != nil {
+			return err
+		}
+		s.Reports[owner] = rep
+	}
+	return nil
+}
+
+// KindReconcile reconciles a scope over the priced rows of an earlier run
+// (`roamsettle reconcile` when they are fresh).
+const KindReconcile Kind = "reconcile"
+
+func (s *ReconcileStep) owner(ctx context.Context, src ReconcileSource, w ReconcileReader, run Run, sel *Selection) (*reconcile.Report, error) {
+	owner := sel.Owner
+	win := sel.WindowOf(owner)
+	in := &reconcile.Input{Versions: map[string][]ocpi.Tariff{}, Problems: map[string]ocpi.Problems{},
+		Period: reconcile.Window{From: win.From, To: win.To, Name: run.Scope.Period.String()}, PeriodName: run.Scope.Period.String(),
+		Partner: owner.String(), Policy: pricing.DefaultPolicy(), Limits: reconcile.DefaultLimits(), Compact: true}
+	in.Workers = s.Workers
+	if in.Workers <= 0 {
+		in.Workers = 2
+	}
+	if err := src.ReconcileOwner(ctx, owner, in); err != nil {
+		return nil, err
+	}
+	if s.Prepare != nil {
+		if err := s.Prepare(ctx, owner, in); err != nil {
+			return nil, err
+		}
+	}
+	if in.Policy.Mode == "" {
+		in.Policy = pricing.DefaultPolicy()
+	}
+	dups, conflicts, err := src.ReceivedAgain(ctx, owner.CountryCode, owner.PartyID)
+	if err != nil {
+		return nil, err
+	}
+	stored := &reconcile.MemoryStored{Duplicates: dups, Conflicts: conflicts, CDRs: map[string]*ocpi.CDR{}}
+	in.Stored = stored
+	if s.PerCDR {
+		if in.CDRs, in.Problems, err = src.ReconcileCDRs(ctx, sel); err != nil {
+			return nil, err
+		}
+	} else if err := s.screen(ctx, src, w, sel, in, dups, conflicts); err != nil {
+		return nil, err
+	}
+	s.Whole += int64(len(in.CDRs))
+	s.Screened += int64(len(in.Accepted))
+	// What credit CDRs reference (in the period or not).
+	var refs []string
+	for _, c := range in.CDRs {
+		stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+		if c.Credit && c.CreditReferenceID != "" {
+			refs = append(refs, c.CreditReferenceID)
+		}
+	}
+	credited, _, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, refs)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range credited {
+		stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+	}
+	if len(in.Invoices) > 0 {
+		if err := s.named(ctx, src, owner, in); err != nil {
+			return nil, err
+		}
+	}
+	return reconcile.Reconcile(in), nil
+}
+
+// named loads the CDRs outside the period that the invoices' lines name.
+func (s *ReconcileStep) named(ctx context.Context, src ReconcileSource, owner Party, in *reconcile.Input) error {
+	inPeriod := map[string]bool{}
+	for _, c := range in.CDRs {
+		inPeriod[ocpi.Key(c.ID)] = true
+	}
+	for i := range in.Accepted {
+		inPeriod[ocpi.Key(in.Accepted[i].ID)] = true
+	}
+	var named []string
+	for _, inv := range in.Invoices {
+		for _, l := range inv.Lines {
+			if !inPeriod[ocpi.Key(l.CDRID)] {
+				named = append(named, l.CDRID)
+			}
+		}
+	}
+	cdrs, probs, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, named)
+	in.Named = cdrs
+	for k, p := range probs {
+		in.Problems[k] = p
+	}
+	return err
+}
+
+// screenKeys is how many keys one ScanReconcile covers (the driver holds
+// a whole result in memory).
+const screenKeys = 1 << 18
+
+// screen runs the bulk path: the CDRs the screen accepts go to
+// in.Accepted, the others are loaded whole into in.CDRs.
+func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w ReconcileReader, sel *Selection, in *reconcile.Input,
+	dups, conflicts map[string]int) error {
+	minKey, maxKey, n, err := src.ScopeKeys(ctx, sel)
+	if err != nil || n == 0 {
+		return err
+	}
+	sc, err := s.newScreen(ctx, src, w, sel, in, dups, conflicts)
+	if err != nil {
+		return err
+	}
+	located, err := locatedContexts(ctx, src, sel, in.Locations)
+	if err != nil {
+		return err
+	}
+	var whole []int64
+	st := newScreenState()
+	interned := map[string]string{}
+	intern := func(v string) string {
+		if x, ok := interned[v]; ok {
+			return x
+		}
+		x := strings.Clone(v)
+		interned[x] = x
+		return x
+	}
+	for lo := minKey; lo <= maxKey; lo += screenKeys {
+		hi := min(lo+screenKeys-1, maxKey)
+		st.reset(lo, hi)
+		err := w.ScanReconcile(ctx, sel, lo, hi, in.Tokens != nil && in.Tokens.Len() > 0, st.scanPriced, st.scanPeriods,
+			func(rec arrow.RecordBatch) error {
+				return st.scanCDRs(rec, func(row *reconcile.Row, ctxHash uint64) {
+					known, ok := located[ctxHash]
+					row.LocationKnown = ok && known
+					if a, ok := sc.Screen(row); ok {
+						// Strings alias the batch: keep copies (one per party).
+						a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
+						a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
+						in.Accepted = append(in.Accepted, a)
+					} else {
+						whole = append(whole, row.Key)
+					}
+				})
+			})
+		if err != nil {
+			return err
+		}
+	}
+	const chunk = 20000
+	for from := 0; from < len(whole); from += chunk {
+		cdrs, probs, err := src.WholeCDRs(ctx, whole[from:min(from+chunk, len(whole))])
+		if err != nil {
+			return err
+		}
+		in.CDRs = append(in.CDRs, cdrs...)
+		for k, p := range probs {
+			in.Problems[k] = p
+		}
+	}
+	return nil
+}
+
+// newScreen reads the priced rows' dictionaries into a Screen.
+func (s *ReconcileStep) newScreen(ctx context.Context, src Source, w ReconcileReader, sel *Selection, in *reconcile.Input,
+	dups, conflicts map[string]int) (*reconcile.Screen, error) {
+	tariffs, zones, err := w.PricedDictionaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var keys []int64
+	for _, t := range tariffs {
+		if t.Source == "published" {
+			keys = append(keys, t.Key)
+		}
+	}
+	bodies, err := src.TariffBodies(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	sc := &reconcile.Screen{Tokens: in.Tokens, Limits: in.Limits, Received: map[string]bool{}}
+	for _, t := range tariffs {
+		for int(t.Ref) >= len(sc.Tariffs) {
+			sc.Tariffs = append(sc.Tariffs, nil)
+		}
+		b, ok := bodies[t.Key]
+		// Only the owner's published versions: an embedded tariff or
+		// another owner's is evaluated whole.
+		if !ok || t.Source != "published" || NewParty(t.CountryCode, t.PartyID) != sel.Owner {
+			continue
+		}
+		minor := in.Policy.MinorUnits
+		if minor < 0 {
+			minor, _ = pricing.CurrencyMinorUnits(b.Currency)
+		}
+		sc.Tariffs[t.Ref] = reconcile.NewScreenTariff(&b, minor)
+	}
+	for _, z := range zones {
+		loc, err := time.LoadLocation(z.TimeZone)
+		if err != nil {
+			loc = nil // evaluated whole
+		}
+		sc.Zones, sc.ZoneSources = append(sc.Zones, loc), append(sc.ZoneSources, z.Source)
+	}
+	for k := range dups {
+		sc.Received[idOf(k)] = true
+	}
+	for k := range conflicts {
+		sc.Received[idOf(k)] = true
+	}
+	return sc, nil
+}
+
+// idOf is the id part of a reconcile.IdentityKey.
+func idOf(identity string) string {
+	for i := 0; i < len(identity); i++ {
+		if identity[i] == '/' {
+			return identity[i+1:]
+		}
+	}
+	return identity
+}
+
+// locatedContexts says, per context hash of the selection, whether its
+// location and EVSE were published (no UNKNOWN_LOCATION or UNKNOWN_EVSE
+// finding can arise).
+func locatedContexts(ctx context.Context, src Source, sel *Selection, locs *reconcile.Locations) (map[uint64]bool, error) {
+	out := map[uint64]bool{}
+	err := src.ScanContexts(ctx, sel, func(rec arrow.RecordBatch) error {
+		h := rec.Column(0).(*array.Uint64)
+		str := func(i int) *array.String { return rec.Column(i).(*array.String) }
+		cc, pid, loc, evse := str(1), str(2), str(3), str(4)
+		for i := 0; i < int(rec.NumRows()); i++ {
+			out[h.Value(i)] = locs == nil || locs.Published(cc.Value(i), pid.Value(i), loc.Value(i), evse.Value(i))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// screenState holds one key range's priced rows and periods, indexed by
+// key - lo, while its CDRs are screened.
+type screenState struct {
+	lo, hi  int64
+	has     []bool
+	status  []uint8
+	by      []uint8
+	tariff  []int32
+	zone    []int16
+	flags   []int32
+	totals  [NumTotals][]int64
+	pFirst  []int32 // first period index, -1: none
+	pCount  []int32
+	periods []reconcile.PeriodRow
+	row     reconcile.Row
+}
+
+func newScreenState() *screenState {
+	st := &screenState{has: make([]bool, screenKeys), status: make([]uint8, screenKeys), by: make([]uint8, screenKeys),
+		tariff: make([]int32, screenKeys), zone: make([]int16, screenKeys), flags: make([]int32, screenKeys),
+		pFirst: make([]int32, screenKeys), pCount: make([]int32, screenKeys)}
+	for i := range st.totals {
+		st.totals[i] = make([]int64, screenKeys)
+	}
+	return st
+}
+
+func (st *screenState) reset(lo, hi int64) {
+	st.lo, st.hi = lo, hi
+	clear(st.has)
+	clear(st.pCount)
+	st.periods = st.periods[:0]
+}
+
+func (st *screenState) scanPriced(rec arrow.RecordBatch) error {
+	if int(rec.NumCols()) != len(PricedRowColumns) {
+		return errors.New("priced batch: wrong columns")
+	}
+	keys := rec.Column(0).(*array.Int64)
+	status, by := rec.Column(1).(*array.Uint8), rec.Column(2).(*array.Uint8)
+	tariff, zone, flags := rec.Column(3).(*array.Int32), rec.Column(4).(*array.Int16), rec.Column(5).(*array.Int32)
+	for i := 0; i < int(rec.NumRows()); i++ {
+		k := keys.Value(i) - st.lo
+		if k < 0 || k >= screenKeys {
+			continue
+		}
+		st.has[k] = status.Value(i) == PricedOK && !status.IsNull(i)
+		st.status[k], st.by[k], st.zone[k], st.flags[k] = status.Value(i), by.Value(i), zone.Value(i), flags.Value(i)
+		st.tariff[k] = -1
+		if !tariff.IsNull(i) {
+			st.tariff[k] = tariff.Value(i)
+		}
+		for t := range st.totals {
+			c := rec.Column(6 + t).(*array.Int64)
+			if c.IsNull(i) {
+				st.has[k] = false
+				continue
+			}
+			st.totals[t][k] = c.Value(i)
+		}
+	}
+	return nil
+}
+
+func (st *screenState) scanPeriods(rec arrow.RecordBatch) error {
+	if int(rec.NumCols()) != len(ReconcilePeriodColumns) {
+		return errors.New("period batch: wrong columns")
+	}
+	keys, start := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Int64)
+	vol := [4]*array.Int64{rec.Column(2).(*array.Int64), rec.Column(3).(*array.Int64), rec.Column(4).(*array.Int64), rec.Column(5).(*array.Int64)}
+	for i := 0; i < int(rec.NumRows()); i++ {
+		k := keys.Value(i) - st.lo
+		if k < 0 || k >= screenKeys {
+			continue
+		}
+		if st.pCount[k] == 0 {
+			st.pFirst[k] = int32(len(st.periods))
+		} else if int(st.pFirst[k]+st.pCount[k]) != len(st.periods) {
+			st.pCount[k] = -1 << 30 // not contiguous: evaluated whole
+			continue
+		}
+		st.pCount[k]++
+		p := reconcile.PeriodRow{Start: start.Value(i), StartKnown: !start.IsNull(i) && start.Value(i) != 0}
+		p.Energy, p.HasEnergy = vol[0].Value(i), !vol[0].IsNull(i)
+		p.Time, p.HasTime = vol[1].Value(i), !vol[1].IsNull(i)
+		p.Parking, p.HasParking = vol[2].Value(i), !vol[2].IsNull(i)
+		p.Reservation, p.HasReservationTime = vol[3].Value(i), !vol[3].IsNull(i)
+		st.periods = append(st.periods, p)
+	}
+	return nil
+}
+
+func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, uint64)) error {
+	if int(rec.NumCols()) != len(ReconcileCDRColumns) {
+		return errors.New("cdr batch: wrong columns")
+	}
+	i64 := func(c int) *array.Int64 { return rec.Column(c).(*array.Int64) }
+	str := func(c int) *array.String { return rec.Column(c).(*array.String) }
+	boolean := func(c int) *array.Boolean { return rec.Column(c).(*array.Boolean) }
+	keys := i64(0)
+	cc, pid, id, cur := str(1), str(2), str(3), str(4)
+	v211, credit, suspect := boolean(5), boolean(6), boolean(7)
+	start, end := i64(8), i64(9)
+	var billed [NumTotals]*array.Int64
+	for t := range billed {
+		billed[t] = i64(10 + t)
+	}
+	te, tt, tp := i64(22), i64(23), i64(24)
+	uid, contract := str(25), str(26)
+	hash := rec.Column(27).(*array.Uint64)
+	r := &st.row
+	for i := 0; i < int(rec.NumRows()); i++ {
+		k := keys.Value(i) - st.lo
+		r.Reset()
+		r.Key = keys.Value(i)
+		r.CountryCode, r.PartyID, r.ID, r.Currency = cc.Value(i), pid.Value(i), id.Value(i), cur.Value(i)
+		r.V211, r.Credit = v211.Value(i), credit.Value(i)
+		r.Suspect = suspect.IsNull(i) || suspect.Value(i) || start.IsNull(i) || end.IsNull(i) || k < 0 || k >= screenKeys
+		if r.Suspect {
+			fn(r, 0)
+			continue
+		}
+		r.Start, r.End = start.Value(i), end.Value(i)
+		for f := range reconcile.NumFields {
+			x, n := billed[2*f], billed[2*f+1]
+			r.Billed[f] = reconcile.Amount{Excl: x.Value(i), HasExcl: !x.IsNull(i), Incl: n.Value(i), HasIncl: !n.IsNull(i)}
+		}
+		r.TotalEnergy, r.TotalTime = te.Value(i), tt.Value(i)
+		r.TotalParking, r.HasParking = tp.Value(i), !tp.IsNull(i)
+		if te.IsNull(i) || tt.IsNull(i) {
+			r.Suspect = true
+		}
+		if !uid.IsNull(i) {
+			r.TokenUID = uid.Value(i)
+		}
+		if !contract.IsNull(i) {
+			r.TokenContract = contract.Value(i)
+		}
+		r.Priced = st.has[k] && st.by[k] == ByKernel && st.tariff[k] >= 0
+		r.Tariff, r.Zone, r.Flags = st.tariff[k], st.zone[k], st.flags[k]
+		for t := range r.Computed {
+			r.Computed[t] = st.totals[t][k]
+		}
+		if n := st.pCount[k]; n > 0 {
+			r.Periods = st.periods[st.pFirst[k] : st.pFirst[k]+n]
+		} else if n < 0 {
+			r.Suspect = true
+		}
+		fn(r, hash.Value(i))
+	}
+	return nil
+}
+
+// SortedOwners returns the reports' owners in order.
+func (s *ReconcileStep) SortedOwners() []Party {
+	out := make([]Party, 0, len(s.Reports))
+	for p := range s.Reports {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
