@@ -38,6 +38,7 @@ type Row struct {
 	TotalParking            int64
 	HasParking              bool
 	TokenUID, TokenContract string
+	InvoiceReferenceID      string
 	LocationKnown           bool // the context's location and EVSE were published (or the owner published none)
 	Priced                  bool // priced by the kernel with a published version in effect
 	Tariff                  int32
@@ -170,6 +171,7 @@ type Accepted struct {
 	MinorUnits               int
 	Billed, Recomputed       Amount // total_cost
 	ZoneSource               string
+	InvoiceReferenceID       string
 }
 
 // Screen returns the row as Accepted when no rule can find anything in it
@@ -230,7 +232,7 @@ func (s *Screen) Screen(r *Row) (Accepted, bool) {
 	b := roundAmount(r.Billed[TotalCost], m)
 	return Accepted{Key: r.Key, CountryCode: r.CountryCode, PartyID: r.PartyID, ID: r.ID, Currency: strings.ToUpper(r.Currency),
 		MinorUnits: m, Billed: b, Recomputed: Amount{Excl: r.Computed[0], Incl: r.Computed[1], HasExcl: true, HasIncl: inclKnown},
-		ZoneSource: s.ZoneSources[r.Zone]}, true
+		ZoneSource: s.ZoneSources[r.Zone], InvoiceReferenceID: r.InvoiceReferenceID}, true
 }
 
 // amountBound: products of amounts below it with percentages (at most

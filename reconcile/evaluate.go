@@ -141,8 +141,10 @@ type Evaluation struct {
 	Zone      string
 	Trials    []Trial
 	// Note says why a CDR is NOT_VERIFIABLE.
-	Note     string
-	Findings Findings
+	Note string
+	// InvoiceReferenceID is the partner invoice the CDR names (2.2+).
+	InvoiceReferenceID string
+	Findings           Findings
 	// Result is the recomputation itself (its Explain tells it period by
 	// period); nil when not priced.
 	Result *pricing.Result
@@ -166,7 +168,8 @@ func (e *Evaluation) Disputed() bool { return e.Verdict != VerdictOK || e.Findin
 func Evaluate(cs *Case) *Evaluation {
 	c := cs.CDR
 	ev := &Evaluation{CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID, Currency: strings.ToUpper(c.Currency),
-		Credit: c.Credit, Tolerance: cs.Tolerance, Findings: cs.Findings, Versions: versionsOf(cs.Tariffs, false)}
+		Credit: c.Credit, Tolerance: cs.Tolerance, Findings: cs.Findings, Versions: versionsOf(cs.Tariffs, false),
+		InvoiceReferenceID: c.InvoiceReferenceID}
 	ev.MinorUnits, _ = pricing.CurrencyMinorUnits(c.Currency)
 	if cs.Result != nil {
 		ev.MinorUnits = cs.Result.MinorUnits

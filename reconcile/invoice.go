@@ -227,6 +227,8 @@ type Held struct {
 	// InPeriod: the CDR belongs to the period reconciled (ours_only lists
 	// those no line names).
 	InPeriod bool
+	// InvoiceReferenceID is the partner invoice the CDR names ("" none).
+	InvoiceReferenceID string
 }
 
 // Accepted is the amount the invoice line is compared with: the
@@ -330,6 +332,10 @@ func Match(in *MatchInput) *InvoiceResult {
 				lr.Accepted = acc
 				total.Recomputed = addAmount(total.Recomputed, acc)
 				lr.Class, lr.Difference, lr.Note = classify(stated, acc, h, lr.Currency, tol(h.Currency))
+				if ref := h.InvoiceReferenceID; inv.IRR && inv.InvoiceID != "" && ref != "" && !strings.EqualFold(ref, inv.InvoiceID) {
+					// The record lists a CDR that names another invoice.
+					lr.Class, lr.Note = ClassMismatch, fmt.Sprintf("the CDR's invoice_reference_id is %s, the record's invoice_id %s", ref, inv.InvoiceID)
+				}
 			}
 			if h != nil {
 				if total.Currency == "" {

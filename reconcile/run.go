@@ -102,7 +102,7 @@ func Reconcile(in *Input) *Report {
 		for i := range in.Accepted {
 			a := &in.Accepted[i]
 			held[ocpi.Key(a.ID)] = &Held{ID: a.ID, Currency: a.Currency, MinorUnits: a.MinorUnits, Billed: a.Billed,
-				Recomputed: a.Recomputed, Verdict: VerdictOK, InPeriod: true}
+				Recomputed: a.Recomputed, Verdict: VerdictOK, InPeriod: true, InvoiceReferenceID: a.InvoiceReferenceID}
 		}
 		for _, c := range in.Named {
 			if _, ok := held[ocpi.Key(c.ID)]; !ok {
@@ -118,7 +118,7 @@ func Reconcile(in *Input) *Report {
 
 func heldOf(ev *Evaluation, inPeriod bool) *Held {
 	return &Held{ID: ev.ID, Currency: ev.Currency, MinorUnits: ev.MinorUnits, Billed: ev.Billed[TotalCost],
-		Recomputed: ev.Recomputed[TotalCost], Verdict: ev.Verdict, InPeriod: inPeriod}
+		Recomputed: ev.Recomputed[TotalCost], Verdict: ev.Verdict, InPeriod: inPeriod, InvoiceReferenceID: ev.InvoiceReferenceID}
 }
 
 // Evaluate reconciles one CDR on its own (price --db): the period is not

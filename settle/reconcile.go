@@ -111,10 +111,11 @@ var ReconcilePeriodColumns = []string{"cdr_key", "start_us", "energy", "time", "
 //	start_us, end_us int64; b0..b11 int64 the billed totals in millionths
 //	(Field order, excl then incl; null: not stated); total_energy,
 //	total_time, total_parking_time int64 in millionths; token_uid,
-//	token_contract_id utf8; context uint64 (as ContextColumns' hash)
+//	token_contract_id utf8; context uint64 (as ContextColumns' hash);
+//	invoice_reference_id utf8
 var ReconcileCDRColumns = []string{"cdr_key", "country_code", "party_id", "id", "currency", "v211", "credit", "suspect",
 	"start_us", "end_us", "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11",
-	"total_energy", "total_time", "total_parking_time", "token_uid", "token_contract_id", "context"}
+	"total_energy", "total_time", "total_parking_time", "token_uid", "token_contract_id", "context", "invoice_reference_id"}
 
 // ReconcileStep reconciles each owner of the scope after pricing: it is a
 // Step, and Reconcile runs it over the priced rows of an earlier run.
@@ -322,6 +323,7 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 						// Strings alias the batch: keep copies (one per party).
 						a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
 						a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
+						a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
 						in.Accepted = append(in.Accepted, a)
 					} else {
 						whole = append(whole, row.Key)
@@ -533,6 +535,7 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 	te, tt, tp := i64(22), i64(23), i64(24)
 	uid, contract := str(25), str(26)
 	hash := rec.Column(27).(*array.Uint64)
+	invRef := str(28)
 	r := &st.row
 	for i := 0; i < int(rec.NumRows()); i++ {
 		k := keys.Value(i) - st.lo
@@ -560,6 +563,9 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 		}
 		if !contract.IsNull(i) {
 			r.TokenContract = contract.Value(i)
+		}
+		if !invRef.IsNull(i) {
+			r.InvoiceReferenceID = invRef.Value(i)
 		}
 		r.Priced = st.has[k] && st.by[k] == ByKernel && st.tariff[k] >= 0
 		r.Tariff, r.Zone, r.Flags = st.tariff[k], st.zone[k], st.flags[k]
