@@ -146,3 +146,19 @@ func TestMatchAcrossFiles(t *testing.T) {
 		t.Error("an incl total from lines that state none")
 	}
 }
+
+// A record's line whose CDR names another invoice (invoice_reference_id)
+// is a MISMATCH, whatever the amounts; one naming the record's invoice, or
+// none, is classified by its amounts.
+func TestMatchIRRInvoiceReference(t *testing.T) {
+	irr := &ocpi.InvoiceReconciliationRecord{Version: ocpi.V230, CountryCode: "NL", PartyID: "EVB", ID: "3",
+		InvoiceID: "INV202610", CDRs: []string{"C1"}, LastUpdated: time.Now()}
+	for ref, want := range map[string]LineClass{"": ClassExact, "inv202610": ClassExact, "INV202609": ClassMismatch} {
+		held := heldCDRs()
+		held["C1"].InvoiceReferenceID = ref
+		res := Match(&MatchInput{Invoices: []*Invoice{InvoiceFromIRR(irr, "irr.json")}, CDRs: held})
+		if l := res.Lines[0]; l.Class != want || (want == ClassMismatch) != strings.Contains(l.Note, "INV202609") {
+			t.Errorf("invoice_reference_id %q: %s %q, want %s", ref, l.Class, l.Note, want)
+		}
+	}
+}

@@ -61,6 +61,10 @@ type PartnerConfig struct {
 	TolerancePPM    int64              `toml:"tolerance_ppm"`
 	MaxSessionHours int                `toml:"max_session_hours"`
 	InvoiceColumns  *reconcile.Columns `toml:"invoice_columns"`
+	// InvoiceTotals are the partner's invoice totals before VAT by period
+	// ("2026-10" = "48210.77"), for invoices that state no amount per line
+	// (2.3.0 invoice reconciliation records); --invoice-total wins.
+	InvoiceTotals map[string]string `toml:"invoice_totals"`
 }
 
 const defaultConfigFile = "roamsettle.toml"

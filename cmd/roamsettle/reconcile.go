@@ -38,8 +38,10 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	partner := fs.String("partner", "", "the partner, as CC-PID (required)")
 	var invoices multiFlag
 	fs.Var(&invoices, "invoice", "a partner invoice: .csv or .xlsx lines (the partner's invoice_columns), or a 2.3.0\n"+
-		"invoice reconciliation record .json (repeatable)")
-	invoiceTotal := fs.String("invoice-total", "", "the invoice total before VAT, for invoices that state none line by line (records)")
+		"invoice reconciliation record .json (repeatable); without it, the partner's stored records (received over\n"+
+		"OCPI, not withdrawn) that name a CDR of the period are matched")
+	invoiceTotal := fs.String("invoice-total", "", "the invoice total before VAT, for invoices that state none line by line\n"+
+		"(records; default: the partner's invoice_totals for the period in the config)")
 	tokens := fs.String("tokens", "", "the eMSP's tokens (OCPI Token NDJSON or JSON array; default: the config's tokens)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of the summary table")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
@@ -82,13 +84,25 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	total := firstNonEmpty(*invoiceTotal, pc.InvoiceTotals[period.String()])
 	step := &settle.ReconcileStep{PerCDR: *perCDR, Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
 		in.Policy, in.Tolerance, in.Limits, in.Tokens = policies[owner].Pricing, pc.tolerance(), pc.limits(), tok
 		in.At, in.By = time.Now().UTC(), "reconcile "+period.String()
 		if len(invoices) == 0 {
-			return nil
+			// The partner's stored invoice reconciliation records.
+			sel := scope.Selection(map[settle.Party]*time.Location{owner: policies[owner].Zone})
+			irrs, err := st.StoredInvoices(ctx, &sel)
+			if err != nil {
+				return err
+			}
+			for _, r := range irrs {
+				in.Invoices = append(in.Invoices, reconcile.InvoiceFromIRR(r, "stored record "+r.ID))
+			}
+			if len(irrs) == 0 {
+				return nil
+			}
 		}
-		return loadInvoices(in, invoices, pc.columns(), *invoiceTotal)
+		return loadInvoices(in, invoices, pc.columns(), total)
 	}}
 	if err := reconcileScope(ctx, env, st, scope, policies, step); err != nil {
 		return err

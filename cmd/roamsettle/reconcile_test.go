@@ -12,9 +12,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/store"
 	"github.com/roamsettle/roamsettle/synth"
 )
 
@@ -365,5 +367,73 @@ func firstDifferences(t *testing.T, what, bulk, perCDR string) {
 			t.Errorf("%s line %d:\n  bulk    %s\n  per-CDR %s", what, i+1, x, y)
 			shown++
 		}
+	}
+}
+
+// The partner's stored 2.3.0 invoice reconciliation records are its
+// invoices when no --invoice is given: the newest version of each record
+// that names a CDR of the period, a withdrawn record left out, the total
+// from --invoice-total or the config's invoice_totals.
+func TestReconcileStoredInvoiceRecords(t *testing.T) {
+	db, data, sum := reconciledMonth(t, 300)
+	p := sum.Parties[0]
+	party := p.CountryCode + "-" + p.PartyID
+	lines, err := os.ReadFile(filepath.Join(data, p.CDRFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range bytes.Split(lines, []byte("\n")) {
+		var c struct {
+			ID     string `json:"id"`
+			End    string `json:"end_date_time"`
+			Credit bool   `json:"credit"`
+		}
+		if json.Unmarshal(l, &c) == nil && strings.HasPrefix(c.End, "2026-10-1") && !c.Credit && len(ids) < 3 {
+			ids = append(ids, c.ID)
+		}
+	}
+	dir := t.TempDir()
+	irr := func(id, lastUpdated string, cdrs ...string) string {
+		b, _ := json.Marshal(map[string]any{"country_code": p.CountryCode, "party_id": p.PartyID, "id": id, "invoice_id": "INV-" + id,
+			"cdrs": cdrs, "last_updated": lastUpdated})
+		path := filepath.Join(dir, id+lastUpdated[:10]+".json")
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	rs(t, "ingest", "--quiet", "--db", db, "--partner", party, "--version", "2.3.0", "--kind", "invoice_reconciliation",
+		irr("A", "2026-11-02T00:00:00Z", ids[0]),                       // an older version of A
+		irr("A", "2026-11-03T00:00:00Z", ids[0], ids[1], "NEVER-SENT"), // A's newest
+		irr("B", "2026-11-03T00:00:00Z", ids[2]))                       // withdrawn below
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.WithdrawInvoice(context.Background(), p.CountryCode, p.PartyID, "B", time.Now())
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := reconcileJSON(t, db, data, party, "2026-10", "--invoice-total", "12.34")
+	inv := rep.Invoice
+	if inv == nil {
+		t.Fatal("no invoice matched")
+	}
+	var got []string
+	for _, l := range inv.Lines {
+		got = append(got, fmt.Sprintf("%s:%d %s %s", l.File, l.Line, l.CDRID, l.Class))
+	}
+	want := []string{"stored record A:1 " + ids[0] + " EXACT", "stored record A:2 " + ids[1] + " EXACT",
+		"stored record A:3 NEVER-SENT PARTNER_ONLY"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if inv.Total.Stated == nil || inv.Total.Stated.ExclVAT == nil || *inv.Total.Stated.ExclVAT != "12.34" {
+		t.Errorf("stated total %+v", inv.Total.Stated)
+	}
+	if len(inv.OursOnly) != rep.Summary.CDRs-2 {
+		t.Errorf("ours only %d of %d CDRs", len(inv.OursOnly), rep.Summary.CDRs)
 	}
 }
