@@ -171,23 +171,37 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 	if run.Kind != KindReconcile {
 		settleID = run.ID()
 	}
-	for _, owner := range owners {
+	ins := make([]*ownerInput, len(owners))
+	for i, owner := range owners {
 		osel := *sel
 		osel.Owner = owner
-		rep, err := s.owner(ctx, rs, rw, run, &osel)
+		in, err := s.prepare(ctx, rs, run, &osel)
 		if err != nil {
 			return fmt.Errorf("reconcile %s: %w", owner, err)
 		}
+		ins[i] = in
+	}
+	if !s.PerCDR {
+		// One scan of the scope's priced rows and columns for every owner.
+		if err := s.screen(ctx, rs, rw, sel, ins); err != nil {
+			return err
+		}
+	}
+	for _, oi := range ins {
+		rep, err := s.finish(ctx, rs, oi)
+		if err != nil {
+			return fmt.Errorf("reconcile %s: %w", oi.sel.Owner, err)
+		}
+		oi.in = nil // the report holds what is kept
 		js, err := rep.SummaryJSON()
 		if err != nil {
 			return err
 		}
-		at := time.Now().UTC()
-		if _, _, err := rw.WriteReconcile(ctx, &ReconcileRecord{ID: ReconcileRunID(run.Scope.Period, owner), Settle: settleID,
-			Report: rep, JSON: js, At: at}); err != nil {
+		if _, _, err := rw.WriteReconcile(ctx, &ReconcileRecord{ID: ReconcileRunID(run.Scope.Period, oi.sel.Owner), Settle: settleID,
+			Report: rep, JSON: js, At: time.Now().UTC()}); err != nil {
 			return err
 		}
-		s.Reports[owner] = rep
+		s.Reports[oi.sel.Owner] = rep
 	}
 	return nil
 }
@@ -196,7 +210,18 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 // (`roamsettle reconcile` when they are fresh).
 const KindReconcile Kind = "reconcile"
 
-func (s *ReconcileStep) owner(ctx context.Context, src ReconcileSource, w ReconcileReader, run Run, sel *Selection) (*reconcile.Report, error) {
+// ownerInput is one owner's reconciliation in the making.
+type ownerInput struct {
+	sel    Selection
+	in     *reconcile.Input
+	stored *reconcile.MemoryStored
+	screen *reconcile.Screen
+	whole  []int64 // keys of the CDRs to evaluate whole
+}
+
+// prepare reads what the owner's CDRs are checked with (tariff versions,
+// locations, receipts) and lets the caller complete the input.
+func (s *ReconcileStep) prepare(ctx context.Context, src ReconcileSource, run Run, sel *Selection) (*ownerInput, error) {
 	owner := sel.Owner
 	win := sel.WindowOf(owner)
 	in := &reconcile.Input{Versions: map[string][]ocpi.Tariff{}, Problems: map[string]ocpi.Problems{},
@@ -221,14 +246,33 @@ func (s *ReconcileStep) owner(ctx context.Context, src ReconcileSource, w Reconc
 	if err != nil {
 		return nil, err
 	}
-	stored := &reconcile.MemoryStored{Duplicates: dups, Conflicts: conflicts, CDRs: map[string]*ocpi.CDR{}}
-	in.Stored = stored
+	oi := &ownerInput{sel: *sel, in: in, stored: &reconcile.MemoryStored{Duplicates: dups, Conflicts: conflicts, CDRs: map[string]*ocpi.CDR{}}}
+	in.Stored = oi.stored
+	return oi, nil
+}
+
+// finish loads the CDRs to evaluate whole (every CDR on the per-CDR path),
+// what their credits reference and the CDRs the invoices name, and
+// reconciles.
+func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *ownerInput) (*reconcile.Report, error) {
+	in, stored, owner := oi.in, oi.stored, oi.sel.Owner
+	var err error
 	if s.PerCDR {
-		if in.CDRs, in.Problems, err = src.ReconcileCDRs(ctx, sel); err != nil {
+		if in.CDRs, in.Problems, err = src.ReconcileCDRs(ctx, &oi.sel); err != nil {
 			return nil, err
 		}
-	} else if err := s.screen(ctx, src, w, sel, in, dups, conflicts); err != nil {
-		return nil, err
+	} else {
+		const chunk = 20000
+		for from := 0; from < len(oi.whole); from += chunk {
+			cdrs, probs, err := src.WholeCDRs(ctx, oi.whole[from:min(from+chunk, len(oi.whole))])
+			if err != nil {
+				return nil, err
+			}
+			in.CDRs = append(in.CDRs, cdrs...)
+			for k, p := range probs {
+				in.Problems[k] = p
+			}
+		}
 	}
 	s.Whole += int64(len(in.CDRs))
 	s.Screened += int64(len(in.Accepted))
@@ -284,23 +328,31 @@ func (s *ReconcileStep) named(ctx context.Context, src ReconcileSource, owner Pa
 // a whole result in memory).
 const screenKeys = 1 << 18
 
-// screen runs the bulk path: the CDRs the screen accepts go to
-// in.Accepted, the others are loaded whole into in.CDRs.
-func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w ReconcileReader, sel *Selection, in *reconcile.Input,
-	dups, conflicts map[string]int) error {
+// screen runs the bulk path over the selection once for every owner: the
+// CDRs an owner's screen accepts go to its input's Accepted, the others
+// to its list of CDRs to evaluate whole.
+func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w ReconcileReader, sel *Selection, ins []*ownerInput) error {
 	minKey, maxKey, n, err := src.ScopeKeys(ctx, sel)
 	if err != nil || n == 0 {
 		return err
 	}
-	sc, err := s.newScreen(ctx, src, w, sel, in, dups, conflicts)
+	tariffs, zones, err := w.PricedDictionaries(ctx)
 	if err != nil {
 		return err
 	}
-	located, err := locatedContexts(ctx, src, sel, in.Locations)
+	byOwner := map[Party]*ownerInput{}
+	tokens := false
+	for _, oi := range ins {
+		if oi.screen, err = newScreen(ctx, src, tariffs, zones, oi); err != nil {
+			return err
+		}
+		byOwner[oi.sel.Owner] = oi
+		tokens = tokens || (oi.in.Tokens != nil && oi.in.Tokens.Len() > 0)
+	}
+	located, err := locatedContexts(ctx, src, sel, ins)
 	if err != nil {
 		return err
 	}
-	var whole []int64
 	st := newScreenState()
 	interned := map[string]string{}
 	intern := func(v string) string {
@@ -311,53 +363,54 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		interned[x] = x
 		return x
 	}
+	var last *ownerInput
+	ownerOf := func(r *reconcile.Row) *ownerInput {
+		if last != nil && last.sel.Owner.CountryCode == r.CountryCode && last.sel.Owner.PartyID == r.PartyID {
+			return last
+		}
+		last = byOwner[NewParty(r.CountryCode, r.PartyID)]
+		return last
+	}
 	for lo := minKey; lo <= maxKey; lo += screenKeys {
 		hi := min(lo+screenKeys-1, maxKey)
 		st.reset(lo, hi)
-		err := w.ScanReconcile(ctx, sel, lo, hi, in.Tokens != nil && in.Tokens.Len() > 0, st.scanPriced, st.scanPeriods,
-			func(rec arrow.RecordBatch) error {
-				return st.scanCDRs(rec, func(row *reconcile.Row, ctxHash uint64) {
-					known, ok := located[ctxHash]
-					row.LocationKnown = ok && known
-					if a, ok := sc.Screen(row); ok {
-						// Strings alias the batch: keep copies (one per party).
-						a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
-						a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
-						a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
-						in.Accepted = append(in.Accepted, a)
-					} else {
-						whole = append(whole, row.Key)
-					}
-				})
+		err := w.ScanReconcile(ctx, sel, lo, hi, tokens, st.scanPriced, st.scanPeriods, func(rec arrow.RecordBatch) error {
+			return st.scanCDRs(rec, func(row *reconcile.Row, ctxHash uint64) error {
+				oi := ownerOf(row)
+				if oi == nil {
+					return fmt.Errorf("CDR %d: owner %s-%s is not in the scope's owners", row.Key, row.CountryCode, row.PartyID)
+				}
+				known, ok := located[ctxHash]
+				row.LocationKnown = ok && known
+				a, ok := oi.screen.Screen(row)
+				if !ok {
+					oi.whole = append(oi.whole, row.Key)
+					return nil
+				}
+				// Strings alias the batch: keep copies (one per party).
+				a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
+				a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
+				a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
+				oi.in.Accepted = append(oi.in.Accepted, a)
+				return nil
 			})
+		})
 		if err != nil {
 			return err
-		}
-	}
-	const chunk = 20000
-	for from := 0; from < len(whole); from += chunk {
-		cdrs, probs, err := src.WholeCDRs(ctx, whole[from:min(from+chunk, len(whole))])
-		if err != nil {
-			return err
-		}
-		in.CDRs = append(in.CDRs, cdrs...)
-		for k, p := range probs {
-			in.Problems[k] = p
 		}
 	}
 	return nil
 }
 
-// newScreen reads the priced rows' dictionaries into a Screen.
-func (s *ReconcileStep) newScreen(ctx context.Context, src Source, w ReconcileReader, sel *Selection, in *reconcile.Input,
-	dups, conflicts map[string]int) (*reconcile.Screen, error) {
-	tariffs, zones, err := w.PricedDictionaries(ctx)
-	if err != nil {
-		return nil, err
-	}
+// newScreen is an owner's screen over the priced rows' dictionaries: its
+// own published tariff versions (a ref of another owner's, or an embedded
+// tariff, is evaluated whole), the zones, its token list and the CDRs it
+// sent more than once.
+func newScreen(ctx context.Context, src Source, tariffs []PricedTariff, zones []PricedZone, oi *ownerInput) (*reconcile.Screen, error) {
+	in := oi.in
 	var keys []int64
 	for _, t := range tariffs {
-		if t.Source == "published" {
+		if t.Source == "published" && NewParty(t.CountryCode, t.PartyID) == oi.sel.Owner {
 			keys = append(keys, t.Key)
 		}
 	}
@@ -371,9 +424,7 @@ func (s *ReconcileStep) newScreen(ctx context.Context, src Source, w ReconcileRe
 			sc.Tariffs = append(sc.Tariffs, nil)
 		}
 		b, ok := bodies[t.Key]
-		// Only the owner's published versions: an embedded tariff or
-		// another owner's is evaluated whole.
-		if !ok || t.Source != "published" || NewParty(t.CountryCode, t.PartyID) != sel.Owner {
+		if !ok || t.Source != "published" || NewParty(t.CountryCode, t.PartyID) != oi.sel.Owner {
 			continue
 		}
 		minor := in.Policy.MinorUnits
@@ -389,10 +440,10 @@ func (s *ReconcileStep) newScreen(ctx context.Context, src Source, w ReconcileRe
 		}
 		sc.Zones, sc.ZoneSources = append(sc.Zones, loc), append(sc.ZoneSources, z.Source)
 	}
-	for k := range dups {
+	for k := range oi.stored.Duplicates {
 		sc.Received[idOf(k)] = true
 	}
-	for k := range conflicts {
+	for k := range oi.stored.Conflicts {
 		sc.Received[idOf(k)] = true
 	}
 	return sc, nil
@@ -411,14 +462,19 @@ func idOf(identity string) string {
 // locatedContexts says, per context hash of the selection, whether its
 // location and EVSE were published (no UNKNOWN_LOCATION or UNKNOWN_EVSE
 // finding can arise).
-func locatedContexts(ctx context.Context, src Source, sel *Selection, locs *reconcile.Locations) (map[uint64]bool, error) {
+func locatedContexts(ctx context.Context, src Source, sel *Selection, ins []*ownerInput) (map[uint64]bool, error) {
+	locs := map[Party]*reconcile.Locations{}
+	for _, oi := range ins {
+		locs[oi.sel.Owner] = oi.in.Locations
+	}
 	out := map[uint64]bool{}
 	err := src.ScanContexts(ctx, sel, func(rec arrow.RecordBatch) error {
 		h := rec.Column(0).(*array.Uint64)
 		str := func(i int) *array.String { return rec.Column(i).(*array.String) }
 		cc, pid, loc, evse := str(1), str(2), str(3), str(4)
 		for i := 0; i < int(rec.NumRows()); i++ {
-			out[h.Value(i)] = locs == nil || locs.Published(cc.Value(i), pid.Value(i), loc.Value(i), evse.Value(i))
+			l, ok := locs[NewParty(cc.Value(i), pid.Value(i))]
+			out[h.Value(i)] = ok && (l == nil || l.Published(cc.Value(i), pid.Value(i), loc.Value(i), evse.Value(i)))
 		}
 		return nil
 	})
@@ -517,7 +573,7 @@ func (st *screenState) scanPeriods(rec arrow.RecordBatch) error {
 	return nil
 }
 
-func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, uint64)) error {
+func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, uint64) error) error {
 	if int(rec.NumCols()) != len(ReconcileCDRColumns) {
 		return errors.New("cdr batch: wrong columns")
 	}
@@ -545,7 +601,9 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 		r.V211, r.Credit = v211.Value(i), credit.Value(i)
 		r.Suspect = suspect.IsNull(i) || suspect.Value(i) || start.IsNull(i) || end.IsNull(i) || k < 0 || k >= screenKeys
 		if r.Suspect {
-			fn(r, 0)
+			if err := fn(r, 0); err != nil {
+				return err
+			}
 			continue
 		}
 		r.Start, r.End = start.Value(i), end.Value(i)
@@ -577,7 +635,9 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 		} else if n < 0 {
 			r.Suspect = true
 		}
-		fn(r, hash.Value(i))
+		if err := fn(r, hash.Value(i)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

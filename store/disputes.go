@@ -250,12 +250,19 @@ func (s *Store) MoveDispute(ctx context.Context, countryCode, partyID, cdrID str
 func (s *Store) PricedAsOf(ctx context.Context, period, countryCode, partyID string) (priced, inputs time.Time, ok bool, err error) {
 	cc, pid := ocpi.Key(countryCode), ocpi.Key(partyID)
 	var p, c sql.NullTime
-	err = s.db.QueryRowContext(ctx, `SELECT
-			(SELECT max(finished_at) FROM reprice_runs WHERE run_id IN (?, ?)),
-			greatest((SELECT max(received_at) FROM cdrs WHERE country_code = ? AND party_id = ?),
-				(SELECT max(received_at) FROM tariffs WHERE country_code = ? AND party_id = ?),
-				(SELECT max(received_at) FROM locations WHERE country_code = ? AND party_id = ?))`,
-		"reprice:"+period+"/"+cc+"-"+pid, "reprice:"+period+"/*", cc, pid, cc, pid, cc, pid).Scan(&p, &c)
+	if cc == "" && pid == "" {
+		// Every owner: the scope-wide run, and every owner's inputs.
+		err = s.db.QueryRowContext(ctx, `SELECT (SELECT max(finished_at) FROM reprice_runs WHERE run_id = ?),
+			greatest((SELECT max(received_at) FROM cdrs), (SELECT max(received_at) FROM tariffs), (SELECT max(received_at) FROM locations))`,
+			"reprice:"+period+"/*").Scan(&p, &c)
+	} else {
+		err = s.db.QueryRowContext(ctx, `SELECT
+				(SELECT max(finished_at) FROM reprice_runs WHERE run_id IN (?, ?)),
+				greatest((SELECT max(received_at) FROM cdrs WHERE country_code = ? AND party_id = ?),
+					(SELECT max(received_at) FROM tariffs WHERE country_code = ? AND party_id = ?),
+					(SELECT max(received_at) FROM locations WHERE country_code = ? AND party_id = ?))`,
+			"reprice:"+period+"/"+cc+"-"+pid, "reprice:"+period+"/*", cc, pid, cc, pid, cc, pid).Scan(&p, &c)
+	}
 	if err != nil {
 		return time.Time{}, time.Time{}, false, errorf("priced as of", cc+"-"+pid, err)
 	}

@@ -35,7 +35,8 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	periodFlag := fs.String("period", "", "the period: YYYY-MM (required unless --from/--to)")
 	from := fs.String("from", "", "first day of the period, YYYY-MM-DD (with --to)")
 	to := fs.String("to", "", "last day of the period, YYYY-MM-DD, included")
-	partner := fs.String("partner", "", "the partner, as CC-PID (required)")
+	partner := fs.String("partner", "", "the partner, as CC-PID (required with --json and --invoice; without it every\n"+
+		"partner of the period is reconciled, in one pass, and each one's summary printed)")
 	var invoices multiFlag
 	fs.Var(&invoices, "invoice", "a partner invoice: .csv or .xlsx lines (the partner's invoice_columns), or a 2.3.0\n"+
 		"invoice reconciliation record .json (repeatable); without it, the partner's stored records (received over\n"+
@@ -57,16 +58,20 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 		defer stop()
 	}
 	period, err := reconcilePeriod(*periodFlag, *from, *to)
-	if err != nil || *partner == "" || fs.NArg() > 0 {
+	if err != nil || fs.NArg() > 0 || (*partner == "" && (*asJSON || len(invoices) > 0)) {
 		fs.Usage()
 		if err != nil {
 			return fmt.Errorf("--period: %w", err)
 		}
 		return errUsage
 	}
-	cc, pid, err := parseParty(*partner)
-	if err != nil {
-		return fmt.Errorf("--partner: %w", err)
+	var owner settle.Party // zero: every partner of the period
+	if *partner != "" {
+		cc, pid, err := parseParty(*partner)
+		if err != nil {
+			return fmt.Errorf("--partner: %w", err)
+		}
+		owner = settle.NewParty(cc, pid)
 	}
 	st, cfg, err := db.openExisting(ctx)
 	if err != nil {
@@ -77,15 +82,14 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	owner := settle.NewParty(cc, pid)
 	scope := settle.Scope{Period: period, Partner: owner}
-	pc := cfg.partner(cc, pid)
 	tok, err := loadTokens(firstNonEmpty(*tokens, cfg.Tokens))
 	if err != nil {
 		return err
 	}
-	total := firstNonEmpty(*invoiceTotal, pc.InvoiceTotals[period.String()])
-	step := &settle.ReconcileStep{PerCDR: *perCDR, Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
+	step := &settle.ReconcileStep{PerCDR: *perCDR, Prepare: func(ctx context.Context, owner settle.Party, in *reconcile.Input) error {
+		pc := cfg.partner(owner.CountryCode, owner.PartyID)
+		total := firstNonEmpty(*invoiceTotal, pc.InvoiceTotals[period.String()])
 		in.Policy, in.Tolerance, in.Limits, in.Tokens = policies[owner].Pricing, pc.tolerance(), pc.limits(), tok
 		in.At, in.By = time.Now().UTC(), "reconcile "+period.String()
 		if len(invoices) == 0 {
@@ -107,11 +111,19 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	if err := reconcileScope(ctx, env, st, scope, policies, step); err != nil {
 		return err
 	}
+	env.Log.Info("reconciled", "scope", scope.String(), "accepted_from_columns", step.Screened, "evaluated_whole", step.Whole)
+	if owner.IsZero() {
+		for _, p := range step.SortedOwners() {
+			if err := step.Reports[p].WriteSummary(env.Stdout); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	rep := step.Reports[owner]
 	if rep == nil {
 		return fmt.Errorf("reconcile %s: no report", scope)
 	}
-	env.Log.Info("reconciled", "scope", scope.String(), "accepted_from_columns", step.Screened, "evaluated_whole", step.Whole)
 	if *asJSON {
 		return rep.WriteJSON(env.Stdout)
 	}

@@ -215,6 +215,20 @@ func TestReconcileGroundTruth(t *testing.T) {
 			score(counts, "invoice "+c, lineTruth[c], lineFound[c])
 		}
 	}
+	// Every partner at once (one pass over the period) gives each
+	// partner's own summary.
+	var each []string
+	for _, p := range sum.Parties {
+		each = append(each, p.CountryCode+"-"+p.PartyID)
+	}
+	sort.Strings(each)
+	var want strings.Builder
+	for _, party := range each {
+		want.WriteString(rs(t, "reconcile", "--db", db, "--period", "2026-10", "--partner", party, "--tokens", filepath.Join(data, "tokens.ndjson")))
+	}
+	if all := rs(t, "reconcile", "--db", db, "--period", "2026-10", "--tokens", filepath.Join(data, "tokens.ndjson")); all != want.String() {
+		firstDifferences(t, "every partner", all, want.String())
+	}
 	// price --db shows, for a stored CDR, each hypothesis tried and the
 	// one that explains the billed amount.
 	for _, r := range gt {
