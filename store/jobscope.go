@@ -14,7 +14,7 @@ import (
 
 var _ settle.ScopeReader = (*Store)(nil)
 
-// ScopeOwners implements settle.ScopeReader.
+// ScopeOwners implements settle.ScopeReader and settle.ReconcileSource.
 func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settle.Party, error) {
 	filter, args := selectionSQL(sel)
 	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM cdrs WHERE `+filter+` ORDER BY 1, 2`, args...)

@@ -31,25 +31,6 @@ var (
 	_ settle.ReconcileSource = (*Store)(nil)
 )
 
-// ScopeOwners implements settle.ReconcileSource.
-func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settle.Party, error) {
-	filter, args := selectionSQL(sel)
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM cdrs WHERE `+filter+` ORDER BY ALL`, args...)
-	if err != nil {
-		return nil, errorf("scope owners", "", err)
-	}
-	defer rows.Close()
-	var out []settle.Party
-	for rows.Next() {
-		var p settle.Party
-		if err := rows.Scan(&p.CountryCode, &p.PartyID); err != nil {
-			return nil, errorf("scope owners", "", err)
-		}
-		out = append(out, p)
-	}
-	return out, errorf("scope owners", "", rows.Err())
-}
-
 // WholeCDRs implements settle.ReconcileSource.
 func (s *Store) WholeCDRs(ctx context.Context, keys []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
 	return s.cdrsWithProblems(ctx, keys)
