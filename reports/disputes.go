@@ -225,12 +225,12 @@ func (b *book) disputeSummary(s *Scope, ds []Dispute) {
 		if t.inclAll {
 			incl = t.inIncl
 		}
-		sh.put(cell{t.currency, 0}, cell{t.n, 0}, cell{t.billed, m}, cell{t.recomp, m}, cell{t.inDispute, m}, cell{incl, m})
+		sh.put(cell{currencyLabel(t.currency), 0}, cell{t.n, 0}, cell{t.billed, m}, cell{t.recomp, m}, cell{t.inDispute, m}, cell{incl, m})
 	}
 	sh.skip()
 	sh.put(cell{"Most likely reason", b.head()}, cell{"Currency", b.head()}, cell{"Disputes", b.head()}, cell{"In dispute excl. VAT", b.head()})
 	for _, t := range sumDisputes(ds, true) {
-		sh.put(cell{t.reason, 0}, cell{t.currency, 0}, cell{t.n, 0}, cell{t.inDispute, b.money(t.minor)})
+		sh.put(cell{t.reason, 0}, cell{currencyLabel(t.currency), 0}, cell{t.n, 0}, cell{t.inDispute, b.money(t.minor)})
 	}
 	sh.skip()
 	sh.put(cell{"State", b.head()}, cell{"Disputes", b.head()})

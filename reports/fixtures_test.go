@@ -93,9 +93,11 @@ func sampleFigures() Figures {
 	f.Embedded = 12
 	f.SpanPriceChange = 11
 	f.Currencies = []CurrencyFigures{
-		{Currency: "EUR", MinorUnits: 2, CDRs: f.CDRs - 3, Billed: dec("41234.56"), Recomputed: dec("41101.02"), Disputes: 70, InDispute: dec("133.54")},
-		{Currency: "JPY", MinorUnits: 0, CDRs: 2, Billed: dec("2470"), Recomputed: dec("2468"), Disputes: 1, InDispute: dec("1")},
-		{Currency: "KWD", MinorUnits: 3, CDRs: 1, Billed: dec("1.234"), Recomputed: dec("1.111"), Disputes: 1, InDispute: dec("0.123")},
+		{Currency: "", MinorUnits: 2, CDRs: 2, Billed: dec("12.30"), BilledCDRs: 2, Disputes: 2, InDispute: dec("12.30")},
+		{Currency: "EUR", MinorUnits: 2, CDRs: f.CDRs - 5, Billed: dec("41234.56"), BilledCDRs: f.CDRs - 5, Recomputed: dec("41101.02"),
+			RecomputedCDRs: f.CDRs - 7, Disputes: 70, InDispute: dec("133.54")},
+		{Currency: "JPY", MinorUnits: 0, CDRs: 2, Billed: dec("2470"), BilledCDRs: 2, Recomputed: dec("2468"), RecomputedCDRs: 2, Disputes: 1, InDispute: dec("1")},
+		{Currency: "KWD", MinorUnits: 3, CDRs: 1, Billed: dec("1.234"), BilledCDRs: 1, Recomputed: dec("1.111"), RecomputedCDRs: 1, Disputes: 1, InDispute: dec("0.123")},
 	}
 	return f
 }

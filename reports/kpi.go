@@ -72,11 +72,11 @@ type (
 		Rate *string `json:"rate"`
 	}
 	jsonCurrency struct {
-		CDRs       int64  `json:"cdrs"`
-		Billed     string `json:"billed_excl_vat"`
-		Recomputed string `json:"recomputed_excl_vat"`
-		Disputes   int64  `json:"disputes"`
-		InDispute  string `json:"in_dispute_excl_vat"`
+		CDRs       int64   `json:"cdrs"`
+		Billed     *string `json:"billed_excl_vat"`
+		Recomputed *string `json:"recomputed_excl_vat"`
+		Disputes   int64   `json:"disputes"`
+		InDispute  string  `json:"in_dispute_excl_vat"`
 	}
 	jsonLatency struct {
 		CDRs    int64            `json:"cdrs"`
@@ -144,8 +144,16 @@ func RenderKPIJSON(w io.Writer, r *KPIReport) error {
 	}
 	for _, c := range f.Currencies {
 		m := int32(c.MinorUnits)
-		out.Currencies[c.Currency] = jsonCurrency{CDRs: c.CDRs, Billed: c.Billed.StringFixed(m), Recomputed: c.Recomputed.StringFixed(m),
-			Disputes: c.Disputes, InDispute: c.InDispute.StringFixed(m)}
+		j := jsonCurrency{CDRs: c.CDRs, Disputes: c.Disputes, InDispute: c.InDispute.StringFixed(m)}
+		if c.BilledCDRs > 0 {
+			s := c.Billed.StringFixed(m)
+			j.Billed = &s
+		}
+		if c.RecomputedCDRs > 0 {
+			s := c.Recomputed.StringFixed(m)
+			j.Recomputed = &s
+		}
+		out.Currencies[c.Currency] = j
 	}
 	for _, fc := range f.Findings {
 		out.Findings[fc.Code] = fc.CDRs
@@ -198,6 +206,14 @@ func sortedCounts(m map[string]int64) []struct {
 		return out[i].Key < out[j].Key
 	})
 	return out
+}
+
+// currencyLabel names a currency in the documents ("" is none stated).
+func currencyLabel(c string) string {
+	if c == "" {
+		return "(none)"
+	}
+	return c
 }
 
 // duration writes seconds as "3 h 05 min", "2 d 04 h", "45 s".

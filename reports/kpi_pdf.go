@@ -120,7 +120,7 @@ func (p *kpiPDF) tiles() {
 	inDispute := "–"
 	if len(f.Currencies) > 0 {
 		c := mainCurrency(f.Currencies)
-		inDispute = invoicing.Grouped(c.InDispute.StringFixed(int32(c.MinorUnits)), c.MinorUnits) + " " + c.Currency
+		inDispute = invoicing.Grouped(c.InDispute.StringFixed(int32(c.MinorUnits)), c.MinorUnits) + " " + currencyLabel(c.Currency)
 	}
 	tiles := [][2]string{
 		{"CDRs", invoicing.Grouped(strconv.FormatInt(f.CDRs, 10), 0)},
@@ -369,9 +369,15 @@ func (p *kpiPDF) money() {
 			break
 		}
 		m := c.MinorUnits
-		amt := func(d decimal.Decimal) string { return invoicing.Grouped(d.StringFixed(int32(m)), m) }
-		cells := []string{c.Currency, invoicing.Grouped(strconv.FormatInt(c.CDRs, 10), 0), amt(c.Billed), amt(c.Recomputed),
-			invoicing.Grouped(strconv.FormatInt(c.Disputes, 10), 0), amt(c.InDispute)}
+		amt := func(d decimal.Decimal, n int64) string {
+			if n == 0 {
+				return "–"
+			}
+			return invoicing.Grouped(d.StringFixed(int32(m)), m)
+		}
+		cells := []string{currencyLabel(c.Currency), invoicing.Grouped(strconv.FormatInt(c.CDRs, 10), 0), amt(c.Billed, c.BilledCDRs),
+			amt(c.Recomputed, c.RecomputedCDRs),
+			invoicing.Grouped(strconv.FormatInt(c.Disputes, 10), 0), amt(c.InDispute, 1)}
 		x = kpiMargin
 		for j, col := range cols {
 			p.at(x, y)

@@ -59,7 +59,14 @@ func RenderKPIXLSX(w io.Writer, r *KPIReport) error {
 	heads("Currency", "CDRs", "Billed excl. VAT", "Recomputed excl. VAT", "Disputes", "In dispute excl. VAT")
 	for _, c := range f.Currencies {
 		m := b.money(c.MinorUnits)
-		sh.put(cell{c.Currency, 0}, cell{c.CDRs, 0}, cell{c.Billed, m}, cell{c.Recomputed, m}, cell{c.Disputes, 0}, cell{c.InDispute, m})
+		var billed, recomputed any
+		if c.BilledCDRs > 0 {
+			billed = c.Billed
+		}
+		if c.RecomputedCDRs > 0 {
+			recomputed = c.Recomputed
+		}
+		sh.put(cell{currencyLabel(c.Currency), 0}, cell{c.CDRs, 0}, cell{billed, m}, cell{recomputed, m}, cell{c.Disputes, 0}, cell{c.InDispute, m})
 	}
 	sh.skip()
 	heads("Reason", "CDRs")

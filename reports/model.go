@@ -142,12 +142,15 @@ type FindingCount struct {
 // CurrencyFigures are the money of one currency, excl. VAT, at its minor
 // units.
 type CurrencyFigures struct {
+	// Currency is the ISO 4217 code; "" for CDRs that state none.
 	Currency   string
 	MinorUnits int
 	CDRs       int64
-	// Billed sums what the partner billed (CDRs that state an amount);
-	// Recomputed what roamsettle computed (CDRs it could price).
-	Billed, Recomputed decimal.Decimal
+	// Billed sums what the partner billed over the BilledCDRs that state
+	// an amount; Recomputed what roamsettle computed over the
+	// RecomputedCDRs it could price (none: no sum, not 0).
+	Billed, Recomputed         decimal.Decimal
+	BilledCDRs, RecomputedCDRs int64
 	// Disputes is the number of dispute records and InDispute the amount
 	// they claim back.
 	Disputes  int64

@@ -19,6 +19,13 @@
 // run's open writer and summary; it asserts the writer interface its own
 // tables need, and its error rolls the whole run back.
 //
+// Reports (report.go) renders each owner's dispute workbook and KPI report
+// (reports/) and the Parquet exports from the stored rows of the period's
+// newest re-pricing and reconciliation, through a ReportSource the store
+// implements, into an Output the caller makes atomic; it refuses a period
+// whose CDRs are not all reconciled (ErrNotReconciled). ReportStep is the
+// same as a step of a run, reading the run's own rows through its writer.
+//
 // # Invariants
 //
 //   - One period rule (DESIGN invariant 7): a CDR belongs to the period its

@@ -80,6 +80,15 @@
 // and invoice_inputs: issued invoices and credit notes with their input
 // snapshots, append-only; invoices.go implements invoicing.Ledger).
 //
+// The store is settle's ReportSource (reports.go, parquet.go), on the
+// database and on a run's writer: each owner's figures, disputes and
+// Parquet exports come from its newest re-pricing ('reprice:P/CC-PID' or
+// 'reprice:P/*', by finished_at; a run's writer reads its own rows) and its
+// reconciliation ('reconcile:P/CC-PID'). The Parquet files are written by
+// DuckDB's COPY ... PARTITION_BY (partner, period) into a directory the
+// caller gives (it moves them into place), ordered by CDR id, one file per
+// table and owner (an empty one when it has no rows).
+//
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
 // rows in one transaction. A CDR's billed total_cost is NULL when the CDR

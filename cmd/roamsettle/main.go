@@ -47,6 +47,7 @@ var commands = map[string]command{
 	"run":       {"the whole job for a period: pull, price, reconcile, invoice, report, recorded and resumable", runRun},
 	"runs":      {"list the settlement runs with their status and figures; runs show ID for one run's details and files", runRuns},
 	"disputes":  {"list disputes and move one along its lifecycle (sent, accepted, declined, revised, written off)", runDisputes},
+	"report":    {"write each partner's dispute workbook, KPI report and Parquet exports for a period", runReport},
 }
 
 // Env is what every subcommand gets: where to write and how to log.

@@ -78,3 +78,25 @@ func syncDir(dir string) error {
 	}
 	return errors.Join(err, d.Close())
 }
+
+// Move puts a complete file another writer made (src, on the same file
+// system as dst: a temporary directory beside the output) under its final
+// name: src is synced, renamed over dst, and dst's directory synced, so
+// dst only ever shows the complete file.
+func Move(src, dst string) error {
+	f, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("atomicfile: sync %s: %w", src, err)
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	return syncDir(filepath.Dir(dst))
+}

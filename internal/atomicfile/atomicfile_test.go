@@ -70,3 +70,32 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		}
 	}
 }
+
+// TestMove: the file another writer made replaces the final name whole,
+// and leaves its temporary place.
+func TestMove(t *testing.T) {
+	dir := t.TempDir()
+	final := filepath.Join(dir, "out", "priced_cdrs.parquet")
+	os.MkdirAll(filepath.Dir(final), 0o755)
+	if err := WriteFile(final, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, ".tmp", "x.parquet")
+	os.MkdirAll(filepath.Dir(tmp), 0o755)
+	os.WriteFile(tmp, []byte("new, complete"), 0o644)
+	if err := Move(tmp, final); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(final); string(b) != "new, complete" {
+		t.Fatalf("content %q", b)
+	}
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the temporary file is still there: %v", err)
+	}
+	if err := Move(tmp, final); err == nil {
+		t.Fatal("moving a missing file passed")
+	}
+	if b, _ := os.ReadFile(final); string(b) != "new, complete" {
+		t.Fatalf("a failed move changed the file: %q", b)
+	}
+}

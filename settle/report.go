@@ -1,0 +1,246 @@
+package settle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/roamsettle/roamsettle/reports"
+)
+
+// The report step: for each owner of the scope, the dispute workbook and
+// the KPI report (reports/) from the stored rows of the period's newest
+// re-pricing and reconciliation, and the Parquet exports of the priced
+// CDRs, priced lines and disputes for BI tools (written by the store,
+// DuckDB's COPY). `roamsettle report` calls Reports on its own; a run adds
+// ReportStep after its reconcile step.
+
+// ReportSource is what the reports read. The store implements it, on its
+// database and on a run's writer (which sees the run's own rows).
+type ReportSource interface {
+	// ReportFigures returns one report per owner of the selection's CDRs
+	// (an owner without CDRs in the period has none), with its Scope and
+	// Figures filled; zones are the owners' period zones (absent: UTC).
+	ReportFigures(ctx context.Context, sel *Selection, period string, zones map[Party]*time.Location) (map[Party]*reports.Report, error)
+	// ReportDisputes returns each owner's disputes of the period (every
+	// state but withdrawn), in CDR id order, with the periods where the
+	// difference arises and their priced lines.
+	ReportDisputes(ctx context.Context, sel *Selection, period string) (map[Party][]reports.Dispute, error)
+	// ExportParquet writes the selection's priced CDRs, priced lines and
+	// disputes as Parquet files under dir, hive-partitioned by partner and
+	// period (ParquetPath), one file per table and owner, and returns their
+	// paths relative to dir.
+	ExportParquet(ctx context.Context, sel *Selection, period string, dir string) ([]string, error)
+}
+
+// ErrNotReconciled: CDRs of the period have no reconciliation result (none
+// was stored, or CDRs arrived since): a report would call them accepted.
+var ErrNotReconciled = errors.New("CDRs without a reconciliation result")
+
+// ParquetTables are the tables ExportParquet writes.
+var ParquetTables = []string{"priced_cdrs", "priced_lines", "disputes"}
+
+// ParquetPath is where one owner's export of a table goes, relative to the
+// output folder: parquet/TABLE/partner=CC-PID/period=PERIOD/TABLE.parquet,
+// so that DuckDB, Spark or Trino read parquet/TABLE in place with hive
+// partitioning.
+func ParquetPath(table string, owner Party, period string) string {
+	return path.Join("parquet", table, "partner="+owner.String(), "period="+period, table+".parquet")
+}
+
+// ReportDir is where an owner's documents of a period go, relative to the
+// output folder: PERIOD/CC-PID.
+func ReportDir(period string, owner Party) string { return path.Join(period, owner.String()) }
+
+// Output is where reports go: files by slash-separated paths relative to
+// the output folder. cmd implements it on a folder, atomically: a crash
+// never leaves half a file under its final name.
+type Output interface {
+	// WriteFile writes one file, replacing what was there.
+	WriteFile(name string, render func(io.Writer) error) error
+	// TempDir returns a new empty directory on the output's file system,
+	// for files another writer makes (DuckDB's COPY).
+	TempDir() (string, error)
+	// Publish moves each file (relative to dir) to the same path in the
+	// output, each replacing what was there, then removes dir.
+	Publish(dir string, files []string) error
+}
+
+// ReportOptions are what Reports renders.
+type ReportOptions struct {
+	Scope Scope
+	// Zones are the owners' period zones (absent or nil: UTC), as the
+	// policies name them.
+	Zones map[Party]*time.Location
+	// Parquet also writes the Parquet exports.
+	Parquet bool
+	// Workers renders owners at once (0: 2).
+	Workers int
+}
+
+// ReportSummary is what Reports wrote.
+type ReportSummary struct {
+	Owners []OwnerReport
+	// Parquet lists the export files, relative to the output folder.
+	Parquet []string
+	Phases  []Phase
+}
+
+// OwnerReport is one owner's report.
+type OwnerReport struct {
+	Owner    Party
+	CDRs     int64
+	Disputes int
+	Files    []string // relative to the output folder
+}
+
+// Reports renders the dispute workbook and the KPI report of every owner
+// of the scope with CDRs in its period into the output (ReportDir), and,
+// when asked, the Parquet exports (ParquetPath). It reads only stored rows
+// (src); the same rows give the same bytes.
+func Reports(ctx context.Context, src ReportSource, out Output, opts ReportOptions) (*ReportSummary, error) {
+	run := Run{Kind: "report", Scope: opts.Scope}
+	id := run.ID()
+	if opts.Scope.Period.IsZero() {
+		return nil, &Error{Op: "report", Kind: ErrInvalid, Object: id, Err: fmt.Errorf("no period")}
+	}
+	sel := opts.Scope.Selection(opts.Zones)
+	period := opts.Scope.Period.String()
+	sum := &ReportSummary{}
+	mark := time.Now()
+	var cpu time.Duration
+	if ProcessStats != nil {
+		cpu, _ = ProcessStats()
+	}
+	fake := &Summary{}
+	phase := func(name string) { fake.phase(name, &mark, &cpu, nil) }
+	reps, err := src.ReportFigures(ctx, &sel, period, opts.Zones)
+	if err != nil {
+		return nil, wrap("report figures", ErrRead, id, err)
+	}
+	phase("figures")
+	var stale []string
+	for p, r := range reps {
+		if f := &r.Figures; f.Reconciled != f.CDRs {
+			stale = append(stale, fmt.Sprintf("%s (%d of %d CDRs)", p, f.CDRs-f.Reconciled, f.CDRs))
+		}
+	}
+	if len(stale) > 0 {
+		sort.Strings(stale)
+		return nil, &Error{Op: "report", Kind: ErrInvalid, Object: id, Err: fmt.Errorf("%w: %s; reconcile the period first",
+			ErrNotReconciled, strings.Join(stale, ", "))}
+	}
+	disputes, err := src.ReportDisputes(ctx, &sel, period)
+	if err != nil {
+		return nil, wrap("report disputes", ErrRead, id, err)
+	}
+	for p, ds := range disputes {
+		if r := reps[p]; r != nil {
+			r.Disputes = ds
+		}
+	}
+	phase("disputes")
+	owners := make([]Party, 0, len(reps))
+	for p := range reps {
+		owners = append(owners, p)
+	}
+	sort.Slice(owners, func(i, j int) bool { return owners[i].String() < owners[j].String() })
+	sum.Owners = make([]OwnerReport, len(owners))
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = 2
+	}
+	errs := make([]error, len(owners))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(owners), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				errs[i] = renderOwner(ctx, out, reps[owners[i]], owners[i], period, &sum.Owners[i])
+			}
+		}()
+	}
+	for i := range owners {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, wrap("report", ErrWrite, id+" "+owners[i].String(), err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("report", ErrOther, id, err)
+	}
+	phase("documents")
+	if opts.Parquet {
+		dir, err := out.TempDir()
+		if err != nil {
+			return nil, wrap("parquet", ErrWrite, id, err)
+		}
+		files, err := src.ExportParquet(ctx, &sel, period, dir)
+		if err == nil {
+			err = out.Publish(dir, files)
+		}
+		if err != nil {
+			return nil, wrap("parquet", ErrWrite, id, err)
+		}
+		sum.Parquet = files
+		phase("parquet")
+	}
+	sum.Phases = fake.Phases
+	return sum, nil
+}
+
+func renderOwner(ctx context.Context, out Output, r *reports.Report, owner Party, period string, o *OwnerReport) error {
+	o.Owner, o.CDRs, o.Disputes = owner, r.Figures.CDRs, len(r.Disputes)
+	dir := ReportDir(period, owner)
+	return reports.Files(r, func(name string, render func(io.Writer) error) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p := path.Join(dir, name)
+		if err := out.WriteFile(p, render); err != nil {
+			return err
+		}
+		o.Files = append(o.Files, p)
+		return nil
+	})
+}
+
+// ReportStep renders the reports of a run's scope after its reconcile
+// step, reading the run's own rows through its writer when the writer is
+// a ReportSource (the store's is), else through its source.
+type ReportStep struct {
+	Out     Output
+	Zones   map[Party]*time.Location
+	Parquet bool
+	// Summary is what the step wrote (after Run).
+	Summary *ReportSummary
+}
+
+func (s *ReportStep) Name() string { return "report" }
+
+func (s *ReportStep) Run(ctx context.Context, r *Running) error {
+	src, ok := r.Writer.(ReportSource)
+	if !ok {
+		if src, ok = r.Source.(ReportSource); !ok {
+			return fmt.Errorf("neither the run's writer nor its source can be read for reports")
+		}
+	}
+	sum, err := Reports(ctx, src, s.Out, ReportOptions{Scope: r.Run.Scope, Zones: s.Zones, Parquet: s.Parquet})
+	s.Summary = sum
+	return err
+}

@@ -1,0 +1,583 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/reports"
+	"github.com/roamsettle/roamsettle/settle"
+)
+
+// The reports' read path (settle.ReportSource) and the Parquet exports.
+// Each owner's figures come from the rows of the newest re-pricing that
+// covers it ('reprice:PERIOD/CC-PID' or 'reprice:PERIOD/*', by
+// finished_at; a run's writer reads its own) and of its reconciliation
+// ('reconcile:PERIOD/CC-PID'), joined to the period's CDRs by the one
+// period rule. The scope's per-CDR columns are gathered once into a
+// temporary table (report_scope) on one connection, then aggregated.
+
+var (
+	_ settle.ReportSource = (*Store)(nil)
+	_ settle.ReportSource = (*PricedWriter)(nil)
+)
+
+// querier is a connection or a run's transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// onConn runs fn on one connection of the pool (temporary tables live on
+// a connection).
+func (s *Store) onConn(ctx context.Context, fn func(q querier) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return fn(conn)
+}
+
+// ReportFigures implements settle.ReportSource.
+func (s *Store) ReportFigures(ctx context.Context, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {
+	var out map[settle.Party]*reports.Report
+	err := s.onConn(ctx, func(q querier) (err error) {
+		out, err = reportFigures(ctx, q, 0, sel, period, zones)
+		return err
+	})
+	return out, errorf("report figures", period, err)
+}
+
+// ReportFigures implements settle.ReportSource in the run's transaction:
+// the priced rows are the run's own.
+func (w *PricedWriter) ReportFigures(ctx context.Context, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {
+	out, err := reportFigures(ctx, w.tx, w.runNo, sel, period, zones)
+	return out, errorf("report figures", period, err)
+}
+
+// ReportDisputes implements settle.ReportSource.
+func (s *Store) ReportDisputes(ctx context.Context, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
+	var out map[settle.Party][]reports.Dispute
+	err := s.onConn(ctx, func(q querier) (err error) {
+		out, err = reportDisputes(ctx, q, 0, sel, period)
+		return err
+	})
+	return out, errorf("report disputes", period, err)
+}
+
+// ReportDisputes implements settle.ReportSource in the run's transaction.
+func (w *PricedWriter) ReportDisputes(ctx context.Context, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
+	out, err := reportDisputes(ctx, w.tx, w.runNo, sel, period)
+	return out, errorf("report disputes", period, err)
+}
+
+// ExportParquet implements settle.ReportSource.
+func (s *Store) ExportParquet(ctx context.Context, sel *settle.Selection, period, dir string) ([]string, error) {
+	var out []string
+	err := s.onConn(ctx, func(q querier) (err error) {
+		out, err = exportParquet(ctx, q, 0, sel, period, dir)
+		return err
+	})
+	return out, errorf("export parquet", period, err)
+}
+
+// ExportParquet implements settle.ReportSource in the run's transaction.
+func (w *PricedWriter) ExportParquet(ctx context.Context, sel *settle.Selection, period, dir string) ([]string, error) {
+	out, err := exportParquet(ctx, w.tx, w.runNo, sel, period, dir)
+	return out, errorf("export parquet", period, err)
+}
+
+// ownerRun is an owner of the scope with the rows its reports read.
+type ownerRun struct {
+	party  settle.Party
+	runNo  int32  // the priced rows (0: none)
+	recRun string // the reconciliation's run id
+}
+
+// reportRuns lists the owners of the selection's CDRs (sorted) and, for
+// each, the newest priced run covering it (ownRun when a run's writer
+// reads its own rows) and its reconciliation's id.
+func reportRuns(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string) ([]ownerRun, error) {
+	filter, args := selectionSQL(sel)
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM cdrs WHERE `+filter+` ORDER BY 1, 2`, args...)
+	if err != nil {
+		return nil, err
+	}
+	var out []ownerRun
+	for rows.Next() {
+		var o ownerRun
+		if err := rows.Scan(&o.party.CountryCode, &o.party.PartyID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		o := &out[i]
+		o.recRun = "reconcile:" + period + "/" + o.party.String()
+		if ownRun != 0 {
+			o.runNo = ownRun
+			continue
+		}
+		var no sql.NullInt32
+		err := q.QueryRowContext(ctx, `SELECT run_no FROM reprice_runs WHERE run_id IN (?, ?) ORDER BY finished_at DESC, run_id LIMIT 1`,
+			"reprice:"+period+"/"+o.party.String(), "reprice:"+period+"/*").Scan(&no)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		o.runNo = no.Int32
+	}
+	return out, nil
+}
+
+// runsSQL is the owners' runs as a VALUES list named runs(country_code,
+// party_id, run_no, rec_run), for a WITH clause.
+func runsSQL(owners []ownerRun) (string, []any) {
+	var b strings.Builder
+	var args []any
+	b.WriteString("runs(country_code, party_id, run_no, rec_run) AS (VALUES ")
+	for i, o := range owners {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString("(?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::VARCHAR)")
+		args = append(args, o.party.CountryCode, o.party.PartyID, o.runNo, o.recRun)
+	}
+	b.WriteString(")")
+	return b.String(), args
+}
+
+// slotMillis is the width of the time slots the days are counted in: a
+// quarter of an hour divides every zone's offset, so a slot never
+// straddles a local midnight.
+const slotMillis = 15 * 60 * 1000
+
+// gatherScope fills the temporary table report_scope with one row per
+// CDR of the selection: its owner, slot, receipt, issue delay, the
+// reconciliation's verdict, reasons and amounts, and whether it is
+// disputed (a verdict other than OK, or an error finding: reconcile's
+// rule).
+func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.Selection) error {
+	filter, args := selectionSQL(sel)
+	runs, rargs := runsSQL(owners)
+	_, err := q.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE report_scope AS
+		WITH `+runs+`,
+		scope AS (
+			SELECT cdr_key, country_code, party_id, id, raw_sha256, received_at,
+				epoch_ms(`+periodTimeSQL+`) // `+strconv.Itoa(slotMillis)+` AS slot,
+				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' AND last_updated >= end_date_time
+					THEN date_diff('second', end_date_time, last_updated) END AS issue_delay,
+				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' THEN end_date_time END AS end_time
+			FROM cdrs WHERE `+filter+`),
+		rc AS (
+			SELECT x.country_code, x.party_id, upper(trim(x.cdr_id)) AS id, x.verdict, x.reasons, x.currency AS rc_currency,
+				x.billed_excl, x.recomputed_excl
+			FROM reconcile_cdrs x JOIN runs r ON x.run_id = r.rec_run AND x.country_code = r.country_code AND x.party_id = r.party_id),
+		ferr AS (
+			SELECT DISTINCT f.country_code, f.party_id, upper(trim(f.cdr_id)) AS id
+			FROM reconcile_findings f JOIN runs r ON f.run_id = r.rec_run AND f.country_code = r.country_code AND f.party_id = r.party_id
+			WHERE f.severity = 'error')
+		SELECT s.*, rc.verdict, rc.reasons, rc.rc_currency, rc.billed_excl, rc.recomputed_excl,
+			coalesce(rc.verdict <> 'OK' OR ferr.id IS NOT NULL, false) AS disputed, r.run_no
+		FROM scope s JOIN runs r USING (country_code, party_id)
+		LEFT JOIN rc USING (country_code, party_id, id)
+		LEFT JOIN ferr USING (country_code, party_id, id)`, append(rargs, args...)...)
+	return err
+}
+
+func reportFigures(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {
+	owners, err := reportRuns(ctx, q, ownRun, sel, period)
+	if err != nil || len(owners) == 0 {
+		return map[settle.Party]*reports.Report{}, err
+	}
+	if err := gatherScope(ctx, q, owners, sel); err != nil {
+		return nil, err
+	}
+	defer q.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS report_scope`)
+	out := map[settle.Party]*reports.Report{}
+	for _, o := range owners {
+		w := sel.WindowOf(o.party)
+		r := &reports.Report{Scope: reports.Scope{Partner: o.party.String(), Period: period, From: w.From, To: w.To, Zone: zones[o.party]}}
+		r.Figures.ByReason, r.Figures.ZoneSources, r.Figures.States = map[string]int64{}, map[string]int64{}, map[string]int64{}
+		out[o.party] = r
+	}
+	get := func(cc, pid string) *reports.Figures {
+		if r := out[settle.Party{CountryCode: cc, PartyID: pid}]; r != nil {
+			return &r.Figures
+		}
+		return nil
+	}
+	// Counts, verdicts, the newest receipt and the issue delays.
+	err = eachRow(ctx, q, `SELECT country_code, party_id, count(*), count(verdict),
+			count(*) FILTER (WHERE verdict = 'OK'), count(*) FILTER (WHERE verdict = 'MISMATCH'),
+			count(*) FILTER (WHERE verdict = 'NOT_VERIFIABLE'), count(*) FILTER (WHERE disputed), max(received_at),
+			count(issue_delay), coalesce(quantile_disc(issue_delay, 0.5), 0), coalesce(quantile_disc(issue_delay, 0.9), 0),
+			coalesce(quantile_disc(issue_delay, 0.99), 0), coalesce(max(issue_delay), 0),
+			count(*) FILTER (WHERE issue_delay <= 3600), count(*) FILTER (WHERE issue_delay > 3600 AND issue_delay <= 86400),
+			count(*) FILTER (WHERE issue_delay > 86400 AND issue_delay <= 259200),
+			count(*) FILTER (WHERE issue_delay > 259200 AND issue_delay <= 604800), count(*) FILTER (WHERE issue_delay > 604800)
+		FROM report_scope GROUP BY ALL`, nil, func(rows *sql.Rows) error {
+		var cc, pid string
+		var f reports.Figures
+		var asOf time.Time
+		l := &f.IssueDelay
+		if err := rows.Scan(&cc, &pid, &f.CDRs, &f.Reconciled, &f.OK, &f.Mismatch, &f.NotVerifiable, &f.Disputed, &asOf,
+			&l.CDRs, &l.P50, &l.P90, &l.P99, &l.Max, &l.Buckets[0], &l.Buckets[1], &l.Buckets[2], &l.Buckets[3], &l.Buckets[4]); err != nil {
+			return err
+		}
+		if g := get(cc, pid); g != nil {
+			l.Unknown = f.CDRs - l.CDRs
+			g.CDRs, g.Reconciled, g.OK, g.Mismatch, g.NotVerifiable, g.Disputed, g.IssueDelay = f.CDRs, f.Reconciled, f.OK, f.Mismatch,
+				f.NotVerifiable, f.Disputed, f.IssueDelay
+			out[settle.Party{CountryCode: cc, PartyID: pid}].Scope.AsOf = asOf.UTC()
+			g.Delivery.Unknown = f.CDRs
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Reasons.
+	err = eachRow(ctx, q, `SELECT country_code, party_id, r, count(*) FROM (SELECT country_code, party_id, unnest(reasons) AS r FROM report_scope)
+		GROUP BY ALL`, nil, func(rows *sql.Rows) error {
+		var cc, pid, r string
+		var n int64
+		if err := rows.Scan(&cc, &pid, &r, &n); err != nil {
+			return err
+		}
+		if g := get(cc, pid); g != nil {
+			g.ByReason[r] = n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Money per currency (reconcile's sums: what is stated, what was
+	// recomputed, each summed exactly and rounded once to minor units).
+	type money struct {
+		cur        string
+		n, nb, nr  int64
+		billed, rc decimal.Decimal
+	}
+	currencies := map[settle.Party][]money{}
+	err = eachRow(ctx, q, `SELECT country_code, party_id, coalesce(rc_currency, ''), count(*), count(billed_excl), count(recomputed_excl),
+			coalesce(sum(billed_excl), 0), coalesce(sum(recomputed_excl), 0)
+		FROM report_scope WHERE verdict IS NOT NULL GROUP BY ALL ORDER BY 1, 2, 3`, nil, func(rows *sql.Rows) error {
+		var cc, pid string
+		var m money
+		var b, r nullDecimal
+		if err := rows.Scan(&cc, &pid, &m.cur, &m.n, &m.nb, &m.nr, &b, &r); err != nil {
+			return err
+		}
+		m.billed, m.rc = b.Decimal, r.Decimal
+		p := settle.Party{CountryCode: cc, PartyID: pid}
+		currencies[p] = append(currencies[p], m)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Disputes of the period (every state but withdrawn) per currency and
+	// state.
+	type claimed struct {
+		n         int64
+		inDispute decimal.Decimal
+	}
+	claims := map[settle.Party]map[string]claimed{}
+	runs, rargs := runsSQL(owners)
+	err = eachRow(ctx, q, `WITH `+runs+`, `+disputeStateSQL+`
+		SELECT d.country_code, d.party_id, coalesce(d.currency, ''), st.state, count(*), coalesce(sum(d.in_dispute_excl), 0)
+		FROM disputes d JOIN runs r USING (country_code, party_id) JOIN st USING (country_code, party_id, cdr_id)
+		WHERE d.period = ? GROUP BY ALL ORDER BY ALL`, append(rargs, period), func(rows *sql.Rows) error {
+		var cc, pid, cur, state string
+		var n int64
+		var sum nullDecimal
+		if err := rows.Scan(&cc, &pid, &cur, &state, &n, &sum); err != nil {
+			return err
+		}
+		p := settle.Party{CountryCode: cc, PartyID: pid}
+		g := get(cc, pid)
+		if g == nil {
+			return nil
+		}
+		g.States[state] += n
+		if state == string(reconcile.DisputeWithdrawn) {
+			return nil
+		}
+		if claims[p] == nil {
+			claims[p] = map[string]claimed{}
+		}
+		c := claims[p][cur]
+		c.n += n
+		c.inDispute = c.inDispute.Add(sum.Decimal)
+		claims[p][cur] = c
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for p, ms := range currencies {
+		g := &out[p].Figures
+		seen := map[string]bool{}
+		for _, m := range ms {
+			minor := minorUnits(m.cur)
+			c := claims[p][m.cur]
+			seen[m.cur] = true
+			g.Currencies = append(g.Currencies, reports.CurrencyFigures{Currency: m.cur, MinorUnits: minor, CDRs: m.n,
+				Billed: m.billed.Round(int32(minor)), BilledCDRs: m.nb, Recomputed: m.rc.Round(int32(minor)), RecomputedCDRs: m.nr,
+				Disputes: c.n, InDispute: c.inDispute.Round(int32(minor))})
+		}
+		for cur, c := range claims[p] {
+			if !seen[cur] {
+				minor := minorUnits(cur)
+				g.Currencies = append(g.Currencies, reports.CurrencyFigures{Currency: cur, MinorUnits: minor, Disputes: c.n,
+					InDispute: c.inDispute.Round(int32(minor))})
+			}
+		}
+		sort.Slice(g.Currencies, func(i, j int) bool { return g.Currencies[i].Currency < g.Currencies[j].Currency })
+	}
+	// Pricing: priced, and where the zone came from; with the version in
+	// effect or the embedded tariff when the reconciliation kept the
+	// recomputation (reconcile's definition: a CDR whose inputs a finding
+	// blocks has none).
+	err = eachRow(ctx, q, `SELECT s.country_code, s.party_id, CASE WHEN s.recomputed_excl IS NULL THEN '' ELSE coalesce(t.source, '') END,
+			z.zone_source, count(*)
+		FROM report_scope s JOIN priced_cdrs p ON p.run_no = s.run_no AND p.cdr_key = s.cdr_key
+		JOIN priced_zones z ON z.run_no = p.run_no AND z.zone_ref = p.zone_ref
+		LEFT JOIN priced_tariffs t ON t.run_no = p.run_no AND t.tariff_ref = p.tariff_ref
+		WHERE p.status = 0 GROUP BY ALL`, nil, func(rows *sql.Rows) error {
+		var cc, pid, source, zone string
+		var n int64
+		if err := rows.Scan(&cc, &pid, &source, &zone, &n); err != nil {
+			return err
+		}
+		if g := get(cc, pid); g != nil {
+			g.Priced += n
+			switch source {
+			case "published":
+				g.InEffect += n
+			case "embedded":
+				g.Embedded += n
+			}
+			g.ZoneSources[zone] += n
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Findings of the reconciliation, by code: the CDRs that have one.
+	err = eachRow(ctx, q, `WITH `+runs+`
+		SELECT f.country_code, f.party_id, f.code, max(f.severity), count(DISTINCT upper(trim(f.cdr_id)))
+		FROM reconcile_findings f JOIN runs r ON f.run_id = r.rec_run AND f.country_code = r.country_code AND f.party_id = r.party_id
+		GROUP BY ALL ORDER BY 1, 2, 3`, rargs, func(rows *sql.Rows) error {
+		var cc, pid string
+		var fc reports.FindingCount
+		if err := rows.Scan(&cc, &pid, &fc.Code, &fc.Severity, &fc.CDRs); err != nil {
+			return err
+		}
+		if g := get(cc, pid); g != nil {
+			g.Findings = append(g.Findings, fc)
+			if fc.Code == string(reconcile.CodePeriodNotSplit) {
+				g.SpanPriceChange = fc.CDRs
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := deliveryLatency(ctx, q, get); err != nil {
+		return nil, err
+	}
+	if err := days(ctx, q, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// disputeStateSQL names each dispute's current state: st(country_code,
+// party_id, cdr_id, state), for a WITH clause.
+const disputeStateSQL = `st AS (
+	SELECT e.country_code, e.party_id, e.cdr_id, e.state FROM dispute_events e
+	JOIN (SELECT country_code, party_id, cdr_id, max(seq) AS seq FROM dispute_events GROUP BY ALL) l
+	USING (country_code, party_id, cdr_id, seq))`
+
+func minorUnits(currency string) int {
+	if n, ok := ocpi.CurrencyMinorUnits(currency); ok {
+		return n
+	}
+	return 2
+}
+
+// deliveryLatency measures, for the CDRs whose first receipt came over
+// OCPI (push or pull), the time from the session's end to that receipt.
+// An import from a file says nothing about when the partner delivered.
+func deliveryLatency(ctx context.Context, q querier, get func(cc, pid string) *reports.Figures) error {
+	var ocpiReceipts int64
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM receipts WHERE channel IN ('push', 'pull')`).Scan(&ocpiReceipts); err != nil {
+		return err
+	}
+	if ocpiReceipts == 0 {
+		return nil
+	}
+	return eachRow(ctx, q, `WITH d AS (
+			SELECT s.country_code, s.party_id, date_diff('second', s.end_time, r.first) AS delay
+			FROM report_scope s JOIN (SELECT sha256, min(received_at) AS first FROM receipts WHERE channel IN ('push', 'pull') GROUP BY sha256) r
+				ON r.sha256 = s.raw_sha256
+			WHERE s.end_time IS NOT NULL AND r.first >= s.end_time)
+		SELECT country_code, party_id, count(*), quantile_disc(delay, 0.5), quantile_disc(delay, 0.9), quantile_disc(delay, 0.99), max(delay),
+			count(*) FILTER (WHERE delay <= 3600), count(*) FILTER (WHERE delay > 3600 AND delay <= 86400),
+			count(*) FILTER (WHERE delay > 86400 AND delay <= 259200),
+			count(*) FILTER (WHERE delay > 259200 AND delay <= 604800), count(*) FILTER (WHERE delay > 604800)
+		FROM d GROUP BY ALL`, nil, func(rows *sql.Rows) error {
+		var cc, pid string
+		var l reports.Latency
+		if err := rows.Scan(&cc, &pid, &l.CDRs, &l.P50, &l.P90, &l.P99, &l.Max, &l.Buckets[0], &l.Buckets[1], &l.Buckets[2],
+			&l.Buckets[3], &l.Buckets[4]); err != nil {
+			return err
+		}
+		if g := get(cc, pid); g != nil {
+			l.Unknown = g.CDRs - l.CDRs
+			g.Delivery = l
+		}
+		return nil
+	})
+}
+
+// days counts each owner's CDRs per day of its period, in its zone, from
+// quarter-hour slots.
+func days(ctx context.Context, q querier, out map[settle.Party]*reports.Report) error {
+	byDay := map[settle.Party]map[time.Time]*reports.Day{}
+	err := eachRow(ctx, q, `SELECT country_code, party_id, slot, count(*), count(*) FILTER (WHERE verdict = 'OK'),
+			count(*) FILTER (WHERE verdict = 'MISMATCH'), count(*) FILTER (WHERE verdict = 'NOT_VERIFIABLE'), count(*) FILTER (WHERE disputed)
+		FROM report_scope GROUP BY ALL`, nil, func(rows *sql.Rows) error {
+		var cc, pid string
+		var slot int64
+		var d reports.Day
+		if err := rows.Scan(&cc, &pid, &slot, &d.CDRs, &d.OK, &d.Mismatch, &d.NotVerifiable, &d.Disputed); err != nil {
+			return err
+		}
+		p := settle.Party{CountryCode: cc, PartyID: pid}
+		r := out[p]
+		if r == nil {
+			return nil
+		}
+		zone := r.Scope.Zone
+		if zone == nil {
+			zone = time.UTC
+		}
+		lt := time.UnixMilli(slot * slotMillis).In(zone)
+		date := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, time.UTC)
+		if byDay[p] == nil {
+			byDay[p] = map[time.Time]*reports.Day{}
+		}
+		x := byDay[p][date]
+		if x == nil {
+			x = &reports.Day{Date: date}
+			byDay[p][date] = x
+		}
+		x.CDRs += d.CDRs
+		x.OK += d.OK
+		x.Mismatch += d.Mismatch
+		x.NotVerifiable += d.NotVerifiable
+		x.Disputed += d.Disputed
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for p, r := range out {
+		zone := r.Scope.Zone
+		if zone == nil {
+			zone = time.UTC
+		}
+		first, last := r.Scope.From.In(zone), r.Scope.To.Add(-time.Nanosecond).In(zone)
+		for d := time.Date(first.Year(), first.Month(), first.Day(), 0, 0, 0, 0, time.UTC); !d.After(time.Date(last.Year(), last.Month(), last.Day(), 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+			day := reports.Day{Date: d}
+			if x := byDay[p][d]; x != nil {
+				day = *x
+			}
+			r.Figures.Days = append(r.Figures.Days, day)
+		}
+	}
+	return nil
+}
+
+// eachRow runs a query and calls fn for each row.
+func eachRow(ctx context.Context, q querier, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	return errors.Join(rows.Err(), rows.Close())
+}
+
+// reportDisputes loads each owner's disputes of the period (every state
+// but withdrawn), in CDR id order, with the CDR's times and location.
+// Amounts are at the currency's minor units (a billed 12.284 shows as the
+// 12.28 it is compared as); the difference is recomputed − billed.
+func reportDisputes(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
+	owners, err := reportRuns(ctx, q, ownRun, sel, period)
+	if err != nil || len(owners) == 0 {
+		return map[settle.Party][]reports.Dispute{}, err
+	}
+	runs, rargs := runsSQL(owners)
+	out := map[settle.Party][]reports.Dispute{}
+	err = eachRow(ctx, q, `WITH `+runs+`, `+disputeStateSQL+`
+		SELECT d.country_code, d.party_id, coalesce(c.id_as_sent, c.id, d.cdr_id), c.start_date_time, c.end_date_time,
+			coalesce(c.location_id, ''), coalesce(c.evse_uid, ''), coalesce(d.currency, ''), d.verdict, d.reasons, d.codes, st.state,
+			d.billed_excl, d.billed_incl, d.recomputed_excl, d.recomputed_incl, d.in_dispute_excl, d.in_dispute_incl, d.evidence
+		FROM disputes d JOIN runs r USING (country_code, party_id) JOIN st USING (country_code, party_id, cdr_id)
+		LEFT JOIN cdrs c ON c.country_code = d.country_code AND c.party_id = d.party_id AND c.id = d.cdr_id
+		WHERE d.period = ? AND st.state <> 'withdrawn'
+		ORDER BY d.country_code, d.party_id, d.cdr_id`, append(rargs, period), func(rows *sql.Rows) error {
+		var cc, pid string
+		var d reports.Dispute
+		var start, end sql.NullTime
+		var reasons, codes stringList
+		dec := make([]nullDecimal, 6)
+		if err := rows.Scan(&cc, &pid, &d.CDRID, &start, &end, &d.LocationID, &d.EVSEUID, &d.Currency, &d.Verdict, &reasons, &codes,
+			&d.State, &dec[0], &dec[1], &dec[2], &dec[3], &dec[4], &dec[5], &d.Evidence); err != nil {
+			return err
+		}
+		d.Start, d.End = utc(start), utc(end)
+		d.Reasons, d.Codes = reasons, codes
+		d.MinorUnits = minorUnits(d.Currency)
+		m := int32(d.MinorUnits)
+		amount := func(e, i nullDecimal) reports.Amount {
+			return reports.Amount{Excl: e.Decimal.Round(m), Incl: i.Decimal.Round(m), HasExcl: e.Valid, HasIncl: i.Valid}
+		}
+		d.Billed, d.Recomputed, d.InDispute = amount(dec[0], dec[1]), amount(dec[2], dec[3]), amount(dec[4], dec[5])
+		if d.Billed.HasExcl && d.Recomputed.HasExcl {
+			d.Difference.Excl, d.Difference.HasExcl = d.Recomputed.Excl.Sub(d.Billed.Excl), true
+		}
+		if d.Billed.HasIncl && d.Recomputed.HasIncl {
+			d.Difference.Incl, d.Difference.HasIncl = d.Recomputed.Incl.Sub(d.Billed.Incl), true
+		}
+		p := settle.Party{CountryCode: cc, PartyID: pid}
+		out[p] = append(out[p], d)
+		return nil
+	})
+	return out, err
+}

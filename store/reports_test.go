@@ -1,0 +1,370 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/reconcile"
+	"github.com/roamsettle/roamsettle/reports"
+	"github.com/roamsettle/roamsettle/settle"
+)
+
+// reportMonth stores a partner's October 2025: CDRs billed as priced, one
+// billed too much, one without a billed amount, one received twice, and
+// one pushed over OCPI six hours after its end; re-prices and reconciles
+// it as `reconcile` does, and returns the reconciliation.
+func reportMonth(t *testing.T, s *Store) (*reconcile.Report, settle.Scope) {
+	t.Helper()
+	ctx := context.Background()
+	save(t, s, recvTariff(sampleTariff("12", t0.Add(-24*time.Hour)), "t", 1),
+		recvLocation(sampleLocation("LOC1", "Europe/Brussels", t0.Add(-48*time.Hour), "12"), "l", 2))
+	var batch []ocpi.Received
+	for i, id := range []string{"A1", "A2", "A3", "B1", "C1", "D1"} {
+		c := sampleCDR(id)
+		c.Tariffs = nil
+		c.StartDateTime = t0.Add(time.Duration(i) * 24 * time.Hour)
+		c.EndDateTime = c.StartDateTime.Add(2 * time.Hour)
+		c.LastUpdated = c.EndDateTime.Add(time.Duration(i+1) * time.Minute)
+		for p := range c.ChargingPeriods {
+			c.ChargingPeriods[p].StartDateTime = c.StartDateTime.Add(time.Duration([]int{0, 30, 90}[p]) * time.Minute)
+		}
+		switch id {
+		case "C1":
+			c.TotalCost = nil
+		}
+		r := recvCDR(c, "c"+id, int64(10+i))
+		if id == "D1" {
+			r.Source.Channel, r.ReceivedAt = ocpi.ChannelPush, c.EndDateTime.Add(6*time.Hour)
+		}
+		batch = append(batch, r)
+	}
+	save(t, s, batch...)
+	again := recvCDR(batch[0].CDR, "cA1", 99)
+	again.Raw, again.SHA256 = batch[0].Raw, batch[0].SHA256
+	again.Source.Name, again.Source.Position = "push", 7 // the partner sent A1 again
+	save(t, s, again)
+
+	owner := settle.NewParty("NL", "ABC")
+	scope := settle.Scope{Period: settle.Month(2025, time.October), Partner: owner}
+	if _, err := settle.Execute(ctx, s, s, settle.Options{Run: settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: scope.Period}}, Lines: true}); err != nil {
+		t.Fatal(err)
+	}
+	// Bill A1..A3 and D1 as priced, B1 one euro more.
+	priced := map[string]reconcile.Amount{}
+	sel := scope.Selection(nil)
+	in, err := s.ReconcileInput(ctx, &sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := sel.WindowOf(owner)
+	in.Period, in.PeriodName, in.Partner = reconcile.Window{From: w.From, To: w.To, Name: "2025-10"}, "2025-10", "NL-ABC"
+	in.At, in.By = t0.AddDate(0, 1, 0), "test"
+	for _, ev := range reconcile.Reconcile(in).Evaluations {
+		priced[ev.ID] = ev.Recomputed[reconcile.TotalCost]
+	}
+	for _, id := range []string{"A1", "A2", "A3", "B1", "D1"} {
+		billed := priced[id].Excl
+		if id == "B1" {
+			billed += 1_000_000
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE cdrs SET total_cost_excl_vat = ? WHERE id = ?`, reconcile.FromMicro(billed).String(), id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE cdrs SET total_cost_incl_vat = NULL,
+		total_fixed_cost_excl_vat = NULL, total_fixed_cost_incl_vat = NULL, total_energy_cost_excl_vat = NULL, total_energy_cost_incl_vat = NULL,
+		total_time_cost_excl_vat = NULL, total_time_cost_incl_vat = NULL, total_parking_cost_excl_vat = NULL, total_parking_cost_incl_vat = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	if in, err = s.ReconcileInput(ctx, &sel); err != nil {
+		t.Fatal(err)
+	}
+	in.Period, in.PeriodName, in.Partner = reconcile.Window{From: w.From, To: w.To, Name: "2025-10"}, "2025-10", "NL-ABC"
+	in.At, in.By = t0.AddDate(0, 1, 0), "test"
+	rep := reconcile.Reconcile(in)
+	if _, _, err := s.SaveReconcile(ctx, "reconcile:2025-10/NL-ABC", rep, []byte("{}"), in.At); err != nil {
+		t.Fatal(err)
+	}
+	return rep, scope
+}
+
+// The KPI figures counted from the stored rows are reconcile's own KPIs
+// and summary for the same period.
+func TestReportFiguresAreReconcileKPIs(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	rep, scope := reportMonth(t, s)
+	brussels, _ := time.LoadLocation("Europe/Brussels")
+	zones := map[settle.Party]*time.Location{scope.Partner: brussels}
+	sel := scope.Selection(zones)
+	reps, err := s.ReportFigures(ctx, &sel, "2025-10", zones)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reps[scope.Partner]
+	if len(reps) != 1 || r == nil {
+		t.Fatalf("reports for %v", reps)
+	}
+	f := &r.Figures
+	j := rep.Build()
+	k := rep.KPIs(false)
+	if f.CDRs != int64(k.CDRs) || f.Reconciled != f.CDRs || f.Disputed != int64(k.Disputed) || f.CDRs-f.Disputed != int64(k.Accepted) ||
+		f.OK != int64(j.Summary.OK) || f.Mismatch != int64(j.Summary.Mismatch) || f.NotVerifiable != int64(j.Summary.NotVerifiable) {
+		t.Errorf("counts %+v, reconcile %+v", f, j.Summary)
+	}
+	if f.CDRs != 6 || f.Mismatch != 1 || f.NotVerifiable != 1 || f.Disputed != 3 {
+		t.Errorf("fixture: %d CDRs, %d mismatch, %d not verifiable, %d disputed; want 6, 1, 1, 3 (A1 a duplicate)", f.CDRs, f.Mismatch, f.NotVerifiable, f.Disputed)
+	}
+	rate := func(key string) *string {
+		for _, x := range f.KPIs() {
+			if x.Key == key {
+				if v, ok := x.Rate(); ok {
+					s := v.StringFixed(4)
+					return &s
+				}
+			}
+		}
+		return nil
+	}
+	for key, want := range map[string]*string{"acceptance_rate": k.AcceptanceRate, "dispute_rate": k.DisputeRate,
+		"priced_in_effect_rate": k.PricedInEffectRate, "zone_resolved_rate": k.ZoneResolvedRate} {
+		if got := rate(key); (got == nil) != (want == nil) || got != nil && *got != *want {
+			t.Errorf("%s = %v, reconcile says %v", key, deref(got), deref(want))
+		}
+	}
+	for src, n := range k.ZoneSources {
+		if f.ZoneSources[src] != int64(n) {
+			t.Errorf("zone source %s: %d, reconcile %d", src, f.ZoneSources[src], n)
+		}
+	}
+	for reason, n := range j.Summary.ByReason {
+		if f.ByReason[reason] != int64(n) {
+			t.Errorf("reason %s: %d, reconcile %d", reason, f.ByReason[reason], n)
+		}
+	}
+	for _, c := range f.Currencies {
+		m := j.Summary.Currencies[c.Currency]
+		if m.Billed == nil || *m.Billed.ExclVAT != c.Billed.StringFixed(2) || *m.Recomputed.ExclVAT != c.Recomputed.StringFixed(2) ||
+			*m.InDispute.ExclVAT != c.InDispute.StringFixed(2) {
+			t.Errorf("%s: billed %s, recomputed %s, in dispute %s; reconcile %+v", c.Currency, c.Billed, c.Recomputed, c.InDispute, m)
+		}
+	}
+	// The period is October in Brussels; A1 ended on the 3rd, 21:39 local.
+	if len(f.Days) != 31 || f.Days[2].CDRs != 1 || r.Scope.Zone != brussels {
+		t.Errorf("days: %d, the 3rd %+v", len(f.Days), f.Days[2])
+	}
+	// As of D1's push, the newest receipt of the period.
+	if want := t0.Add(5*24*time.Hour + 8*time.Hour); !r.Scope.AsOf.Equal(want) {
+		t.Errorf("as of %v, want %v", r.Scope.AsOf, want)
+	}
+	// Issue delays: 1..6 minutes; D1's delivery: six hours after its end.
+	if l := f.IssueDelay; l.CDRs != 6 || l.P50 != 180 || l.Max != 360 || l.Buckets[0] != 6 {
+		t.Errorf("issue delay %+v", l)
+	}
+	if l := f.Delivery; l.CDRs != 1 || l.Unknown != 5 || l.P50 != 6*3600 || l.Buckets[1] != 1 {
+		t.Errorf("delivery %+v", l)
+	}
+}
+
+// In a run, the writer reads the run's own priced rows (not yet
+// committed) for the reports.
+func TestReportFiguresInRun(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	_, scope := reportMonth(t, s)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM priced_cdrs`); err != nil {
+		t.Fatal(err)
+	}
+	var priced int64
+	step := stepFunc(func(ctx context.Context, r *settle.Running) error {
+		src, ok := r.Writer.(settle.ReportSource)
+		if !ok {
+			t.Fatal("the run's writer is no ReportSource")
+		}
+		reps, err := src.ReportFigures(ctx, r.Selection, "2025-10", nil)
+		if err != nil {
+			return err
+		}
+		priced = reps[scope.Partner].Figures.Priced
+		return nil
+	})
+	if _, err := settle.Execute(ctx, s, s, settle.Options{Run: settle.Run{Kind: settle.KindReprice, Scope: scope}, Steps: []settle.Step{step}}); err != nil {
+		t.Fatal(err)
+	}
+	if priced != 6 {
+		t.Errorf("the step saw %d priced CDRs, want the run's 6", priced)
+	}
+}
+
+type stepFunc func(ctx context.Context, r *settle.Running) error
+
+func (f stepFunc) Name() string                                     { return "test" }
+func (f stepFunc) Run(ctx context.Context, r *settle.Running) error { return f(ctx, r) }
+
+func deref(s *string) string {
+	if s == nil {
+		return "null"
+	}
+	return *s
+}
+
+// The disputes the reports list are the reconciliation's, at minor units.
+func TestReportDisputes(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	rep, scope := reportMonth(t, s)
+	sel := scope.Selection(nil)
+	ds, err := s.ReportDisputes(ctx, &sel, "2025-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ds[scope.Partner]
+	if len(got) != len(rep.Disputes) {
+		t.Fatalf("%d disputes, reconcile raised %d", len(got), len(rep.Disputes))
+	}
+	for i, d := range got {
+		r := rep.Disputes[i]
+		if d.CDRID != r.CDRID || d.Verdict != string(r.Verdict) || d.State != "raised" || d.Evidence != r.Evidence ||
+			d.Billed.HasExcl != r.Billed.HasExcl || d.Billed.HasExcl && !d.Billed.Excl.Equal(reconcile.FromMicro(r.Billed.Excl)) {
+			t.Errorf("dispute %d: %+v, reconcile %+v", i, d, r)
+		}
+		if d.Start.IsZero() || d.LocationID != "LOC1" || d.MinorUnits != 2 {
+			t.Errorf("dispute %s: CDR fields %+v", d.CDRID, d)
+		}
+	}
+	// B1 was billed one euro more than recomputed.
+	for _, d := range got {
+		if d.CDRID == "B1" && (!d.Difference.HasExcl || !d.Difference.Excl.Equal(decimal.NewFromInt(-1)) || !d.InDispute.Excl.Equal(decimal.NewFromInt(1))) {
+			t.Errorf("B1: difference %v, in dispute %v", d.Difference, d.InDispute)
+		}
+	}
+	// A dispute withdrawn by the next reconciliation is no longer listed.
+	if _, err := s.MoveDispute(ctx, "NL", "ABC", got[0].CDRID, reconcile.DisputeWithdrawn, "test", "", t0.AddDate(0, 1, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ds, _ = s.ReportDisputes(ctx, &sel, "2025-10")
+	if len(ds[scope.Partner]) != len(got)-1 {
+		t.Errorf("after withdrawing one: %d disputes", len(ds[scope.Partner]))
+	}
+}
+
+// The Parquet exports, read back by DuckDB in place with hive
+// partitioning, hold every priced row, line and dispute with the same
+// sums; exporting again gives the same bytes.
+func TestParquetExportReadBack(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	rep, scope := reportMonth(t, s)
+	sel := scope.Selection(nil)
+	dir := t.TempDir()
+	files, err := s.ExportParquet(ctx, &sel, "2025-10", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"parquet/disputes/partner=NL-ABC/period=2025-10/disputes.parquet",
+		"parquet/priced_cdrs/partner=NL-ABC/period=2025-10/priced_cdrs.parquet",
+		"parquet/priced_lines/partner=NL-ABC/period=2025-10/priced_lines.parquet"}
+	sort.Strings(files)
+	if strings.Join(files, ",") != strings.Join(want, ",") {
+		t.Fatalf("files %v, want %v", files, want)
+	}
+	var left []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			left = append(left, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	sort.Strings(left)
+	if strings.Join(left, ",") != strings.Join(want, ",") {
+		t.Errorf("the directory holds %v", left)
+	}
+	glob := func(table string) string {
+		return "read_parquet(" + sqlString(filepath.Join(dir, "parquet", table, "*", "*", "*.parquet")) + ", hive_partitioning = true)"
+	}
+	one := func(q string, dest ...any) {
+		t.Helper()
+		if err := s.db.QueryRowContext(ctx, q).Scan(dest...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	var n, nWant int64
+	var sum, sumWant nullDecimal
+	var partner, period string
+	one(`SELECT count(*), sum(total_cost_excl_vat), any_value(partner), any_value(period) FROM `+glob("priced_cdrs"), &n, &sum, &partner, &period)
+	one(`SELECT count(*), sum(total_cost_excl_vat) FROM priced_cdrs`, &nWant, &sumWant)
+	if n != nWant || n != 6 || !sum.Decimal.Equal(sumWant.Decimal) || partner != "NL-ABC" || period != "2025-10" {
+		t.Errorf("priced_cdrs: %d rows, sum %v, %s %s; stored %d, %v", n, sum.Decimal, partner, period, nWant, sumWant.Decimal)
+	}
+	one(`SELECT count(*), sum(amount_incl_vat) FROM `+glob("priced_lines"), &n, &sum)
+	one(`SELECT count(*), sum(amount_incl_vat) FROM priced_lines`, &nWant, &sumWant)
+	if n != nWant || n == 0 || !sum.Decimal.Equal(sumWant.Decimal) {
+		t.Errorf("priced_lines: %d rows, sum %v; stored %d, %v", n, sum.Decimal, nWant, sumWant.Decimal)
+	}
+	one(`SELECT count(*), sum(in_dispute_excl_vat) FROM `+glob("disputes"), &n, &sum)
+	var inDispute decimal.Decimal
+	for _, d := range rep.Disputes {
+		inDispute = inDispute.Add(reconcile.FromMicro(d.InDispute.Excl))
+	}
+	if n != int64(len(rep.Disputes)) || !sum.Decimal.Equal(inDispute) {
+		t.Errorf("disputes: %d rows, in dispute %v; reconcile %d, %v", n, sum.Decimal, len(rep.Disputes), inDispute)
+	}
+	// Amounts keep their decimal type; the verdict rides along.
+	var typ, verdict string
+	one(`SELECT typeof(total_cost_excl_vat), verdict FROM `+glob("priced_cdrs")+` WHERE cdr_id = 'B1'`, &typ, &verdict)
+	if typ != "DECIMAL(18,6)" || verdict != "MISMATCH" {
+		t.Errorf("B1: %s, %s", typ, verdict)
+	}
+	// Again, into another directory: the same bytes.
+	dir2 := t.TempDir()
+	if _, err := s.ExportParquet(ctx, &sel, "2025-10", dir2); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range want {
+		a, _ := os.ReadFile(filepath.Join(dir, f))
+		b, _ := os.ReadFile(filepath.Join(dir2, f))
+		if len(a) == 0 || !bytes.Equal(a, b) {
+			t.Errorf("%s: %d and %d bytes, differ (sha %x, %x)", f, len(a), len(b), sha256.Sum256(a), sha256.Sum256(b))
+		}
+	}
+}
+
+// An owner without rows in a table gets an empty file with the table's
+// schema, so an earlier export of that partition never survives.
+func TestParquetEmptyPartition(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	save(t, s, recvCDR(sampleCDR("Z1"), "z", 1))
+	scope := settle.Scope{Period: settle.Month(2025, time.October)}
+	if _, err := settle.Execute(ctx, s, s, settle.Options{Run: settle.Run{Kind: settle.KindReprice, Scope: scope}, Lines: true}); err != nil {
+		t.Fatal(err)
+	}
+	sel := scope.Selection(nil)
+	dir := t.TempDir()
+	files, err := s.ExportParquet(ctx, &sel, "2025-10", dir)
+	if err != nil || len(files) != 3 {
+		t.Fatalf("%v %v", files, err)
+	}
+	var n int64
+	var cols int
+	q := `SELECT count(*) FROM read_parquet(` + sqlString(filepath.Join(dir, "parquet", "disputes", "*", "*", "*.parquet")) + `, hive_partitioning = true)`
+	if err := s.db.QueryRowContext(ctx, q).Scan(&n); err != nil || n != 0 {
+		t.Errorf("disputes: %d rows, %v", n, err)
+	}
+	q = `SELECT count(*) FROM parquet_schema(` + sqlString(filepath.Join(dir, filepath.FromSlash(settle.ParquetPath("disputes", settle.NewParty("NL", "ABC"), "2025-10")))) + `)`
+	if err := s.db.QueryRowContext(ctx, q).Scan(&cols); err != nil || cols < 10 {
+		t.Errorf("empty file's schema: %d columns, %v", cols, err)
+	}
+	_ = reports.FormatVersion
+}
