@@ -161,8 +161,11 @@ type PartnerRun struct {
 	// and documents dated by it (never the clock, so that an attempt after
 	// a crash gives the same bytes).
 	AsOf time.Time
-	// Files writes under <period>/<CC-PID>/ of the output root.
+	// Files writes under <period>/<CC-PID>/ of the output root; Root at
+	// the output root itself (the Parquet exports' hive layout,
+	// parquet/TABLE/partner=CC-PID/period=PERIOD/).
 	Files Files
+	Root  Files
 	Log   *slog.Logger
 }
 
@@ -625,7 +628,7 @@ func (d *JobDeps) steps(ctx context.Context, res *JobResult, key JobKey, no int6
 	for _, p := range owners {
 		psel := d.selection(Scope{Period: period, Partner: p})
 		pr := &PartnerRun{Key: key, Kind: key.Kind, Period: period, Party: p, Selection: psel, Policy: d.Policies[p],
-			AsOf: asOf, Files: prefixFiles{d.Files, period.String() + "/" + p.String() + "/"}, Log: d.log()}
+			AsOf: asOf, Files: prefixFiles{d.Files, period.String() + "/" + p.String() + "/"}, Root: d.Files, Log: d.log()}
 		for _, st := range d.Steps {
 			name := st.Name() + " " + p.String()
 			if err := ctx.Err(); err != nil {

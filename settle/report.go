@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -82,6 +84,9 @@ type ReportOptions struct {
 	Parquet bool
 	// Workers renders owners at once (0: 2).
 	Workers int
+	// AsOf dates the documents (zero: when the newest CDR of each owner's
+	// period was received).
+	AsOf time.Time
 }
 
 // ReportSummary is what Reports wrote.
@@ -143,6 +148,11 @@ func Reports(ctx context.Context, src ReportSource, out Output, opts ReportOptio
 	for p, ds := range disputes {
 		if r := reps[p]; r != nil {
 			r.Disputes = ds
+		}
+	}
+	if !opts.AsOf.IsZero() {
+		for _, r := range reps {
+			r.Scope.AsOf = opts.AsOf.UTC()
 		}
 	}
 	phase("disputes")
@@ -243,4 +253,89 @@ func (s *ReportStep) Run(ctx context.Context, r *Running) error {
 	sum, err := Reports(ctx, src, s.Out, ReportOptions{Scope: r.Run.Scope, Zones: s.Zones, Parquet: s.Parquet})
 	s.Summary = sum
 	return err
+}
+
+// ReportPartnerStep is the report step of the whole job (a PartnerStep):
+// one partner's documents into its folder (PartnerRun.Files) and, when
+// asked, its Parquet exports at the output root (PartnerRun.Root), each
+// written by the job's Files (atomic, unchanged bytes left alone). It
+// reads what the steps before it stored, so an attempt after a crash
+// writes the same bytes.
+type ReportPartnerStep struct {
+	Source  ReportSource
+	Parquet bool
+	// TempDir makes a directory for DuckDB's COPY (nil: the system's).
+	TempDir func() (string, error)
+}
+
+func (ReportPartnerStep) Name() string { return "report" }
+
+func (s ReportPartnerStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error) {
+	period := p.Period.String()
+	zones := map[Party]*time.Location{p.Party: p.Policy.Zone}
+	reps, err := s.Source.ReportFigures(ctx, &p.Selection, period, zones)
+	if err != nil {
+		return nil, err
+	}
+	r := reps[p.Party]
+	out := &StepReport{Counts: map[string]int64{}}
+	if r == nil {
+		out.Note = "no CDRs in the period"
+		return out, nil
+	}
+	if f := &r.Figures; f.Reconciled != f.CDRs {
+		return nil, fmt.Errorf("%w: %s (%d of %d CDRs); reconcile the period first", ErrNotReconciled, p.Party, f.CDRs-f.Reconciled, f.CDRs)
+	}
+	ds, err := s.Source.ReportDisputes(ctx, &p.Selection, period)
+	if err != nil {
+		return nil, err
+	}
+	r.Disputes = ds[p.Party]
+	if !p.AsOf.IsZero() {
+		// The run's instant, not the newest receipt: documents depend only
+		// on the run's inputs and identity.
+		r.Scope.AsOf = p.AsOf.UTC()
+	}
+	err = reports.Files(r, func(name string, render func(io.Writer) error) error {
+		fo, err := p.Files.Write(name, render)
+		out.Files = append(out.Files, fo)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out.Counts["cdrs"], out.Counts["disputes"] = r.Figures.CDRs, int64(len(r.Disputes))
+	if !s.Parquet {
+		return out, nil
+	}
+	mk := s.TempDir
+	if mk == nil {
+		mk = func() (string, error) { return os.MkdirTemp("", "roamsettle-parquet-") }
+	}
+	dir, err := mk()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	files, err := s.Source.ExportParquet(ctx, &p.Selection, period, dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, rel := range files {
+		fo, err := p.Root.Write(rel, func(w io.Writer) error {
+			f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(w, f)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.Files = append(out.Files, fo)
+	}
+	out.Counts["parquet_files"] = int64(len(files))
+	return out, nil
 }

@@ -183,3 +183,50 @@ func TestReportStepReadsTheRunsWriter(t *testing.T) {
 		t.Error("a run whose writer and source cannot be read for reports passed")
 	}
 }
+
+// mapFiles is a Files in memory (the job's).
+type mapFiles struct {
+	prefix string
+	files  map[string][]byte
+}
+
+func (m mapFiles) Write(rel string, render func(io.Writer) error) (FileOutput, error) {
+	var b bytes.Buffer
+	if err := render(&b); err != nil {
+		return FileOutput{}, err
+	}
+	m.files[m.prefix+rel] = b.Bytes()
+	return FileOutput{Path: m.prefix + rel, Bytes: int64(b.Len())}, nil
+}
+
+func (m mapFiles) Intact(FileOutput) bool { return false }
+
+// In the whole job, the report step writes the partner's documents into
+// its folder and the Parquet exports at the output root, through the
+// job's Files.
+func TestReportPartnerStep(t *testing.T) {
+	a := NewParty("NL", "ABC")
+	src := &fakeReports{figures: map[Party]reports.Figures{a: reconciledFigures(3)}}
+	files := map[string][]byte{}
+	period := Month(2026, 10)
+	p := &PartnerRun{Period: period, Party: a, Selection: Scope{Period: period, Partner: a}.Selection(nil),
+		Files: mapFiles{"2026-10/NL-ABC/", files}, Root: mapFiles{"", files}}
+	rep, err := ReportPartnerStep{Source: src, Parquet: true, TempDir: func() (string, error) { return os.MkdirTemp(t.TempDir(), "") }}.Run(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Files) != 8 || rep.Counts["cdrs"] != 3 || rep.Counts["parquet_files"] != 3 {
+		t.Fatalf("report %+v", rep)
+	}
+	if string(files["parquet/priced_cdrs/partner=NL-ABC/period=2026-10/priced_cdrs.parquet"]) != "priced_cdrs NL-ABC" ||
+		len(files["2026-10/NL-ABC/kpi-NL-ABC-2026-10.pdf"]) == 0 {
+		t.Errorf("files %v", len(files))
+	}
+	// A partner not reconciled is refused.
+	f := reconciledFigures(3)
+	f.Reconciled = 0
+	src.figures[a] = f
+	if _, err := (ReportPartnerStep{Source: src}).Run(context.Background(), p); !errors.Is(err, ErrNotReconciled) {
+		t.Errorf("err = %v", err)
+	}
+}

@@ -30,6 +30,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	partner := fs.String("partner", "", "one partner, as CC-PID (default: every partner with CDRs in the period)")
 	out := fs.String("out", "out", "output folder")
 	parquet := fs.Bool("parquet", true, "also write the Parquet exports")
+	asOf := fs.String("as-of", "", "the instant the documents are dated by, RFC 3339 (default: when the period's newest CDR was received)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +41,12 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("--period: %w", err)
 		}
 		return errUsage
+	}
+	opts := settle.ReportOptions{Parquet: *parquet}
+	if *asOf != "" {
+		if opts.AsOf, err = time.Parse(time.RFC3339, *asOf); err != nil {
+			return fmt.Errorf("--as-of: %w", err)
+		}
 	}
 	scope := settle.Scope{Period: period}
 	if *partner != "" {
@@ -64,7 +71,8 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	}
 	settle.ProcessStats = processStats
 	start := time.Now()
-	sum, err := settle.Reports(ctx, st, outDir{root: *out}, settle.ReportOptions{Scope: scope, Zones: zones, Parquet: *parquet})
+	opts.Scope, opts.Zones = scope, zones
+	sum, err := settle.Reports(ctx, st, outDir{root: *out}, opts)
 	if errors.Is(err, settle.ErrNotReconciled) {
 		return fmt.Errorf("%w\n(roamsettle reconcile --db FILE --period %s --partner CC-PID reconciles a partner's period)", err, period)
 	}

@@ -106,7 +106,13 @@ func jobDeps(env *Env, db *store.Store, cfg Config, pull bool, workers int) (*se
 	if err != nil {
 		return nil, err
 	}
-	steps := []settle.PartnerStep{reconcileStep{db: db, cfg: cfg, tokens: tokens}}
+	steps := []settle.PartnerStep{reconcileStep{db: db, cfg: cfg, tokens: tokens},
+		settle.ReportPartnerStep{Source: db, Parquet: true, TempDir: func() (string, error) {
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return "", err
+			}
+			return os.MkdirTemp(outDir, ".tmp-report-")
+		}}}
 	pol := runPolicy{Engine: engineVersion(), Out: outDir, Partners: cfg.Partners}
 	for _, s := range steps {
 		pol.Steps = append(pol.Steps, s.Name())
