@@ -458,20 +458,6 @@ func loadIndexes(ctx context.Context, db *sql.DB, path string, flushAt int) (*in
 	return ix, nil
 }
 
-func eachRow(ctx context.Context, db *sql.DB, query string, args []any, f func(*sql.Rows) error) error {
-	rows, err := db.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := f(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
 // loadTail reads the rows of every source table from its mark up into the
 // memtable, flushing it between chunks when it grows large.
 func (ix *indexes) loadTail(ctx context.Context, db *sql.DB) error {
