@@ -161,6 +161,8 @@ type PartnerRun struct {
 	// and documents dated by it (never the clock, so that an attempt after
 	// a crash gives the same bytes).
 	AsOf time.Time
+	// Priced is the job's price run, whose stored rows the steps read.
+	Priced Run
 	// Files writes under <period>/<CC-PID>/ of the output root; Root at
 	// the output root itself (the Parquet exports' hive layout,
 	// parquet/TABLE/partner=CC-PID/period=PERIOD/).
@@ -335,6 +337,9 @@ func RunJob(ctx context.Context, d *JobDeps, req JobRequest) (*JobResult, error)
 	switch {
 	case req.Final && final == nil:
 		key.Kind = JobFinal
+		if r := latest(runs, "", JobFinal); r != nil && resumable(r.Status) {
+			res.Resumed = true
+		}
 	case req.Final:
 		if last := latest(runs, StatusSucceeded, JobFinal, JobCorrection); d.same(ctx, last, in) {
 			return d.unchanged(res, last, in)
@@ -628,7 +633,8 @@ func (d *JobDeps) steps(ctx context.Context, res *JobResult, key JobKey, no int6
 	for _, p := range owners {
 		psel := d.selection(Scope{Period: period, Partner: p})
 		pr := &PartnerRun{Key: key, Kind: key.Kind, Period: period, Party: p, Selection: psel, Policy: d.Policies[p],
-			AsOf: asOf, Files: prefixFiles{d.Files, period.String() + "/" + p.String() + "/"}, Root: d.Files, Log: d.log()}
+			Priced: Run{Kind: KindReprice, Scope: scope},
+			AsOf:   asOf, Files: prefixFiles{d.Files, period.String() + "/" + p.String() + "/"}, Root: d.Files, Log: d.log()}
 		for _, st := range d.Steps {
 			name := st.Name() + " " + p.String()
 			if err := ctx.Err(); err != nil {

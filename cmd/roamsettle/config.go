@@ -35,6 +35,9 @@ type Config struct {
 	// present, serve runs the nightly settlement; its pull list is also who
 	// `roamsettle run` pulls from first.
 	Schedule *schedule.Config `toml:"schedule"`
+	// Invoicing is the [invoicing] section: our party on documents and the
+	// document policy (run_invoicing.go).
+	Invoicing *InvoicingConfig `toml:"invoicing"`
 }
 
 // PartnerConfig is one party.
@@ -65,6 +68,9 @@ type PartnerConfig struct {
 	// ("2026-10" = "48210.77"), for invoices that state no amount per line
 	// (2.3.0 invoice reconciliation records); --invoice-total wins.
 	InvoiceTotals map[string]string `toml:"invoice_totals"`
+	// Invoicing is the partner's legal details for statements and invoices
+	// ([partners.invoicing], run_invoicing.go).
+	Invoicing *PartyDetails `toml:"invoicing"`
 }
 
 const defaultConfigFile = "roamsettle.toml"
@@ -150,6 +156,9 @@ func (c *Config) validate() error {
 		if err := c.Schedule.Validate(); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := c.validateInvoicing(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

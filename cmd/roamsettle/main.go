@@ -46,6 +46,7 @@ var commands = map[string]command{
 	"reconcile": {"validate a partner's period, compare billed with recomputed, explain, match invoices, raise disputes", runReconcile},
 	"run":       {"the whole job for a period: pull, price, reconcile, invoice, report, recorded and resumable", runRun},
 	"runs":      {"list the settlement runs with their status and figures; runs show ID for one run's details and files", runRuns},
+	"schedule":  {"run the [schedule] section's nightly settlement on its own (without serve's receiver)", runSchedule},
 	"disputes":  {"list disputes and move one along its lifecycle (sent, accepted, declined, revised, written off)", runDisputes},
 	"report":    {"write each partner's dispute workbook, KPI report and Parquet exports for a period", runReport},
 }

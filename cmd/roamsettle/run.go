@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/roamsettle/roamsettle/invoicing"
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/schedule"
 	"github.com/roamsettle/roamsettle/settle"
@@ -106,14 +107,18 @@ func jobDeps(env *Env, db *store.Store, cfg Config, pull bool, workers int) (*se
 	if err != nil {
 		return nil, err
 	}
-	steps := []settle.PartnerStep{reconcileStep{db: db, cfg: cfg, tokens: tokens},
+	steps := []settle.PartnerStep{
+		reconcileStep{db: db, cfg: cfg, tokens: tokens},
+		settle.InvoiceStep{Source: db, Ledger: db.Invoices(), Config: cfg.invoicingConfig,
+			PDF: invoicing.PDFOptions{Warn: func(msg string) { env.Log.Warn(msg) }}},
 		settle.ReportPartnerStep{Source: db, Parquet: true, TempDir: func() (string, error) {
 			if err := os.MkdirAll(outDir, 0o755); err != nil {
 				return "", err
 			}
 			return os.MkdirTemp(outDir, ".tmp-report-")
-		}}}
-	pol := runPolicy{Engine: engineVersion(), Out: outDir, Partners: cfg.Partners}
+		}},
+	}
+	pol := runPolicy{Engine: engineVersion(), Out: outDir, Partners: cfg.Partners, Invoicing: cfg.Invoicing}
 	for _, s := range steps {
 		pol.Steps = append(pol.Steps, s.Name())
 	}
@@ -149,11 +154,12 @@ func jobDeps(env *Env, db *store.Store, cfg Config, pull bool, workers int) (*se
 // runPolicy is what besides the stored inputs shapes a run's outputs: a
 // change to any of it makes the next run settle again.
 type runPolicy struct {
-	Engine   string          `json:"engine"`
-	Steps    []string        `json:"steps"`
-	Out      string          `json:"out"`
-	Partners []PartnerConfig `json:"partners"`
-	Tokens   string          `json:"tokens_sha256,omitempty"`
+	Engine    string           `json:"engine"`
+	Steps     []string         `json:"steps"`
+	Out       string           `json:"out"`
+	Partners  []PartnerConfig  `json:"partners"`
+	Invoicing *InvoicingConfig `json:"invoicing,omitempty"`
+	Tokens    string           `json:"tokens_sha256,omitempty"`
 }
 
 // engineVersion names the build: its module version and VCS revision.

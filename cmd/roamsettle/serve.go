@@ -14,6 +14,7 @@ import (
 	"github.com/roamsettle/roamsettle/ingest/puller"
 	"github.com/roamsettle/roamsettle/ingest/receiver"
 	"github.com/roamsettle/roamsettle/ocpi"
+	"github.com/roamsettle/roamsettle/schedule"
 	"github.com/roamsettle/roamsettle/store"
 )
 
@@ -23,6 +24,8 @@ type serveFlags struct {
 	maxBody                                      int64
 	batchWait                                    time.Duration
 	quietRequests                                bool
+	// health adds parts to /health (serve's scheduler); not a flag.
+	health map[string]func() any
 }
 
 func (f *serveFlags) register(fs interface {
@@ -108,6 +111,7 @@ func serveOn(env *Env, db *store.Store, box *secretBox, f serveFlags, ln net.Lis
 		Log:       log,
 		MaxBody:   f.maxBody,
 		BatchWait: f.batchWait,
+		Health:    f.health,
 	})
 	if err != nil {
 		ln.Close()
@@ -162,20 +166,40 @@ func runServe(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The [schedule] section runs the nightly settlement in this process,
+	// the one that owns the database (schedule.go).
+	var sched *schedule.Scheduler
+	if cfg.Schedule != nil {
+		if sched, err = newScheduler(env, db, cfg); err != nil {
+			return err
+		}
+		f.health = map[string]func() any{"schedule": func() any { return sched.Health() }}
+	}
 	e, err := startReceiver(env, db, box, f)
 	if err != nil {
 		return err
 	}
 	adm := serveAdmin(env, db, cfg.Database)
+	schedDone := make(chan error, 1)
+	schedCtx, stopSched := context.WithCancel(ctx)
+	defer stopSched()
+	if sched != nil {
+		e.srv.Registry().MustRegister(sched.Collectors()...)
+		go func() { schedDone <- sched.Run(schedCtx) }()
+	} else {
+		schedDone <- nil
+	}
 	fmt.Fprintf(env.Stdout, "roamsettle serving OCPI at %s\n", e.versions)
 	select {
 	case <-ctx.Done():
-		env.Log.Info("shutting down: finishing in-flight requests")
-		return errors.Join(adm.stop(20*time.Second), e.stop(20*time.Second))
+		env.Log.Info("shutting down: finishing in-flight requests and letting settlement runs reach a step boundary")
+		err := errors.Join(adm.stop(20*time.Second), e.stop(20*time.Second))
+		return errors.Join(err, <-schedDone)
 	case err := <-e.served:
 		adm.stop(20 * time.Second)
+		stopSched()
 		e.srv.Close()
-		return err
+		return errors.Join(err, <-schedDone)
 	}
 }
 

@@ -91,6 +91,9 @@ type Config struct {
 	BatchWait time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Health adds parts to /health beside "status", by name (serve's
+	// scheduler: "schedule"); each is encoded as JSON when asked.
+	Health map[string]func() any
 }
 
 // Server is the OCPI receiver. Handler serves it; Close commits what is
@@ -235,7 +238,15 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	io.WriteString(w, `{"status":"ok"}`)
+	if len(s.cfg.Health) == 0 {
+		io.WriteString(w, `{"status":"ok"}`)
+		return
+	}
+	body := map[string]any{"status": "ok"}
+	for name, part := range s.cfg.Health {
+		body[name] = part()
+	}
+	json.NewEncoder(w).Encode(body)
 }
 
 // call is one OCPI request being answered.
