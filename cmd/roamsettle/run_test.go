@@ -57,18 +57,27 @@ func mustBinary(t *testing.T, args ...string) string {
 	return out
 }
 
-// generatedMonth is a month of n sessions ingested into a new database.
-func generatedMonth(t *testing.T, n int) (db, data string) {
+// generatedMonth is a month of n sessions ingested into a new database,
+// with the demo's config (invoicing details for every CPO) beside it.
+func generatedMonth(t *testing.T, n int) (db, data, config, out string) {
 	t.Helper()
 	dir := t.TempDir()
-	data, db = filepath.Join(dir, "data"), filepath.Join(dir, "rs.duckdb")
+	data, db, config, out = filepath.Join(dir, "data"), filepath.Join(dir, "rs.duckdb"), filepath.Join(dir, "roamsettle.toml"), filepath.Join(dir, "out")
 	cfg := synth.DefaultConfig()
 	cfg.CDRs = n
-	if _, err := synth.Generate(context.Background(), cfg, data); err != nil {
+	sum, err := synth.Generate(context.Background(), cfg, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := writeDemoConfig(&b, sum, db, out, filepath.Join(data, "tokens.ndjson")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	rs(t, "ingest", "--quiet", "--db", db, data)
-	return db, data
+	return db, data, config, out
 }
 
 // runFiguresText is what the golden file holds of a run: every step's
@@ -137,30 +146,94 @@ func modTimes(t *testing.T, dir string) map[string]time.Time {
 	return out
 }
 
-// The whole job on a generated month: figures and files against the
-// golden file; a repeat on the same inputs changes nothing and says so; a
-// late CDR makes the next run settle again.
+// lateCDR writes, as NDJSON, the first CDR of a partner's file under a new
+// id: a CDR of the same month that arrives after the final run.
+func lateCDR(t *testing.T, data, party, newID string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(data, party, "cdrs.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, _ := bytes.Cut(raw, []byte("\n"))
+	var c struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(first, &c); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "late.ndjson")
+	late := bytes.Replace(first, []byte(`"id":"`+c.ID+`"`), []byte(`"id":"`+newID+`"`), 1)
+	if bytes.Equal(late, first) {
+		t.Fatalf("no id %q in %s", c.ID, first)
+	}
+	if err := os.WriteFile(path, append(late, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// The whole job on a generated month: figures and files against golden
+// files; a repeat on the same inputs changes nothing and says so; the final
+// run issues numbered invoices once; a CDR that arrives after it leads to a
+// credit note and a new invoice, and the invoices issued before are never
+// touched.
 func TestRunEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("generates and settles a month in a separate process")
 	}
-	db, _ := generatedMonth(t, 3000)
-	out := filepath.Join(t.TempDir(), "out")
-	stdout := mustBinary(t, "run", "--db", db, "--period", "2026-10", "--out", out, "--as-of", "2026-11-06T02:00:00Z")
-	if !strings.Contains(stdout, "run 1: 2026-10 all provisional as of 2026-11-06T02:00:00Z (new)") {
+	db, data, config, out := generatedMonth(t, 3000)
+	stdout := mustBinary(t, "run", "--config", config, "--period", "2026-10", "--as-of", "2026-11-03T02:00:00Z")
+	if !strings.Contains(stdout, "run 1: 2026-10 all provisional as of 2026-11-03T02:00:00Z (new)") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
 	checkGolden(t, "e2e-provisional.golden", runFiguresText(t, db, "1", out))
 	before := modTimes(t, out)
 
-	stdout = mustBinary(t, "run", "--db", db, "--period", "2026-10", "--out", out)
+	stdout = mustBinary(t, "run", "--config", config, "--period", "2026-10")
 	if !strings.Contains(stdout, "unchanged") || !strings.Contains(stdout, "are those of run 1") {
 		t.Errorf("a repeat on the same inputs:\n%s", stdout)
 	}
 	if after := modTimes(t, out); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("a repeat on the same inputs touched files:\n%v\n%v", before, after)
 	}
-	if list := mustBinary(t, "runs", "--db", db); strings.Count(list, "provisional") != 1 {
-		t.Errorf("runs after an unchanged repeat:\n%s", list)
+
+	mustBinary(t, "run", "--config", config, "--period", "2026-10", "--final", "--as-of", "2026-11-06T02:00:00Z")
+	checkGolden(t, "e2e-final.golden", runFiguresText(t, db, "2", out))
+	invoices, _ := filepath.Glob(filepath.Join(out, "2026-10", "*", "INV-*"))
+	if len(invoices) == 0 {
+		t.Fatal("the final run issued no invoice")
+	}
+	issued := map[string]string{}
+	for _, f := range invoices {
+		b, _ := os.ReadFile(f)
+		issued[f] = string(b)
+	}
+	finalTimes := modTimes(t, out)
+	if stdout := mustBinary(t, "run", "--config", config, "--period", "2026-10", "--final"); !strings.Contains(stdout, "unchanged") {
+		t.Errorf("the final run again on the same inputs:\n%s", stdout)
+	}
+
+	// A CDR of October arrives after the final run.
+	rs(t, "ingest", "--quiet", "--db", db, "--partner", "NL-EVB", lateCDR(t, data, "NL-EVB", "NLEVB2610-LATE0001"))
+	stdout = mustBinary(t, "run", "--config", config, "--period", "2026-10", "--final", "--as-of", "2026-11-20T02:00:00Z")
+	if !strings.Contains(stdout, "2026-10 all correction as of 2026-11-20T02:00:00Z") {
+		t.Errorf("after a late CDR:\n%s", stdout)
+	}
+	checkGolden(t, "e2e-correction.golden", runFiguresText(t, db, "3", out))
+	notes, _ := filepath.Glob(filepath.Join(out, "2026-10", "NL-EVB", "CN-*.pdf"))
+	if len(notes) != 1 {
+		t.Errorf("credit notes %v, want one for NL-EVB", notes)
+	}
+	after := modTimes(t, out)
+	for f, body := range issued {
+		if b, _ := os.ReadFile(f); string(b) != body || !after[f].Equal(finalTimes[f]) {
+			t.Errorf("%s was touched after it was issued", f)
+		}
+	}
+	list := mustBinary(t, "runs", "--db", db)
+	for _, want := range []string{"provisional", "final", "correction", "3 runs"} {
+		if !strings.Contains(list, want) {
+			t.Errorf("runs:\n%s\nwant %q", list, want)
+		}
 	}
 }
