@@ -36,6 +36,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 	asOf := fs.String("as-of", "", "the instant the run settles as of, RFC 3339 or YYYY-MM-DD (default: now); documents are dated by it")
 	noPull := fs.Bool("no-pull", false, "do not pull from partners first")
 	workers := fs.Int("workers", 0, "pricing goroutines (default: one per core)")
+	wait := fs.Duration("wait", 10*time.Minute, "while another process holds the database, wait this long for it (0: fail at once)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func runRun(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("--as-of: %w", err)
 		}
 	}
-	db, cfg, err := dbf.openExisting(ctx)
+	db, cfg, err := openWaiting(ctx, env, dbf, *wait)
 	if err != nil {
 		return err
 	}

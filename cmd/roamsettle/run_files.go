@@ -2,13 +2,19 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/roamsettle/roamsettle/internal/atomicfile"
 	"github.com/roamsettle/roamsettle/settle"
+	"github.com/roamsettle/roamsettle/store"
 )
 
 // outFiles is settle.Files on the output folder: each file is rendered in
@@ -26,6 +32,7 @@ func (f outFiles) Write(rel string, render func(io.Writer) error) (settle.FileOu
 		return settle.FileOutput{}, err
 	}
 	out := settle.FileOutput{Path: path, Bytes: int64(buf.Len()), SHA256: sha256.Sum256(buf.Bytes())}
+	removeStaleTemps(path)
 	if f.Intact(out) {
 		out.Unchanged = true
 		return out, nil
@@ -34,6 +41,17 @@ func (f outFiles) Write(rel string, render func(io.Writer) error) (settle.FileOu
 		return out, err
 	}
 	return out, atomicfile.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// removeStaleTemps removes what a write of path killed before its rename
+// left (atomicfile's ".NAME.tmp-*"): jobs run one at a time, so no other
+// write of the same name is going on.
+func removeStaleTemps(path string) {
+	dir, base := filepath.Split(path)
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+base+".tmp-*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
 }
 
 // Intact reports whether the file holds exactly the recorded bytes.
@@ -52,4 +70,28 @@ func (f outFiles) Intact(o settle.FileOutput) bool {
 		return false
 	}
 	return [32]byte(h.Sum(nil)) == o.SHA256
+}
+
+// openWaiting opens the database for a run; while another process (not a
+// serve, which takes the command over its admin socket) holds it, it
+// waits up to wait, so that a run started during another finds it done.
+func openWaiting(ctx context.Context, env *Env, dbf dbFlags, wait time.Duration) (*store.Store, Config, error) {
+	deadline := time.Now().Add(wait)
+	said := false
+	for {
+		db, cfg, err := dbf.openExisting(ctx)
+		if err == nil || !errors.Is(err, store.ErrLocked) || time.Now().After(deadline) {
+			return db, cfg, err
+		}
+		if !said {
+			fmt.Fprintf(env.Stderr, "roamsettle run: %s; waiting up to %s (--wait) for it to finish\n",
+				strings.TrimPrefix(err.Error(), "store: "), wait.Round(time.Second))
+			said = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, cfg, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
