@@ -241,11 +241,11 @@ func TestRunCrashAnywhereFinishesTheSame(t *testing.T) {
 	}
 	pick := func() string { return partners[rng.IntN(len(partners))] }
 	if tries == 0 {
-		kills = []kill{{1, ""}, {1, "price"}, {1, "reconcile " + pick()}, {1, "invoice " + pick()}, {0, "invoice " + pick()}}
+		kills = []kill{{1, ""}, {1, "price"}, {1, "reconcile " + pick()}, {1, "invoice " + pick()}, {1, "report " + pick()}, {0, "invoice " + pick()}}
 	} else {
 		for range tries {
 			for run := range crashRuns {
-				kills = append(kills, kill{run, ""}, kill{run, "price"}, kill{run, "reconcile " + pick()}, kill{run, "invoice " + pick()})
+				kills = append(kills, kill{run, ""}, kill{run, "price"}, kill{run, "reconcile " + pick()}, kill{run, "invoice " + pick()}, kill{run, "report " + pick()})
 			}
 		}
 	}
