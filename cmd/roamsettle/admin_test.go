@@ -85,7 +85,11 @@ func TestClientConfig(t *testing.T) {
 func TestConfigPathFieldsClassified(t *testing.T) {
 	paths := []string{"Database", "Output", "Tokens"}
 	notPaths := []string{"CountryCode", "PartyID", "Role", "Name", "Version", "RoundingMode", "RoundingLevel",
-		"StepReading", "PeriodTimeZone"}
+		"StepReading", "PeriodTimeZone",
+		// [invoicing] and the parties' legal details (run_invoicing.go).
+		"Billing", "Grouping", "Disputes", "Rounding", "TaxMethod", "UntaxedCategory", "UntaxedReason", "InvoiceSeries",
+		"CreditNoteSeries", "PaymentNote", "LegalName", "Street", "Additional", "PostalCode", "City", "Region", "Country",
+		"VATID", "RegistrationID", "Email", "IBAN", "BIC"}
 	var walk func(typ reflect.Type, at string)
 	walk = func(typ reflect.Type, at string) {
 		for i := range typ.NumField() {
@@ -116,7 +120,8 @@ var (
 // folder, is one the client makes absolute (or is known not to be a path).
 func TestForwardedFlagsClassified(t *testing.T) {
 	notPaths := map[string]bool{"config": true, "db": true, // always resolved
-		"reconcile invoice-total": true, "ingest version": true, "run partner": true}
+		"reconcile invoice-total": true, "ingest version": true, "run partner": true,
+		"reconcile per-cdr": true}
 	for name, fw := range forwardings {
 		first, _, _ := strings.Cut(name, " ")
 		if fw.refuse != "" || commands[first].run == nil {
