@@ -135,6 +135,8 @@ type ReconcileStep struct {
 	// Screened counts the CDRs the bulk path accepted from columns, Whole
 	// those it evaluated whole.
 	Screened, Whole int64
+	// Raised and Revised count the disputes the run raised and revised.
+	Raised, Revised int
 }
 
 // Name implements Step.
@@ -197,10 +199,12 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 		if err != nil {
 			return err
 		}
-		if _, _, err := rw.WriteReconcile(ctx, &ReconcileRecord{ID: ReconcileRunID(run.Scope.Period, oi.sel.Owner), Settle: settleID,
-			Report: rep, JSON: js, At: time.Now().UTC()}); err != nil {
+		raised, revised, err := rw.WriteReconcile(ctx, &ReconcileRecord{ID: ReconcileRunID(run.Scope.Period, oi.sel.Owner), Settle: settleID,
+			Report: rep, JSON: js, At: time.Now().UTC()})
+		if err != nil {
 			return err
 		}
+		s.Raised, s.Revised = s.Raised+raised, s.Revised+revised
 		s.Reports[oi.sel.Owner] = rep
 	}
 	return nil

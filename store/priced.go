@@ -222,6 +222,12 @@ func (s *Store) arrowQuery(ctx context.Context, q string, args []any, columns in
 		return err
 	}
 	defer conn.Close()
+	return arrowQueryOn(ctx, conn, q, args, columns, fn)
+}
+
+// arrowQueryOn runs q on conn (inside whatever transaction conn holds) and
+// hands fn each record batch of exactly columns columns.
+func arrowQueryOn(ctx context.Context, conn *sql.Conn, q string, args []any, columns int, fn func(arrow.RecordBatch) error) error {
 	return conn.Raw(func(dc any) error {
 		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
 		if err != nil {

@@ -148,26 +148,7 @@ func (w *PricedWriter) ScanReconcile(ctx context.Context, sel *settle.Selection,
 // arrowQuery runs an Arrow query on the writer's connection, inside its
 // transaction.
 func (w *PricedWriter) arrowQuery(ctx context.Context, q string, args []any, columns int, fn func(arrow.RecordBatch) error) error {
-	return w.conn.Raw(func(dc any) error {
-		ar, err := duckdb.NewArrowFromConn(dc.(driver.Conn))
-		if err != nil {
-			return err
-		}
-		rr, err := ar.QueryContext(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		defer rr.Release()
-		if got := rr.Schema().NumFields(); got != columns {
-			return fmt.Errorf("batches have %d columns, want %d", got, columns)
-		}
-		for rr.Next() {
-			if err := fn(rr.RecordBatch()); err != nil {
-				return err
-			}
-		}
-		return rr.Err()
-	})
+	return arrowQueryOn(ctx, w.conn, q, args, columns, fn)
 }
 
 // WriteReconcile implements settle.ReconcileReader.

@@ -32,23 +32,32 @@ type reconcileStep struct {
 func (reconcileStep) Name() string { return "reconcile" }
 
 func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
-	in, err := s.db.ReconcileInput(ctx, &p.Selection)
+	pc := s.cfg.partner(p.Party.CountryCode, p.Party.PartyID)
+	// The bulk path `roamsettle reconcile` takes, over the job's priced rows.
+	step := &settle.ReconcileStep{Prepare: func(_ context.Context, _ settle.Party, in *reconcile.Input) error {
+		in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
+		in.At, in.By = p.AsOf, "run "+p.Key.String()
+		in.Tokens = s.tokens
+		return nil
+	}}
+	scope := settle.Scope{Period: p.Period, Partner: p.Party}
+	w, err := s.db.BeginReconcile(ctx, scope)
 	if err != nil {
 		return nil, err
 	}
-	pc := s.cfg.partner(p.Party.CountryCode, p.Party.PartyID)
-	w := p.Selection.WindowOf(p.Party)
-	in.Period, in.PeriodName, in.Partner = reconcile.Window{From: w.From, To: w.To, Name: p.Period.String()}, p.Period.String(), p.Party.String()
-	in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
-	in.At, in.By = p.AsOf, "run "+p.Key.String()
-	in.Tokens = s.tokens
-	rep := reconcile.Reconcile(in)
+	if err := step.Reconcile(ctx, s.db, w, settle.Run{Kind: settle.KindReconcile, Scope: scope}, &p.Selection); err != nil {
+		w.Rollback()
+		return nil, err
+	}
+	if err := w.Commit(ctx, settle.RunRecord{}); err != nil {
+		return nil, err
+	}
+	rep, raised, revised := step.Reports[p.Party], step.Raised, step.Revised
+	if rep == nil {
+		return nil, fmt.Errorf("reconcile %s: no report", scope)
+	}
 	var js bytes.Buffer
 	if err := rep.WriteJSON(&js); err != nil {
-		return nil, err
-	}
-	raised, revised, err := s.db.SaveReconcile(ctx, "reconcile:"+p.Period.String()+"/"+p.Party.String(), rep, js.Bytes(), p.AsOf)
-	if err != nil {
 		return nil, err
 	}
 	f, err := p.Files.Write("reconcile.json", func(w io.Writer) error { _, err := w.Write(js.Bytes()); return err })
