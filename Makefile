@@ -10,9 +10,12 @@ build:
 	$(GO) build -o $(BIN) ./cmd/roamsettle
 
 # The README's test command: vet, formatting, the import rules and every test.
-test: vet
+# The end-to-end tests of cmd/roamsettle run the real binary (crash and load
+# tests among them): about 3 minutes on a quiet machine, well over go test's
+# default 10-minute limit when the machine is shared, hence -timeout.
+test: vet check-imports
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt would change:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 vet:
 	$(GO) vet ./...
