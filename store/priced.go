@@ -304,21 +304,32 @@ func (s *Store) PublishedTariffs(ctx context.Context, countryCode, partyID strin
 }
 
 // TariffBodies loads tariff contents by key (published or embedded in CDRs),
-// each distinct key once. The returned tariffs share no memory.
+// each distinct key once, in one query per table. The returned tariffs
+// share no memory.
 func (s *Store) TariffBodies(ctx context.Context, keys []int64) (map[int64]ocpi.Tariff, error) {
 	out := make(map[int64]ocpi.Tariff, len(keys))
+	var distinct []int64
+	seen := make(map[int64]bool, len(keys))
 	for _, k := range keys {
-		if _, ok := out[k]; ok {
-			continue
+		if !seen[k] {
+			seen[k] = true
+			distinct = append(distinct, k)
 		}
-		ts, err := s.loadTariffs(ctx, `SELECT CAST(? AS BIGINT) AS tariff_key`, k)
+	}
+	for from := 0; from < len(distinct); from += 20000 {
+		chunk := distinct[from:min(from+20000, len(distinct))]
+		ts, got, err := s.loadTariffsKeyed(ctx, `SELECT unnest([`+keyList(chunk)+`]::BIGINT[]) AS tariff_key`)
 		if err != nil {
-			return nil, errorf("tariff bodies", fmt.Sprint(k), err)
+			return nil, errorf("tariff bodies", "", err)
 		}
-		if len(ts) != 1 {
+		for i := range ts {
+			out[got[i]] = ts[i]
+		}
+	}
+	for _, k := range distinct {
+		if _, ok := out[k]; !ok {
 			return nil, errorf("tariff bodies", fmt.Sprint(k), ErrNotFound)
 		}
-		out[k] = ts[0]
 	}
 	return out, nil
 }
@@ -367,20 +378,43 @@ func (s *Store) BeginRun(ctx context.Context, run settle.Run) (settle.RunWriter,
 	return w, nil
 }
 
-// WriteTariffs records the tariff versions the run priced with.
+// WriteTariffs records the tariff versions the run priced with, in one
+// insert (one statement per version cost ~0.5 ms each).
 func (w *PricedWriter) WriteTariffs(ctx context.Context, ts []settle.PricedTariff) error {
-	for _, t := range ts {
-		var lu any
-		if !t.LastUpdated.IsZero() {
-			lu = t.LastUpdated.UTC()
-		}
-		if _, err := w.tx.ExecContext(ctx, `INSERT INTO priced_tariffs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.runNo, t.Ref, t.Source, t.Key, nullString(t.CountryCode), nullString(t.PartyID), nullString(t.ID),
-			lu, nullString(t.Currency), t.Policy); err != nil {
-			return errorf("write priced tariffs", w.runID, err)
+	if len(ts) == 0 {
+		return nil
+	}
+	mem := memory.DefaultAllocator
+	refs, keys := make([]int32, len(ts)), make([]int64, len(ts))
+	var src, cc, pid, id, cur, pol []string
+	lu := array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
+	defer lu.Release()
+	for i, t := range ts {
+		refs[i], keys[i] = t.Ref, t.Key
+		src, cc, pid, id = append(src, t.Source), append(cc, t.CountryCode), append(pid, t.PartyID), append(id, t.ID)
+		cur, pol = append(cur, t.Currency), append(pol, t.Policy)
+		if t.LastUpdated.IsZero() {
+			lu.AppendNull()
+		} else {
+			lu.Append(arrow.Timestamp(t.LastUpdated.UnixMicro()))
 		}
 	}
-	return nil
+	var fields []arrow.Field
+	var cols []arrow.Array
+	add := func(name string, a arrow.Array) {
+		fields = append(fields, arrow.Field{Name: name, Type: a.DataType(), Nullable: true})
+		cols = append(cols, a)
+	}
+	add("tariff_ref", int32Array(mem, refs, nil))
+	add("source", stringArray(mem, src, false))
+	add("tariff_key", int64Array(mem, keys, nil))
+	add("country_code", stringArray(mem, cc, true))
+	add("party_id", stringArray(mem, pid, true))
+	add("id", stringArray(mem, id, true))
+	add("last_updated", lu.NewArray())
+	add("currency", stringArray(mem, cur, true))
+	add("policy", stringArray(mem, pol, false))
+	return errorf("write priced tariffs", w.runID, w.insert(ctx, "priced_tariffs", fields, cols))
 }
 
 // WriteZones records the time zones priced_cdrs.zone_ref names (by position).
