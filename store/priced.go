@@ -39,7 +39,8 @@ const periodTimeSQL = `coalesce(nullif(end_date_time, TIMESTAMPTZ '1970-01-01 00
 	nullif(start_date_time, TIMESTAMPTZ '1970-01-01 00:00:00+00'), received_at)`
 
 // selectionSQL is the WHERE condition of a selection over cdrs, and its
-// arguments.
+// arguments. DuckDB evaluates it on every row of the table (its zone maps
+// cannot prune on an expression): scopeSQL reads only the period's rows.
 func selectionSQL(sel *settle.Selection) (string, []any) {
 	var b strings.Builder
 	var args []any
@@ -78,6 +79,60 @@ func selectionSQL(sel *settle.Selection) (string, []any) {
 	return b.String(), args
 }
 
+// unknownEnd is the 1970 sentinel OCPI platforms send for an unknown time.
+const unknownEnd = `TIMESTAMPTZ '1970-01-01 00:00:00+00'`
+
+// scopeSQL is the selection's CDRs (the same rows as selectionSQL) as a
+// subquery over cdrs with the given columns, in no particular order, and
+// its arguments. It is a UNION ALL of branches whose period condition is a
+// plain range on a stored column, which DuckDB pushes into the scan and
+// prunes row groups with (zone maps: each row group's min and max):
+//
+//   - the end is known: end_date_time in the window (almost every CDR);
+//   - the end is NULL, or the sentinel: the fallback time (PeriodTime) in
+//     the window, among the rows whose end_date_time IS NULL (the column's
+//     validity mask, or nothing at all when the table holds no NULL end)
+//     or equals the sentinel (pruned by the zone maps).
+//
+// Each owner with its own window gets its own branches. So re-pricing a
+// month reads that month's rows, however long the history: measured on a
+// copy of a database of 1,014,883 CDRs (a month of 1 M sessions ingested,
+// then small months), the scope query of the 1,011 CDRs of 2031-01 scanned
+// 6,776 rows in 0.015 s instead of 1,014,883 in 0.26-0.30 s, and
+// TestScopeSQLReadsOnlyThePeriod pins it.
+func scopeSQL(sel *settle.Selection, cols string) (string, []any) {
+	var branches []string
+	var args []any
+	add := func(w settle.Window, party string, partyArgs []any) {
+		from, to := w.From.UTC(), w.To.UTC()
+		fallback := `coalesce(nullif(start_date_time, ` + unknownEnd + `), received_at)`
+		for _, cond := range []string{
+			`end_date_time >= ? AND end_date_time < ? AND end_date_time <> ` + unknownEnd,
+			`end_date_time IS NULL AND ` + fallback + ` >= ? AND ` + fallback + ` < ?`,
+			`end_date_time = ` + unknownEnd + ` AND ` + fallback + ` >= ? AND ` + fallback + ` < ?`,
+		} {
+			branches = append(branches, `SELECT `+cols+` FROM cdrs WHERE `+cond+party)
+			args = append(args, from, to)
+			args = append(args, partyArgs...)
+		}
+	}
+	if !sel.Owner.IsZero() {
+		add(sel.WindowOf(sel.Owner), ` AND country_code = ? AND party_id = ?`, []any{sel.Owner.CountryCode, sel.Owner.PartyID})
+	} else {
+		var others strings.Builder
+		var otherArgs []any
+		for _, z := range sel.Zoned {
+			others.WriteString(` AND NOT (country_code = ? AND party_id = ?)`)
+			otherArgs = append(otherArgs, z.Party.CountryCode, z.Party.PartyID)
+		}
+		add(sel.Default, others.String(), otherArgs)
+		for _, z := range sel.Zoned {
+			add(z.Window, ` AND country_code = ? AND party_id = ?`, []any{z.Party.CountryCode, z.Party.PartyID})
+		}
+	}
+	return `(` + strings.Join(branches, ` UNION ALL `) + `)`, args
+}
+
 // contextSQL hashes the context strings (settle.ContextColumns) and
 // whether each is null (so that NULL and the empty string differ).
 const contextSQL = `hash(country_code, party_id, location_id, evse_uid, connector_id, location_time_zone,
@@ -111,8 +166,8 @@ func (s *Store) ScanHeaders(ctx context.Context, sel *settle.Selection, minKey, 
 
 // ScanContexts implements settle.Source.
 func (s *Store) ScanContexts(ctx context.Context, sel *settle.Selection, fn func(arrow.RecordBatch) error) error {
-	filter, args := selectionSQL(sel)
-	q := fmt.Sprintf(`SELECT DISTINCT %s AS context, %s FROM cdrs WHERE %s`, contextSQL, contextStringsSQL, filter)
+	scope, args := scopeSQL(sel, "*")
+	q := fmt.Sprintf(`SELECT DISTINCT %s AS context, %s FROM %s`, contextSQL, contextStringsSQL, scope)
 	return errorf("scan contexts", "", s.arrowQuery(ctx, q, args, len(settle.ContextColumns), fn))
 }
 
@@ -121,7 +176,7 @@ func (s *Store) ScanContextsOf(ctx context.Context, sel *settle.Selection, conte
 	if len(contexts) == 0 {
 		return nil
 	}
-	filter, args := selectionSQL(sel)
+	scope, args := scopeSQL(sel, "*")
 	list := make([]byte, 0, len(contexts)*21)
 	for i, c := range contexts {
 		if i > 0 {
@@ -129,8 +184,8 @@ func (s *Store) ScanContextsOf(ctx context.Context, sel *settle.Selection, conte
 		}
 		list = strconv.AppendUint(list, c, 10)
 	}
-	q := fmt.Sprintf(`SELECT * FROM (SELECT cdr_key, %s AS context, %s FROM cdrs WHERE %s)
-		WHERE context IN (%s)`, contextSQL, contextStringsSQL, filter, list)
+	q := fmt.Sprintf(`SELECT * FROM (SELECT cdr_key, %s AS context, %s FROM %s)
+		WHERE context IN (%s)`, contextSQL, contextStringsSQL, scope, list)
 	return errorf("scan contexts", "", s.arrowQuery(ctx, q, args, len(settle.ContextColumns)+1, fn))
 }
 
@@ -193,10 +248,10 @@ func (s *Store) LocationVersions(ctx context.Context, owner settle.Party) ([]Loc
 
 // ScanEmbedded implements settle.Source.
 func (s *Store) ScanEmbedded(ctx context.Context, sel *settle.Selection, fn func(cdrKey, n, firstTariff int64)) error {
-	filter, args := selectionSQL(sel)
+	scope, args := scopeSQL(sel, "cdr_key")
 	q := fmt.Sprintf(`SELECT t.cdr_key, count(*) AS n, arg_min(t.tariff_key, t.position) AS tariff_key
-		FROM cdr_tariffs t JOIN (SELECT cdr_key FROM cdrs WHERE %s) USING (cdr_key)
-		GROUP BY t.cdr_key`, filter)
+		FROM cdr_tariffs t JOIN %s USING (cdr_key)
+		GROUP BY t.cdr_key`, scope)
 	return errorf("scan embedded tariffs", "", s.arrowQuery(ctx, q, args, 3, func(rec arrow.RecordBatch) error {
 		keys, ns, firsts := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Int64), rec.Column(2).(*array.Int64)
 		for i := 0; i < int(rec.NumRows()); i++ {
@@ -210,10 +265,21 @@ func (s *Store) ScanEmbedded(ctx context.Context, sel *settle.Selection, fn func
 // cdr_key in [minKey, maxKey], in the same columns and order (a filter
 // keeps DuckDB's insertion order), so a scope's CDRs are read without
 // sorting; the caller skips the keys in the range that are not in its
-// scope.
-func (s *Store) ScanPeriodRange(ctx context.Context, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
-	q := scanPeriodsSQL + ` WHERE cdr_key BETWEEN ? AND ?`
-	return errorf("scan periods", "", s.arrowQuery(ctx, q, []any{minKey, maxKey}, len(PeriodColumns), fn))
+// scope. Given a selection, only its CDRs' periods are read (a semi-join
+// with the scope's keys in the range, sorted: the caller asks so for a
+// scope that holds few of its range's keys).
+func (s *Store) ScanPeriodRange(ctx context.Context, sel *settle.Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
+	if sel == nil {
+		q := scanPeriodsSQL + ` WHERE cdr_key BETWEEN ? AND ?`
+		return errorf("scan periods", "", s.arrowQuery(ctx, q, []any{minKey, maxKey}, len(PeriodColumns), fn))
+	}
+	scope, scopeArgs := scopeSQL(sel, "cdr_key")
+	q := scanPeriodsSQL + ` WHERE cdr_key BETWEEN ? AND ?
+		AND cdr_key IN (SELECT cdr_key FROM ` + scope + ` WHERE cdr_key BETWEEN ? AND ?)
+		ORDER BY cdr_key, period_index`
+	args := append([]any{minKey, maxKey}, scopeArgs...)
+	args = append(args, minKey, maxKey)
+	return errorf("scan periods", "", s.arrowQuery(ctx, q, args, len(PeriodColumns), fn))
 }
 
 func (s *Store) arrowQuery(ctx context.Context, q string, args []any, columns int, fn func(arrow.RecordBatch) error) error {
@@ -603,19 +669,26 @@ func (w *PricedWriter) Rollback() error {
 }
 
 // PricedChecksum is an order-independent checksum of a run's priced rows
-// (and their count): the same inputs must give the same value.
+// (and their count): the same inputs must give the same value. The run's
+// number is looked up first so that each table is filtered by a constant
+// (pruned by DuckDB's zone maps) instead of a semi-join over every run's
+// rows.
 func (s *Store) PricedChecksum(ctx context.Context, runID string) (cdrs, lines int64, sum string, err error) {
-	err = s.db.QueryRowContext(ctx, `WITH r AS (SELECT run_no FROM reprice_runs WHERE run_id = $1) SELECT
-		(SELECT count(*) FROM priced_cdrs WHERE run_no IN (FROM r)),
-		(SELECT count(*) FROM priced_lines WHERE run_no IN (FROM r)),
+	var runNo sql.NullInt32
+	if err := s.db.QueryRowContext(ctx, `SELECT any_value(run_no) FROM reprice_runs WHERE run_id = $1`, runID).Scan(&runNo); err != nil {
+		return 0, 0, "", errorf("priced checksum", runID, err)
+	}
+	err = s.db.QueryRowContext(ctx, `SELECT
+		(SELECT count(*) FROM priced_cdrs WHERE run_no = $1),
+		(SELECT count(*) FROM priced_lines WHERE run_no = $1),
 		printf('%016x', (
-			coalesce((SELECT sum(hash(p)::HUGEINT) FROM priced_cdrs p WHERE run_no IN (FROM r)), 0) +
-			coalesce((SELECT sum(hash(l)::HUGEINT) FROM priced_lines l WHERE run_no IN (FROM r)), 0) +
-			coalesce((SELECT sum(hash(t)::HUGEINT) FROM priced_tariffs t WHERE run_no IN (FROM r)), 0) +
-			coalesce((SELECT sum(hash(z)::HUGEINT) FROM priced_zones z WHERE run_no IN (FROM r)), 0) +
-			coalesce((SELECT sum(hash(x)::HUGEINT) FROM priced_reasons x WHERE run_no IN (FROM r)), 0) +
-			coalesce((SELECT sum(hash(m)::HUGEINT) FROM priced_messages m WHERE run_no IN (FROM r)), 0)
-		) % 18446744073709551616)`, runID).Scan(&cdrs, &lines, &sum)
+			coalesce((SELECT sum(hash(p)::HUGEINT) FROM priced_cdrs p WHERE run_no = $1), 0) +
+			coalesce((SELECT sum(hash(l)::HUGEINT) FROM priced_lines l WHERE run_no = $1), 0) +
+			coalesce((SELECT sum(hash(t)::HUGEINT) FROM priced_tariffs t WHERE run_no = $1), 0) +
+			coalesce((SELECT sum(hash(z)::HUGEINT) FROM priced_zones z WHERE run_no = $1), 0) +
+			coalesce((SELECT sum(hash(x)::HUGEINT) FROM priced_reasons x WHERE run_no = $1), 0) +
+			coalesce((SELECT sum(hash(m)::HUGEINT) FROM priced_messages m WHERE run_no = $1), 0)
+		) % 18446744073709551616)`, runNo).Scan(&cdrs, &lines, &sum)
 	return cdrs, lines, sum, errorf("priced checksum", runID, err)
 }
 
@@ -672,9 +745,9 @@ func stringArray(mem memory.Allocator, v []string, emptyIsNull bool) arrow.Array
 
 // ScopeKeys implements settle.Source.
 func (s *Store) ScopeKeys(ctx context.Context, sel *settle.Selection) (minKey, maxKey, n int64, err error) {
-	filter, args := selectionSQL(sel)
+	scope, args := scopeSQL(sel, "cdr_key")
 	var lo, hi sql.NullInt64
-	err = s.db.QueryRowContext(ctx, `SELECT min(cdr_key), max(cdr_key), count(*) FROM cdrs WHERE `+filter, args...).Scan(&lo, &hi, &n)
+	err = s.db.QueryRowContext(ctx, `SELECT min(cdr_key), max(cdr_key), count(*) FROM `+scope, args...).Scan(&lo, &hi, &n)
 	return lo.Int64, hi.Int64, n, errorf("scope keys", "", err)
 }
 

@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -370,18 +372,228 @@ func TestSelectionSQLIsThePeriodRule(t *testing.T) {
 	for _, scope := range []settle.Scope{{Period: month}, {Period: month, Partner: settle.NewParty("de", "xyz")},
 		{Period: month, Partner: settle.NewParty("NL", "ABC")}} {
 		sel := scope.Selection(zones)
-		want := 0
+		var want []string
 		for _, c := range all {
 			if sel.Contains(c.owner, settle.PeriodTime(c.start, c.end, received[c.id])) {
-				want++
+				want = append(want, c.id)
 			}
 		}
+		slices.Sort(want)
 		_, _, got, err := s.ScopeKeys(ctx, &sel)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got != int64(want) || want == 0 {
-			t.Errorf("scope %s: the store selects %d CDRs, the period rule %d", scope, got, want)
+		if got != int64(len(want)) || len(want) == 0 {
+			t.Errorf("scope %s: the store selects %d CDRs, the period rule %d", scope, got, len(want))
 		}
+		// Both forms of the query select exactly the rule's CDRs.
+		filter, args := selectionSQL(&sel)
+		union, uargs := scopeSQL(&sel, "id")
+		for _, q := range []struct {
+			sql  string
+			args []any
+		}{{`SELECT id FROM cdrs WHERE ` + filter, args}, {`SELECT id FROM ` + union, uargs}} {
+			var ids []string
+			rows, err := s.DB().QueryContext(ctx, q.sql+` ORDER BY id`, q.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			rows.Close()
+			slices.Sort(ids)
+			if !slices.Equal(ids, want) {
+				t.Errorf("scope %s: %s\nselects %v\nthe period rule %v", scope, q.sql, ids, want)
+			}
+		}
+	}
+}
+
+// rowsScanned runs q with DuckDB's profiler on one connection and returns,
+// for each table scan of cdrs, the rows it read (DuckDB's
+// operator_rows_scanned: rows of the row groups and vectors the scan did
+// not skip by their zone maps) and the rows it returned.
+func rowsScanned(t *testing.T, s *Store, q string, args ...any) (scanned, returned []int64) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := s.DB().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	out := filepath.Join(t.TempDir(), "profile.json")
+	for _, set := range []string{`PRAGMA enable_profiling = 'json'`, `SET profiling_output = '` + out + `'`,
+		`SET custom_profiling_settings = '{"OPERATOR_ROWS_SCANNED": "true", "OPERATOR_CARDINALITY": "true", "OPERATOR_TYPE": "true", "EXTRA_INFO": "true"}'`} {
+		if _, err := conn.ExecContext(ctx, set); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := conn.QueryContext(ctx, q, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA disable_profiling`); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type node struct {
+		Type     string         `json:"operator_type"`
+		Scanned  int64          `json:"operator_rows_scanned"`
+		Rows     int64          `json:"operator_cardinality"`
+		Extra    map[string]any `json:"extra_info"`
+		Children []node         `json:"children"`
+	}
+	var root node
+	if err := json.Unmarshal(raw, &root); err != nil {
+		t.Fatalf("%v: %s", err, raw)
+	}
+	var walk func(n node)
+	walk = func(n node) {
+		if table, _ := n.Extra["Table"].(string); n.Type == "TABLE_SCAN" && strings.HasSuffix(table, ".cdrs") {
+			scanned, returned = append(scanned, n.Scanned), append(returned, n.Rows)
+		}
+		for _, c := range n.Children {
+			walk(c)
+		}
+	}
+	walk(root)
+	return scanned, returned
+}
+
+// A scope's CDRs are read by the period's rows only, however much history
+// is stored: the scope query's scans of cdrs skip the row groups whose
+// end_date_time cannot be in the window (the old condition, an expression,
+// read every row). History: 400 k CDRs that ended in 2025 (four row
+// groups), then a month's 30.
+func TestScopeSQLReadsOnlyThePeriod(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	var batch []ocpi.Received
+	for i := 0; i < 30; i++ {
+		c := sampleCDR(fmt.Sprintf("OCT%d", i))
+		c.StartDateTime = time.Date(2026, 10, 1+i, 9, 0, 0, 0, time.UTC)
+		c.EndDateTime = c.StartDateTime.Add(time.Hour)
+		batch = append(batch, recvCDR(c, "o", int64(i)))
+	}
+	save(t, s, batch...)
+	const history = 400_000
+	// The history: CDRs that ended one minute apart in 2025 (only the
+	// columns the scope query reads and those that may not be NULL), stored
+	// before the month's.
+	if _, err := s.DB().ExecContext(ctx, `CREATE TEMP TABLE month AS SELECT * FROM cdrs;
+		DELETE FROM cdrs`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO cdrs BY NAME SELECT i + 1 AS cdr_key, 'NL' AS country_code, 'ABC' AS party_id, 'H' || i AS id,
+			'2.2.1' AS version, ''::BLOB AS body_sha256, ''::BLOB AS raw_sha256, false AS credit,
+			false AS home_charging_compensation, false AS blocking,
+			to_timestamp(1735689600 + 60 * i) AS end_date_time, to_timestamp(1735686000 + 60 * i) AS start_date_time,
+			to_timestamp(1735689600 + 60 * i) AS received_at
+		FROM range(`+fmt.Sprint(history)+`) r(i)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO cdrs SELECT * REPLACE (cdr_key + `+fmt.Sprint(history)+` AS cdr_key) FROM month;
+		DROP TABLE month`); err != nil {
+		t.Fatal(err)
+	}
+	sel := settle.Scope{Period: settle.Month(2026, time.October)}.Selection(nil)
+	lo, hi, n, err := s.ScopeKeys(ctx, &sel)
+	if err != nil || n != 30 || lo != history+1 || hi != history+30 {
+		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want the month's 30 CDRs after the history", lo, hi, n, err)
+	}
+	scope, args := scopeSQL(&sel, "cdr_key")
+	scanned, returned := rowsScanned(t, s, `SELECT min(cdr_key), max(cdr_key), count(*) FROM `+scope, args...)
+	var read, got int64
+	for i := range scanned {
+		read, got = read+scanned[i], got+returned[i]
+	}
+	// DuckDB reads the last row group (122,880 rows, in vectors of 2,048):
+	// at most that, never the history before it.
+	t.Logf("scope query: scans of cdrs read %v rows and returned %v", scanned, returned)
+	if got != 30 || len(scanned) == 0 || read > 122_880 {
+		t.Errorf("the scope query read %d rows of cdrs (scans %v) to return %d; want at most one row group of the %d stored",
+			read, scanned, got, history+30)
+	}
+	// The condition every row is evaluated against reads them all: the
+	// measure above can tell.
+	filter, fargs := selectionSQL(&sel)
+	if scanned, _ := rowsScanned(t, s, `SELECT min(cdr_key), max(cdr_key), count(*) FROM cdrs WHERE `+filter, fargs...); len(scanned) != 1 || scanned[0] != history+30 {
+		t.Errorf("the expression read %v rows, want all %d", scanned, history+30)
+	}
+}
+
+// Given a selection, the period scan returns the periods of the
+// selection's CDRs in the range only, in (cdr_key, period_index) order: the
+// rows of the whole range's scan that belong to them.
+func TestScanPeriodRangeOfSelection(t *testing.T) {
+	s := openMem(t)
+	ctx := context.Background()
+	var batch []ocpi.Received
+	for i := 0; i < 12; i++ {
+		c := sampleCDR(fmt.Sprintf("C%d", i))
+		if i%3 != 0 { // two of three end in November
+			c.StartDateTime = time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+			c.EndDateTime = c.StartDateTime.Add(time.Hour)
+			for p := range c.ChargingPeriods {
+				c.ChargingPeriods[p].StartDateTime = c.StartDateTime.Add(time.Duration(p) * time.Minute)
+			}
+		}
+		batch = append(batch, recvCDR(c, "s", int64(i)))
+	}
+	save(t, s, batch...)
+	sel := settle.Scope{Period: settle.Month(2025, time.October)}.Selection(nil)
+	lo, hi, n, err := s.ScopeKeys(ctx, &sel)
+	if err != nil || n != 4 {
+		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want 4 CDRs", lo, hi, n, err)
+	}
+	inScope := map[int64]bool{}
+	if err := s.ScanHeaders(ctx, &sel, lo, hi, func(rec arrow.RecordBatch) error {
+		for i := 0; i < int(rec.NumRows()); i++ {
+			inScope[rec.Column(0).(*array.Int64).Value(i)] = true
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	read := func(sel *settle.Selection) []string {
+		var out []string
+		if err := s.ScanPeriodRange(ctx, sel, lo, hi, func(rec arrow.RecordBatch) error {
+			for i := 0; i < int(rec.NumRows()); i++ {
+				var row []string
+				for c := 0; c < int(rec.NumCols()); c++ {
+					row = append(row, rec.Column(c).ValueStr(i))
+				}
+				out = append(out, strings.Join(row, " "))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var want []string
+	for _, row := range read(nil) {
+		var key int64
+		fmt.Sscan(row, &key)
+		if inScope[key] {
+			want = append(want, row)
+		}
+	}
+	got := read(&sel)
+	if len(want) != 4*3 || !slices.Equal(got, want) {
+		t.Errorf("the selection's periods:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
