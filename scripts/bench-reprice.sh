@@ -44,5 +44,5 @@ fi
 uptime
 for lines in false true; do
 	echo "== reprice --lines=$lines ($layout layout)"
-	"${timed[@]}" "$bin" reprice --db "$db" --period 2026-10 --lines=$lines --verbose
+	"${timed[@]}" "$bin" reprice --db "$db" --period 2026-10 --lines=$lines --verbose --layout
 done

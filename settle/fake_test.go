@@ -36,6 +36,11 @@ type fakeStore struct {
 	locations []LocationVersion
 	// batchRows splits scans into batches of this many rows (0: one batch).
 	batchRows int
+	// selectiveScans counts the period scans asked for a selection's CDRs;
+	// wholeRange answers them with every CDR in the range (as the contract
+	// allows).
+	selectiveScans int
+	wholeRange     bool
 
 	failWrite error
 	committed []*fakeRun
@@ -312,8 +317,8 @@ func (f *fakeStore) ScanHeaders(_ context.Context, sel *Selection, minKey, maxKe
 }
 
 // ScanPeriodRange builds pricing.PeriodColumns as the store does: every
-// CDR in the key range, in scope or not.
-func (f *fakeStore) ScanPeriodRange(_ context.Context, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
+// CDR in the key range, in scope or not, or only the selection's.
+func (f *fakeStore) ScanPeriodRange(_ context.Context, sel *Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
 	mem := memory.DefaultAllocator
 	ts := &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	keys, idx := array.NewInt64Builder(mem), array.NewUint16Builder(mem)
@@ -325,6 +330,12 @@ func (f *fakeStore) ScanPeriodRange(_ context.Context, minKey, maxKey int64, fn 
 	}
 	n := 0
 	cdrs := slices.Clone(f.cdrs)
+	if sel != nil {
+		f.selectiveScans++
+		if !f.wholeRange {
+			cdrs = f.selected(sel)
+		}
+	}
 	slices.SortFunc(cdrs, func(a, b fakeCDR) int { return int(a.key - b.key) })
 	for _, c := range cdrs {
 		if c.key < minKey || c.key > maxKey {

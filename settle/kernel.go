@@ -9,9 +9,18 @@ import (
 // scan streams the periods of the scope's key range through the kernel.
 func (r *runner) scan(maxKey int64) error {
 	ab := &pricing.ArrowBuilder{Lookup: r.lookup}
+	// A scope that holds few of its key range's CDRs (a day of a month whose
+	// CDRs were stored interleaved, a month some of whose CDRs came late)
+	// asks for its own CDRs' periods only: reading the whole range, a day
+	// of a 1 M-CDR month read the month's 2.1 M periods (2.3 s CPU, 510 MB)
+	// to price 70 k. A dense one reads the range, which needs no join.
+	var only *Selection
+	if sparse(r.sum.CDRs, r.minKey, maxKey) {
+		only = r.sel
+	}
 	// A CDR's periods share its key, so none spans two chunks.
 	err := eachKeyChunk(r.minKey, maxKey, func(lo, hi int64) error {
-		err := r.src.ScanPeriodRange(r.ctx, lo, hi, func(rec arrow.RecordBatch) error {
+		err := r.src.ScanPeriodRange(r.ctx, only, lo, hi, func(rec arrow.RecordBatch) error {
 			if err := ab.Append(rec); err != nil {
 				return err
 			}
@@ -29,6 +38,12 @@ func (r *runner) scan(maxKey int64) error {
 		return err
 	}
 	return r.priceBatch(ab.Finish(), ab.Skipped)
+}
+
+// sparse reports whether a scope of n CDRs holds fewer than half of the
+// keys of its range [minKey, maxKey].
+func sparse(n, minKey, maxKey int64) bool {
+	return n < (maxKey-minKey+1)/2
 }
 
 func (r *runner) priceBatch(b *pricing.Batch, skipped []pricing.Skipped) error {

@@ -160,6 +160,47 @@ func TestExecuteDeterministic(t *testing.T) {
 	}
 }
 
+// A scope that holds few of its key range's CDRs (October's CDRs stored
+// among many of November's) asks the source for its own CDRs' periods
+// only, and prices them as from the whole range; a dense scope reads the
+// range.
+func TestExecuteSparseScope(t *testing.T) {
+	interleaved := func() *fakeStore {
+		f := fixture()
+		var cdrs []fakeCDR
+		for i, c := range f.cdrs {
+			cdrs = append(cdrs, c)
+			for j := 0; j < 3; j++ {
+				id := fmt.Sprintf("NOV%d-%d", i, j)
+				cdrs = append(cdrs, fakeCDR{cdr: session("NL", "ABC", id, time.Date(2026, 11, 2, 10, 0, 0, 0, time.UTC),
+					time.Date(2026, 11, 2, 11, 0, 0, 0, time.UTC), "10", "2.50", "3.03"), received: at(28, 0)})
+			}
+		}
+		for i := range cdrs {
+			cdrs[i].key = int64(i + 1)
+		}
+		f.cdrs = cdrs
+		return f
+	}
+	whole := interleaved()
+	whole.wholeRange = true
+	_, want := execute(t, whole, Options{Lines: true})
+	f := interleaved()
+	sum, got := execute(t, f, Options{Lines: true})
+	if f.selectiveScans == 0 {
+		t.Error("a sparse scope read its whole key range")
+	}
+	if sum.CDRs != 7 || fmt.Sprint(got.rowsByID(f), got.lines) != fmt.Sprint(want.rowsByID(whole), want.lines) {
+		t.Errorf("%d CDRs; rows from the selective scan differ from the whole range's:\n%v\nwant\n%v", sum.CDRs,
+			got.rowsByID(f), want.rowsByID(whole))
+	}
+	dense := fixture()
+	execute(t, dense, Options{Lines: true})
+	if dense.selectiveScans != 0 {
+		t.Error("a dense scope joined its periods with its keys")
+	}
+}
+
 // A partner whose policy names a zone has its periods read there; the
 // others in UTC.
 func TestExecutePartnerZone(t *testing.T) {

@@ -43,10 +43,11 @@ type Source interface {
 	// cdr_key in [minKey, maxKey], in cdr_key order.
 	ScanHeaders(ctx context.Context, sel *Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error
 	// ScanPeriodRange streams the charging periods (pricing.PeriodColumns)
-	// of every CDR with cdr_key in [minKey, maxKey], in (cdr_key,
+	// of every CDR with cdr_key in [minKey, maxKey], or only of the
+	// selection's CDRs in it when sel is not nil, in (cdr_key,
 	// period_index) order; keys outside the selection are skipped by the
-	// run.
-	ScanPeriodRange(ctx context.Context, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error
+	// run (so a source may send them even when asked for sel's).
+	ScanPeriodRange(ctx context.Context, sel *Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error
 	// CDRs loads what pricing reads of the given CDRs (identity, times,
 	// currency, credit, location, totals, periods with their dimensions)
 	// and the content keys of their embedded tariffs, in position order.

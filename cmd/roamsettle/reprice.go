@@ -27,6 +27,8 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 	workers := fs.Int("workers", 0, "pricing goroutines (default: one per core)")
 	lines := fs.Bool("lines", true, "write priced_lines (one row per priced dimension of a period)")
 	verbose := fs.Bool("verbose", false, "also print each phase's time and the run's row counts and checksum")
+	layout := fs.Bool("layout", false, "also print the row-group layout of the scanned tables (reads every column\n"+
+		"segment's metadata: seconds on a large database)")
 	memLimit := fs.String("memory-limit", defaultMemoryLimit, "DuckDB memory_limit for the run (what it caches of the tables, the rows it\n"+
 		"writes); beyond it DuckDB spills to disk. \"\" keeps DuckDB's default, 80 % of RAM")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
@@ -84,6 +86,8 @@ func runReprice(ctx context.Context, env *Env, args []string) error {
 			return err
 		}
 		fmt.Fprintf(env.Stdout, "  stored: %d priced_cdrs, %d priced_lines, checksum %s\n", cdrs, lines, checksum)
+	}
+	if *layout {
 		layouts, err := st.Layouts(ctx)
 		if err != nil {
 			return err
