@@ -20,7 +20,9 @@ test: vet check-imports
 vet:
 	$(GO) vet ./...
 
-# The main job on the embedded default (DuckDB file under out/demo).
+# The whole job on the embedded default: a generated month for 8 CPOs ingested into a fresh DuckDB file,
+# then a provisional and a final run (statements, numbered invoices, dispute workbooks, KPI reports,
+# Parquet exports) into out/demo/2026-10/<partner>/ and out/demo/parquet/, and a summary.
 demo: build
 	./$(BIN) demo --out out/demo
 

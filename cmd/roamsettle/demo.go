@@ -1,15 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/roamsettle/roamsettle/ingest"
+	"github.com/roamsettle/roamsettle/internal/atomicfile"
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/settle"
 	"github.com/roamsettle/roamsettle/store"
@@ -20,13 +19,18 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 	def := synth.DefaultConfig()
 	fs := newFlagSet(env, "demo", "",
 		"Runs the whole job on the embedded default: generates a realistic month for several CPOs (with\n"+
-			"injected billing errors), ingests it into a fresh DuckDB file, re-prices every CDR against the\n"+
-			"tariff version in effect, and prints a summary of what was stored, flagged, rejected and billed\n"+
-			"differently, and where everything is. Re-running it gives the same result.")
-	out := fs.String("out", "out/demo", "output folder (its database is recreated)")
+			"injected billing errors), ingests it into a fresh DuckDB file, writes its roamsettle.toml, and settles\n"+
+			"the month as `roamsettle run` does: a provisional run (statements, dispute workbooks, KPI reports,\n"+
+			"Parquet exports), then the final run (numbered invoices). It prints the CDRs, the disputes by reason,\n"+
+			"the amounts billed and recomputed per currency, and where everything is. Documents are dated by the\n"+
+			"runs' instants (the night after the month's end, and the end of a 5-day grace period), never the\n"+
+			"clock, so re-running it gives the same result, byte for byte.")
+	out := fs.String("out", "out/demo", "demo folder (data/, its database and config are recreated; documents go to OUT/<month>/<partner>/)")
 	cdrs := fs.Int("cdrs", 20000, "number of charging sessions to generate")
 	seed := fs.Uint64("seed", def.Seed, "random seed")
 	month := fs.String("month", def.Month, "month of the sessions, YYYY-MM")
+	verbose := fs.Bool("v", false, "print each step of the runs as `roamsettle run` does")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -34,83 +38,101 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
-	dataDir := filepath.Join(*out, "data")
-	dbPath := filepath.Join(*out, "roamsettle.duckdb")
-
-	fmt.Fprintf(env.Stdout, "== 1/4 gen: %d sessions for %s, seed %d\n", *cdrs, *month, *seed)
-	cfg := def
-	cfg.CDRs, cfg.Seed, cfg.Month = *cdrs, *seed, *month
-	if err := os.RemoveAll(dataDir); err != nil {
-		return err
+	period, err := settle.ParsePeriod(*month)
+	if err != nil || len(*month) != len("2006-01") {
+		return fmt.Errorf("--month %q: want YYYY-MM", *month)
 	}
-	start := time.Now()
-	gsum, err := synth.Generate(ctx, cfg, dataDir)
+	root, err := filepath.Abs(*out)
 	if err != nil {
 		return err
 	}
-	printGenSummary(env.Stdout, gsum, dataDir, time.Since(start))
-
-	fmt.Fprintf(env.Stdout, "\n== 2/4 ingest into %s\n", dbPath)
-	for _, p := range []string{dbPath, dbPath + ".wal"} {
-		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+	lay := demoLayout{shown: filepath.Clean(*out), root: root, month: period.String()}
+	if err := lay.clean(); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
 			return err
 		}
+		defer stop()
 	}
-	db, err := store.Open(ctx, dbPath)
+	start := time.Now()
+	p := &demoPrinter{w: env.Stdout}
+	p.header(lay, *cdrs, *seed)
+
+	cfg := def
+	cfg.CDRs, cfg.Seed, cfg.Month = *cdrs, *seed, *month
+	t0 := time.Now()
+	gsum, err := synth.Generate(ctx, cfg, lay.path("data"))
+	if err != nil {
+		return err
+	}
+	p.gen(gsum, time.Since(t0))
+
+	// The config `roamsettle run --config OUT/roamsettle.toml` reads, read
+	// back the way run reads it.
+	var conf bytes.Buffer
+	if err := writeDemoConfig(&conf, gsum, lay.path("roamsettle.duckdb"), root, lay.path("data", "tokens.ndjson")); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(lay.path("roamsettle.toml"), conf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	rcfg, err := loadConfig(lay.path("roamsettle.toml"))
+	if err != nil {
+		return err
+	}
+	t0 = time.Now()
+	db, err := store.Open(ctx, rcfg.Database)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	jobs, err := expandInputs([]string{dataDir}, ocpi.Hint{})
+	jobs, err := expandInputs([]string{lay.path("data")}, ocpi.Hint{})
 	if err != nil {
 		return err
 	}
-	isum, errs := importJobs(ctx, env, db, jobs, false)
-	printIngestSummary(env.Stdout, isum)
+	isum, errs := importJobs(ctx, env, db, jobs, true)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	p.ingest(isum, time.Since(t0))
 
-	// Re-price the generated month with the same call and settings as
-	// `roamsettle reprice`.
-	fmt.Fprintf(env.Stdout, "\n== 3/4 reprice %s (every partner)\n", *month)
-	period, err := settle.ParsePeriod(*month)
+	// The whole job through the code `run` uses: the provisional run the
+	// night after the month's end, then the final run once the default
+	// grace period for late CDRs has passed.
+	deps, err := jobDeps(env, db, rcfg, false, 0)
 	if err != nil {
 		return err
 	}
-	rsum, err := settleRun(ctx, db, settle.Options{Run: settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: period}}, Lines: true}, defaultMemoryLimit)
-	if err != nil {
-		return err
+	if *verbose {
+		jp := &jobPrinter{w: env.Stdout}
+		deps.Progress = jp.step
 	}
-	printRepriceSummary(env.Stdout, rsum)
-
-	fmt.Fprintln(env.Stdout, "\n== 4/4 summary")
+	end := period.Window(time.UTC).To
+	runs := []settle.JobRequest{
+		{Scope: settle.Scope{Period: period}, AsOf: end.Add(2 * time.Hour), Origin: "demo"},
+		{Scope: settle.Scope{Period: period}, AsOf: end.AddDate(0, 0, 5).Add(2 * time.Hour), Origin: "demo", Final: true},
+	}
+	var last *settle.JobResult
+	for i, req := range runs {
+		if req.Final && req.AsOf.After(time.Now()) {
+			p.noFinal(req.AsOf)
+			break
+		}
+		t0 = time.Now()
+		res, err := settle.RunJob(ctx, deps, req)
+		if err != nil {
+			return err
+		}
+		p.run(i+3, res, time.Since(t0))
+		last = res
+	}
 	counts, err := db.Counts(ctx)
 	if err != nil {
 		return err
 	}
-	printStoreCounts(env.Stdout, counts)
-	fmt.Fprintf(env.Stdout, "\nwhere everything is:\n")
-	fmt.Fprintf(env.Stdout, "  generated OCPI data   %s (one folder per CPO, manifest.json)\n", dataDir)
-	fmt.Fprintf(env.Stdout, "  injected errors       %s\n", filepath.Join(dataDir, "ground_truth.csv"))
-	fmt.Fprintf(env.Stdout, "  database              %s (open it with any DuckDB client)\n", dbPath)
+	p.summary(lay, counts, last, time.Since(start))
 	return nil
-}
-
-func printStoreCounts(w io.Writer, c store.Counts) {
-	fmt.Fprintf(w, "  stored: %d CDRs (%d charging periods, %d dimensions), %d tariff versions, %d location versions\n",
-		c.CDRs, c.Periods, c.Dimensions, c.TariffVersions, c.Locations)
-	fmt.Fprintf(w, "  raw payloads: %d distinct of %d received; conflicts refused: %d\n", c.RawPayloads, c.Receipts, c.Conflicts)
-	if len(c.RejectsByRule) > 0 {
-		fmt.Fprintln(w, "  rejected payloads, problems by rule:")
-		for _, r := range ingest.SortedRules(c.RejectsByRule) {
-			fmt.Fprintf(w, "    %-18s %d\n", r, c.RejectsByRule[r])
-		}
-	}
-	if len(c.FindingsByRule) > 0 {
-		fmt.Fprintln(w, "  findings on stored objects, by rule (kept for reconciliation):")
-		for _, r := range ingest.SortedRules(c.FindingsByRule) {
-			fmt.Fprintf(w, "    %-18s %d\n", r, c.FindingsByRule[r])
-		}
-	}
 }

@@ -19,6 +19,14 @@ import (
 // from what it stored, so that an attempt after a crash writes the same
 // bytes.
 
+// The reconcile step's amounts per currency (the ledger records them by
+// these names; demo sums them).
+const (
+	amountBilled     = "billed excl. VAT"
+	amountRecomputed = "recomputed excl. VAT"
+	amountInDispute  = "in_dispute excl. VAT"
+)
+
 // reconcileStep validates, compares and explains the partner's CDRs and
 // raises disputes (reconcile's whole run, as `roamsettle reconcile` does),
 // stored under the run id "reconcile:PERIOD/CC-PID", and writes the report
@@ -81,7 +89,7 @@ func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.S
 		for _, a := range []struct {
 			name string
 			v    *reconcile.JSONAmount
-		}{{"billed", cs.Billed}, {"recomputed", cs.Recomputed}, {"in_dispute", cs.InDispute}} {
+		}{{amountBilled, cs.Billed}, {amountRecomputed, cs.Recomputed}, {amountInDispute, cs.InDispute}} {
 			if a.v == nil || a.v.ExclVAT == nil {
 				continue
 			}
@@ -89,7 +97,7 @@ func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.S
 			if err != nil {
 				return nil, fmt.Errorf("reconcile summary %s %s: %w", c, a.name, err)
 			}
-			out.Amounts = append(out.Amounts, settle.StepAmount{Name: a.name + " excl. VAT", Currency: c, Amount: d})
+			out.Amounts = append(out.Amounts, settle.StepAmount{Name: a.name, Currency: c, Amount: d})
 		}
 	}
 	return out, nil
