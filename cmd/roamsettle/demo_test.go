@@ -60,7 +60,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Skip("generates and settles a month twice in a separate process")
 	}
 	dir := filepath.Join(t.TempDir(), "demo")
-	first := demoText(mustBinary(t, "demo", "--cdrs", "1500", "--out", dir), dir)
+	first := demoText(mustBinary(t, "demo", "--cdrs", "800", "--out", dir), dir)
 	checkGolden(t, "demo.golden", first)
 	files := treeDigest(t, dir)
 
@@ -90,7 +90,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		}
 	}
 
-	second := demoText(mustBinary(t, "demo", "--cdrs", "1500", "--out", dir), dir)
+	second := demoText(mustBinary(t, "demo", "--cdrs", "800", "--out", dir), dir)
 	if second != first {
 		t.Errorf("a second demo printed another summary:\n%s", diffLines(first, second))
 	}
