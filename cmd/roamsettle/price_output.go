@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -279,20 +280,38 @@ func writePriceSummary(w io.Writer, res *pricing.Result, cmp []billedRow) {
 	if !res.ExclComputable() {
 		fmt.Fprintln(w, "  amounts before taxes not computable: prices include taxes at a rate the tariff does not state (? above); only amounts after taxes are compared")
 	}
-	var ids []string
-	seen := map[string]bool{}
-	for _, pd := range res.Periods() {
-		if pd.TariffID != "" && !seen[pd.TariffID] {
-			seen[pd.TariffID] = true
-			ids = append(ids, pd.TariffID)
-		}
-	}
-	fmt.Fprintf(w, "  tariff %s, local time %s (%s), rounding %s per %s, step reading %s\n", strings.Join(ids, ", "),
+	fmt.Fprintf(w, "  %s, local time %s (%s), rounding %s per %s, step reading %s\n", tariffsUsed(res),
 		res.Zone.Name, res.Zone.Source, res.Policy.Mode, res.Policy.Level, res.Policy.Step)
 	writeBilled(w, res, cmp)
 	for _, wn := range res.Warnings {
 		fmt.Fprintf(w, "  warning [%s] %s\n", wn.Code, wn.Message)
 	}
+}
+
+// tariffsUsed says which tariffs priced the periods, and which periods no
+// tariff applies to (the warnings say why): "tariff A, B", "tariff A
+// (period 1: no tariff applies, not priced)", or that none applies at all.
+func tariffsUsed(res *pricing.Result) string {
+	var ids, unpriced []string
+	seen := map[string]bool{}
+	for _, pd := range res.Periods() {
+		switch {
+		case pd.TariffID == "":
+			unpriced = append(unpriced, strconv.Itoa(pd.Index))
+		case !seen[pd.TariffID]:
+			seen[pd.TariffID] = true
+			ids = append(ids, pd.TariffID)
+		}
+	}
+	switch {
+	case len(ids) == 0:
+		return "no tariff applies to any period, nothing priced (the warnings say why)"
+	case len(unpriced) == 1:
+		return "tariff " + strings.Join(ids, ", ") + " (period " + unpriced[0] + ": no tariff applies, not priced)"
+	case len(unpriced) > 1:
+		return "tariff " + strings.Join(ids, ", ") + " (periods " + strings.Join(unpriced, ", ") + ": no tariff applies, not priced)"
+	}
+	return "tariff " + strings.Join(ids, ", ")
 }
 
 // totalOutcome is the comparison's outcome for total_cost.
