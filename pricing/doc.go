@@ -19,7 +19,10 @@
 //     (LocationZones, which falls back to the 2.1.1 embedded time_zone),
 //     then a single-zone country, then the coordinates (CoordinateZones) -
 //     the order both price and settle use; every source but a given or
-//     location zone is named in a warning.
+//     location zone is named in a warning. A time_zone that is not an IANA
+//     name (nor "Local", which would be the machine's) is passed over to the
+//     next source, never silently: ResolvedZone.Invalid names it and the
+//     result warns (WarnZoneInvalid) with the zone used instead.
 //   - Every reading the spec leaves open is in one catalogue (Readings, with
 //     its digest section); a Result lists those its price depended on and
 //     Explain names them. Where real partners differ, Policy selects.

@@ -53,7 +53,7 @@ var readings = []Reading{
 	{ReadDuplicateComponent, "5.3", "two components of one type in an element: the first prices, the second is ignored (flagged)"},
 	{ReadTariffIDAssumed, "5.1", "a period without tariff_id (or naming a tariff that is not given) is priced by the only tariff given and flagged, also among periods that have one (decided); OCPI's literal \"no tariff\" is not taken"},
 	{ReadIdenticalCopies, "5.1", "copies of one tariff id that price the same (currency, tax_included, min/max price and elements equal as values, not as bytes) are one tariff; copies that differ make the CDR not priceable"},
-	{ReadZone, "5.4", "restrictions are evaluated in the location's local time: the stored Location's time_zone (a 2.1.1 CDR's embedded one), else a single-zone country, else the coordinates, else UTC; every source but a given or location zone is flagged"},
+	{ReadZone, "5.4", "restrictions are evaluated in the location's local time: the stored Location's time_zone (a 2.1.1 CDR's embedded one), else a single-zone country, else the coordinates, else UTC; every source but a given or location zone is flagged, and so is a time_zone passed over because it is not an IANA name"},
 	{ReadTimeWindow, "5.4", "start_time is inclusive and end_time exclusive; end_time 00:00 means midnight at the end of the day; end before start wraps past midnight; only end_time counts from 00:00; start_time == end_time is the whole day (flagged)"},
 	{ReadDayOfWeek, "5.4", "day_of_week is the local weekday of the evaluated instant (the period start), also inside a window that wraps past midnight"},
 	{ReadDateAndTime, "5.4", "start_date/end_date with start_time/end_time are a daily time window on each day of the date range (end_date exclusive)"},

@@ -163,6 +163,9 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	}
 
 	res.Zone = resolveZone(cdr, &opts)
+	for _, bad := range res.Zone.Invalid {
+		res.warnf(WarnZoneInvalid, -1, "%s is not an IANA zone name: priced in %s (%s) instead", bad, res.Zone.Name, res.Zone.Source)
+	}
 	switch res.Zone.Source {
 	case ZoneUnresolved:
 		res.warnf(WarnZoneUnresolved, -1, "no time zone for location %q (%s): priced in UTC", cdr.Location.ID, cdr.Location.Country)

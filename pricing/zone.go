@@ -1,6 +1,8 @@
 package pricing
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,10 +26,35 @@ type ResolvedZone struct {
 	Name   string
 	Source ZoneSource
 	Note   string // what the resolver had to assume, if anything
+	// Invalid names each time_zone the chain passed over because it is not
+	// an IANA zone name (`stored location time_zone "CET+1"`), in the
+	// order it was met: the zone above is a fallback, and pricing says so
+	// (WarnZoneInvalid).
+	Invalid []string
+}
+
+// loadIANA loads an IANA zone name. "" and "Local" are refused: LoadLocation
+// reads them as UTC and as the machine's zone, and a price must not depend
+// on where it is computed.
+func loadIANA(name string) (*time.Location, bool) {
+	if name == "" || name == "Local" {
+		return nil, false
+	}
+	loc, err := time.LoadLocation(name)
+	return loc, err == nil
+}
+
+// invalidZone is what a resolver returns for a time_zone that is not an
+// IANA name: no zone, and why, for the chain to carry on to the zone it
+// falls back to.
+func invalidZone(what, name string) ResolvedZone {
+	return ResolvedZone{Invalid: []string{fmt.Sprintf("%s time_zone %q", what, name)}}
 }
 
 // ZoneResolver finds the local time zone of a CDR's location. It returns
-// ok=false when it cannot tell, so that the next resolver of a chain is asked.
+// ok=false when it cannot tell, so that the next resolver of a chain is asked;
+// a time_zone it passed over because it is not an IANA name is in the
+// returned zone's Invalid either way.
 type ZoneResolver interface {
 	ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool)
 }
@@ -39,33 +66,48 @@ type ZoneResolver interface {
 type ZoneChain []ZoneResolver
 
 // ResolveZone implements ZoneResolver.
+// The time_zones passed over on the way are the answer's Invalid (each
+// once), also when no resolver answers.
 func (c ZoneChain) ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool) {
+	var invalid []string
 	for _, r := range c {
 		if r == nil {
 			continue
 		}
-		if z, ok := r.ResolveZone(cdr); ok && z.Loc != nil {
+		z, ok := r.ResolveZone(cdr)
+		for _, v := range z.Invalid {
+			if !slices.Contains(invalid, v) {
+				invalid = append(invalid, v)
+			}
+		}
+		if ok && z.Loc != nil {
+			z.Invalid = invalid
 			return z, true
 		}
 	}
-	return ResolvedZone{}, false
+	return ResolvedZone{Invalid: invalid}, false
 }
 
 // LocationZones resolves through a lookup of the stored Location's
 // time_zone; cmd wires the store in. A 2.1.1 CDR's embedded time_zone is used
-// when the lookup does not know the location.
+// when the lookup does not know the location, or knows a time_zone that is
+// not an IANA name (then named in Invalid).
 type LocationZones func(countryCode, partyID, locationID string) (timeZone string, ok bool)
 
 // ResolveZone implements ZoneResolver.
 func (f LocationZones) ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool) {
+	var invalid []string
 	if f != nil {
-		if name, ok := f(cdr.CountryCode, cdr.PartyID, cdr.Location.ID); ok {
-			if loc, err := time.LoadLocation(name); err == nil && name != "" {
+		if name, ok := f(cdr.CountryCode, cdr.PartyID, cdr.Location.ID); ok && name != "" {
+			if loc, ok := loadIANA(name); ok {
 				return ResolvedZone{Loc: loc, Name: name, Source: ZoneLocation}, true
 			}
+			invalid = invalidZone("stored location", name).Invalid
 		}
 	}
-	return EmbeddedZone{}.ResolveZone(cdr)
+	z, ok := EmbeddedZone{}.ResolveZone(cdr)
+	z.Invalid = append(invalid, z.Invalid...)
+	return z, ok
 }
 
 // EmbeddedZone resolves from the time_zone a 2.1.1 CDR carries in its
@@ -78,9 +120,9 @@ func (EmbeddedZone) ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool) {
 	if name == "" {
 		return ResolvedZone{}, false
 	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return ResolvedZone{}, false
+	loc, ok := loadIANA(name)
+	if !ok {
+		return invalidZone("CDR location", name), false
 	}
 	return ResolvedZone{Loc: loc, Name: name, Source: ZoneLocation}, true
 }
@@ -169,8 +211,9 @@ func resolveZone(cdr *ocpi.CDR, opts *Options) ResolvedZone {
 		return ResolvedZone{Loc: opts.TimeZone, Name: opts.TimeZone.String(), Source: ZoneGiven}
 	}
 	chain := ZoneChain{opts.Zones, EmbeddedZone{}, CountryZones{}}
-	if z, ok := chain.ResolveZone(cdr); ok {
+	z, ok := chain.ResolveZone(cdr)
+	if ok {
 		return z
 	}
-	return ResolvedZone{Loc: time.UTC, Name: "UTC", Source: ZoneUnresolved}
+	return ResolvedZone{Loc: time.UTC, Name: "UTC", Source: ZoneUnresolved, Invalid: z.Invalid}
 }

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,5 +176,66 @@ func TestCreditNegatesTotalOnly(t *testing.T) {
 	}
 	if !res.Totals.TotalCost.Excl.Equal(dec("-5.50")) || !res.Totals.TotalEnergyCost.Excl.Equal(dec("5.00")) {
 		t.Errorf("credit totals %+v", res.Totals)
+	}
+}
+
+// A location time_zone that is not an IANA name is passed over to the next
+// source of the chain, and the result says so: which value, and the zone
+// used instead (it was silent before).
+func TestZoneInvalidNameIsFlagged(t *testing.T) {
+	stored := func(tz string) LocationZones {
+		return func(cc, pid, id string) (string, bool) { return tz, true }
+	}
+	cases := []struct {
+		name              string
+		country, embedded string
+		lookup            LocationZones
+		want              string
+		source            ZoneSource
+		warnings          []string // tz_invalid messages
+	}{
+		{name: "stored, then country", country: "DEU", lookup: stored("CET+1"), want: "Europe/Berlin", source: ZoneCountry,
+			warnings: []string{`stored location time_zone "CET+1" is not an IANA zone name: priced in Europe/Berlin (country) instead`}},
+		{name: "embedded 2.1.1, then country", country: "FRA", embedded: "Paris Time", want: "Europe/Paris", source: ZoneCountry,
+			warnings: []string{`CDR location time_zone "Paris Time" is not an IANA zone name: priced in Europe/Paris (country) instead`}},
+		{name: "stored bad, embedded good", country: "USA", embedded: "America/Chicago", lookup: stored("Central"), want: "America/Chicago", source: ZoneLocation,
+			warnings: []string{`stored location time_zone "Central" is not an IANA zone name: priced in America/Chicago (location) instead`}},
+		{name: "both bad, nothing else", country: "USA", embedded: "EST5", lookup: stored("UTC+2"), want: "UTC", source: ZoneUnresolved,
+			warnings: []string{`stored location time_zone "UTC+2" is not an IANA zone name: priced in UTC (unresolved) instead`,
+				`CDR location time_zone "EST5" is not an IANA zone name: priced in UTC (unresolved) instead`}},
+		{name: "Local is the machine's, not a location's", country: "NLD", embedded: "Local", want: "Europe/Amsterdam", source: ZoneCountry,
+			warnings: []string{`CDR location time_zone "Local" is not an IANA zone name: priced in Europe/Amsterdam (country) instead`}},
+		{name: "a valid stored zone", country: "DEU", lookup: stored("Europe/Berlin"), want: "Europe/Berlin", source: ZoneLocation},
+	}
+	tariff := specTariff(t, "spec221", "tariff_1_simple_2hour.json")
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cdr := mkCDR(at(t, "2026-06-01", "10:00", time.Monday), seg{min: 60, charging: true})
+			cdr.Location = ocpi.CDRLocation{ID: "LOC1", Country: c.country, TimeZone: c.embedded}
+			// The price command's chain (the embedded zone asked twice).
+			opts := Options{Policy: ExactPolicy(), Zones: ZoneChain{EmbeddedZone{}, CountryZones{}}}
+			if c.lookup != nil {
+				opts.Zones = c.lookup
+			}
+			res, err := Price(cdr, []ocpi.Tariff{tariff}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Zone.Name != c.want || res.Zone.Source != c.source {
+				t.Errorf("zone %s (%s), want %s (%s)", res.Zone.Name, res.Zone.Source, c.want, c.source)
+			}
+			var got []string
+			for _, w := range res.Warnings {
+				if w.Code == WarnZoneInvalid {
+					got = append(got, w.Message)
+				}
+			}
+			if !slices.Equal(got, c.warnings) {
+				t.Errorf("tz_invalid warnings\n got %q\nwant %q", got, c.warnings)
+			}
+			if len(res.Zone.Invalid) != len(c.warnings) {
+				t.Errorf("Zone.Invalid %q, want %d values", res.Zone.Invalid, len(c.warnings))
+			}
+		})
 	}
 }

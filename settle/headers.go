@@ -241,8 +241,9 @@ func (r *runner) zoneFor(k zoneKey) int32 {
 	var e zoneEntry
 	if z, ok := chain.ResolveZone(cdr); ok {
 		e = zoneEntry{PricedZone{TimeZone: z.Name, Source: string(z.Source), Note: z.Note}, z.Loc}
-		if k.tz != "" && z.Name != k.tz {
-			e.Note = joinNote(fmt.Sprintf("stored location time_zone %q is not an IANA zone", k.tz), e.Note)
+		// The time_zones passed over (stored or embedded), as pricing names them.
+		for i := len(z.Invalid) - 1; i >= 0; i-- {
+			e.Note = joinNote(z.Invalid[i]+" is not an IANA zone name", e.Note)
 		}
 	} else {
 		e = zoneEntry{PricedZone{TimeZone: "UTC", Source: string(pricing.ZoneUnresolved), Note: unresolvedNote(k)}, time.UTC}

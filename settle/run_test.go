@@ -268,6 +268,23 @@ func TestExecuteUnresolvedZoneNote(t *testing.T) {
 	}
 }
 
+// A time_zone that is not an IANA name, stored or embedded (2.1.1), is
+// passed over to the next source and named in the zone's note, with the
+// zone used (the embedded one was silent before).
+func TestExecuteInvalidZoneNamed(t *testing.T) {
+	f := fixture()
+	for _, c := range f.cdrs {
+		c.cdr.Location.TimeZone = "Amsterdam Time"
+	}
+	f.locations = []LocationVersion{{CountryCode: "NL", PartyID: "ABC", ID: "LOC1", LastUpdated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), TimeZone: "CET+1"}}
+	_, run := execute(t, f, Options{})
+	z := run.rowsByID(f)["EQUAL"].zone
+	want := `stored location time_zone "CET+1" is not an IANA zone name; CDR location time_zone "Amsterdam Time" is not an IANA zone name`
+	if z.TimeZone != "Europe/Amsterdam" || z.Source != string(pricing.ZoneCountry) || z.Note != want {
+		t.Errorf("zone %+v, want Europe/Amsterdam from the country, note %q", z, want)
+	}
+}
+
 // countingStep is a step after pricing: it sees the run's summary and its
 // open writer.
 type countingStep struct {
