@@ -282,3 +282,34 @@ func TestTolerance(t *testing.T) {
 		t.Error("tolerance precedence")
 	}
 }
+
+// A version in effect with a finding that blocks pricing (Input.Blocked)
+// prices nothing: the CDR is not verifiable, the note names the finding,
+// and no amount is recomputed (it was priced with what was left of the
+// version before). An older version without the finding changes nothing.
+func TestEvaluateBlockedVersionNotPriced(t *testing.T) {
+	c := sessionCDR()
+	billAs(t, c, []ocpi.Tariff{v2}, baseOpts)
+	c.TotalCost.ExclVAT = c.TotalCost.ExclVAT.Add(dec("1.00")) // would be a MISMATCH if priced
+	in := &Input{Zones: baseOpts.Zones, Policy: baseOpts.Policy, Versions: map[string][]ocpi.Tariff{"T1": {v1, v2}},
+		Blocked: func(t *ocpi.Tariff) string {
+			if t.LastUpdated.Equal(v2.LastUpdated) {
+				return "elements[1].price_components[0].price: required field is missing"
+			}
+			return ""
+		}}
+	ev := in.Evaluate(c)
+	want := "not priced: tariff T1 of " + ocpi.FormatDateTime(v2.LastUpdated) + " has a finding that blocks pricing (elements[1].price_components[0].price: required field is missing)"
+	if ev.Verdict != VerdictNotVerifiable || ev.Note != want || ev.Result != nil || ev.Recomputed[TotalCost].HasExcl {
+		t.Errorf("verdict %s, note %q, recomputed %+v; want %s, %q, none", ev.Verdict, ev.Note, ev.Recomputed[TotalCost], VerdictNotVerifiable, want)
+	}
+	in.Blocked = func(t *ocpi.Tariff) string {
+		if t.LastUpdated.Equal(v1.LastUpdated) {
+			return "elements[0].price_components[0].price: required field is missing"
+		}
+		return ""
+	}
+	if ev := in.Evaluate(c); ev.Verdict != VerdictMismatch {
+		t.Errorf("only an older version blocked: verdict %s, want %s", ev.Verdict, VerdictMismatch)
+	}
+}

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +34,12 @@ type Input struct {
 	// Versions are the owner's published tariff versions by upper-cased
 	// id, oldest first.
 	Versions map[string][]ocpi.Tariff
+	// Blocked says why a version of Versions must not price ("" when it
+	// may): it has a finding that blocks pricing (a value missing or
+	// unreadable where pricing reads one). A CDR it is in effect for is not
+	// priced, and so not verifiable, never priced with what is left of it.
+	// nil: every version may price.
+	Blocked func(t *ocpi.Tariff) string
 	// ConnectorTariffs returns the tariff ids of the CDR's connector in the
 	// stored location version at the session start (nil: unknown).
 	ConnectorTariffs func(c *ocpi.CDR) []string
@@ -134,9 +141,13 @@ func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
 	if in.ConnectorTariffs != nil {
 		conn = in.ConnectorTariffs(c)
 	}
+	var blocked error
 	for _, id := range pricing.TariffIDs(c, conn) {
 		if t, ok := pricing.InEffect(in.Versions[ocpi.Key(id)], c.StartDateTime); ok {
 			cs.Tariffs = append(cs.Tariffs, *t)
+			if why := blockedBy(in.Blocked, t); why != "" && blocked == nil {
+				blocked = fmt.Errorf("tariff %s of %s has a finding that blocks pricing (%s)", t.ID, ocpi.FormatDateTime(t.LastUpdated), why)
+			}
 		}
 	}
 	embedded := false
@@ -147,7 +158,11 @@ func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
 		Problems: in.Problems[IdentityKey(c.CountryCode, c.PartyID, c.ID)]}
 	if len(cs.Tariffs) > 0 {
 		x.Tariff = &cs.Tariffs[0]
-		cs.Result, cs.PriceError = pricing.Price(c, cs.Tariffs, cs.Options)
+		if blocked != nil {
+			cs.PriceError = blocked
+		} else {
+			cs.Result, cs.PriceError = pricing.Price(c, cs.Tariffs, cs.Options)
+		}
 		x.Priced = cs.Result
 	}
 	cs.Findings = Validate(c, x)
@@ -157,4 +172,11 @@ func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
 		ev.Versions = versionsOf(cs.Tariffs, true)
 	}
 	return ev
+}
+
+func blockedBy(blocked func(*ocpi.Tariff) string, t *ocpi.Tariff) string {
+	if blocked == nil {
+		return ""
+	}
+	return blocked(t)
 }

@@ -61,6 +61,10 @@ func (r *runner) priceReference() error {
 		if ri := r.fallback[i]; ri >= 0 && len(r.refs[ri].versions) > 0 {
 			conn = []string{r.refs[ri].versions[0].ID}
 		}
+		if m := r.blockedInEffect(cdr, conn, i); m >= 0 {
+			r.notPriceable(i, WhyTariffBlocking, m)
+			continue
+		}
 		pol := r.policies[r.owner[i]]
 		priced, err := pricing.PriceBoth(cdr, history, conn, pricing.Options{TimeZone: r.zoneLocs[r.zone[i]], Policy: pol})
 		if err != nil {
@@ -121,4 +125,18 @@ func (r *runner) priceReference() error {
 		}
 	}
 	return nil
+}
+
+// blockedInEffect returns the message of a version in effect for the CDR
+// (of the tariffs it names, else its connector's) that has a finding that
+// blocks pricing, or -1: PriceBoth would price with what is left of it.
+func (r *runner) blockedInEffect(cdr *ocpi.CDR, conn []string, i int) int32 {
+	for _, id := range pricing.TariffIDs(cdr, conn) {
+		if ri := r.refFor(r.refCacheP, r.owner[i], id); ri >= 0 {
+			if ti := r.inEffect(ri, cdr.StartDateTime.Unix()); ti >= 0 && r.blocked[ti] >= 0 {
+				return r.blocked[ti]
+			}
+		}
+	}
+	return -1
 }

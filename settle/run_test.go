@@ -285,6 +285,35 @@ func TestExecuteInvalidZoneNamed(t *testing.T) {
 	}
 }
 
+// A published version with a finding that blocks pricing (its ENERGY price
+// was missing: the body holds 0 for it) prices nothing: the CDRs it is in
+// effect for are not priceable, on the kernel's path and on the
+// reference's (a period with reservation and charging), with the finding in
+// the message. They were priced 0.00 before.
+func TestExecuteTariffWithBlockingFinding(t *testing.T) {
+	f := fixture()
+	f.tariffs[0].Tariff.Elements[0].PriceComponents[0].Price = decimal.Zero
+	f.tariffs[0].Blocking = "elements[0].price_components[0].price: required field is missing"
+	mixed := session("NL", "ABC", "MIXED", at(16, 10), at(16, 11), "10", "2.50", "3.03")
+	mixed.ChargingPeriods[0].Dimensions = append(mixed.ChargingPeriods[0].Dimensions, ocpi.CDRDimension{Type: "RESERVATION_TIME", Volume: dec("0.25")})
+	f.cdrs = append(f.cdrs, fakeCDR{key: int64(len(f.cdrs) + 1), cdr: mixed, received: at(28, 0)})
+	sum, run := execute(t, f, Options{})
+	rows := run.rowsByID(f)
+	for _, id := range []string{"EQUAL", "DIFF", "NOBILLED", "ZERO", "MIXED"} {
+		r := rows[id]
+		if r.status != "not_priceable" || r.reason != WhyTariffBlocking || r.outcome != "not_priced" ||
+			!strings.Contains(r.message, "tariff NL-ABC*T1 of 2026-09-01T00:00:00Z has a finding that blocks pricing (elements[0].price_components[0].price: required field is missing)") {
+			t.Errorf("%s: %s %q %s, message %q; want not_priceable %s", id, r.status, r.reason, r.outcome, r.message, WhyTariffBlocking)
+		}
+	}
+	if r := rows["BLOCKED"]; r.reason != WhyBlocking {
+		t.Errorf("a CDR with its own blocking finding: reason %q, want %s", r.reason, WhyBlocking)
+	}
+	if n := sum.NotPriceable[WhyTariffBlocking]; n != 6 {
+		t.Errorf("%d CDRs not priceable for the tariff's finding, want 6 (%v)", n, sum.NotPriceable)
+	}
+}
+
 // countingStep is a step after pricing: it sees the run's summary and its
 // open writer.
 type countingStep struct {

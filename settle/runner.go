@@ -27,12 +27,16 @@ const (
 	RefOverflow   = "kernel_overflow"
 )
 
+// WhyTariffBlocking: the tariff version in effect has a finding that blocks
+// pricing (StoredTariff.Blocking).
+const WhyTariffBlocking = "tariff_blocking_finding"
+
 // reasonNames are numbered in this order (reason code i+1), so that every
 // run gives a reason the same code; others are added as met.
 var reasonNames = []string{WhyBlocking, WhyNoTariffID, WhyNoTariff, WhyNoVersion, WhyNoStart, WhyRefError,
 	RefSeveral, RefNoPeriods, RefCompile, RefOverflow, pricing.SkipMixedTariffs.String(), pricing.SkipUnsorted.String(),
 	pricing.SkipOutOfRange.String(), string(pricing.ReasonCurrencyMismatch), string(pricing.ReasonAmbiguousTariff),
-	pricing.SkipMixedPeriod.String()}
+	pricing.SkipMixedPeriod.String(), WhyTariffBlocking}
 
 // Header states.
 const (
@@ -84,6 +88,7 @@ type runner struct {
 	compiled   []*pricing.Compiled
 	minor      []int   // per tariff: the minor units its amounts are rounded to
 	tariffMsg  []int32 // per tariff: message (compile error, unknown currency); -1 none
+	blocked    []int32 // per tariff: why it prices nothing (a blocking finding); -1 none
 	units      [][]lineUnit
 	embIndex   map[int64]int32
 
@@ -209,6 +214,7 @@ func (r *runner) addTariff(pt PricedTariff, t *ocpi.Tariff, pol pricing.Policy) 
 	r.compiled = append(r.compiled, c)
 	r.minor = append(r.minor, minor)
 	r.tariffMsg = append(r.tariffMsg, msg)
+	r.blocked = append(r.blocked, -1)
 	units := make([]lineUnit, len(t.Elements)*4)
 	dims := [4]string{ocpi.TariffDimFlat, ocpi.TariffDimEnergy, ocpi.TariffDimTime, ocpi.TariffDimParkingTime}
 	for e := range t.Elements {
@@ -246,6 +252,10 @@ func (r *runner) loadTariffs() error {
 		}
 		ti := r.addTariff(PricedTariff{Source: "published", Key: t.Key, CountryCode: t.CountryCode, PartyID: t.PartyID,
 			ID: t.ID, LastUpdated: t.LastUpdated}, &t.Tariff, r.policies[o])
+		if t.Blocking != "" {
+			r.blocked[ti] = r.messageCode("tariff " + tariffName(&t.Tariff) + " has a finding that blocks pricing (" + t.Blocking +
+				"): CDRs it would price are not priced with what is left of it")
+		}
 		ref := &r.refs[ri]
 		ref.versions = append(ref.versions, t.Tariff)
 		ref.indexes = append(ref.indexes, ti)
@@ -374,6 +384,10 @@ func (r *runner) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) {
 	ti := r.inEffect(ri, r.start[i])
 	if ti < 0 {
 		r.notPriceable(i, WhyNoVersion, -1)
+		return pricing.CDRHeader{}, false
+	}
+	if m := r.blocked[ti]; m >= 0 {
+		r.notPriceable(i, WhyTariffBlocking, m)
 		return pricing.CDRHeader{}, false
 	}
 	// pricing's one currency rule, as the reference applies it in Price.

@@ -89,6 +89,12 @@ type StoredTariff struct {
 	CountryCode, PartyID, ID string
 	LastUpdated              time.Time
 	Tariff                   ocpi.Tariff
+	// Blocking lists the version's findings that block pricing ("path:
+	// message", as stored): a value pricing reads was missing, unreadable or
+	// invalid, so the Tariff above holds a stand-in for it. "" when none.
+	// Such a version prices nothing: the CDRs it would price are not
+	// priceable (string(WhyTariffBlocking)), never priced with what is left.
+	Blocking string
 }
 
 // LocationVersion is one stored location version with what pricing reads

@@ -360,11 +360,55 @@ func (s *Store) PublishedTariffs(ctx context.Context, countryCode, partyID strin
 	if err != nil {
 		return nil, err
 	}
+	blocking, err := s.tariffBlocking(ctx, countryCode, partyID)
+	if err != nil {
+		return nil, err
+	}
 	for i := range out {
 		out[i].Tariff = bodies[out[i].Key]
 		// A body is shared by identical versions: the version's own
 		// last_updated is the one that selects it.
 		out[i].Tariff.LastUpdated = out[i].LastUpdated
+		out[i].Blocking = blocking[out[i].Key]
+	}
+	return out, nil
+}
+
+// tariffBlocking returns, by content key, the findings of published tariffs
+// that block pricing ("path: message", joined by "; "), of one owner or of
+// all. The decoder keeps such a tariff with a stand-in where the value was
+// missing or unreadable; its findings are a function of its body, which is
+// why the content key identifies them.
+func (s *Store) tariffBlocking(ctx context.Context, countryCode, partyID string) (map[int64]string, error) {
+	q := `SELECT DISTINCT object_key, coalesce(path, ''), coalesce(message, '') FROM findings WHERE kind = 'tariff' AND blocking`
+	var args []any
+	if countryCode != "" {
+		q += ` AND country_code = ? AND party_id = ?`
+		args = append(args, ocpi.Key(countryCode), ocpi.Key(partyID))
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY 1, 2, 3`, args...)
+	if err != nil {
+		return nil, errorf("tariff findings", "", err)
+	}
+	out := map[int64]string{}
+	for rows.Next() {
+		var key int64
+		var path, msg string
+		if err := rows.Scan(&key, &path, &msg); err != nil {
+			rows.Close()
+			return nil, errorf("tariff findings", "", err)
+		}
+		f := msg
+		if path != "" {
+			f = path + ": " + msg
+		}
+		if prev := out[key]; prev != "" {
+			f = prev + "; " + f
+		}
+		out[key] = f
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return nil, errorf("tariff findings", "", err)
 	}
 	return out, nil
 }

@@ -337,10 +337,19 @@ func (s *Store) ReconcileOwner(ctx context.Context, owner settle.Party, in *reco
 	if err != nil {
 		return err
 	}
+	type version struct {
+		id string
+		at int64
+	}
+	blocked := map[version]string{}
 	for _, t := range ts {
 		k := ocpi.Key(t.ID)
 		in.Versions[k] = append(in.Versions[k], t.Tariff)
+		if t.Blocking != "" {
+			blocked[version{k, t.LastUpdated.UnixNano()}] = t.Blocking
+		}
 	}
+	in.Blocked = func(t *ocpi.Tariff) string { return blocked[version{ocpi.Key(t.ID), t.LastUpdated.UnixNano()}] }
 	locs, err := s.LocationVersions(ctx, owner)
 	if err != nil {
 		return err
