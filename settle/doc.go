@@ -26,6 +26,14 @@
 // whose CDRs are not all reconciled (ErrNotReconciled). ReportStep is the
 // same as a step of a run, reading the run's own rows through its writer.
 //
+// Invoices (invoices.go) is the whole job's InvoiceStep on its own
+// (`roamsettle invoice`): for each owner of the scope, over the stored
+// rows of its newest re-pricing and its disputes, statements or (Final)
+// the numbered invoices, into the owner's folder. Like Reports it refuses
+// a period whose CDRs are not all reconciled, and a final period that has
+// not ended; statements are dated by when the period's newest CDR was
+// received unless told otherwise, so the same rows give the same bytes.
+//
 // # Invariants
 //
 //   - One period rule (DESIGN invariant 7): a CDR belongs to the period its

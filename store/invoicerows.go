@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -13,7 +14,10 @@ import (
 // period with their priced row in a run, the VAT rates of their priced
 // lines per component, and their dispute with its current state.
 
-var _ settle.InvoiceSource = (*Store)(nil)
+var (
+	_ settle.InvoiceSource       = (*Store)(nil)
+	_ settle.InvoicePeriodSource = (*Store)(nil)
+)
 
 // micro reads a DECIMAL(18,6) column as an int64 count of millionths.
 func micro(col string) string { return `CAST(` + col + ` * 1000000 AS BIGINT)` }
@@ -141,4 +145,25 @@ func (s *Store) invoiceRates(ctx context.Context, runNo int64, filter string, ar
 		out[i].Rates[k] = settle.LineRate{Lines: n, Valid: nv == n, Mixed: nv > 0 && (nv < n || lo.Int64 != hi.Int64), Rate: lo.Int64}
 	}
 	return rows.Err()
+}
+
+// NewestPriced implements settle.InvoicePeriodSource: the newest re-pricing
+// whose rows cover the owner's period, its own ('reprice:P/CC-PID') or
+// every owner's ('reprice:P/*'), by finished_at, as the reports choose it
+// (reportRuns).
+func (s *Store) NewestPriced(ctx context.Context, period settle.Period, owner settle.Party) (settle.Run, bool, error) {
+	own := settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: period, Partner: owner}}
+	all := settle.Run{Kind: settle.KindReprice, Scope: settle.Scope{Period: period}}
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT run_id FROM reprice_runs WHERE run_id IN (?, ?) ORDER BY finished_at DESC, run_id LIMIT 1`,
+		own.ID(), all.ID()).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return settle.Run{}, false, nil
+	case err != nil:
+		return settle.Run{}, false, errorf("newest priced", own.ID(), err)
+	case id == own.ID():
+		return own, true, nil
+	}
+	return all, true, nil
 }

@@ -49,6 +49,7 @@ var commands = map[string]command{
 	"schedule":  {"run the [schedule] section's nightly settlement on its own (without serve's receiver)", runSchedule},
 	"disputes":  {"list disputes and move one along its lifecycle (sent, accepted, declined, revised, written off)", runDisputes},
 	"report":    {"write each partner's dispute workbook, KPI report and Parquet exports for a period", runReport},
+	"invoice":   {"write each partner's settlement statements, or with --final its numbered invoices, for a period", runInvoice},
 }
 
 // Env is what every subcommand gets: where to write and how to log.
