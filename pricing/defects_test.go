@@ -280,7 +280,7 @@ func TestDefect6EmbeddedCopies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Totals.TotalCost.Excl.Equal(dec("4.00")) || res.HasWarning(WarnPeriodNoTariff) {
+	if !res.Totals.TotalCost.Excl.Equal(dec("4.00")) {
 		t.Errorf("two identical copies: %s, warnings %+v", res.Totals.TotalCost.Excl, res.Warnings)
 	}
 	if !res.TookReading(ReadIdenticalCopies) {
@@ -353,5 +353,43 @@ func TestPriceBothEmbeddedErrorIsEvidence(t *testing.T) {
 	}
 	if !p.InEffect.TookReading(ReadVersionInEffect) {
 		t.Error("the version-in-effect reading is not named")
+	}
+}
+
+// A period no tariff given applies to (no tariff_id among several tariffs,
+// as with a connector that lists two; or a tariff_id not among several
+// given) makes the CDR not priceable, naming the period and the tariffs: it
+// was priced 0.00 for that period, so a connector with two tariffs gave
+// 0.00 against the whole billed amount. With one tariff given, the period
+// is priced by it (the decided reading, flagged).
+func TestNoTariffAppliesNotPriceable(t *testing.T) {
+	a := specTariff(t, "spec221", "tariff_1_simple_2hour.json")
+	a.ID = "A"
+	b := a
+	b.ID = "B"
+	b.Elements = []ocpi.TariffElement{{PriceComponents: []ocpi.PriceComponent{{Type: "TIME", Price: dec("3.00"), StepSize: 60}}}}
+	start := at(t, "2026-06-01", "10:00", time.Monday)
+	noID := mkCDR(start, seg{min: 60, charging: true})
+	named := mkCDR(start, seg{min: 60, charging: true, tariffID: "A"}, seg{min: 30, charging: true, tariffID: "C"}, seg{min: 30, charging: true, tariffID: "C"})
+	noPeriods := mkCDR(start, seg{min: 60, charging: true})
+	noPeriods.ChargingPeriods, noPeriods.TotalTime = nil, dec("1")
+	for _, tc := range []struct {
+		name string
+		cdr  *ocpi.CDR
+		want string
+	}{
+		{"no tariff_id, two tariffs", noID, "a period starting 2026-06-01T08:00:00Z has no tariff_id and 2 tariffs were given (A, B): which one applies cannot be told"},
+		{"a tariff_id not given", named, `a period starting 2026-06-01T09:00:00Z names tariff "C", not among the tariffs given (A, B) (2 periods in all)`},
+		{"no periods, two tariffs", noPeriods, "a period starting 2026-06-01T08:00:00Z has no tariff_id and 2 tariffs were given (A, B)"},
+	} {
+		res, err := Price(tc.cdr, []ocpi.Tariff{a, b}, Options{TimeZone: berlin})
+		var np *NotPriceable
+		if !errors.As(err, &np) || np.Reason != ReasonNoTariffApplies || !strings.Contains(np.Message, tc.want) {
+			t.Errorf("%s: %v (result %v), want not priceable (no_tariff_applies): %s", tc.name, err, res != nil, tc.want)
+		}
+	}
+	res, err := Price(named, []ocpi.Tariff{a}, Options{TimeZone: berlin, Policy: ExactPolicy()})
+	if err != nil || !res.Totals.TotalCost.Excl.Equal(dec("4")) || !res.HasWarning(WarnTariffIDAssumed) {
+		t.Errorf("one tariff given: %v, %+v; want 4.00 (2 h at 2.00), the C periods priced by A and flagged", err, res)
 	}
 }

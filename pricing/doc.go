@@ -29,7 +29,8 @@
 //   - A CDR the tariffs cannot price is an error, never an amount: a
 //     *NotPriceable with a stable Reason (a tariff in another currency than
 //     the CDR, by CheckCurrency, the one rule of both paths; two different
-//     tariffs under one id). Copies of a tariff that price the same are one.
+//     tariffs under one id; a period none of several tariffs applies to).
+//     Copies of a tariff that price the same are one.
 //   - A side the tariffs do not let the engine compute (a tariff that states
 //     no tax rate) is said so (Result.NotComputable, FlagInclUnknown,
 //     FlagExclUnknown), never presented as computed.

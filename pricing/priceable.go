@@ -23,6 +23,10 @@ const (
 	// ReasonNoVersionInEffect: several versions of a tariff were given and
 	// none was in effect at the session start (InEffect).
 	ReasonNoVersionInEffect Reason = "no_version_in_effect"
+	// ReasonNoTariffApplies: a period names no tariff_id while several
+	// tariffs were given (a connector with two tariffs), or names one that
+	// is not among several given: which tariff prices it cannot be told.
+	ReasonNoTariffApplies Reason = "no_tariff_applies"
 )
 
 // NotPriceable is the error Price (and SelectVersions) return when the

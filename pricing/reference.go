@@ -180,6 +180,9 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	}
 
 	periods, nOrig := buildPeriods(cdr, tariffs, res.Zone.Loc, res)
+	if msg := unpricedPeriods(cdr, tariffs); msg != "" {
+		return nil, &NotPriceable{Reason: ReasonNoTariffApplies, CDRID: cdr.ID, Message: msg}
+	}
 	// The reservation expired without a session when the CDR has reservation
 	// time and no period (or part of a mixed period) with charging volume
 	// (digest §5.10, §5.11 decided).
@@ -714,12 +717,7 @@ func buildPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff, loc *time.Location, res 
 		p.local = cp.StartDateTime.In(loc)
 		var assumed bool
 		p.tariff, assumed = periodTariff(cp.TariffID, tariffs)
-		switch {
-		case p.tariff < 0 && cp.TariffID == "":
-			res.warnf(WarnPeriodNoTariff, k, "period has no tariff_id and %d tariffs were given: which one applies cannot be told, not priced", len(tariffs))
-		case p.tariff < 0:
-			res.warnf(WarnPeriodNoTariff, k, "tariff %q of the period not among the %d tariffs given: not priced", cp.TariffID, len(tariffs))
-		case assumed:
+		if assumed { // a period with no tariff (-1) makes Price refuse the CDR: unpricedPeriods
 			res.take(ReadTariffIDAssumed)
 			if cp.TariffID == "" {
 				res.warnf(WarnTariffIDAssumed, k, "period has no tariff_id: priced with the only tariff given, %s", tariffs[0].ID)
@@ -796,9 +794,49 @@ func nonNegSeconds(h decimal.Decimal, k int, typ string, res *Result) int64 {
 	return hoursToSeconds(h)
 }
 
+// unpricedPeriods says which periods no tariff given applies to (no
+// tariff_id among several tariffs, or a tariff_id not given among several),
+// or "". Such a CDR is not priceable: pricing the other periods alone would
+// give an amount the CPO's tariffs never gave (a connector with two
+// tariffs priced 0.00 against the whole billed amount).
+func unpricedPeriods(cdr *ocpi.CDR, tariffs []ocpi.Tariff) string {
+	ids := make([]string, len(tariffs))
+	for i := range tariffs {
+		ids[i] = tariffs[i].ID
+	}
+	given := strings.Join(ids, ", ")
+	periods := cdr.ChargingPeriods
+	if len(periods) == 0 { // the one buildPeriods makes from the totals
+		periods = []ocpi.ChargingPeriod{{StartDateTime: cdr.StartDateTime}}
+	}
+	var first string
+	n := 0
+	for k := range periods {
+		cp := &periods[k]
+		if ti, _ := periodTariff(cp.TariffID, tariffs); ti >= 0 {
+			continue
+		}
+		n++
+		if first != "" {
+			continue
+		}
+		if cp.TariffID == "" {
+			first = fmt.Sprintf("a period starting %s has no tariff_id and %d tariffs were given (%s): which one applies cannot be told",
+				ocpi.FormatDateTime(cp.StartDateTime), len(tariffs), given)
+		} else {
+			first = fmt.Sprintf("a period starting %s names tariff %q, not among the tariffs given (%s)",
+				ocpi.FormatDateTime(cp.StartDateTime), cp.TariffID, given)
+		}
+	}
+	if n > 1 {
+		first += fmt.Sprintf(" (%d periods in all)", n)
+	}
+	return first
+}
+
 // periodTariff finds the period's tariff by id. A period without tariff_id,
 // or naming a tariff that is not there, uses the only tariff given (assumed
-// true); with several tariffs it is not priced.
+// true); with several tariffs it has none (-1: the CDR is not priceable).
 func periodTariff(id string, tariffs []ocpi.Tariff) (index int, assumed bool) {
 	for i := range tariffs {
 		if id != "" && ocpi.Key(tariffs[i].ID) == ocpi.Key(id) {

@@ -84,7 +84,6 @@ const (
 	WarnZoneFromCoordinates Code = "tz_from_coordinates"      // zone looked up from the coordinates
 	WarnZoneFromCountry     Code = "tz_from_country"          // zone from a single-zone country
 	WarnZoneInvalid         Code = "tz_invalid"               // a location time_zone is not an IANA name: the zone is the chain's fallback
-	WarnPeriodNoTariff      Code = "period_without_tariff"    // a period's tariff could not be found
 	WarnTariffIDAssumed     Code = "tariff_id_assumed"        // no tariff_id on the period: the single tariff was used
 	WarnUnverifiable        Code = "restriction_unverifiable" // power/current restriction without the dimension, and the element so chosen bills a quantity
 	WarnFlatChanged         Code = "flat_changed"             // a different FLAT became active later in the phase: not charged

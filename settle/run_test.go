@@ -423,3 +423,24 @@ func TestExecuteCurrencyAndTaxes(t *testing.T) {
 		t.Errorf("tariff without a tax rate: %s %s, want priced and equal before taxes", r.status, r.outcome)
 	}
 }
+
+// A CDR whose periods name no tariff at a connector that lists two is not
+// priceable (no_tariff_applies, naming both): the reference priced it 0.00,
+// a difference of the whole billed amount.
+func TestExecuteSeveralConnectorTariffs(t *testing.T) {
+	f := fixture()
+	t2 := energyTariff("NL", "ABC", "T2", "EUR")
+	t2.Tariff.Elements[0].PriceComponents[0].Price = dec("0.30")
+	f.tariffs = append(f.tariffs, t2)
+	f.locations = []LocationVersion{{CountryCode: "NL", PartyID: "ABC", ID: "LOC1", LastUpdated: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Connectors: map[[2]string][]string{{"E1", "1"}: {"T1", "T2"}}}}
+	for _, c := range f.cdrs {
+		c.cdr.ChargingPeriods[0].TariffID = ""
+	}
+	_, run := execute(t, f, Options{})
+	r := run.rowsByID(f)["EQUAL"]
+	if r.status != "not_priceable" || r.reason != string(pricing.ReasonNoTariffApplies) || r.outcome != "not_priced" ||
+		!strings.Contains(r.message, "has no tariff_id and 2 tariffs were given (T1, T2)") {
+		t.Errorf("EQUAL: %s %q %s totals %v, message %q; want not_priceable no_tariff_applies", r.status, r.reason, r.outcome, r.totals[:2], r.message)
+	}
+}

@@ -36,7 +36,7 @@ const WhyTariffBlocking = "tariff_blocking_finding"
 var reasonNames = []string{WhyBlocking, WhyNoTariffID, WhyNoTariff, WhyNoVersion, WhyNoStart, WhyRefError,
 	RefSeveral, RefNoPeriods, RefCompile, RefOverflow, pricing.SkipMixedTariffs.String(), pricing.SkipUnsorted.String(),
 	pricing.SkipOutOfRange.String(), string(pricing.ReasonCurrencyMismatch), string(pricing.ReasonAmbiguousTariff),
-	pricing.SkipMixedPeriod.String(), WhyTariffBlocking}
+	pricing.SkipMixedPeriod.String(), WhyTariffBlocking, string(pricing.ReasonNoTariffApplies)}
 
 // Header states.
 const (

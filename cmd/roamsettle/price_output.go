@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -288,28 +287,17 @@ func writePriceSummary(w io.Writer, res *pricing.Result, cmp []billedRow) {
 	}
 }
 
-// tariffsUsed says which tariffs priced the periods, and which periods no
-// tariff applies to (the warnings say why): "tariff A, B", "tariff A
-// (period 1: no tariff applies, not priced)", or that none applies at all.
+// tariffsUsed lists the tariffs that priced the periods. Every period has
+// one: a period no tariff given applies to makes the CDR not priceable
+// (pricing.ReasonNoTariffApplies).
 func tariffsUsed(res *pricing.Result) string {
-	var ids, unpriced []string
+	var ids []string
 	seen := map[string]bool{}
 	for _, pd := range res.Periods() {
-		switch {
-		case pd.TariffID == "":
-			unpriced = append(unpriced, strconv.Itoa(pd.Index))
-		case !seen[pd.TariffID]:
+		if !seen[pd.TariffID] {
 			seen[pd.TariffID] = true
 			ids = append(ids, pd.TariffID)
 		}
-	}
-	switch {
-	case len(ids) == 0:
-		return "no tariff applies to any period, nothing priced (the warnings say why)"
-	case len(unpriced) == 1:
-		return "tariff " + strings.Join(ids, ", ") + " (period " + unpriced[0] + ": no tariff applies, not priced)"
-	case len(unpriced) > 1:
-		return "tariff " + strings.Join(ids, ", ") + " (periods " + strings.Join(unpriced, ", ") + ": no tariff applies, not priced)"
 	}
 	return "tariff " + strings.Join(ids, ", ")
 }
