@@ -39,8 +39,9 @@ type fakeStore struct {
 	// selectiveScans counts the period scans asked for a selection's CDRs;
 	// wholeRange answers them with every CDR in the range (as the contract
 	// allows).
-	selectiveScans int
-	wholeRange     bool
+	selectiveScans    int
+	wholeRange        bool
+	sparseHeaderScans int
 
 	failWrite error
 	committed []*fakeRun
@@ -257,7 +258,10 @@ func (f *fakeStore) ScanContextsOf(_ context.Context, sel *Selection, hashes []u
 // micro is a decimal in millionths.
 func micro(d decimal.Decimal) int64 { return d.Shift(6).Round(0).IntPart() }
 
-func (f *fakeStore) ScanHeaders(_ context.Context, sel *Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
+func (f *fakeStore) ScanHeaders(_ context.Context, sel *Selection, minKey, maxKey int64, sparse bool, fn func(arrow.RecordBatch) error) error {
+	if sparse {
+		f.sparseHeaderScans++
+	}
 	mem := memory.DefaultAllocator
 	keys, starts := array.NewInt64Builder(mem), array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"})
 	credit, blocking := array.NewBooleanBuilder(mem), array.NewBooleanBuilder(mem)

@@ -75,11 +75,16 @@ func (r *runner) loadLocations() error {
 	return nil
 }
 
-// prepareHeaders sizes the per-CDR arrays for the key range, indexes the
-// stored locations, and compiles the tariffs the scope's CDRs embed.
-func (r *runner) prepareHeaders(minKey, maxKey int64) error {
+// prepareHeaders sizes the per-CDR arrays, one entry per key of the
+// range, or per CDR of a sparse scope (n CDRs), and indexes the stored
+// locations.
+func (r *runner) prepareHeaders(minKey, maxKey, cdrs int64) error {
 	n := int(maxKey - minKey + 1)
 	r.minKey = minKey
+	if sparse(cdrs, minKey, maxKey) {
+		n = int(cdrs)
+		r.keys = make([]int64, 0, n)
+	}
 	r.state, r.flags = make([]uint8, n), make([]uint8, n)
 	r.start, r.billedX, r.billedI = make([]int64, n), make([]int64, n), make([]int64, n)
 	r.owner, r.fallback, r.zone, r.emb = make([]int32, n), make([]int32, n), make([]int32, n), make([]int32, n)
@@ -87,13 +92,16 @@ func (r *runner) prepareHeaders(minKey, maxKey int64) error {
 	for i := range r.emb {
 		r.emb[i] = -1
 	}
-	if err := r.loadLocations(); err != nil {
-		return err
-	}
+	return r.loadLocations()
+}
+
+// loadEmbedded compiles the tariffs the scope's CDRs embed. It runs after
+// the header scan, which places a sparse scope's CDRs.
+func (r *runner) loadEmbedded() error {
 	var embKeys []int64
 	err := r.src.ScanEmbedded(r.ctx, r.sel, func(key, m, first int64) {
-		k := key - minKey
-		if k < 0 || k >= int64(n) {
+		k := r.index(key)
+		if k < 0 {
 			return
 		}
 		switch {
@@ -149,7 +157,7 @@ func (r *runner) loadHeaders(maxKey int64) error {
 		return wrap("scan contexts", ErrRead, r.opts.Run.ID(), err)
 	}
 	return eachKeyChunk(r.minKey, maxKey, func(lo, hi int64) error {
-		return wrap("scan headers", ErrRead, r.opts.Run.ID(), r.src.ScanHeaders(r.ctx, r.sel, lo, hi, r.headerBatch))
+		return wrap("scan headers", ErrRead, r.opts.Run.ID(), r.src.ScanHeaders(r.ctx, r.sel, lo, hi, r.keys != nil, r.headerBatch))
 	})
 }
 
@@ -393,6 +401,15 @@ func (r *runner) headerBatch(rec arrow.RecordBatch) error {
 	for i := 0; i < int(rec.NumRows()); i++ {
 		key := keys.Value(i)
 		k := int(key - r.minKey)
+		if r.keys != nil {
+			// A sparse scope's headers come in key order: each takes the
+			// next entry.
+			if len(r.keys) == cap(r.keys) || (len(r.keys) > 0 && key <= r.keys[len(r.keys)-1]) {
+				return fmt.Errorf("header of CDR key %d out of order or beyond the scope's %d CDRs", key, cap(r.keys))
+			}
+			k = len(r.keys)
+			r.keys = append(r.keys, key)
+		}
 		var f uint8
 		if credit.Value(i) {
 			f |= fCredit

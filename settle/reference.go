@@ -43,7 +43,7 @@ func (r *runner) priceReference() error {
 		return r.refs[ri].versions
 	}
 	for _, key := range keys {
-		i := int(key - r.minKey)
+		i := r.index(key)
 		why := r.refQueue[key]
 		msg, hasMsg := r.refMessage[key]
 		if !hasMsg {

@@ -228,21 +228,29 @@ func (r *runner) execute(sink Sink) error {
 	}()
 	phase("begin")
 	if n > 0 {
-		if err := r.prepareHeaders(minKey, maxKey); err != nil {
+		if err := r.prepareHeaders(minKey, maxKey, n); err != nil {
 			return err
 		}
-		phase("locations, embedded")
+		phase("locations")
 		if err := r.loadHeaders(maxKey); err != nil {
 			return err
 		}
-		phase("headers")
+		if r.keys != nil && int64(len(r.keys)) != n {
+			// A sparse scope's arrays hold its CDRs' entries only.
+			r.state, r.flags, r.start, r.billedX, r.billedI = r.state[:len(r.keys)], r.flags[:len(r.keys)], r.start[:len(r.keys)], r.billedX[:len(r.keys)], r.billedI[:len(r.keys)]
+			r.owner, r.fallback, r.zone, r.emb, r.currency = r.owner[:len(r.keys)], r.fallback[:len(r.keys)], r.zone[:len(r.keys)], r.emb[:len(r.keys)], r.currency[:len(r.keys)]
+		}
+		if err := r.loadEmbedded(); err != nil {
+			return err
+		}
+		phase("headers, embedded")
 		if err := r.scan(maxKey); err != nil {
 			return err
 		}
 		phase("periods and kernel")
 		for i, s := range r.state {
 			if s == hPending {
-				r.toReference(r.minKey+int64(i), RefNoPeriods)
+				r.toReference(r.keyOf(i), RefNoPeriods)
 			}
 		}
 		if err := r.priceReference(); err != nil {

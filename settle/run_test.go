@@ -161,12 +161,31 @@ func TestExecuteDeterministic(t *testing.T) {
 }
 
 // A scope that holds few of its key range's CDRs (October's CDRs stored
-// among many of November's) asks the source for its own CDRs' periods
-// only, and prices them as from the whole range; a dense scope reads the
-// range.
+// among many of November's) keeps one entry per CDR (not per key), asks
+// the source for its own CDRs' headers and periods only, and prices them
+// as from the whole range and as the same CDRs stored densely; a dense
+// scope reads the range.
 func TestExecuteSparseScope(t *testing.T) {
-	interleaved := func() *fakeStore {
+	base := func() *fakeStore {
 		f := fixture()
+		// One that goes to the reference (no periods; the fake source
+		// gives it no tariff), one with an embedded tariff.
+		noPeriods := session("NL", "ABC", "NOPERIODS", at(16, 10), at(16, 11), "10", "2.50", "3.03")
+		noPeriods.ChargingPeriods = nil
+		noPeriods.TotalEnergy = dec("10")
+		f.cdrs = append(f.cdrs, fakeCDR{key: int64(len(f.cdrs) + 1), cdr: noPeriods, received: at(28, 0)})
+		f.bodies[77] = energyTariff("NL", "ABC", "EMB", "EUR").Tariff
+		f.cdrs = append(f.cdrs, fakeCDR{key: int64(len(f.cdrs) + 1), cdr: session("NL", "ABC", "EMBEDDED", at(17, 10), at(17, 11), "10", "2.50", "3.03"),
+			received: at(28, 0), embedded: []int64{77}})
+		return f
+	}
+	dense := base()
+	_, denseRun := execute(t, dense, Options{Lines: true})
+	if dense.selectiveScans != 0 || dense.sparseHeaderScans != 0 {
+		t.Error("a dense scope joined its periods with its keys")
+	}
+	interleaved := func() *fakeStore {
+		f := base()
 		var cdrs []fakeCDR
 		for i, c := range f.cdrs {
 			cdrs = append(cdrs, c)
@@ -187,17 +206,32 @@ func TestExecuteSparseScope(t *testing.T) {
 	_, want := execute(t, whole, Options{Lines: true})
 	f := interleaved()
 	sum, got := execute(t, f, Options{Lines: true})
-	if f.selectiveScans == 0 {
+	if f.selectiveScans == 0 || f.sparseHeaderScans == 0 {
 		t.Error("a sparse scope read its whole key range")
 	}
-	if sum.CDRs != 7 || fmt.Sprint(got.rowsByID(f), got.lines) != fmt.Sprint(want.rowsByID(whole), want.lines) {
-		t.Errorf("%d CDRs; rows from the selective scan differ from the whole range's:\n%v\nwant\n%v", sum.CDRs,
-			got.rowsByID(f), want.rowsByID(whole))
+	if sum.CDRs != 9 || sum.NotPriceable[WhyNoVersion] != 1 || sum.EmbeddedPriced != 1 ||
+		fmt.Sprint(got.rowsByID(f), got.lines) != fmt.Sprint(want.rowsByID(whole), want.lines) {
+		t.Errorf("%d CDRs, %v not priceable, %d with the embedded tariff; rows from the selective scan differ from the whole range's:\n%v\nwant\n%v",
+			sum.CDRs, sum.NotPriceable, sum.EmbeddedPriced, got.rowsByID(f), want.rowsByID(whole))
 	}
-	dense := fixture()
-	execute(t, dense, Options{Lines: true})
-	if dense.selectiveScans != 0 {
-		t.Error("a dense scope joined its periods with its keys")
+	if g, w := fmt.Sprint(got.rowsByID(f)), fmt.Sprint(denseRun.rowsByID(dense)); g != w {
+		t.Errorf("rows of the sparse scope differ from the same CDRs stored densely:\n%s\nwant\n%s", g, w)
+	}
+	if len(got.lines.CDRKey) != len(denseRun.lines.CDRKey) {
+		t.Errorf("%d lines, densely stored %d", len(got.lines.CDRKey), len(denseRun.lines.CDRKey))
+	}
+}
+
+func TestKeyRanges(t *testing.T) {
+	// A gap wider than 10 begins a range.
+	got := fmt.Sprint(keyRanges([]int64{1, 2, 10, 30, 31, 100, 101, 102, 103}, 10, 50))
+	if want := "[{1 10 3} {30 31 2} {100 103 4}]"; got != want {
+		t.Errorf("keyRanges = %s, want %s", got, want)
+	}
+	// A range spans fewer than 3 keys.
+	got = fmt.Sprint(keyRanges([]int64{1, 2, 3, 4, 5, 6, 7}, 10, 3))
+	if want := "[{1 3 3} {4 6 3} {7 7 1}]"; got != want {
+		t.Errorf("keyRanges = %s, want %s", got, want)
 	}
 }
 

@@ -3,6 +3,7 @@ package settle
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -111,7 +112,11 @@ type runner struct {
 	currIdx    map[string]int16
 	currSums   []currencySums
 
-	minKey   int64
+	minKey int64
+	// keys are the scope's keys in order when it is sparse (few of its key
+	// range's keys): the per-CDR arrays then hold one entry per CDR of the
+	// scope, at its position in keys, instead of one per key of the range.
+	keys     []int64
 	state    []uint8
 	flags    []uint8
 	start    []int64
@@ -345,17 +350,40 @@ func (r *runner) notPriceable(i int, why string, msg int32) {
 	r.appendRow(i, PricedNotPriceable, why, msg, ByNone, -1, 0, nil, nil, nil, 0)
 }
 
+// index is the position of a CDR's entry in the per-CDR arrays, -1 when
+// the key has none.
+func (r *runner) index(key int64) int {
+	if r.keys != nil {
+		if i, ok := slices.BinarySearch(r.keys, key); ok {
+			return i
+		}
+		return -1
+	}
+	i := key - r.minKey
+	if i < 0 || i >= int64(len(r.state)) {
+		return -1
+	}
+	return int(i)
+}
+
+// keyOf is the key of the CDR whose entry is at position i.
+func (r *runner) keyOf(i int) int64 {
+	if r.keys != nil {
+		return r.keys[i]
+	}
+	return r.minKey + int64(i)
+}
+
 func (r *runner) toReference(key int64, why string) {
-	i := int(key - r.minKey)
-	r.state[i] = hDone
+	r.state[r.index(key)] = hDone
 	r.refQueue[key] = why
 }
 
 // lookup is the kernel's HeaderLookup: it decides, per CDR, whether the
 // kernel prices it.
 func (r *runner) lookup(key int64, tariffID string) (pricing.CDRHeader, bool) {
-	i := int(key - r.minKey)
-	if i < 0 || i >= len(r.state) || r.state[i] != hPending {
+	i := r.index(key)
+	if i < 0 || r.state[i] != hPending {
 		return pricing.CDRHeader{}, false
 	}
 	switch {
@@ -419,7 +447,7 @@ func floorDiv(a, b int64) int64 {
 // units its totals were rounded to.
 func (r *runner) appendRow(i int, status uint8, why string, msg int32, by uint8, tariff, flags int32, totals *[NumTotals]int64, emb *[2]int64, zones []zoneEntry, minor int) {
 	p := &r.buf.rows
-	p.CDRKey = append(p.CDRKey, r.minKey+int64(i))
+	p.CDRKey = append(p.CDRKey, r.keyOf(i))
 	p.Status, p.Reason, p.Message, p.PricedBy = append(p.Status, status), append(p.Reason, r.reasonCode(why)), append(p.Message, msg), append(p.PricedBy, by)
 	p.TariffRef, p.Flags = append(p.TariffRef, tariff), append(p.Flags, flags)
 	p.Zone = append(p.Zone, int16(r.zone[i]))

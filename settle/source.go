@@ -40,8 +40,10 @@ type Source interface {
 	// selection's CDRs whose context hash is one of hashes.
 	ScanContextsOf(ctx context.Context, sel *Selection, hashes []uint64, fn func(arrow.RecordBatch) error) error
 	// ScanHeaders streams HeaderColumns for the selection's CDRs with
-	// cdr_key in [minKey, maxKey], in cdr_key order.
-	ScanHeaders(ctx context.Context, sel *Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error
+	// cdr_key in [minKey, maxKey], in cdr_key order. sparse says that they
+	// are few of the range's CDRs (reading only theirs and sorting them
+	// then costs less than filtering the range).
+	ScanHeaders(ctx context.Context, sel *Selection, minKey, maxKey int64, sparse bool, fn func(arrow.RecordBatch) error) error
 	// ScanPeriodRange streams the charging periods (pricing.PeriodColumns)
 	// of every CDR with cdr_key in [minKey, maxKey], or only of the
 	// selection's CDRs in it when sel is not nil, in (cdr_key,

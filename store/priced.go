@@ -144,23 +144,35 @@ const contextStringsSQL = `country_code, party_id, location_id, evse_uid, connec
 	location_time_zone AS embedded_time_zone, location_country AS country, location_latitude AS latitude,
 	location_longitude AS longitude, currency`
 
-// headersSQL reads settle.HeaderColumns. A filtered scan keeps the table's
-// insertion order, which is key order. The stored location version and its
-// connector are looked up by the caller (LocationVersions): joining them
-// here (an ASOF join on the session start) took 19 s of 20 s at 10 M CDRs.
+// headersSQL reads settle.HeaderColumns from a FROM clause. A filtered
+// scan keeps the table's insertion order, which is key order. The stored
+// location version and its connector are looked up by the caller
+// (LocationVersions): joining them here (an ASOF join on the session
+// start) took 19 s of 20 s at 10 M CDRs.
 const headersSQL = `
 SELECT cdr_key, start_date_time, credit, blocking,
 	CAST(total_cost_excl_vat * 1000000 AS BIGINT) AS billed_excl,
 	CAST(total_cost_incl_vat * 1000000 AS BIGINT) AS billed_incl,
 	location_tariff_ids, ` + contextSQL + ` AS context
-FROM cdrs
-WHERE %s AND cdr_key BETWEEN ? AND ?`
+FROM %s`
 
 // ScanHeaders implements settle.Source. The driver holds a query's whole
-// result in memory: the caller reads a large scope in key ranges.
-func (s *Store) ScanHeaders(ctx context.Context, sel *settle.Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error {
-	filter, args := selectionSQL(sel)
-	q := fmt.Sprintf(headersSQL, filter)
+// result in memory: the caller reads a large scope in key ranges. A dense
+// range is filtered by the period rule (no sort: insertion order); a
+// sparse one reads the scope's rows only (scopeSQL) and sorts them, which
+// at 1 M rows costs ~0.2 s more CPU than the filter.
+func (s *Store) ScanHeaders(ctx context.Context, sel *settle.Selection, minKey, maxKey int64, sparse bool, fn func(arrow.RecordBatch) error) error {
+	var q string
+	var args []any
+	if sparse {
+		scope, sargs := scopeSQL(sel, "*")
+		q = fmt.Sprintf(headersSQL, scope) + ` WHERE cdr_key BETWEEN ? AND ? ORDER BY cdr_key`
+		args = sargs
+	} else {
+		filter, fargs := selectionSQL(sel)
+		q = fmt.Sprintf(headersSQL, "cdrs") + ` WHERE ` + filter + ` AND cdr_key BETWEEN ? AND ?`
+		args = fargs
+	}
 	return errorf("scan headers", "", s.arrowQuery(ctx, q, append(args, minKey, maxKey), len(settle.HeaderColumns), fn))
 }
 

@@ -44,7 +44,7 @@ func TestSettleSource(t *testing.T) {
 	}
 	rows := 0
 	var context uint64
-	err = s.ScanHeaders(ctx, scope, lo, hi, func(rec arrow.RecordBatch) error {
+	err = s.ScanHeaders(ctx, scope, lo, hi, false, func(rec arrow.RecordBatch) error {
 		if got := rec.Schema().NumFields(); got != len(settle.HeaderColumns) {
 			t.Fatalf("%d columns", got)
 		}
@@ -537,7 +537,9 @@ func TestScopeSQLReadsOnlyThePeriod(t *testing.T) {
 
 // Given a selection, the period scan returns the periods of the
 // selection's CDRs in the range only, in (cdr_key, period_index) order: the
-// rows of the whole range's scan that belong to them.
+// rows of the whole range's scan that belong to them; and the header scan
+// of a sparse scope (its rows only, sorted) returns the rows of the
+// range's filtered scan.
 func TestScanPeriodRangeOfSelection(t *testing.T) {
 	s := openMem(t)
 	ctx := context.Background()
@@ -559,25 +561,37 @@ func TestScanPeriodRangeOfSelection(t *testing.T) {
 	if err != nil || n != 4 {
 		t.Fatalf("ScopeKeys = %d, %d, %d, %v; want 4 CDRs", lo, hi, n, err)
 	}
-	inScope := map[int64]bool{}
-	if err := s.ScanHeaders(ctx, &sel, lo, hi, func(rec arrow.RecordBatch) error {
+	rowStrings := func(rec arrow.RecordBatch, out *[]string) {
 		for i := 0; i < int(rec.NumRows()); i++ {
-			inScope[rec.Column(0).(*array.Int64).Value(i)] = true
+			var row []string
+			for c := 0; c < int(rec.NumCols()); c++ {
+				row = append(row, rec.Column(c).ValueStr(i))
+			}
+			*out = append(*out, strings.Join(row, " "))
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	}
+	var headers [2][]string
+	for i, sparse := range []bool{false, true} {
+		if err := s.ScanHeaders(ctx, &sel, lo, hi, sparse, func(rec arrow.RecordBatch) error {
+			rowStrings(rec, &headers[i])
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(headers[0]) != 4 || !slices.Equal(headers[0], headers[1]) {
+		t.Errorf("headers, filtered:\n%s\nsparse:\n%s", strings.Join(headers[0], "\n"), strings.Join(headers[1], "\n"))
+	}
+	inScope := map[int64]bool{}
+	for _, row := range headers[0] {
+		var key int64
+		fmt.Sscan(row, &key)
+		inScope[key] = true
 	}
 	read := func(sel *settle.Selection) []string {
 		var out []string
 		if err := s.ScanPeriodRange(ctx, sel, lo, hi, func(rec arrow.RecordBatch) error {
-			for i := 0; i < int(rec.NumRows()); i++ {
-				var row []string
-				for c := 0; c < int(rec.NumCols()); c++ {
-					row = append(row, rec.Column(c).ValueStr(i))
-				}
-				out = append(out, strings.Join(row, " "))
-			}
+			rowStrings(rec, &out)
 			return nil
 		}); err != nil {
 			t.Fatal(err)
