@@ -128,4 +128,12 @@
 // Headers and periods are read in key ranges of 2^20 (the DuckDB driver
 // materialises a whole query result). A writer goroutine appends one batch
 // while the kernel prices the next.
+//
+// A small scope costs what its CDRs cost, however long the history: the
+// source reads only the period's rows (the store's zone maps prune the
+// rest), and a sparse scope, which holds fewer than half of its key
+// range's keys (a day of a month, a month some of whose CDRs were stored
+// much later), has one array entry per CDR (found by binary search), and
+// its headers and periods are read for its own CDRs, by the ranges its
+// keys fall in.
 package settle

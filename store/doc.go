@@ -91,7 +91,10 @@
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
-// rows in one transaction. A CDR's billed total_cost is NULL when the CDR
+// rows in one transaction. The scope queries read only the period's rows
+// (scopeSQL: plain ranges on end_date_time that DuckDB's zone maps prune;
+// a test pins the rows scanned), so a small reprice costs the same with
+// years stored as with a month. A CDR's billed total_cost is NULL when the CDR
 // states none: missing is not zero.
 //
 // Dimension types are stored as a one-byte code: the narrow dimension table
