@@ -30,7 +30,8 @@
 //     coefficient. A value that does not fit is never rounded: in a CDR
 //     (a billing claim, always stored) its column is NULL with a finding
 //     at its path, blocking where pricing reads it (numbers.go); a
-//     published tariff, location or IRR with one is refused.
+//     published tariff with one, or with a number that could not be read
+//     or a missing price, is refused (it would be priced as 0).
 //   - A batch is all or nothing: Save writes it in one transaction and, if
 //     that fails, forgets its in-memory additions too.
 //   - Times are TIMESTAMPTZ in UTC with DuckDB's microsecond precision; the

@@ -24,7 +24,10 @@ import (
 //     reconciliation compares, and NULL there reads as "no usable amount".
 //
 // Published tariffs, locations and invoice reconciliation records are not
-// billing claims: one whose numbers do not fit is still rejected (unstorable).
+// billing claims: one whose numbers do not fit is still rejected (unstorable),
+// and so is a tariff with a number the decoder could not read or a missing
+// price (unreadTariffNumber): pricing reads the tables, not the findings, so
+// stored it would be priced as 0 or without its limit or restriction.
 
 // cdrNulls is what cdrNumbers decided for one CDR.
 type cdrNulls struct {

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -453,7 +455,11 @@ func (w *writer) classify(in *received) ocpi.Outcome {
 func (w *writer) reject(in *received, why ocpi.Problem) ocpi.Outcome {
 	problems := in.r.Problems
 	if !in.r.Rejected || len(problems) == 0 {
-		problems = append(ocpi.Problems{why}, problems...)
+		// why restates the decoder's problem at its path when there is one
+		// (unstorable): one reject row says it, blocking.
+		problems = append(ocpi.Problems{why}, slices.DeleteFunc(slices.Clone(problems), func(p ocpi.Problem) bool {
+			return why.Path != "" && p.Path == why.Path && p.Rule == why.Rule
+		})...)
 		// The caller's summary and reply name the reason Save refused it.
 		in.r.Problems = problems
 	}
@@ -987,6 +993,9 @@ func unstorable(r *ocpi.Received) (ocpi.Problem, bool) {
 		if r.Tariff.LastUpdated.IsZero() {
 			return missingLastUpdated(), true
 		}
+		if p, ok := unreadTariffNumber(r.Problems); ok {
+			return p, true
+		}
 		path = unstorableTariff(r.Tariff)
 	case r.Location != nil:
 		if r.Location.LastUpdated.IsZero() {
@@ -1000,8 +1009,40 @@ func unstorable(r *ocpi.Received) (ocpi.Problem, bool) {
 	if path == "" {
 		return ocpi.Problem{}, false
 	}
-	return ocpi.Problem{Path: path, Rule: ocpi.RulePrecision, Blocking: true,
-		Message: "value does not fit DECIMAL(18,6): at most 12 integer digits and 6 decimals are stored exactly"}, true
+	p := ocpi.Problem{Path: path, Rule: ocpi.RulePrecision, Blocking: true,
+		Message: "value does not fit DECIMAL(18,6): at most 12 integer digits and 6 decimals are stored exactly"}
+	for _, q := range r.Problems {
+		if q.Path == path && q.Rule == ocpi.RulePrecision {
+			p.Message = q.Message + "; a published tariff is refused rather than rounded (" + p.Message + ")"
+			break
+		}
+	}
+	return p, true
+}
+
+// tariffNumbers are the fields of a tariff that the decoder reads as
+// numbers (the last element of a problem's path).
+var tariffNumbers = map[string]bool{"price": true, "vat": true, "step_size": true,
+	"min_price": true, "max_price": true, "excl_vat": true, "incl_vat": true, "before_taxes": true, "after_taxes": true,
+	"min_kwh": true, "max_kwh": true, "min_current": true, "max_current": true, "min_power": true, "max_power": true,
+	"min_duration": true, "max_duration": true}
+
+// unreadTariffNumber finds a tariff number the decoder could not read (too
+// large, not a number) or a price that is missing. The model then holds 0
+// or nothing there, and pricing reads the tables, not the findings: stored,
+// the tariff would be priced as free or without its limit or restriction.
+// A missing step_size is not one: 0 is the reading of no step.
+func unreadTariffNumber(ps ocpi.Problems) (ocpi.Problem, bool) {
+	for _, p := range ps {
+		field := p.Path[strings.LastIndexByte(p.Path, '.')+1:]
+		if tariffNumbers[field] && (p.Rule == ocpi.RuleTooLarge || p.Rule == ocpi.RuleType ||
+			p.Rule == ocpi.RuleRequired && field != "step_size") {
+			p.Blocking = true
+			p.Message += "; a published tariff is refused rather than stored without this value (it would be priced as 0 or without the limit)"
+			return p, true
+		}
+	}
+	return ocpi.Problem{}, false
 }
 
 func fits(d decimal.Decimal) bool {

@@ -152,6 +152,17 @@ func TestIngestCatalogue(t *testing.T) {
 			blocking FROM cdrs`,
 		want: `NULL NULL false`, // an unreadable amount makes the whole Price absent (ocpi, s11)
 	}, {
+		// A published tariff whose price could not be read was stored with
+		// price 0 (pricing reads the tables, not the findings): refused,
+		// the rest of the file goes on.
+		name: "a tariff with a price of 1e400 before a good one",
+		input: specLine(t, "2.2.1/tariff_1_simple_2hour.json", `"id":"12"`, `"id":"T1"`, `"price":2.00`, `"price":1e400`) + "\n" +
+			specLine(t, "2.2.1/tariff_1_simple_2hour.json", `"id":"12"`, `"id":"T2"`) + "\n",
+		stdout: []string{`accepted   1  tariff 1`, `rejected   1`,
+			`input.ndjson: record 1: elements\[0\].price_components\[0\].price: number 1e400 has more than 12 integer digits; a published tariff is refused`},
+		query: `SELECT (SELECT string_agg(id, ' ') FROM tariffs) || ' | ' || (SELECT string_agg(coalesce(path, '-') || ' ' || rule || ' ' || blocking, ', ') FROM rejects)`,
+		want:  `T2 | elements[0].price_components[0].price too_large true`,
+	}, {
 		// What other implementations send: DateTimes with a space, without
 		// seconds, with an offset refused the whole tariff or location.
 		name: "last_updated in other implementations' shapes",
@@ -207,9 +218,9 @@ func TestIngestCatalogue(t *testing.T) {
 		// under a note and "(and 1 more)".
 		name:   "a tariff without last_updated",
 		input:  specLine(t, "2.2.1/tariff_1_simple_2hour.json", `,"last_updated":"2015-06-29T20:39:09Z"`, `,"tariff_alt_url":"`+strings.Repeat("u", 300)+`"`) + "\n",
-		stdout: []string{`rejected   1`, `input.ndjson: record 1: last_updated: no readable last_updated: tariff, location and invoice reconciliation versions are keyed by it \[required, blocks pricing\] \(and 2 more\)`},
+		stdout: []string{`rejected   1`, `input.ndjson: record 1: last_updated: no readable last_updated: tariff, location and invoice reconciliation versions are keyed by it \[required, blocks pricing\] \(and 1 more\)`},
 		query:  `SELECT string_agg(coalesce(path, '') || ' ' || rule || ' ' || blocking, ', ' ORDER BY path) FROM rejects`,
-		want:   `last_updated required true, last_updated required false, tariff_alt_url length false`,
+		want:   `last_updated required true, tariff_alt_url length false`, // the store's refusal restates the decoder's problem: said once
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { runIntake(t, tc) })
