@@ -263,7 +263,8 @@ func (s *Server) pathObject(c *call, maxID int, body []byte) (cc, pid, id string
 		// A GET looks up what was stored, whatever its id (the Location of
 		// a CDR with an id OCPI does not allow must work); a write must
 		// name an id OCPI allows.
-		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "id", "the id in the URL is empty, too long or has characters OCPI does not allow")
+		rule, msg := badURLID(id, maxID)
+		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, rule, "id", msg)
 		return "", "", "", false
 	}
 	fromCC, fromPID, ok := s.owner(c, body)
@@ -276,6 +277,24 @@ func (s *Server) pathObject(c *call, maxID int, body []byte) (cc, pid, id string
 		return "", "", "", false
 	}
 	return ocpi.Key(cc), ocpi.Key(pid), id, true
+}
+
+// badURLID says why an id in a write's URL is not one ocpi.IsIdentifier
+// allows: its length, or the first character a URL segment of OCPI may not
+// hold.
+func badURLID(id string, max int) (ocpi.Rule, string) {
+	switch {
+	case id == "":
+		return ocpi.RuleRequired, "the id in the URL is empty"
+	case len(id) > max:
+		return ocpi.RuleLength, "the id in the URL is longer than " + strconv.Itoa(max) + " characters"
+	}
+	i := 0
+	for ocpi.IsIdentifier(id[:i+1], max) {
+		i++
+	}
+	return ocpi.RuleFormat, fmt.Sprintf("the id in the URL, %q, has characters OCPI does not allow "+
+		"(printable ASCII without spaces, \"/\", \"?\", \"#\", \"%%\" or \"\\\"), the first at byte %d", id, i)
 }
 
 // readableID bounds the id of a GET or DELETE (any bytes: it is only looked

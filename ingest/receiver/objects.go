@@ -56,7 +56,7 @@ func (s *Server) deleteTariff(c *call) {
 // raw payload is the merged document, so the next PATCH starts from it.
 func (s *Server) patchTariff(c *call) {
 	if c.version != ocpi.V211 {
-		s.fail(c, http.StatusMethodNotAllowed, ocpi.StatusClientError, "", "", "tariffs are replaced with PUT since OCPI 2.2")
+		s.notAllowed(c, "tariffs are replaced with PUT since OCPI 2.2")
 		return
 	}
 	patch, ok := s.readBody(c)
@@ -274,9 +274,15 @@ func (s *Server) changeLocation(c *call, change func(loc *ocpi.Location, body []
 		return
 	}
 	evse, connector := c.r.PathValue("evse"), c.r.PathValue("connector")
-	if (evse != "" && !ocpi.IsIdentifier(evse, ocpi.MaxObjectIDLength)) || (connector != "" && !ocpi.IsIdentifier(connector, ocpi.MaxConnectorIDLength)) {
-		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, ocpi.RuleLength, "evse_uid/connector_id", "an id in the URL is too long or has characters OCPI does not allow")
-		return
+	for _, part := range []struct {
+		path, id string
+		max      int
+	}{{"evse_uid", evse, ocpi.MaxObjectIDLength}, {"connector_id", connector, ocpi.MaxConnectorIDLength}} {
+		if part.id != "" && !ocpi.IsIdentifier(part.id, part.max) {
+			rule, msg := badURLID(part.id, part.max)
+			s.refuse(c, body, http.StatusBadRequest, ocpi.StatusInvalidParameters, rule, part.path, msg)
+			return
+		}
 	}
 	if !json.Valid(body) {
 		s.refuse(c, body, http.StatusBadRequest, ocpi.StatusClientError, ocpi.RuleSyntax, "", "the body is not well-formed JSON")

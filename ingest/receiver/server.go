@@ -220,20 +220,40 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	if rec, ok := w.(*recorder); ok {
 		c.rec = rec
 	}
+	if len(s.allowed(r)) == 0 {
+		s.fail(c, http.StatusNotFound, ocpi.StatusClientError, "", "", "no OCPI endpoint at "+r.URL.Path)
+		return
+	}
+	s.notAllowed(c, "")
+}
+
+// allowed lists the methods a path answers. A tariff PATCH is routed in
+// every version but exists only in 2.1.1 (PUT replaces a tariff since 2.2).
+func (s *Server) allowed(r *http.Request) []string {
 	var allowed []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "/ocpi/" && pattern != "" {
-			allowed = append(allowed, m)
+		_, pattern := s.mux.Handler(probe)
+		if pattern == "/ocpi/" || pattern == "" ||
+			m == http.MethodPatch && strings.Contains(pattern, "/tariffs/") && !strings.HasPrefix(r.URL.Path, "/ocpi/"+string(ocpi.V211)+"/") {
+			continue
 		}
+		allowed = append(allowed, m)
 	}
-	if len(allowed) == 0 {
-		s.fail(c, http.StatusNotFound, ocpi.StatusClientError, "", "", "no OCPI endpoint at "+r.URL.Path)
-		return
+	return allowed
+}
+
+// notAllowed answers 405 with the Allow header HTTP requires (RFC 9110
+// 15.5.6) and the methods in the message too, after why when given.
+func (s *Server) notAllowed(c *call, why string) {
+	allowed := strings.Join(s.allowed(c.r), ", ")
+	c.w.Header().Set("Allow", allowed)
+	msg := c.r.Method + " is not allowed here; allowed: " + allowed
+	if why != "" {
+		msg = why + "; allowed: " + allowed
 	}
-	w.Header().Set("Allow", strings.Join(allowed, ", "))
-	s.fail(c, http.StatusMethodNotAllowed, ocpi.StatusClientError, "", "", r.Method+" is not allowed here; allowed: "+strings.Join(allowed, ", "))
+	s.fail(c, http.StatusMethodNotAllowed, ocpi.StatusClientError, "", "", msg)
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
