@@ -103,3 +103,13 @@ HISTORY_BENCH_DIR ?= /tmp/roamsettle-bench
 bench-history: build
 	HISTORY_BENCH_DIR=$(HISTORY_BENCH_DIR) HISTORY_BENCH_BIN=$(abspath $(BIN)) \
 		$(GO) test -count=1 -timeout 600m -run '^TestBenchHistory$$' -v ./cmd/roamsettle
+
+# The whole job (`roamsettle run`: price, reconcile, invoice, report) with each
+# step's time and counts and the process's wall, CPU and peak RSS: on a
+# generated month of RUN_BENCH_SESSIONS (default 1 M), or on an existing
+# database with RUN_BENCH_DB, RUN_BENCH_PERIOD and RUN_BENCH_CONFIG (its
+# [invoicing] sections make the invoices); RUN_BENCH_FINAL=1 adds the final
+# run. See scripts/bench-run.sh. Heavy: run it under the bench lock.
+.PHONY: bench-run
+bench-run: build
+	./scripts/bench-run.sh
