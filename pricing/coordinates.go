@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/ringsaturn/tzf"
 
@@ -91,7 +90,7 @@ func (c *CoordinateZones) ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool) {
 	if !ok {
 		return ResolvedZone{}, false
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := loadZone(name)
 	if err != nil {
 		return ResolvedZone{}, false
 	}

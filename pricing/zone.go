@@ -40,7 +40,7 @@ func loadIANA(name string) (*time.Location, bool) {
 	if name == "" || name == "Local" {
 		return nil, false
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := loadZone(name)
 	return loc, err == nil
 }
 
@@ -186,7 +186,7 @@ func (CountryZones) ResolveZone(cdr *ocpi.CDR) (ResolvedZone, bool) {
 	if !ok {
 		return ResolvedZone{}, false
 	}
-	loc, err := time.LoadLocation(name)
+	loc, err := loadZone(name)
 	if err != nil {
 		return ResolvedZone{}, false
 	}
