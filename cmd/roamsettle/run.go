@@ -108,6 +108,10 @@ func jobDeps(env *Env, db *store.Store, cfg Config, pull bool, workers int) (*se
 	if err != nil {
 		return nil, err
 	}
+	// A run killed during its report step leaves the step's DuckDB COPY
+	// folder behind; runs of one output folder go one at a time (the run
+	// ledger), so any such folder at the start is a dead run's.
+	removeStaleReportDirs(outDir)
 	steps := []settle.PartnerStep{
 		reconcileStep{db: db, cfg: cfg, tokens: tokens},
 		settle.InvoiceStep{Source: db, Ledger: db.Invoices(), Config: cfg.invoicingConfig,

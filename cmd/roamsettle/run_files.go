@@ -54,6 +54,15 @@ func removeStaleTemps(path string) {
 	}
 }
 
+// removeStaleReportDirs removes the report step's temporary folders
+// (".tmp-report-*") a killed run left in the output folder.
+func removeStaleReportDirs(outDir string) {
+	stale, _ := filepath.Glob(filepath.Join(outDir, ".tmp-report-*"))
+	for _, d := range stale {
+		os.RemoveAll(d)
+	}
+}
+
 // Intact reports whether the file holds exactly the recorded bytes.
 func (f outFiles) Intact(o settle.FileOutput) bool {
 	fi, err := os.Stat(o.Path)
