@@ -89,6 +89,12 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer db.Close()
+	// A month of the demo's size is small queries: with one DuckDB thread
+	// the whole demo takes ~25% less CPU than with one per core (measured
+	// A/B, 20,000 sessions: 18.5-20 s against 24-28 s user+sys).
+	if err := db.SetThreads(ctx, 1); err != nil {
+		return err
+	}
 	jobs, err := expandInputs([]string{lay.path("data")}, ocpi.Hint{})
 	if err != nil {
 		return err
