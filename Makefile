@@ -4,7 +4,7 @@ export GOFLAGS := -tags=duckdb_arrow
 GO ?= go
 BIN := bin/roamsettle
 
-.PHONY: build test demo bench bench-ingest bench-invoicing fuzz vet fmt check-imports check-docs clean load
+.PHONY: build test demo readme-pictures bench bench-ingest bench-invoicing fuzz vet fmt check-imports check-docs clean load
 
 build:
 	$(GO) build -o $(BIN) ./cmd/roamsettle
@@ -25,6 +25,10 @@ vet:
 # Parquet exports) into out/demo/2026-10/<partner>/ and out/demo/parquet/, and a summary.
 demo: build
 	./$(BIN) demo --out out/demo
+
+# The README's pictures (docs/invoice.png, docs/kpi.png) from the demo's own output; needs pdftoppm.
+readme-pictures: demo
+	./scripts/readme-pictures.sh out/demo
 
 # Throughput benchmarks; each prints its own rates.
 bench: build
