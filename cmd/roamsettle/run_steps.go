@@ -27,8 +27,9 @@ const (
 	amountInDispute  = "in_dispute excl. VAT"
 )
 
-// reconcileStep validates, compares and explains the partner's CDRs and
-// raises disputes (reconcile's whole run, as `roamsettle reconcile` does),
+// reconcileStep validates, compares and explains the partner's CDRs,
+// matches its stored invoice reconciliation records and raises disputes
+// (reconcile's whole run, as `roamsettle reconcile` does),
 // stored under the run id "reconcile:PERIOD/CC-PID", and writes the report
 // that `reconcile --json` prints as reconcile.json.
 type reconcileStep struct {
@@ -41,12 +42,21 @@ func (reconcileStep) Name() string { return "reconcile" }
 
 func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
 	pc := s.cfg.partner(p.Party.CountryCode, p.Party.PartyID)
-	// The bulk path `roamsettle reconcile` takes, over the job's priced rows.
-	step := &settle.ReconcileStep{Prepare: func(_ context.Context, _ settle.Party, in *reconcile.Input) error {
+	// The bulk path `roamsettle reconcile` takes, over the job's priced rows,
+	// with the partner's stored invoice reconciliation records as its
+	// invoices (the run's inputs digest counts them).
+	step := &settle.ReconcileStep{Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
 		in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
 		in.At, in.By = p.AsOf, "run "+p.Key.String()
 		in.Tokens = s.tokens
-		return nil
+		irrs, err := s.db.StoredInvoices(ctx, &p.Selection)
+		if err != nil || len(irrs) == 0 {
+			return err
+		}
+		for _, r := range irrs {
+			in.Invoices = append(in.Invoices, reconcile.InvoiceFromIRR(r, "stored record "+r.ID))
+		}
+		return loadInvoices(in, nil, pc.columns(), pc.InvoiceTotals[p.Period.String()])
 	}}
 	scope := settle.Scope{Period: p.Period, Partner: p.Party}
 	w, err := s.db.BeginReconcile(ctx, scope)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/roamsettle/roamsettle/reconcile"
 	"github.com/roamsettle/roamsettle/synth"
 )
 
@@ -235,5 +236,72 @@ func TestRunEndToEnd(t *testing.T) {
 		if !strings.Contains(list, want) {
 			t.Errorf("runs:\n%s\nwant %q", list, want)
 		}
+	}
+}
+
+// The run's reconcile step matches the partner's stored 2.3.0 invoice
+// reconciliation records, as `reconcile` does: a record received after a
+// run makes the next run settle again (its inputs changed), and its
+// reconcile.json matches the record's lines.
+func TestRunMatchesStoredInvoiceRecords(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates and settles a month in a separate process")
+	}
+	db, data, config, out := generatedMonth(t, 300)
+	const party = "NL-EVB"
+	raw, err := os.ReadFile(filepath.Join(data, party, "cdrs.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, l := range bytes.Split(raw, []byte("\n")) {
+		var c struct {
+			ID     string `json:"id"`
+			End    string `json:"end_date_time"`
+			Credit bool   `json:"credit"`
+		}
+		if json.Unmarshal(l, &c) == nil && strings.HasPrefix(c.End, "2026-10-1") && !c.Credit && len(ids) < 2 {
+			ids = append(ids, c.ID)
+		}
+	}
+	report := func() reconcile.JSONReport {
+		t.Helper()
+		var rep reconcile.JSONReport
+		b, err := os.ReadFile(filepath.Join(out, "2026-10", party, "reconcile.json"))
+		if err == nil {
+			err = json.Unmarshal(b, &rep)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	args := []string{"run", "--config", config, "--period", "2026-10", "--partner", party}
+	mustBinary(t, append(args, "--as-of", "2026-11-03T02:00:00Z")...)
+	if rep := report(); rep.Invoice != nil {
+		t.Fatalf("an invoice matched before any record was received: %+v", rep.Invoice)
+	}
+
+	irr, _ := json.Marshal(map[string]any{"country_code": "NL", "party_id": "EVB", "id": "A", "invoice_id": "INV-A",
+		"cdrs": ids, "last_updated": "2026-11-02T00:00:00Z"})
+	path := filepath.Join(t.TempDir(), "irr.json")
+	if err := os.WriteFile(path, irr, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rs(t, "ingest", "--quiet", "--db", db, "--partner", party, "--version", "2.3.0", "--kind", "invoice_reconciliation", path)
+	if stdout := mustBinary(t, append(args, "--as-of", "2026-11-04T02:00:00Z")...); strings.Contains(stdout, "unchanged") {
+		t.Errorf("a run after a record arrived did nothing:\n%s", stdout)
+	}
+	inv := report().Invoice
+	if inv == nil {
+		t.Fatal("the stored record was not matched")
+	}
+	var got []string
+	for _, l := range inv.Lines {
+		got = append(got, fmt.Sprintf("%s:%d %s %s", l.File, l.Line, l.CDRID, l.Class))
+	}
+	want := []string{"stored record A:1 " + ids[0] + " EXACT", "stored record A:2 " + ids[1] + " EXACT"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
