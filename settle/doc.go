@@ -3,8 +3,8 @@
 // batches, the decimal reference for the few it cannot take), compared with
 // what was billed (reconcile's one comparison), and written back; steps
 // after pricing (reconcile, invoices, reports) plug in and run in the same
-// transaction. `roamsettle reprice`, `demo` and, later, `run` and the
-// nightly scheduler all call Execute.
+// transaction. `roamsettle reprice` calls Execute, and so does the whole
+// job (RunJob: `run`, the nightly schedule and `demo`) for its price step.
 //
 // # The run
 //
