@@ -36,7 +36,7 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 	if !runNo.Valid {
 		return nil, errorf("invoice rows", runID, fmt.Errorf("%w: the run has priced nothing", ErrNotFound))
 	}
-	filter, args := selectionSQL(sel)
+	scope, args := scopeSQL(sel, "*")
 	var cols []string
 	for _, t := range totalColumns {
 		cols = append(cols, micro("p."+t+"_excl_vat"), micro("p."+t+"_incl_vat"))
@@ -44,7 +44,7 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 	for _, t := range totalColumns {
 		cols = append(cols, micro("c."+t+"_excl_vat"), micro("c."+t+"_incl_vat"))
 	}
-	q := `WITH c AS (SELECT * FROM cdrs WHERE ` + filter + `),
+	q := `WITH c AS (SELECT * FROM ` + scope + `),
 	state AS (SELECT country_code, party_id, cdr_id, arg_max(state, seq) AS state FROM dispute_events GROUP BY ALL)
 	SELECT c.cdr_key, c.country_code, c.party_id, c.id, c.body_sha256, c.start_date_time, c.end_date_time,
 		coalesce(c.location_id, ''), coalesce(c.location_name, ''), coalesce(c.location_address, ''),
@@ -113,17 +113,18 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 	if err := rows.Err(); err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}
-	if err := s.invoiceRates(ctx, runNo.Int64, filter, args, index, out); err != nil {
+	if err := s.invoiceRates(ctx, runNo.Int64, sel, index, out); err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}
 	return out, nil
 }
 
 // invoiceRates fills each row's VAT rates from its priced lines.
-func (s *Store) invoiceRates(ctx context.Context, runNo int64, filter string, args []any, index map[int64]int, out []settle.InvoiceRow) error {
+func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selection, index map[int64]int, out []settle.InvoiceRow) error {
+	scope, args := scopeSQL(sel, "cdr_key")
 	rows, err := s.db.QueryContext(ctx, `SELECT l.cdr_key, l.dimension, count(*), count(l.vat),
 			`+micro("min(l.vat)")+`, `+micro("max(l.vat)")+`
-		FROM priced_lines l WHERE l.run_no = ? AND l.cdr_key IN (SELECT cdr_key FROM cdrs WHERE `+filter+`)
+		FROM priced_lines l WHERE l.run_no = ? AND l.cdr_key IN (SELECT cdr_key FROM `+scope+`)
 		GROUP BY ALL`, append([]any{runNo}, args...)...)
 	if err != nil {
 		return err

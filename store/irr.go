@@ -56,7 +56,7 @@ func (s *Store) InvoiceWithdrawnAt(ctx context.Context, countryCode, partyID, id
 // record withdrawn after its newest version was received is left out.
 func (s *Store) StoredInvoices(ctx context.Context, sel *settle.Selection) ([]*ocpi.InvoiceReconciliationRecord, error) {
 	owner := sel.Owner
-	filter, args := selectionSQL(sel)
+	scope, args := scopeSQL(sel, "id")
 	q := `WITH latest AS (
 			SELECT irr_key, country_code, party_id, id, coalesce(id_as_sent, id) AS id_as_sent, coalesce(invoice_id, '') AS invoice_id,
 				last_updated, received_at
@@ -68,7 +68,7 @@ func (s *Store) StoredInvoices(ctx context.Context, sel *settle.Selection) ([]*o
 				WHERE w.country_code = l.country_code AND w.party_id = l.party_id AND w.id = l.id AND w.withdrawn_at >= l.received_at)),
 		named AS (
 			SELECT DISTINCT x.irr_key FROM invoice_reconciliation_cdrs x JOIN live USING (irr_key)
-			JOIN (SELECT id FROM cdrs WHERE ` + filter + `) c ON c.id = upper(trim(x.cdr_id)))
+			JOIN (SELECT id FROM ` + scope + `) c ON c.id = upper(trim(x.cdr_id)))
 		SELECT l.irr_key, l.id_as_sent, l.invoice_id, l.last_updated, x.cdr_id
 		FROM live l JOIN named USING (irr_key) JOIN invoice_reconciliation_cdrs x USING (irr_key)
 		ORDER BY l.id, x.position`

@@ -16,8 +16,8 @@ var _ settle.ScopeReader = (*Store)(nil)
 
 // ScopeOwners implements settle.ScopeReader and settle.ReconcileSource.
 func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settle.Party, error) {
-	filter, args := selectionSQL(sel)
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM cdrs WHERE `+filter+` ORDER BY 1, 2`, args...)
+	scope, args := scopeSQL(sel, "country_code, party_id")
+	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM `+scope+` ORDER BY 1, 2`, args...)
 	if err != nil {
 		return nil, errorf("scope owners", "", err)
 	}
@@ -45,7 +45,7 @@ func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settl
 // given DuckDB build: an upgrade that changed it would make the next run
 // settle again once.
 func (s *Store) ScopeInputs(ctx context.Context, sel *settle.Selection) ([]settle.InputPart, error) {
-	filter, args := selectionSQL(sel)
+	scope, args := scopeSQL(sel, "country_code, party_id, id, body_sha256")
 	owner, oargs := "true", []any(nil)
 	if !sel.Owner.IsZero() {
 		owner, oargs = "country_code = ? AND party_id = ?", []any{sel.Owner.CountryCode, sel.Owner.PartyID}
@@ -54,7 +54,7 @@ func (s *Store) ScopeInputs(ctx context.Context, sel *settle.Selection) ([]settl
 		name, rowHash, from string
 		args                []any
 	}{
-		{"cdrs", "hash(country_code, party_id, id, body_sha256)", "cdrs WHERE " + filter, args},
+		{"cdrs", "hash(country_code, party_id, id, body_sha256)", scope, args},
 		{"tariff_versions", "hash(country_code, party_id, id, last_updated, tariff_key)", "tariffs WHERE " + owner, oargs},
 		{"tariff_withdrawals", "hash(country_code, party_id, id, withdrawn_at)", "tariff_withdrawals WHERE " + owner, oargs},
 		{"location_versions", "hash(country_code, party_id, id, last_updated, body_sha256)", "locations WHERE " + owner, oargs},

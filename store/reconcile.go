@@ -161,8 +161,8 @@ func (s *Store) loadWholeCDRs(ctx context.Context, keys []int64) (map[int64]*ocp
 // ReconcileCDRs loads every CDR of the selection (whole, in cdr_key order)
 // with the decoder's findings by reconcile.IdentityKey.
 func (s *Store) ReconcileCDRs(ctx context.Context, sel *settle.Selection) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
-	filter, args := selectionSQL(sel)
-	keys, err := s.int64s(ctx, `SELECT cdr_key FROM cdrs WHERE `+filter+` ORDER BY cdr_key`, args...)
+	scope, args := scopeSQL(sel, "cdr_key")
+	keys, err := s.int64s(ctx, `SELECT cdr_key FROM `+scope+` ORDER BY cdr_key`, args...)
 	if err != nil {
 		return nil, nil, errorf("reconcile cdrs", "", err)
 	}

@@ -108,8 +108,8 @@ type ownerRun struct {
 // each, the newest priced run covering it (ownRun when a run's writer
 // reads its own rows) and its reconciliation's id.
 func reportRuns(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string) ([]ownerRun, error) {
-	filter, args := selectionSQL(sel)
-	rows, err := q.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM cdrs WHERE `+filter+` ORDER BY 1, 2`, args...)
+	scope, args := scopeSQL(sel, "country_code, party_id")
+	rows, err := q.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM `+scope+` ORDER BY 1, 2`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +171,7 @@ const slotMillis = 15 * 60 * 1000
 // disputed (a verdict other than OK, or an error finding: reconcile's
 // rule).
 func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.Selection) error {
-	filter, args := selectionSQL(sel)
+	scopeRows, args := scopeSQL(sel, "*")
 	runs, rargs := runsSQL(owners)
 	_, err := q.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE report_scope AS
 		WITH `+runs+`,
@@ -181,7 +181,7 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' AND last_updated >= end_date_time
 					THEN date_diff('second', end_date_time, last_updated) END AS issue_delay,
 				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' THEN end_date_time END AS end_time
-			FROM cdrs WHERE `+filter+`),
+			FROM `+scopeRows+`),
 		rc AS (
 			SELECT x.country_code, x.party_id, upper(trim(x.cdr_id)) AS id, x.verdict, x.reasons, x.currency AS rc_currency,
 				x.billed_excl, x.recomputed_excl
