@@ -119,6 +119,14 @@ const receiptOf = `SELECT string_agg(outcome, ' ') FROM receipts WHERE sha256 = 
 // tariffRefusal ends the message of a tariff refused for a number.
 const tariffRefusal = "a published tariff is refused rather than stored without this value (it would be priced as 0 or without the limit)"
 
+// locationAt is what was stored of one version of a location: the given
+// columns and its findings.
+func locationAt(id, lastUpdated, cols string) string {
+	return `SELECT ` + cols + ` || ' | ' || coalesce((SELECT string_agg(f.path || ' ' || f.rule || ' ' || f.blocking, ', ' ORDER BY f.path, f.rule)
+		FROM findings f WHERE f.kind = 'location' AND f.object_key = l.location_key), '') FROM locations l
+		WHERE l.id = '` + id + `' AND l.last_updated = TIMESTAMPTZ '` + lastUpdated + `'`
+}
+
 // nothingStored counts every trace of the body: receipts, rejects, raw bytes.
 const nothingStored = `SELECT (SELECT count(*) FROM receipts WHERE sha256 = from_hex('$SHA')) || ' ' ||
 	(SELECT count(*) FROM rejects WHERE raw_sha256 = from_hex('$SHA')) || ' ' || (SELECT count(*) FROM raw_payloads WHERE sha256 = from_hex('$SHA'))`
@@ -379,6 +387,99 @@ func TestServeCatalogue(t *testing.T) {
 		query: rejectFacts,
 		want:  `location 2.2.1 connector_id format true | raw 156`,
 	}, {
+		// Changes to a stored location (PATCH, and PUT of an EVSE or a
+		// connector) go through the receiver's own merge, not the decoder's.
+		name: "a location to change", method: "PUT", path: "2.2.1/locations/NL/P00/CAT-L-PATCH", token: tokP00,
+		body:   catSpec(t, "2.2.1/location_example.json", "CAT-L-PATCH"),
+		status: 201, code: 1000,
+	}, {
+		// encoding/json read the byte as U+FFFD, without a finding.
+		name: "invalid UTF-8 in a location PATCH", method: "PATCH", path: "2.2.1/locations/NL/P00/CAT-L-PATCH", token: tokP00,
+		body:   "{\"name\":\"Gent\xffZuid\",\"last_updated\":\"2030-06-25T00:00:00Z\"}",
+		status: 201, code: 1000, msg: `^stored with findings: name: not valid UTF-8: kept with each invalid byte written \\xHH; the raw payload has the bytes as sent \[encoding\]$`,
+		query: locationAt("CAT-L-PATCH", "2030-06-25T00:00:00Z", "l.name"),
+		want:  `Gent\xFFZuid | name encoding false`,
+	}, {
+		name: "invalid UTF-8 in a connector PATCH's tariff_ids", method: "PATCH", path: "2.2.1/locations/NL/P00/CAT-L-PATCH/3256/1", token: tokP00,
+		body:   "{\"tariff_ids\":[\"T\xff1\"],\"last_updated\":\"2030-06-25T01:00:00Z\"}",
+		status: 201, code: 1000,
+		query: locationAt("CAT-L-PATCH", "2030-06-25T01:00:00Z", "(SELECT k.tariff_ids::VARCHAR FROM location_connectors k WHERE k.location_key = l.location_key AND evse_index = 0 AND connector_index = 0)"),
+		want:  `[T\xFF1] | tariff_ids encoding false`,
+	}, {
+		// The PATCH path reads last_updated without saying its shape.
+		name: "a location PATCH with last_updated with a space", method: "PATCH", path: "2.2.1/locations/NL/P00/CAT-L-PATCH", token: tokP00,
+		body:   `{"name":"Gent Zuid","last_updated":"2030-06-26 00:00:00"}`,
+		status: 201, code: 1000,
+		query: locationAt("CAT-L-PATCH", "2030-06-26T00:00:00Z", "l.name"),
+		want:  `Gent Zuid | `,
+	}, {
+		// A connector PUT with a byte that is not UTF-8 was refused as
+		// [format] and not kept; its finding named the wrapper's
+		// evses[0].connectors[0], not where the connector goes.
+		name: "a connector PUT with invalid UTF-8 in a tariff id", method: "PUT", path: "2.2.1/locations/NL/P00/CAT-L-PATCH/3256/9", token: tokP00,
+		body:   "{\"id\":\"9\",\"standard\":\"IEC_62196_T2\",\"format\":\"SOCKET\",\"power_type\":\"AC_3_PHASE\",\"max_voltage\":230,\"max_amperage\":16,\"tariff_ids\":[\"T\xff9\"],\"last_updated\":\"2030-07-01T00:00:00Z\"}",
+		status: 201, code: 1000, msg: `^stored with findings: evses\[0\].connectors\[2\].tariff_ids\[0\]: not valid UTF-8`,
+		query: locationAt("CAT-L-PATCH", "2030-07-01T00:00:00Z", "(SELECT string_agg(k.connector_index || '=' || k.tariff_ids::VARCHAR, ' ' ORDER BY k.connector_index) FROM location_connectors k WHERE k.location_key = l.location_key AND evse_index = 0)"),
+		want:  `0=[T\xFF1] 1=[13] 2=[T\xFF9] | evses[0].connectors[2].tariff_ids[0] encoding true`,
+	}, {
+		name: "a connector PUT without its standard", method: "PUT", path: "2.2.1/locations/NL/P00/CAT-L-PATCH/3257/7", token: tokP00,
+		body:   `{"id":"7","format":"SOCKET","power_type":"AC_3_PHASE","max_voltage":230,"max_amperage":16,"last_updated":"2030-07-02T00:00:00Z"}`,
+		status: 201, code: 1000, msg: `^stored with findings: evses\[1\].connectors\[1\].standard: required field is missing \[required\]$`,
+		query: locationAt("CAT-L-PATCH", "2030-07-02T00:00:00Z", "(SELECT count(*) FROM location_connectors k WHERE k.location_key = l.location_key)::VARCHAR"),
+		want:  `5 | evses[1].connectors[1].standard required false`, // once: the merged location's validation finds it too
+	}, {
+		// A blocking problem refuses the part with its own rule (it said
+		// [format] whatever the rule).
+		name: "a connector PUT whose tariff_ids is not a list", method: "PUT", path: "2.2.1/locations/NL/P00/CAT-L-PATCH/3257/8", token: tokP00,
+		body:   `{"id":"8","standard":"IEC_62196_T2","format":"SOCKET","power_type":"AC_3_PHASE","max_voltage":230,"max_amperage":16,"tariff_ids":"12","last_updated":"2030-07-03T00:00:00Z"}`,
+		status: 200, code: 2001, msg: `^evses\[1\].connectors\[2\].tariff_ids: expected an array, got string "12" \[type\]$`, kept: true,
+		query: rejectFacts,
+		want:  `location 2.2.1 evses[1].connectors[2].tariff_ids type true | raw 172`,
+	}, {
+		// Refusals after the body was read did not keep it (DESIGN
+		// invariant 2, issue 12 item 18).
+		name: "a PATCH of a location that is not stored", method: "PATCH", path: "2.2.1/locations/NL/P00/CAT-L-NONE", token: tokP00,
+		body:   `{"name":"CAT-L-NONE","last_updated":"2030-06-25T00:00:00Z"}`,
+		status: 404, code: 2003, msg: `^id: unknown location: PUT it first \[protocol\]$`, kept: true,
+		query: rejectFacts,
+		want:  `location 2.2.1 id protocol true | raw 59`,
+	}, {
+		name: "a location PATCH that is not an object", method: "PATCH", path: "2.2.1/locations/NL/P00/CAT-L-PATCH", token: tokP00,
+		body:   `["CAT-L-ARRAY"]`,
+		status: 200, code: 2001, msg: `^the PATCH body is not a JSON object \[format\]$`, kept: true,
+		query: rejectFacts,
+		want:  `location 2.2.1 - format true | raw 15`,
+	}, {
+		name: "a connector PUT on an EVSE that is not stored", method: "PUT", path: "2.2.1/locations/NL/P00/CAT-L-PATCH/NOPE/1", token: tokP00,
+		body:   `{"id":"1","standard":"IEC_62196_T2","format":"SOCKET","power_type":"AC_3_PHASE","max_voltage":230,"max_amperage":16,"last_updated":"2030-07-02T00:00:00Z"}`,
+		status: 200, code: 2001, msg: `^evse_uid: unknown EVSE NOPE: PUT it first \[format\]$`, kept: true,
+		query: rejectFacts,
+		want:  `location 2.2.1 evse_uid format true | raw 154`,
+	}, {
+		name: "a 2.1.1 tariff to change", method: "PUT", path: "2.1.1/tariffs/NL/P00/CAT-T-PATCH", token: tokP00,
+		body:   catSpec(t, "2.1.1/tariff_simple_2_euro_per_hour.json", "CAT-T-PATCH"),
+		status: 201, code: 1000,
+	}, {
+		name: "a 2.1.1 tariff PATCH of a tariff that is not stored", method: "PATCH", path: "2.1.1/tariffs/NL/P00/CAT-T-NONE", token: tokP00,
+		body:   `{"currency":"USD","last_updated":"2022-02-01T00:00:00Z"}`,
+		status: 404, code: 2003, msg: `^id: no such tariff: PUT it first \[protocol\]$`, kept: true,
+		query: rejectFacts,
+		want:  `tariff 2.1.1 id protocol true | raw 56`,
+	}, {
+		name: "a 2.1.1 tariff PATCH that is not an object", method: "PATCH", path: "2.1.1/tariffs/NL/P00/CAT-T-PATCH", token: tokP00,
+		body:   `["CAT-T-ARRAY"]`,
+		status: 400, code: 2000, msg: `^the PATCH body is not a JSON object \[syntax\]$`, kept: true,
+		query: rejectFacts,
+		want:  `tariff 2.1.1 - syntax true | raw 15`,
+	}, {
+		// A 2.1.1 tariff PATCH is stored as the merged document (the next
+		// PATCH starts from it), decoded like any tariff.
+		name: "a 2.1.1 tariff PATCH with invalid UTF-8", method: "PATCH", path: "2.1.1/tariffs/NL/P00/CAT-T-PATCH", token: tokP00,
+		body:   "{\"tariff_alt_url\":\"https://x.example/\xe9\",\"last_updated\":\"2022-02-01T00:00:00Z\"}",
+		status: 201, code: 1000, msg: `tariff_alt_url: not valid UTF-8`,
+		query: tariffFacts("CAT-T-PATCH"),
+		want:  `2015-06-29 20:39:09+00 2.1.1 | ; 2022-02-01 00:00:00+00 2.1.1 | tariff_alt_url encoding false`,
+	}, {
 		// The other version's names are read, each with a finding.
 		name: "a 2.1.1 CDR with end_date_time", method: "POST", path: "2.1.1/cdrs", token: tokP00,
 		body:   catSpec(t, "2.1.1/cdr_example.json", "CAT-211-END", `"stop_date_time"`, `"end_date_time"`),
@@ -597,8 +698,9 @@ func TestServeCatalogue(t *testing.T) {
 				t.Errorf("%s: no reject keeps the body's raw bytes", tc.name)
 			}
 		}
-		// Acknowledged is stored: its receipt and its raw bytes, whole.
-		if tc.code == ocpi.StatusSuccess {
+		// Acknowledged is stored: its receipt and its raw bytes, whole (a
+		// 2.1.1 tariff PATCH keeps the merged tariff instead).
+		if tc.code == ocpi.StatusSuccess && !(tc.method == "PATCH" && strings.Contains(tc.path, "/tariffs/")) {
 			outcome := map[int]string{201: "accepted", 200: "duplicate"}[tc.status]
 			var n, size int64
 			err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM receipts WHERE sha256 = ? AND outcome = ?),

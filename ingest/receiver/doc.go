@@ -18,7 +18,14 @@
 //     that breaks OCPI's lengths or characters, or an object owned by a party
 //     the connection may not write for, is answered and its body kept as a
 //     reject with the rule of the answer, cut at MaxRefusedRaw (DESIGN
-//     invariant 2). Credentials bodies are never kept (they carry tokens).
+//     invariant 2); so is a change (PATCH, EVSE or connector PUT) to an
+//     object that is not stored or that cannot be applied. Credentials
+//     bodies are never kept (they carry tokens).
+//   - Changes merged by the receiver itself read text as the decoder does:
+//     a byte that is not UTF-8 is kept written \xHH with an encoding
+//     finding (encoding/json would make it U+FFFD without a word), and an
+//     EVSE's or connector's problems name the path where it goes in the
+//     stored location, each once.
 //   - A partner only writes objects of its own country code and party id, of
 //     the parties its credentials list, or for a hub the parties its
 //     hubclientinfo lists (DESIGN invariant 9; 2.2+ routing headers must name

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/roamsettle/roamsettle/ingest/puller"
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -69,12 +71,12 @@ func (s *Server) patchTariff(c *call) {
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(patch, &fields); err != nil {
-		s.fail(c, http.StatusBadRequest, ocpi.StatusClientError, ocpi.RuleSyntax, "", "the PATCH body is not a JSON object")
+		s.refuse(c, patch, http.StatusBadRequest, ocpi.StatusClientError, ocpi.RuleSyntax, "", "the PATCH body is not a JSON object")
 		return
 	}
 	base, err := s.cfg.Objects.LatestTariffRaw(c.r.Context(), cc, pid, id)
 	if errors.Is(err, ErrNotFound) {
-		s.fail(c, http.StatusNotFound, ocpi.StatusUnknownLocation, "", "id", "no such tariff: PUT it first")
+		s.refuse(c, patch, http.StatusNotFound, ocpi.StatusUnknownLocation, "", "id", "no such tariff: PUT it first")
 		return
 	}
 	if err != nil {
@@ -91,7 +93,7 @@ func (s *Server) patchTariff(c *call) {
 		return
 	}
 	if _, _, bodyID := rec.Identity(); bodyID != "" && bodyID != ocpi.Key(id) {
-		s.fail(c, http.StatusOK, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "id", "the PATCH changes the id")
+		s.refuse(c, patch, http.StatusOK, ocpi.StatusInvalidParameters, ocpi.RuleFormat, "id", "the PATCH changes the id")
 		return
 	}
 	s.store(c, rec, "")
@@ -117,17 +119,35 @@ func (s *Server) putLocation(c *call) {
 		return
 	}
 	s.changeLocation(c, func(loc *ocpi.Location, body []byte, evse, connector string) (ocpi.Problems, string) {
+		// Where the part goes in the stored location (i, j; j is -1 for an
+		// EVSE): its problems are reported at that path, not at the
+		// evses[0] of the document decodePart wraps it in.
+		i := slices.IndexFunc(loc.EVSEs, func(x ocpi.EVSE) bool { return strings.EqualFold(x.UID, evse) })
+		j := -1
+		switch {
+		case i < 0 && connector != "":
+			return nil, "evse_uid: unknown EVSE " + evse + ": PUT it first"
+		case i < 0:
+			i = len(loc.EVSEs)
+		case connector != "":
+			j = slices.IndexFunc(loc.EVSEs[i].Connectors, func(x ocpi.Connector) bool { return strings.EqualFold(x.ID, connector) })
+			if j < 0 {
+				j = len(loc.EVSEs[i].Connectors)
+			}
+		}
 		part, probs, why := decodePart(c.version, loc, body, evse, connector)
+		for n := range probs {
+			probs[n].Path = partPath(probs[n].Path, i, j)
+		}
 		if why != "" {
-			return probs, why
+			return probs, partPath(why, i, j)
 		}
 		if connector == "" {
 			e := part.EVSEs[0]
 			if !strings.EqualFold(e.UID, evse) {
 				return probs, "uid: the EVSE uid in the body differs from the URL"
 			}
-			i := slices.IndexFunc(loc.EVSEs, func(x ocpi.EVSE) bool { return strings.EqualFold(x.UID, evse) })
-			if i < 0 {
+			if i == len(loc.EVSEs) {
 				loc.EVSEs = append(loc.EVSEs, e)
 			} else {
 				loc.EVSEs[i] = e
@@ -139,12 +159,8 @@ func (s *Server) putLocation(c *call) {
 		if !strings.EqualFold(k.ID, connector) {
 			return probs, "id: the connector id in the body differs from the URL"
 		}
-		e := findEVSE(loc, evse)
-		if e == nil {
-			return probs, "unknown EVSE " + evse + ": PUT it first"
-		}
-		j := slices.IndexFunc(e.Connectors, func(x ocpi.Connector) bool { return strings.EqualFold(x.ID, connector) })
-		if j < 0 {
+		e := &loc.EVSEs[i]
+		if j == len(e.Connectors) {
 			e.Connectors = append(e.Connectors, k)
 		} else {
 			e.Connectors[j] = k
@@ -153,6 +169,22 @@ func (s *Server) putLocation(c *call) {
 		loc.LastUpdated = laterOf(loc.LastUpdated, k.LastUpdated)
 		return probs, ""
 	})
+}
+
+// partPath moves a path of decodePart's wrapper document, where the part is
+// evses[0] (and its connectors[0]), to where the part goes: evses[i] (and
+// connectors[j] when j >= 0). It also moves a "path: message" refusal.
+func partPath(path string, i, j int) string {
+	rest, ok := strings.CutPrefix(path, "evses[0]")
+	if !ok {
+		return path
+	}
+	if j >= 0 {
+		if r, ok := strings.CutPrefix(rest, ".connectors[0]"); ok {
+			return fmt.Sprintf("evses[%d].connectors[%d]%s", i, j, r)
+		}
+	}
+	return fmt.Sprintf("evses[%d]%s", i, rest)
 }
 
 // patchLocation applies a PATCH on a location, EVSE or connector URL to the
@@ -180,9 +212,10 @@ func (s *Server) patchLocation(c *call) {
 		} else {
 			lastUpdated = time.Now().UTC().Truncate(time.Second)
 		}
+		var probs ocpi.Problems
 		str := func(k string, dst *string) string {
 			if raw, ok := fields[k]; ok {
-				if json.Unmarshal(raw, dst) != nil {
+				if patchValue(raw, dst, k, &probs) != nil {
 					return k + ": not a string"
 				}
 			}
@@ -204,16 +237,17 @@ func (s *Server) patchLocation(c *call) {
 				loc.Publish = &b
 			}
 			if raw, ok := fields["evses"]; ok {
-				part, probs, why := decodeEVSEs(c.version, loc, raw)
+				part, evseProbs, why := decodeEVSEs(c.version, loc, raw)
 				if why != "" {
-					return probs, why
+					return evseProbs, why
 				}
+				probs = append(probs, evseProbs...)
 				loc.EVSEs = part.EVSEs
 			}
 		case connector == "":
 			e := findEVSE(loc, evse)
 			if e == nil {
-				return nil, "unknown EVSE " + evse
+				return nil, "evse_uid: unknown EVSE " + evse + ": PUT it first"
 			}
 			for k, dst := range map[string]*string{"status": &e.Status, "evse_id": &e.EVSEID} {
 				if why := str(k, dst); why != "" {
@@ -224,11 +258,11 @@ func (s *Server) patchLocation(c *call) {
 		default:
 			e := findEVSE(loc, evse)
 			if e == nil {
-				return nil, "unknown EVSE " + evse
+				return nil, "evse_uid: unknown EVSE " + evse + ": PUT it first"
 			}
 			j := slices.IndexFunc(e.Connectors, func(x ocpi.Connector) bool { return strings.EqualFold(x.ID, connector) })
 			if j < 0 {
-				return nil, "unknown connector " + connector
+				return nil, "connector_id: unknown connector " + connector + ": PUT it first"
 			}
 			k := &e.Connectors[j]
 			for name, dst := range map[string]*string{"standard": &k.Standard, "format": &k.Format, "power_type": &k.PowerType} {
@@ -238,14 +272,14 @@ func (s *Server) patchLocation(c *call) {
 			}
 			if raw, ok := fields["tariff_ids"]; ok {
 				var ids []string
-				if json.Unmarshal(raw, &ids) != nil {
+				if patchValue(raw, &ids, "tariff_ids", &probs) != nil {
 					return nil, "tariff_ids: not a list of strings"
 				}
 				k.TariffIDs = ids
 			}
 			if raw, ok := fields["tariff_id"]; ok { // 2.1.1
 				var id *string
-				if json.Unmarshal(raw, &id) != nil {
+				if patchValue(raw, &id, "tariff_id", &probs) != nil {
 					return nil, "tariff_id: not a string"
 				}
 				k.TariffIDs = nil
@@ -257,8 +291,34 @@ func (s *Server) patchLocation(c *call) {
 			e.LastUpdated = lastUpdated
 		}
 		loc.LastUpdated = lastUpdated
-		return nil, ""
+		return probs, ""
 	})
+}
+
+// patchValue reads a PATCH field into dst. encoding/json reads a byte that
+// is not UTF-8 as U+FFFD without a word; such bytes are written \xHH first,
+// as the decoder writes them (ocpi.ValidText), and reported at path.
+func patchValue(raw json.RawMessage, dst any, path string, probs *ocpi.Problems) error {
+	if !utf8.Valid(raw) {
+		const hex = "0123456789ABCDEF"
+		esc := make([]byte, 0, len(raw)+8)
+		for i := 0; i < len(raw); {
+			r, n := utf8.DecodeRune(raw[i:])
+			if r == utf8.RuneError && n <= 1 {
+				// Only a JSON string can hold the byte (the body is valid
+				// JSON): an escaped backslash, then xHH.
+				esc = append(esc, '\\', '\\', 'x', hex[raw[i]>>4], hex[raw[i]&0xF])
+				i++
+				continue
+			}
+			esc = append(esc, raw[i:i+n]...)
+			i += n
+		}
+		raw = esc
+		*probs = append(*probs, ocpi.Problem{Path: path, Rule: ocpi.RuleEncoding,
+			Message: `not valid UTF-8: kept with each invalid byte written \xHH; the raw payload has the bytes as sent`})
+	}
+	return json.Unmarshal(raw, dst)
 }
 
 // changeLocation loads the newest stored version of the location in the
@@ -290,7 +350,7 @@ func (s *Server) changeLocation(c *call, change func(loc *ocpi.Location, body []
 	}
 	loc, err := s.cfg.Objects.LatestLocation(c.r.Context(), cc, pid, id)
 	if errors.Is(err, ErrNotFound) {
-		s.fail(c, http.StatusNotFound, ocpi.StatusUnknownLocation, "", "id", "unknown location: PUT it first")
+		s.refuse(c, body, http.StatusNotFound, ocpi.StatusUnknownLocation, "", "id", "unknown location: PUT it first")
 		return
 	}
 	if err != nil {
@@ -309,7 +369,13 @@ func (s *Server) changeLocation(c *call, change func(loc *ocpi.Location, body []
 		if strings.Contains(msg, "required") {
 			rule = ocpi.RuleRequired
 		}
-		s.fail(c, http.StatusOK, ocpi.StatusInvalidParameters, rule, path, msg)
+		for _, p := range probs {
+			if p.Blocking && p.Path == path && p.Path != "" {
+				rule = p.Rule
+				break
+			}
+		}
+		s.refuse(c, body, http.StatusOK, ocpi.StatusInvalidParameters, rule, path, msg)
 		return
 	}
 	if !loc.LastUpdated.After(previous) {
@@ -323,9 +389,17 @@ func (s *Server) changeLocation(c *call, change func(loc *ocpi.Location, body []
 		Kind:       ocpi.KindLocation,
 		Version:    c.version,
 		Location:   loc,
-		Problems:   append(probs, ocpi.ValidateLocation(loc)...),
+		Problems:   append(probs, validatedOnce(probs, ocpi.ValidateLocation(loc))...),
 	}
 	s.store(c, rec, "")
+}
+
+// validatedOnce is what validating the merged location found that the
+// part's decoding did not already report at that path (as ocpi.Decode does).
+func validatedOnce(decoded, validated ocpi.Problems) ocpi.Problems {
+	return slices.DeleteFunc(validated, func(v ocpi.Problem) bool {
+		return slices.ContainsFunc(decoded, func(d ocpi.Problem) bool { return d.Path == v.Path })
+	})
 }
 
 func findEVSE(loc *ocpi.Location, uid string) *ocpi.EVSE {
@@ -376,7 +450,9 @@ func decodeEVSEs(v ocpi.Version, loc *ocpi.Location, evses []byte) (ocpi.Locatio
 		}
 	}
 	for _, p := range probs {
-		if p.Blocking {
+		// A byte that is not UTF-8 is kept written \xHH with its finding,
+		// as in a whole location's PUT (issue 12 item 6).
+		if p.Blocking && p.Rule != ocpi.RuleEncoding {
 			return ocpi.Location{}, probs, p.Path + ": " + p.Message
 		}
 	}
