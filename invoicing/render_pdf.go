@@ -2,6 +2,7 @@ package invoicing
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -657,12 +659,23 @@ func (p *pdfWriter) summary() {
 	}
 }
 
+// PDFDisputeList is how many disputed CDRs a PDF lists one by one with
+// their evidence; a document with more summarises them by most likely
+// reason (a month of a large partner has tens of thousands: thousands of
+// pages no one reads, and most of the rendering time). The XLSX and JSON
+// list every disputed CDR with its evidence either way.
+const PDFDisputeList = 100
+
 func (p *pdfWriter) disputes() {
 	d := p.doc
 	if len(d.Disputes) == 0 {
 		return
 	}
 	p.section("Disputed CDRs (not charged)")
+	if len(d.Disputes) > PDFDisputeList {
+		p.disputeReasons()
+		return
+	}
 	cols := []pdfCol{{"CDR", 40, "L"}, {"End", 28, "L"}, {"Reasons", 36, "L"}, {"Billed", 25, "R"}, {"Recomputed", 25, "R"}, {"Difference", 26, "R"}}
 	p.tableHeader(cols)
 	zone := d.zone()
@@ -694,6 +707,78 @@ func (p *pdfWriter) disputes() {
 	p.font("", "", 7)
 	p.f.SetX(pdfMargin)
 	p.text(180, 5, "Amounts excluding tax.", "", 7, "L")
+}
+
+// disputeReasons summarises the disputed CDRs by most likely reason (the
+// first of their reasons): how many, and their billed, recomputed and
+// difference amounts excluding tax, each summed exactly and rounded once
+// by the document's rounding.
+func (p *pdfWriter) disputeReasons() {
+	d := p.doc
+	type group struct {
+		reason                   string
+		n                        int
+		billed, recomputed, diff sum128
+	}
+	var groups []*group
+	byReason := map[string]*group{}
+	for i := range d.Disputes {
+		x := &d.Disputes[i]
+		reason := "no reason code, verdict " + x.Verdict
+		if len(x.Reasons) > 0 {
+			reason = x.Reasons[0]
+		}
+		g := byReason[reason]
+		if g == nil {
+			g = &group{reason: reason}
+			byReason[reason] = g
+			groups = append(groups, g)
+		}
+		g.n++
+		if x.Billed != nil {
+			g.billed.add(x.Billed.Excl)
+		}
+		if x.Recomputed != nil {
+			g.recomputed.add(x.Recomputed.Excl)
+		}
+		if x.Difference != nil {
+			g.diff.add(x.Difference.Excl)
+		}
+	}
+	slices.SortFunc(groups, func(a, b *group) int { return cmp.Or(cmp.Compare(b.n, a.n), strings.Compare(a.reason, b.reason)) })
+	p.font("", "", pdfFontSize)
+	for _, l := range p.wrap(fmt.Sprintf("%d disputed CDRs, by most likely reason. Each, with its evidence, is listed in this "+
+		"document's XLSX (sheet %s) and JSON. Billed, recomputed and difference sum the CDRs that state them.",
+		len(d.Disputes), SheetDisputes), 180) {
+		p.f.SetX(pdfMargin)
+		p.text(180, 4.5, l, "", pdfFontSize, "L")
+		p.f.Ln(4.5)
+	}
+	p.f.Ln(1.5)
+	cols := []pdfCol{{"Most likely reason", 64, "L"}, {"CDRs", 18, "R"}, {"Billed", 32, "R"}, {"Recomputed", 32, "R"}, {"Difference", 34, "R"}}
+	p.tableHeader(cols)
+	mode := d.rounding()
+	money := func(s sum128) string { return grouped(s.round(d.MinorUnits, mode).String(), d.MinorUnits) }
+	for _, g := range groups {
+		if p.ensure(5) {
+			p.tableHeader(cols)
+		}
+		p.row(cols, []string{g.reason, strconv.Itoa(g.n), money(g.billed), money(g.recomputed), money(g.diff)}, "", 5)
+	}
+	p.font("", "", 7)
+	p.f.SetX(pdfMargin)
+	p.text(180, 5, "Amounts excluding tax, in "+d.Currency+".", "", 7, "L")
+}
+
+// rounding is the document policy's rounding mode (half up when the
+// policy does not say).
+func (d *Document) rounding() Rounding {
+	for _, f := range strings.Fields(d.Policy) {
+		if v, ok := strings.CutPrefix(f, "rounding="); ok {
+			return Rounding(v)
+		}
+	}
+	return HalfUp
 }
 
 // grouped inserts thousands separators into a decimal string with at
