@@ -55,8 +55,8 @@ var forwardings = map[string]forwarding{
 	"pull":            {},
 	"run":             {paths: []string{"out"}},
 	"runs":            {reads: true},
-	"invoice":         {paths: []string{"out"}},
-	"report":          {paths: []string{"out"}},
+	"invoice":         {paths: []string{"out", "cpuprofile"}},
+	"report":          {paths: []string{"out", "cpuprofile"}},
 
 	"serve": {refuse: "serve is already running on this database"},
 	"connect": {refuse: "connect listens for the partner's callback itself and cannot run inside serve: " +

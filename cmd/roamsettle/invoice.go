@@ -30,6 +30,7 @@ func runInvoice(ctx context.Context, env *Env, args []string) error {
 	out := fs.String("out", "", "output folder (default from the config: out)")
 	asOf := fs.String("as-of", "", "the instant the documents are dated by, RFC 3339 or YYYY-MM-DD (default: statements, when the\n"+
 		"period's newest CDR was received; --final, now)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -52,6 +53,13 @@ func runInvoice(ctx context.Context, env *Env, args []string) error {
 		if opts.AsOf, err = parseAsOf(*asOf); err != nil {
 			return fmt.Errorf("--as-of: %w", err)
 		}
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	st, cfg, err := db.openExisting(ctx)
 	if err != nil {

@@ -31,6 +31,7 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 	out := fs.String("out", "out", "output folder")
 	parquet := fs.Bool("parquet", true, "also write the Parquet exports")
 	asOf := fs.String("as-of", "", "the instant the documents are dated by, RFC 3339 (default: when the period's newest CDR was received)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file (for performance work)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,13 @@ func runReport(ctx context.Context, env *Env, args []string) error {
 			return fmt.Errorf("--partner: %w", err)
 		}
 		scope.Partner = settle.NewParty(cc, pid)
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	st, cfg, err := db.openExisting(ctx)
 	if err != nil {
