@@ -62,7 +62,8 @@ func (r *Row) Reset() { *r = Row{Periods: r.Periods[:0]} }
 
 // ScreenTariff is what the screen needs of a tariff version a priced row
 // names: its currency and minor units, whether it clamps, its VAT range
-// and where its restrictions can change inside a period.
+// and, per restricted element, where its restrictions can change inside a
+// period.
 type ScreenTariff struct {
 	Currency   string
 	MinorUnits int
@@ -71,14 +72,30 @@ type ScreenTariff struct {
 	// or unknown: every CDR that states incl VAT is evaluated whole).
 	vatLo, vatHi    int64
 	vatCheck, vatOK bool
-	// Restriction boundaries: clock instants (seconds of the local day),
-	// midnight (weekday or date restrictions), durations since the start
-	// (seconds) and energies (millionths of kWh).
-	clocks     []int64
-	midnight   bool
-	durations  []int64
-	energies   []int64
-	restricted bool
+	elements        []screenElement // the restricted elements
+}
+
+// screenElement is one restricted element as the boundary check reads it
+// (pricing's flagBoundaries): the dimensions it prices, its clock
+// instants (seconds of the local day), whether it changes at midnight
+// (weekday or date restrictions), its time-of-day window, dates and
+// weekdays (to tell whether it really changes at an instant), durations
+// since the start (seconds) and energies (millionths of kWh).
+type screenElement struct {
+	energy, time, parking, reservation bool
+	clocks                             []int64
+	midnight                           bool
+	hasStart, hasEnd                   bool
+	start, end                         int64 // seconds of the day
+	hasFrom, hasTo                     bool
+	from, to                           int64 // days since 1970-01-01
+	days                               uint8 // bit i: ocpi.DaysOfWeek[i]
+	hasDays                            bool
+	durations                          []int64
+	energies                           []int64
+	// unreadable: a clock, date or kWh bound the screen cannot read; the
+	// element is then taken to change inside every period it can price.
+	unreadable bool
 }
 
 // NewScreenTariff reads what the screen needs of a tariff version priced
@@ -96,36 +113,133 @@ func NewScreenTariff(t *ocpi.Tariff, minor int) *ScreenTariff {
 		if r == nil {
 			continue
 		}
-		s.restricted = true
-		for _, c := range []string{r.StartTime, r.EndTime} {
-			if c == "" {
-				continue
-			}
-			if sec, ok := clockSeconds(c); ok {
-				s.clocks = append(s.clocks, sec)
-			} else {
-				s.midnight, s.clocks = true, append(s.clocks, -1) // unreadable: never screened
+		e := screenElement{reservation: r.Reservation != ""}
+		for _, pc := range t.Elements[i].PriceComponents {
+			switch strings.ToUpper(pc.Type) {
+			case ocpi.TariffDimEnergy:
+				e.energy = true
+			case ocpi.TariffDimTime:
+				e.time = true
+			case ocpi.TariffDimParkingTime:
+				e.parking = true
 			}
 		}
-		if len(r.DayOfWeek) > 0 || r.StartDate != "" || r.EndDate != "" {
-			s.midnight = true
+		var ok bool
+		if r.StartTime != "" {
+			if e.start, ok = clockSeconds(r.StartTime); !ok {
+				e.unreadable = true
+			}
+			e.hasStart = true
+			e.clocks = append(e.clocks, e.start)
 		}
+		if r.EndTime != "" {
+			if e.end, ok = clockSeconds(r.EndTime); !ok {
+				e.unreadable = true
+			}
+			e.hasEnd = true
+			e.clocks = append(e.clocks, e.end)
+		}
+		if r.StartDate != "" {
+			if e.from, ok = dayNumber(r.StartDate); !ok {
+				e.unreadable = true
+			}
+			e.hasFrom = true
+		}
+		if r.EndDate != "" {
+			if e.to, ok = dayNumber(r.EndDate); !ok {
+				e.unreadable = true
+			}
+			e.hasTo = true
+		}
+		if len(r.DayOfWeek) > 0 {
+			e.hasDays = true
+			for _, d := range r.DayOfWeek {
+				for j, name := range ocpi.DaysOfWeek {
+					if strings.EqualFold(strings.TrimSpace(d), name) {
+						e.days |= 1 << j
+					}
+				}
+			}
+		}
+		e.midnight = e.hasDays || e.hasFrom || e.hasTo
 		for _, d := range []*int64{r.MinDuration, r.MaxDuration} {
 			if d != nil {
-				s.durations = append(s.durations, *d)
+				e.durations = append(e.durations, *d)
 			}
 		}
 		for _, b := range []decimal.NullDecimal{r.MinKWh, r.MaxKWh} {
 			if b.Valid {
 				m, ok := microOf(b.Decimal)
 				if !ok {
-					m = -1 // not screenable: any energy is suspect
+					e.unreadable = true
 				}
-				s.energies = append(s.energies, m)
+				e.energies = append(e.energies, m)
 			}
+		}
+		if len(e.clocks) > 0 || e.midnight || len(e.durations) > 0 || len(e.energies) > 0 || e.unreadable {
+			s.elements = append(s.elements, e)
 		}
 	}
 	return s
+}
+
+// canPrice is pricing's elementCanPrice (a superset): the element has a
+// component for a dimension the period bills. A period with reservation
+// time is taken to be priceable by every element.
+func (e *screenElement) canPrice(p *PeriodRow) bool {
+	if p.HasReservationTime {
+		return true
+	}
+	if e.reservation {
+		return false
+	}
+	return (e.energy && p.HasEnergy && p.Energy > 0) || (e.time && p.HasTime && p.Time > 0) ||
+		(e.parking && p.HasParking && p.Parking > 0)
+}
+
+// clockMatch is pricing's matchRestrictions for the restrictions that
+// read the local time (window, dates, weekday) at local second tod of
+// local day day.
+func (e *screenElement) clockMatch(day, tod int64) bool {
+	if e.hasStart || e.hasEnd {
+		s, end := e.start, e.end
+		if !e.hasStart {
+			s = 0
+		}
+		if !e.hasEnd || end == 0 {
+			end = 86400
+		}
+		in := tod >= s && tod < end
+		if s >= end {
+			in = tod >= s || tod < end
+		}
+		if !in {
+			return false
+		}
+	}
+	if (e.hasFrom && day < e.from) || (e.hasTo && day >= e.to) {
+		return false
+	}
+	// 1970-01-01 was a Thursday (DaysOfWeek[3]).
+	return !e.hasDays || e.days&(1<<mod(day+3, 7)) != 0
+}
+
+// changesAt says whether the element's time restrictions differ between
+// the local second before lt (local microseconds) and lt.
+func (e *screenElement) changesAt(lt int64) bool {
+	const day = 86400 * micro
+	at := func(l int64) bool { return e.clockMatch(floorDiv(l, day), floorDiv(mod(l, day), micro)) }
+	return at(lt-micro) != at(lt)
+}
+
+// dayNumber reads "YYYY-MM-DD" as days since 1970-01-01 (pricing's
+// reading).
+func dayNumber(s string) (int64, bool) {
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		return 0, false
+	}
+	return floorDiv(t.Unix(), 86400), true
 }
 
 // microOf is d in millionths when it has at most 6 decimals.
@@ -137,13 +251,22 @@ func microOf(d decimal.Decimal) (int64, bool) {
 	return m.IntPart(), true
 }
 
-// clockSeconds reads "HH:MM" as seconds of the day (pricing's reading).
+// clockSeconds reads "HH:MM" as seconds of the day (pricing's strict
+// reading: five characters).
 func clockSeconds(s string) (int64, bool) {
-	t, err := time.Parse("15:04", strings.TrimSpace(s))
-	if err != nil {
+	if len(s) != 5 || s[2] != ':' {
 		return 0, false
 	}
-	return int64(t.Hour()*3600 + t.Minute()*60), true
+	for i, c := range []byte(s) {
+		if i != 2 && (c < '0' || c > '9') {
+			return 0, false
+		}
+	}
+	h, m := int64(s[0]-'0')*10+int64(s[1]-'0'), int64(s[3]-'0')*10+int64(s[4]-'0')
+	if h > 23 || m > 59 {
+		return 0, false
+	}
+	return h*3600 + m*60, true
 }
 
 const micro = 1_000_000 // microseconds in a second
@@ -160,6 +283,17 @@ type Screen struct {
 	// Received are the upper-cased ids received again or in conflict
 	// (Stored.Received): those CDRs are evaluated whole.
 	Received map[string]bool
+	// Misses counts the CDRs sent to the whole evaluation by the check
+	// that sent them (for performance work: `reconcile` logs them).
+	Misses map[string]int64
+}
+
+func (s *Screen) miss(check string) (Accepted, bool) {
+	if s.Misses == nil {
+		s.Misses = map[string]int64{}
+	}
+	s.Misses[check]++
+	return Accepted{}, false
 }
 
 // Accepted is a CDR the screen accepted: OK, no reason, no finding, its
@@ -178,29 +312,37 @@ type Accepted struct {
 // and every stated total is the recomputed one; ok false: evaluate it
 // whole.
 func (s *Screen) Screen(r *Row) (Accepted, bool) {
-	if r.Suspect || r.Credit || !r.Priced || r.Tariff < 0 || int(r.Tariff) >= len(s.Tariffs) || int(r.Zone) >= len(s.Zones) ||
-		r.Zone < 0 || !r.LocationKnown || len(r.Periods) == 0 {
-		return Accepted{}, false
+	switch {
+	case r.Suspect:
+		return s.miss("suspect")
+	case r.Credit:
+		return s.miss("credit")
+	case !r.Priced || r.Tariff < 0 || int(r.Tariff) >= len(s.Tariffs) || int(r.Zone) >= len(s.Zones) || r.Zone < 0:
+		return s.miss("not priced")
+	case !r.LocationKnown:
+		return s.miss("location")
+	case len(r.Periods) == 0:
+		return s.miss("no periods")
 	}
 	t := s.Tariffs[r.Tariff]
 	loc := s.Zones[r.Zone]
 	if t == nil || loc == nil || r.Currency == "" || !strings.EqualFold(r.Currency, t.Currency) {
-		return Accepted{}, false
+		return s.miss("tariff-zone-currency")
 	}
 	const unsure = int32(pricing.FlagExpired | pricing.FlagMinApplied | pricing.FlagMaxApplied | pricing.FlagUnverifiable |
 		pricing.FlagFlatChanged | pricing.FlagExclUnknown)
 	if r.Flags&unsure != 0 {
-		return Accepted{}, false
+		return s.miss("flags")
 	}
 	lim := s.Limits.MaxSession
 	if lim <= 0 {
 		lim = DefaultLimits().MaxSession
 	}
 	if r.End < r.Start || r.End-r.Start > lim.Microseconds() {
-		return Accepted{}, false
+		return s.miss("session-length")
 	}
 	if s.Received[ocpi.Key(r.ID)] {
-		return Accepted{}, false
+		return s.miss("received")
 	}
 	if s.Tokens != nil && s.Tokens.Len() > 0 && (r.TokenUID != "" || r.TokenContract != "") {
 		v := ocpi.V221
@@ -208,7 +350,7 @@ func (s *Screen) Screen(r *Row) (Accepted, bool) {
 			v = ocpi.V211
 		}
 		if !s.Tokens.Known(&ocpi.CDRToken{UID: r.TokenUID, ContractID: r.TokenContract}, v) {
-			return Accepted{}, false
+			return s.miss("token")
 		}
 	}
 	m := t.MinorUnits
@@ -217,17 +359,26 @@ func (s *Screen) Screen(r *Row) (Accepted, bool) {
 		b := r.Billed[f]
 		if !b.HasExcl {
 			if f == TotalCost {
-				return Accepted{}, false
+				return s.miss("no-total-cost")
 			}
 			continue
 		}
 		c := Amount{Excl: r.Computed[2*f], Incl: r.Computed[2*f+1], HasExcl: true, HasIncl: inclKnown}
 		if Compare(b, c, m).Outcome == Different {
-			return Accepted{}, false
+			return s.miss("total-differs")
 		}
 	}
-	if !s.taxOK(r, t) || !totalsOK(r, t, m) || !volumesOK(r) || !periodsOK(r) || !boundariesOK(r, t, loc) {
-		return Accepted{}, false
+	switch {
+	case !s.taxOK(r, t):
+		return s.miss("tax")
+	case !totalsOK(r, t, m):
+		return s.miss("totals")
+	case !volumesOK(r):
+		return s.miss("volumes")
+	case !periodsOK(r):
+		return s.miss("periods")
+	case !boundariesOK(r, t, loc):
+		return s.miss("boundaries")
 	}
 	b := roundAmount(r.Billed[TotalCost], m)
 	return Accepted{Key: r.Key, CountryCode: r.CountryCode, PartyID: r.PartyID, ID: r.ID, Currency: strings.ToUpper(r.Currency),
@@ -359,12 +510,15 @@ func periodsOK(r *Row) bool {
 	return true
 }
 
-// boundariesOK is rulePeriodNotSplit finding nothing: no instant at which
-// one of the tariff's restrictions may change falls strictly inside a
-// period (a superset of the reference's check, which also asks whether
-// the element prices the period and its restrictions really change).
+// boundariesOK is rulePeriodNotSplit finding nothing: for each element
+// that can price a period, no instant at which its restrictions change
+// falls strictly inside the period. Time-of-day, weekday and date
+// instants count only where the element's time restrictions really
+// change (as the reference checks); duration and kWh bounds count
+// whenever they fall inside (a superset: the reference also evaluates the
+// element's other restrictions there).
 func boundariesOK(r *Row, t *ScreenTariff, loc *time.Location) bool {
-	if !t.restricted {
+	if len(t.elements) == 0 {
 		return true
 	}
 	var energy int64
@@ -381,17 +535,28 @@ func boundariesOK(r *Row, t *ScreenTariff, loc *time.Location) bool {
 		if end <= p.Start {
 			continue
 		}
-		for _, b := range t.energies {
-			if b < 0 || (e0 < b && b < energy) {
+		clocked := false
+		for k := range t.elements {
+			el := &t.elements[k]
+			if !el.canPrice(p) {
+				continue
+			}
+			if el.unreadable {
 				return false
 			}
-		}
-		for _, d := range t.durations {
-			if at := r.Start + d*micro; p.Start < at && at < end {
-				return false
+			for _, b := range el.energies {
+				if e0 < b && b < energy {
+					return false
+				}
 			}
+			for _, d := range el.durations {
+				if at := r.Start + d*micro; p.Start < at && at < end {
+					return false
+				}
+			}
+			clocked = clocked || len(el.clocks) > 0 || el.midnight
 		}
-		if len(t.clocks) == 0 && !t.midnight {
+		if !clocked {
 			continue
 		}
 		if end-p.Start >= 86400*micro {
@@ -404,20 +569,26 @@ func boundariesOK(r *Row, t *ScreenTariff, loc *time.Location) bool {
 		}
 		ls, le := p.Start+int64(off0)*micro, end+int64(off0)*micro
 		const day = 86400 * micro
-		inside := func(c int64) bool {
-			// the first local instant at clock c after ls
+		// next is the first local instant at clock c strictly after ls.
+		next := func(c int64) int64 {
 			at := ls - mod(ls, day) + c*micro
 			if at <= ls {
 				at += day
 			}
-			return at < le
+			return at
 		}
-		if t.midnight && inside(0) {
-			return false
-		}
-		for _, c := range t.clocks {
-			if c < 0 || inside(c) {
+		for k := range t.elements {
+			el := &t.elements[k]
+			if !el.canPrice(p) {
+				continue
+			}
+			if at := next(0); el.midnight && at < le && el.changesAt(at) {
 				return false
+			}
+			for _, c := range el.clocks {
+				if at := next(c); at < le && el.changesAt(at) {
+					return false
+				}
 			}
 		}
 	}

@@ -79,7 +79,7 @@ func TestScreenAcceptsOnlyWhatEvaluationFindsOK(t *testing.T) {
 		el := &tariff.Elements[0]
 		if rapid.Bool().Draw(rt, "restricted") {
 			r := &ocpi.TariffRestrictions{}
-			switch rapid.IntRange(0, 4).Draw(rt, "restriction") {
+			switch rapid.IntRange(0, 8).Draw(rt, "restriction") {
 			case 0:
 				r.StartTime = fmt.Sprintf("%02d:%02d", rapid.IntRange(0, 23).Draw(rt, "h"), 30*rapid.IntRange(0, 1).Draw(rt, "m"))
 			case 1:
@@ -91,8 +91,35 @@ func TestScreenAcceptsOnlyWhatEvaluationFindsOK(t *testing.T) {
 				r.MaxKWh = decNull(fmt.Sprintf("%d.%d", rapid.IntRange(0, 12).Draw(rt, "kwh"), rapid.IntRange(0, 9).Draw(rt, "kwh10")))
 			case 4:
 				r.DayOfWeek = []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"}
+			case 5: // a weekday daytime window (the generator's parking fee)
+				r.StartTime = fmt.Sprintf("%02d:00", rapid.IntRange(6, 10).Draw(rt, "from"))
+				r.EndTime = fmt.Sprintf("%02d:00", rapid.IntRange(17, 21).Draw(rt, "to"))
+				r.DayOfWeek = []string{"monday", "TUESDAY", " WEDNESDAY", "THURSDAY", "FRIDAY"}
+			case 6: // a window wrapping past midnight, or ending at 00:00
+				r.StartTime = fmt.Sprintf("%02d:00", rapid.IntRange(18, 23).Draw(rt, "from"))
+				r.EndTime = rapid.SampledFrom([]string{"00:00", "07:00", "01:30"}).Draw(rt, "to")
+			case 7:
+				r.DayOfWeek = rapid.SampledFrom([][]string{{"SATURDAY", "SUNDAY"}, {"SATURDAY"}, {"FRIDAY"}}).Draw(rt, "days")
+			case 8:
+				d := time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC).AddDate(0, 0, rapid.IntRange(0, 5).Draw(rt, "day"))
+				if rapid.Bool().Draw(rt, "startDate") {
+					r.StartDate = d.Format("2006-01-02")
+				} else {
+					r.EndDate = d.Format("2006-01-02")
+				}
 			}
 			el.Restrictions = r
+			// The restricted element prices one dimension the periods may
+			// or may not bill.
+			vat := el.PriceComponents[0].VAT
+			switch rapid.IntRange(0, 3).Draw(rt, "dims") {
+			case 1:
+				el.PriceComponents = []ocpi.PriceComponent{{Type: ocpi.TariffDimParkingTime, Price: dec("2.00"), VAT: vat, StepSize: 300}}
+			case 2:
+				el.PriceComponents = []ocpi.PriceComponent{{Type: ocpi.TariffDimTime, Price: dec("1.20"), VAT: vat, StepSize: 60}}
+			case 3:
+				el.PriceComponents = []ocpi.PriceComponent{{Type: ocpi.TariffDimEnergy, Price: dec("0.29"), VAT: vat, StepSize: 1}}
+			}
 		}
 		if rapid.Bool().Draw(rt, "vat10") {
 			for i := range el.PriceComponents {
@@ -107,7 +134,8 @@ func TestScreenAcceptsOnlyWhatEvaluationFindsOK(t *testing.T) {
 		n := rapid.IntRange(1, 3).Draw(rt, "periods")
 		c.StartDateTime, c.ChargingPeriods = start, nil
 		at := start
-		var energy, hours int64 // 1e-4 kWh and 1e-4 h
+		var energy, hours, parking int64 // 1e-4 kWh and 1e-4 h
+		parked := false
 		for i := range n {
 			mins := rapid.IntRange(1, 300).Draw(rt, fmt.Sprintf("mins%d", i))
 			kwh := int64(rapid.IntRange(0, 400).Draw(rt, fmt.Sprintf("kwh%d", i))) * 250
@@ -115,11 +143,19 @@ func TestScreenAcceptsOnlyWhatEvaluationFindsOK(t *testing.T) {
 			if rapid.IntRange(0, 9).Draw(rt, fmt.Sprintf("over%d", i)) == 0 {
 				h += int64(rapid.IntRange(0, 40).Draw(rt, fmt.Sprintf("extra%d", i)))
 			}
+			dim := ocpi.DimTime
+			if i > 0 && rapid.IntRange(0, 2).Draw(rt, fmt.Sprintf("park%d", i)) == 0 {
+				dim, kwh, parked = ocpi.DimParkingTime, 0, true
+				parking += h
+			}
 			c.ChargingPeriods = append(c.ChargingPeriods, ocpi.ChargingPeriod{StartDateTime: at, TariffID: "T1",
 				Dimensions: []ocpi.CDRDimension{{Type: ocpi.DimEnergy, Volume: dec(fmt.Sprintf("%d", kwh)).Shift(-4)},
-					{Type: ocpi.DimTime, Volume: dec(fmt.Sprintf("%d", h)).Shift(-4)}}})
+					{Type: dim, Volume: dec(fmt.Sprintf("%d", h)).Shift(-4)}}})
 			energy, hours = energy+kwh, hours+h
 			at = at.Add(time.Duration(mins) * time.Minute)
+		}
+		if parked {
+			c.TotalParkingTime = decNullD(dec(fmt.Sprintf("%d", parking)).Shift(-4))
 		}
 		c.EndDateTime = at
 		if rapid.IntRange(0, 9).Draw(rt, "long") == 0 {
@@ -251,5 +287,98 @@ func TestScreenRejectsEachRule(t *testing.T) {
 		if _, ok := s.Screen(r); ok {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// The screen reads restriction boundaries per element, as the reference
+// flags them: an instant counts only inside a period the element can
+// price, and a time-of-day, weekday or date instant only where the
+// element's restrictions really change. Each widened case is accepted
+// (and the evaluation finds nothing), and its neighbour that does change
+// is evaluated whole (and the evaluation flags the boundary).
+func TestScreenReadsBoundariesPerElement(t *testing.T) {
+	vat := decNull("21")
+	weekdays := []string{"MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY"}
+	mon := time.Date(2026, 10, 12, 0, 0, 0, 0, time.UTC) // a Monday
+	cases := []struct {
+		name   string
+		el     ocpi.TariffElement
+		start  time.Time
+		dim    string // of the one period, beside ENERGY
+		accept bool
+	}{
+		{"parking window crossed by charging", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{StartTime: "09:00", EndTime: "20:00", DayOfWeek: weekdays},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimParkingTime, Price: dec("2.00"), VAT: vat, StepSize: 1}}},
+			mon.Add(19*time.Hour + 30*time.Minute), ocpi.DimTime, true},
+		{"parking window crossed by parking", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{StartTime: "09:00", EndTime: "20:00", DayOfWeek: weekdays},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimParkingTime, Price: dec("2.00"), VAT: vat, StepSize: 1}}},
+			mon.Add(19*time.Hour + 30*time.Minute), ocpi.DimParkingTime, false},
+		{"weekday midnight inside the week", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{DayOfWeek: weekdays},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimTime, Price: dec("1.20"), VAT: vat, StepSize: 1}}},
+			mon.Add(23*time.Hour + 30*time.Minute), ocpi.DimTime, true},
+		{"weekday midnight into the weekend", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{DayOfWeek: weekdays},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimTime, Price: dec("1.20"), VAT: vat, StepSize: 1}}},
+			mon.AddDate(0, 0, 4).Add(23*time.Hour + 30*time.Minute), ocpi.DimTime, false},
+		{"window end on a day the element does not apply", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{StartTime: "08:00", EndTime: "18:00", DayOfWeek: weekdays},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimTime, Price: dec("1.20"), VAT: vat, StepSize: 1}}},
+			mon.AddDate(0, 0, 5).Add(17*time.Hour + 30*time.Minute), ocpi.DimTime, true},
+		{"window end on a day it applies", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{StartTime: "08:00", EndTime: "18:00", DayOfWeek: weekdays},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimTime, Price: dec("1.20"), VAT: vat, StepSize: 1}}},
+			mon.Add(17*time.Hour + 30*time.Minute), ocpi.DimTime, false},
+		{"midnight of a window that spans it", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{StartTime: "23:00", EndTime: "07:00", StartDate: "2026-10-01"},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimEnergy, Price: dec("0.29"), VAT: vat, StepSize: 1}}},
+			mon.Add(23*time.Hour + 30*time.Minute), ocpi.DimTime, true},
+		{"start_date reached inside", ocpi.TariffElement{
+			Restrictions:    &ocpi.TariffRestrictions{StartDate: "2026-10-13"},
+			PriceComponents: []ocpi.PriceComponent{{Type: ocpi.TariffDimEnergy, Price: dec("0.29"), VAT: vat, StepSize: 1}}},
+			mon.Add(23*time.Hour + 30*time.Minute), ocpi.DimTime, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tariff := cleanTariff()
+			tariff.Elements = append([]ocpi.TariffElement{tc.el}, tariff.Elements...)
+			c := cleanCDR()
+			c.StartDateTime, c.EndDateTime = tc.start, tc.start.Add(time.Hour)
+			c.ChargingPeriods = []ocpi.ChargingPeriod{{StartDateTime: tc.start, TariffID: "T1", Dimensions: []ocpi.CDRDimension{
+				{Type: ocpi.DimEnergy, Volume: dec("10")}, {Type: tc.dim, Volume: dec("1")}}}}
+			if tc.dim == ocpi.DimParkingTime {
+				c.ChargingPeriods[0].Dimensions[0].Volume = dec("0")
+				c.TotalEnergy, c.TotalParkingTime = dec("0"), decNull("1")
+			}
+			opts := pricing.Options{TimeZone: time.UTC}
+			res, err := pricing.Price(c, []ocpi.Tariff{*tariff}, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt := &res.Totals
+			for _, x := range []struct {
+				p **ocpi.Price
+				a pricing.Amount
+			}{{&c.TotalCost, tt.TotalCost}, {&c.TotalFixedCost, tt.TotalFixedCost}, {&c.TotalEnergyCost, tt.TotalEnergyCost},
+				{&c.TotalTimeCost, tt.TotalTimeCost}, {&c.TotalParkingCost, tt.TotalParkingCost}} {
+				*x.p = &ocpi.Price{ExclVAT: x.a.Excl, InclVAT: decNullD(x.a.Incl)}
+			}
+			x := fullContext()
+			x.Tariff, x.Priced, x.Stored = tariff, res, &MemoryStored{}
+			fs := Validate(c, x)
+			if flagged := fs.Has(CodePeriodNotSplit); flagged == tc.accept {
+				t.Fatalf("the reference flags a boundary: %v, want %v (%v)", flagged, !tc.accept, fs)
+			}
+			sc := &Screen{Tariffs: []*ScreenTariff{NewScreenTariff(tariff, res.MinorUnits)}, Zones: []*time.Location{time.UTC},
+				ZoneSources: []string{"location"}, Tokens: x.Tokens}
+			if _, ok := sc.Screen(rowOf(c, res, x.Locations, false)); ok != tc.accept {
+				t.Fatalf("screen accepted %v, want %v (findings %v, misses %v)", ok, tc.accept, fs, sc.Misses)
+			}
+			if tc.accept && len(fs) > 0 {
+				t.Fatalf("accepted with findings %v", fs)
+			}
+		})
 	}
 }

@@ -40,7 +40,15 @@
 //     context is missing (no token list, no published locations) is not
 //     checked rather than guessed.
 //   - Deterministic: the same inputs give the same report (everything is
-//     sorted by CDR identity and rule order).
+//     sorted by CDR identity and rule order), whether the CDRs come at once
+//     or chunk by chunk (Input.Chunks), on any number of workers.
+//   - Stoppable: ReconcileContext looks at its context before every CDR it
+//     evaluates and every chunk it pulls.
+//   - The screen (bulk.go) is conservative: it accepts a CDR from columns
+//     only when the whole evaluation would find it OK with no finding; a
+//     restriction boundary counts only where the reference flags one (an
+//     element that can price the period, whose restrictions change there),
+//     or more.
 //   - The package imports ocpi and pricing (and decimal) only: no store, no
 //     database driver, no net/http, no excelize (cmd reads XLSX rows).
 package reconcile

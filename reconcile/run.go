@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -22,6 +23,15 @@ type Input struct {
 	// path's Screen accepted from columns (nil on the per-CDR path).
 	CDRs     []*ocpi.CDR
 	Accepted []Accepted
+	// Chunks, when set, yields more CDRs to evaluate whole, a chunk at a
+	// time with their decoder findings (by IdentityKey): each chunk is
+	// evaluated and then let go, so memory holds one chunk of CDRs (and the
+	// evaluations), whatever the period's size. An error it returns, or
+	// one yield returns, ends the reconciliation.
+	Chunks func(yield func(cdrs []*ocpi.CDR, problems map[string]ocpi.Problems) error) error
+	// LoadNamed, when set and Invoices are given, is called once every
+	// CDR is evaluated, to set Named.
+	LoadNamed func() error
 	// Workers evaluates the CDRs on this many goroutines (0 or 1: one);
 	// the report does not depend on it.
 	Workers int
@@ -65,35 +75,66 @@ type Input struct {
 // recomputation with the tariff versions in effect, the verdict, and the
 // hypotheses for those that differ), matches the invoices and raises the
 // disputes. It is deterministic: the same input gives the same report.
+// It cannot be stopped: ReconcileContext can.
 func Reconcile(in *Input) *Report {
+	r, err := ReconcileContext(context.Background(), in)
+	if err != nil {
+		// Only Chunks or LoadNamed can fail, and only a caller that sets
+		// them calls ReconcileContext.
+		panic(err)
+	}
+	return r
+}
+
+// ReconcileContext is Reconcile, stopped when ctx is done: it looks at ctx
+// before each CDR it evaluates, and returns ctx's error.
+func ReconcileContext(ctx context.Context, in *Input) (*Report, error) {
 	r := &Report{Period: in.PeriodName, Partner: in.Partner, TokensKnown: in.Tokens != nil && in.Tokens.Len() > 0,
 		Accepted: in.Accepted}
-	evs := make([]*Evaluation, len(in.CDRs))
-	disputes := make([]*Dispute, len(in.CDRs))
-	work := func(i int) {
-		ev := in.evaluate(in.CDRs[i], in.Period)
-		disputes[i] = NewDispute(ev, in.PeriodName, in.At, in.By)
-		if in.Compact && ev.Result != nil {
-			ev.Result = &pricing.Result{Zone: ev.Result.Zone, MinorUnits: ev.Result.MinorUnits}
+	var evs []*Evaluation
+	var disputes []*Dispute
+	evaluate := func(cdrs []*ocpi.CDR) error {
+		from := len(evs)
+		evs = append(evs, make([]*Evaluation, len(cdrs))...)
+		disputes = append(disputes, make([]*Dispute, len(cdrs))...)
+		work := func(i int) {
+			ev := in.evaluate(cdrs[i], in.Period)
+			disputes[from+i] = NewDispute(ev, in.PeriodName, in.At, in.By)
+			if in.Compact && ev.Result != nil {
+				ev.Result = &pricing.Result{Zone: ev.Result.Zone, MinorUnits: ev.Result.MinorUnits}
+			}
+			evs[from+i] = ev
 		}
-		evs[i] = ev
-	}
-	if w := min(in.Workers, len(in.CDRs)); w > 1 {
+		w := max(min(in.Workers, len(cdrs)), 1)
 		var wg sync.WaitGroup
 		var next atomic.Int64
 		for range w {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := int(next.Add(1) - 1); i < len(evs); i = int(next.Add(1) - 1) {
+				for i := int(next.Add(1) - 1); i < len(cdrs) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
 					work(i)
 				}
 			}()
 		}
 		wg.Wait()
-	} else {
-		for i := range evs {
-			work(i)
+		return ctx.Err()
+	}
+	if err := evaluate(in.CDRs); err != nil {
+		return nil, err
+	}
+	if in.Chunks != nil {
+		err := in.Chunks(func(cdrs []*ocpi.CDR, problems map[string]ocpi.Problems) error {
+			if in.Problems == nil {
+				in.Problems = map[string]ocpi.Problems{}
+			}
+			for k, p := range problems {
+				in.Problems[k] = p
+			}
+			return evaluate(cdrs)
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	held := map[string]*Held{}
@@ -106,6 +147,11 @@ func Reconcile(in *Input) *Report {
 		}
 	}
 	if len(in.Invoices) > 0 {
+		if in.LoadNamed != nil {
+			if err := in.LoadNamed(); err != nil {
+				return nil, err
+			}
+		}
 		for i := range in.Accepted {
 			a := &in.Accepted[i]
 			held[ocpi.Key(a.ID)] = &Held{ID: a.ID, Currency: a.Currency, MinorUnits: a.MinorUnits, Billed: a.Billed,
@@ -120,7 +166,7 @@ func Reconcile(in *Input) *Report {
 			Tolerance: func(string) Tolerance { return in.Tolerance }})
 	}
 	r.Sort()
-	return r
+	return r, nil
 }
 
 func heldOf(ev *Evaluation, inPeriod bool) *Held {

@@ -135,6 +135,9 @@ type ReconcileStep struct {
 	// Screened counts the CDRs the bulk path accepted from columns, Whole
 	// those it evaluated whole.
 	Screened, Whole int64
+	// Misses counts, by the screen's check, the CDRs it sent to the whole
+	// evaluation (reconcile.Screen.Misses).
+	Misses map[string]int64
 	// Raised and Revised count the disputes the run raised and revised.
 	Raised, Revised int
 }
@@ -255,60 +258,85 @@ func (s *ReconcileStep) prepare(ctx context.Context, src ReconcileSource, run Ru
 	return oi, nil
 }
 
-// finish loads the CDRs to evaluate whole (every CDR on the per-CDR path),
-// what their credits reference and the CDRs the invoices name, and
-// reconciles.
+// wholeChunk is how many CDRs the bulk path loads and evaluates whole at
+// a time: memory holds one chunk of whole CDRs, whatever the period's size.
+const wholeChunk = 8192
+
+// finish reconciles the owner: the per-CDR path loads every CDR of the
+// selection whole; the bulk path loads the CDRs the screen sent to the
+// whole evaluation chunk by chunk, with what their credits reference, as
+// the evaluation asks for them. The CDRs the invoices name outside the
+// period are loaded last.
 func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *ownerInput) (*reconcile.Report, error) {
 	in, stored, owner := oi.in, oi.stored, oi.sel.Owner
-	var err error
+	// credits loads what the chunk's credit CDRs reference (in the period
+	// or not).
+	credits := func(cdrs []*ocpi.CDR) error {
+		var refs []string
+		for _, c := range cdrs {
+			if c.Credit && c.CreditReferenceID != "" {
+				refs = append(refs, c.CreditReferenceID)
+			}
+		}
+		if len(refs) == 0 {
+			return nil
+		}
+		credited, _, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, refs)
+		for _, c := range credited {
+			stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+		}
+		return err
+	}
+	inPeriod := map[string]bool{} // the ids evaluated whole, for the invoices' named CDRs
 	if s.PerCDR {
+		var err error
 		if in.CDRs, in.Problems, err = src.ReconcileCDRs(ctx, &oi.sel); err != nil {
 			return nil, err
 		}
-	} else {
-		const chunk = 20000
-		for from := 0; from < len(oi.whole); from += chunk {
-			cdrs, probs, err := src.WholeCDRs(ctx, oi.whole[from:min(from+chunk, len(oi.whole))])
-			if err != nil {
-				return nil, err
-			}
-			in.CDRs = append(in.CDRs, cdrs...)
-			for k, p := range probs {
-				in.Problems[k] = p
-			}
+		s.Whole += int64(len(in.CDRs))
+		for _, c := range in.CDRs {
+			stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+			inPeriod[ocpi.Key(c.ID)] = true
 		}
-	}
-	s.Whole += int64(len(in.CDRs))
-	s.Screened += int64(len(in.Accepted))
-	// What credit CDRs reference (in the period or not).
-	var refs []string
-	for _, c := range in.CDRs {
-		stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
-		if c.Credit && c.CreditReferenceID != "" {
-			refs = append(refs, c.CreditReferenceID)
-		}
-	}
-	credited, _, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, refs)
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range credited {
-		stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
-	}
-	if len(in.Invoices) > 0 {
-		if err := s.named(ctx, src, owner, in); err != nil {
+		if err := credits(in.CDRs); err != nil {
 			return nil, err
 		}
+	} else {
+		keys := oi.whole
+		in.Chunks = func(yield func([]*ocpi.CDR, map[string]ocpi.Problems) error) error {
+			for from := 0; from < len(keys); from += wholeChunk {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				cdrs, probs, err := src.WholeCDRs(ctx, keys[from:min(from+wholeChunk, len(keys))])
+				if err != nil {
+					return err
+				}
+				if err := credits(cdrs); err != nil {
+					return err
+				}
+				s.Whole += int64(len(cdrs))
+				if len(in.Invoices) > 0 {
+					for _, c := range cdrs {
+						inPeriod[ocpi.Key(c.ID)] = true
+					}
+				}
+				if err := yield(cdrs, probs); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
-	return reconcile.Reconcile(in), nil
+	s.Screened += int64(len(in.Accepted))
+	if len(in.Invoices) > 0 {
+		in.LoadNamed = func() error { return s.named(ctx, src, owner, in, inPeriod) }
+	}
+	return reconcile.ReconcileContext(ctx, in)
 }
 
 // named loads the CDRs outside the period that the invoices' lines name.
-func (s *ReconcileStep) named(ctx context.Context, src ReconcileSource, owner Party, in *reconcile.Input) error {
-	inPeriod := map[string]bool{}
-	for _, c := range in.CDRs {
-		inPeriod[ocpi.Key(c.ID)] = true
-	}
+func (s *ReconcileStep) named(ctx context.Context, src ReconcileSource, owner Party, in *reconcile.Input, inPeriod map[string]bool) error {
 	for i := range in.Accepted {
 		inPeriod[ocpi.Key(in.Accepted[i].ID)] = true
 	}
@@ -401,6 +429,14 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		})
 		if err != nil {
 			return err
+		}
+	}
+	if s.Misses == nil {
+		s.Misses = map[string]int64{}
+	}
+	for _, oi := range ins {
+		for k, n := range oi.screen.Misses {
+			s.Misses[k] += n
 		}
 	}
 	return nil

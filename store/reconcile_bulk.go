@@ -327,7 +327,7 @@ func insertReconcileCDRs(ctx context.Context, conn *sql.Conn, runID string, rep 
 		str("verdict", func(ev *reconcile.Evaluation) string { return string(ev.Verdict) }, false)
 		str("reasons", func(ev *reconcile.Evaluation) string { return joinReasons(ev.Reasons) }, false)
 		str("currency", func(ev *reconcile.Evaluation) string { return ev.Currency }, false)
-		str("note", func(ev *reconcile.Evaluation) string { return ev.Note }, false)
+		str("note", func(ev *reconcile.Evaluation) string { return ev.Note }, true) // NULL when none, as the accepted rows
 		amounts(&c, func(i int) [3]reconcile.Amount {
 			ev := part[i]
 			return [3]reconcile.Amount{ev.Billed[reconcile.TotalCost], ev.Recomputed[reconcile.TotalCost], ev.Difference()}

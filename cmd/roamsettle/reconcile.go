@@ -111,7 +111,7 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 	if err := reconcileScope(ctx, env, st, scope, policies, step); err != nil {
 		return err
 	}
-	env.Log.Info("reconciled", "scope", scope.String(), "accepted_from_columns", step.Screened, "evaluated_whole", step.Whole)
+	env.Log.Info("reconciled", "scope", scope.String(), "accepted_from_columns", step.Screened, "evaluated_whole", step.Whole, "whole_by_check", step.Misses)
 	if owner.IsZero() {
 		for _, p := range step.SortedOwners() {
 			if err := step.Reports[p].WriteSummary(env.Stdout); err != nil {
