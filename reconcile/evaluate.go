@@ -72,6 +72,9 @@ type Case struct {
 	// NoHypotheses skips re-pricing under the hypotheses (a summary that
 	// only needs verdicts).
 	NoHypotheses bool
+	// kernel, when set, prices the hypotheses with the compiled kernel
+	// where it can (kernel.go): Tariffs are stored versions.
+	kernel *kernelCache
 }
 
 // TariffVersion names one tariff version: id and last_updated.

@@ -12,7 +12,8 @@ import (
 )
 
 // A hypothesis is one way the partner may have priced the CDR differently.
-// Each is tried by re-pricing the CDR under it (the decimal reference) and
+// Each is tried by re-pricing the CDR under it (the compiled kernel where
+// it can price it, kernel.go, else the decimal reference) and
 // comparing with what was billed; only a hypothesis that reproduces every
 // differing billed amount gives its reason (issue 13). They are tried only
 // for CDRs that differ, and each only where it can change the amount:
@@ -41,6 +42,13 @@ type hypothesis struct {
 	tariffs  []ocpi.Tariff
 	opts     pricing.Options
 	versions []TariffVersion
+	// variant names the change made to the stored versions' elements
+	// (the kernel cache's key): "" none, "-" tariffs not stored.
+	variant string
+	// elems identifies the stored version the tariff is (or is a variant
+	// of): its elements' first, which the store's versions share across
+	// CDRs.
+	elems *ocpi.TariffElement
 }
 
 func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
@@ -50,8 +58,16 @@ func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
 		base.Policy = pricing.DefaultPolicy()
 	}
 	var hs []hypothesis
+	variant := ""
 	add := func(r Reason, name string, ts []ocpi.Tariff, opts pricing.Options, vs []TariffVersion) {
-		hs = append(hs, hypothesis{reason: r, name: name, tariffs: ts, opts: opts, versions: vs})
+		h := hypothesis{reason: r, name: name, tariffs: ts, opts: opts, versions: vs, variant: variant}
+		if from := ts; len(from) == 1 {
+			if variant != "" {
+				from = cs.Tariffs
+			}
+			h.elems = firstElement(&from[0])
+		}
+		hs = append(hs, h)
 	}
 
 	// TARIFF_VERSION.
@@ -68,7 +84,9 @@ func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
 		}
 	}
 	if len(c.Tariffs) > 0 && !sameVersions(c.Tariffs, cs.Tariffs) {
+		variant = "-"
 		add(ReasonTariffVersion, "the tariffs embedded in the CDR", c.Tariffs, base, versionsOf(c.Tariffs, true))
+		variant = ""
 	}
 
 	// TIME_ZONE.
@@ -80,7 +98,9 @@ func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
 
 	// STEP_SIZE.
 	if stepped(cs.Tariffs) {
+		variant = "step 1"
 		add(ReasonStepSize, "no step size (every step 1)", mapComponents(cs.Tariffs, func(pc *ocpi.PriceComponent) { pc.StepSize = 1 }), base, ev.Versions)
+		variant = ""
 	}
 	if timeAndParking(res) {
 		o := base
@@ -99,7 +119,9 @@ func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
 				pc.VAT.Decimal = rate
 			}
 		})
+		variant = "VAT " + rate.String()
 		add(ReasonTax, "VAT "+rate.String()+" % on every taxed component", ts, base, ev.Versions)
+		variant = ""
 	}
 
 	// ROUNDING: per line, and the exact amounts rounded otherwise (below),
@@ -111,9 +133,18 @@ func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
 		add(ReasonRounding, "every line rounded to minor units before summing", cs.Tariffs, o, ev.Versions)
 	}
 
+	kt := newKernelTrials(cs, hs, base, rounding)
 	trials := make([]Trial, 0, len(hs)+2)
-	for _, h := range hs {
+	for i, h := range hs {
 		t := Trial{Reason: h.reason, Name: h.name, Versions: h.versions}
+		if kt != nil && kt.ok(kt.row[i]) {
+			cs.kernel.used.Add(1)
+			t.Totals, t.Priced = kt.totals(kt.row[i]), true
+			t.Explains, t.Agree = judge(ev, &t.Totals)
+			t.Periods = kt.periods(kt.row[i])
+			trials = append(trials, t)
+			continue
+		}
 		r, err := pricing.Price(c, h.tariffs, h.opts)
 		if err != nil {
 			t.Error = err.Error()
@@ -126,9 +157,16 @@ func tryHypotheses(cs *Case, ev *Evaluation) []Trial {
 		trials = append(trials, t)
 	}
 	if rounding {
-		trials = append(trials, roundingTrials(cs, ev, base)...)
+		trials = append(trials, roundingTrials(cs, ev, base, kt)...)
 	}
 	return trials
+}
+
+func firstElement(t *ocpi.Tariff) *ocpi.TariffElement {
+	if len(t.Elements) == 0 {
+		return nil
+	}
+	return &t.Elements[0]
 }
 
 // clockRestricted reports whether a tariff has a time-of-day, date or
@@ -308,12 +346,19 @@ func vatCandidates(cs *Case, ev *Evaluation) []decimal.Decimal {
 
 // roundingTrials round the exact recomputation otherwise: half-even (or
 // half-up) and truncation, each total on its own as the policy does.
-func roundingTrials(cs *Case, ev *Evaluation, base pricing.Options) []Trial {
-	o := base
-	o.Policy.Level = pricing.RoundNone
-	exact, err := pricing.Price(cs.CDR, cs.Tariffs, o)
-	if err != nil {
-		return []Trial{{Reason: ReasonRounding, Name: "exact amounts", Error: err.Error()}}
+func roundingTrials(cs *Case, ev *Evaluation, base pricing.Options, kt *kernelTrials) []Trial {
+	var exact [NumFields]pricing.Amount
+	if kt != nil && kt.ok(kt.exact) {
+		exact = kt.amounts(kt.exact)
+	} else {
+		o := base
+		o.Policy.Level = pricing.RoundNone
+		r, err := pricing.Price(cs.CDR, cs.Tariffs, o)
+		if err != nil {
+			return []Trial{{Reason: ReasonRounding, Name: "exact amounts", Error: err.Error()}}
+		}
+		tt := &r.Totals
+		exact = [NumFields]pricing.Amount{tt.TotalCost, tt.TotalFixedCost, tt.TotalEnergyCost, tt.TotalTimeCost, tt.TotalParkingCost, tt.TotalReservationCost}
 	}
 	other := pricing.HalfEven
 	if base.Policy.Mode == pricing.HalfEven {
@@ -334,11 +379,10 @@ func roundingTrials(cs *Case, ev *Evaluation, base pricing.Options) []Trial {
 	} {
 		t := Trial{Reason: ReasonRounding, Name: m.name, Versions: ev.Versions, Priced: true}
 		n := int32(ev.MinorUnits)
-		tt := &exact.Totals
 		// Rounded otherwise where the billed amount differs, as the policy
 		// elsewhere: a partner that truncates its total may round its
 		// sub-totals as we do.
-		for f, a := range []pricing.Amount{tt.TotalCost, tt.TotalFixedCost, tt.TotalEnergyCost, tt.TotalTimeCost, tt.TotalParkingCost, tt.TotalReservationCost} {
+		for f, a := range exact {
 			t.Totals[f] = ev.Recomputed[f]
 			if ev.Beyond[f][0] {
 				t.Totals[f].Excl = Micro(m.round(a.Excl, n))

@@ -69,6 +69,8 @@ type Input struct {
 	// At and By stamp the disputes raised.
 	At time.Time
 	By string
+	// kernels are the tariffs compiled for the hypotheses (kernel.go).
+	kernels kernelCache
 }
 
 // Reconcile evaluates every CDR of the period (validation rules, the
@@ -199,6 +201,9 @@ func (in *Input) evaluate(c *ocpi.CDR, period Window) *Evaluation {
 	embedded := false
 	if len(cs.Tariffs) == 0 && len(c.Tariffs) > 0 {
 		cs.Tariffs, embedded = c.Tariffs, true
+	}
+	if !embedded {
+		cs.kernel = &in.kernels
 	}
 	x := &Context{Period: period, Tokens: in.Tokens, Locations: in.Locations, Stored: in.Stored, Limits: in.Limits,
 		Problems: in.Problems[IdentityKey(c.CountryCode, c.PartyID, c.ID)]}
