@@ -39,13 +39,16 @@ type Row struct {
 	HasParking              bool
 	TokenUID, TokenContract string
 	InvoiceReferenceID      string
-	LocationKnown           bool // the context's location and EVSE were published (or the owner published none)
-	Priced                  bool // priced by the kernel with a published version in effect
-	Tariff                  int32
-	Zone                    int16
-	Flags                   int32
-	Computed                [2 * NumFields]int64 // the priced totals, excl then incl per Field
-	Periods                 []PeriodRow
+	// CreditReferenceID is what a credit references (the screen does not
+	// read it: a credit is evaluated whole, with the CDR it credits).
+	CreditReferenceID string
+	LocationKnown     bool // the context's location and EVSE were published (or the owner published none)
+	Priced            bool // priced by the kernel with a published version in effect
+	Tariff            int32
+	Zone              int16
+	Flags             int32
+	Computed          [2 * NumFields]int64 // the priced totals, excl then incl per Field
+	Periods           []PeriodRow
 }
 
 // PeriodRow is one charging period as the screen reads it: its start

@@ -87,6 +87,14 @@ type ReconcileSource interface {
 	CDRsByID(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, map[string]ocpi.Problems, error)
 }
 
+// ReceivedAgainOwners is ReconcileSource.ReceivedAgain for several owners
+// in one pass, by owner; a source that implements it is asked once per
+// reconciliation instead of once per owner (the store's joins every CDR
+// with every receipt).
+type ReceivedAgainOwners interface {
+	ReceivedAgainOf(ctx context.Context, owners []Party) (duplicates, conflicts map[Party]map[string]int, err error)
+}
+
 // PricedRowColumns are the columns of ScanReconcile's priced batches:
 //
 //	cdr_key int64; status, priced_by uint8; tariff_ref int32 (null: none);
@@ -112,10 +120,12 @@ var ReconcilePeriodColumns = []string{"cdr_key", "start_us", "energy", "time", "
 //	(Field order, excl then incl; null: not stated); total_energy,
 //	total_time, total_parking_time int64 in millionths; token_uid,
 //	token_contract_id utf8; context uint64 (as ContextColumns' hash);
-//	invoice_reference_id utf8
+//	invoice_reference_id utf8; credit_reference_id utf8 (a credit's, else
+//	null)
 var ReconcileCDRColumns = []string{"cdr_key", "country_code", "party_id", "id", "currency", "v211", "credit", "suspect",
 	"start_us", "end_us", "b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "b10", "b11",
-	"total_energy", "total_time", "total_parking_time", "token_uid", "token_contract_id", "context", "invoice_reference_id"}
+	"total_energy", "total_time", "total_parking_time", "token_uid", "token_contract_id", "context", "invoice_reference_id",
+	"credit_reference_id"}
 
 // ReconcileStep reconciles each owner of the scope after pricing: it is a
 // Step, and Reconcile runs it over the priced rows of an earlier run.
@@ -176,11 +186,18 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 	if run.Kind != KindReconcile {
 		settleID = run.ID()
 	}
+	var dups, confs map[Party]map[string]int
+	if ra, ok := src.(ReceivedAgainOwners); ok && len(owners) > 1 {
+		var err error
+		if dups, confs, err = ra.ReceivedAgainOf(ctx, owners); err != nil {
+			return err
+		}
+	}
 	ins := make([]*ownerInput, len(owners))
 	for i, owner := range owners {
 		osel := *sel
 		osel.Owner = owner
-		in, err := s.prepare(ctx, rs, run, &osel)
+		in, err := s.prepare(ctx, rs, run, &osel, dups[owner], confs[owner])
 		if err != nil {
 			return fmt.Errorf("reconcile %s: %w", owner, err)
 		}
@@ -224,11 +241,13 @@ type ownerInput struct {
 	stored *reconcile.MemoryStored
 	screen *reconcile.Screen
 	whole  []int64 // keys of the CDRs to evaluate whole
+	// credited are the ids the credits among them reference.
+	credited []string
 }
 
 // prepare reads what the owner's CDRs are checked with (tariff versions,
 // locations, receipts) and lets the caller complete the input.
-func (s *ReconcileStep) prepare(ctx context.Context, src ReconcileSource, run Run, sel *Selection) (*ownerInput, error) {
+func (s *ReconcileStep) prepare(ctx context.Context, src ReconcileSource, run Run, sel *Selection, dups, conflicts map[string]int) (*ownerInput, error) {
 	owner := sel.Owner
 	win := sel.WindowOf(owner)
 	in := &reconcile.Input{Versions: map[string][]ocpi.Tariff{}, Problems: map[string]ocpi.Problems{},
@@ -249,9 +268,11 @@ func (s *ReconcileStep) prepare(ctx context.Context, src ReconcileSource, run Ru
 	if in.Policy.Mode == "" {
 		in.Policy = pricing.DefaultPolicy()
 	}
-	dups, conflicts, err := src.ReceivedAgain(ctx, owner.CountryCode, owner.PartyID)
-	if err != nil {
-		return nil, err
+	if dups == nil || conflicts == nil {
+		var err error
+		if dups, conflicts, err = src.ReceivedAgain(ctx, owner.CountryCode, owner.PartyID); err != nil {
+			return nil, err
+		}
 	}
 	oi := &ownerInput{sel: *sel, in: in, stored: &reconcile.MemoryStored{Duplicates: dups, Conflicts: conflicts, CDRs: map[string]*ocpi.CDR{}}}
 	in.Stored = oi.stored
@@ -302,6 +323,14 @@ func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *own
 			return nil, err
 		}
 	} else {
+		// What the credits reference, at once (the screen read the ids).
+		credited, _, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, oi.credited)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range credited {
+			stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
+		}
 		keys := oi.whole
 		in.Chunks = func(yield func([]*ocpi.CDR, map[string]ocpi.Problems) error) error {
 			for from := 0; from < len(keys); from += wholeChunk {
@@ -310,9 +339,6 @@ func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *own
 				}
 				cdrs, probs, err := src.WholeCDRs(ctx, keys[from:min(from+wholeChunk, len(keys))])
 				if err != nil {
-					return err
-				}
-				if err := credits(cdrs); err != nil {
 					return err
 				}
 				s.Whole += int64(len(cdrs))
@@ -417,6 +443,9 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 				a, ok := oi.screen.Screen(row)
 				if !ok {
 					oi.whole = append(oi.whole, row.Key)
+					if row.Credit && row.CreditReferenceID != "" {
+						oi.credited = append(oi.credited, strings.Clone(row.CreditReferenceID))
+					}
 					return nil
 				}
 				// Strings alias the batch: keep copies (one per party).
@@ -631,7 +660,7 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 	te, tt, tp := i64(22), i64(23), i64(24)
 	uid, contract := str(25), str(26)
 	hash := rec.Column(27).(*array.Uint64)
-	invRef := str(28)
+	invRef, creditRef := str(28), str(29)
 	r := &st.row
 	for i := 0; i < int(rec.NumRows()); i++ {
 		k := keys.Value(i) - st.lo
@@ -639,6 +668,9 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 		r.Key = keys.Value(i)
 		r.CountryCode, r.PartyID, r.ID, r.Currency = cc.Value(i), pid.Value(i), id.Value(i), cur.Value(i)
 		r.V211, r.Credit = v211.Value(i), credit.Value(i)
+		if !creditRef.IsNull(i) {
+			r.CreditReferenceID = creditRef.Value(i)
+		}
 		r.Suspect = suspect.IsNull(i) || suspect.Value(i) || start.IsNull(i) || end.IsNull(i) || k < 0 || k >= screenKeys
 		if r.Suspect {
 			if err := fn(r, 0); err != nil {

@@ -254,33 +254,61 @@ func (s *Store) int64s(ctx context.Context, q string, args ...any) ([]int64, err
 // same file twice is not the partner's duplicate) and the different bodies
 // under its id that were refused (conflicts).
 func (s *Store) ReceivedAgain(ctx context.Context, countryCode, partyID string) (duplicates, conflicts map[string]int, err error) {
-	cc, pid := ocpi.Key(countryCode), ocpi.Key(partyID)
-	duplicates, conflicts = map[string]int{}, map[string]int{}
-	count := func(q string, into map[string]int) error {
-		rows, err := s.db.QueryContext(ctx, q, cc, pid)
+	owner := settle.NewParty(countryCode, partyID)
+	dups, confs, err := s.ReceivedAgainOf(ctx, []settle.Party{owner})
+	if err != nil {
+		return nil, nil, err
+	}
+	return dups[owner], confs[owner], nil
+}
+
+// ReceivedAgainOf is ReceivedAgain for several owners at once, by owner
+// (every owner asked for has its maps): one join of the CDRs with the
+// receipts instead of one per owner (settle.ReceivedAgainOwners).
+func (s *Store) ReceivedAgainOf(ctx context.Context, owners []settle.Party) (duplicates, conflicts map[settle.Party]map[string]int, err error) {
+	duplicates, conflicts = map[settle.Party]map[string]int{}, map[settle.Party]map[string]int{}
+	var list []string
+	var args []any
+	for _, o := range owners {
+		cc, pid := ocpi.Key(o.CountryCode), ocpi.Key(o.PartyID)
+		p := settle.NewParty(cc, pid)
+		duplicates[o], conflicts[o] = map[string]int{}, map[string]int{}
+		if o != p {
+			duplicates[p], conflicts[p] = duplicates[o], conflicts[o]
+		}
+		list = append(list, "(?, ?)")
+		args = append(args, cc, pid)
+	}
+	if len(owners) == 0 {
+		return duplicates, conflicts, nil
+	}
+	in := `(` + strings.Join(list, ", ") + `)`
+	count := func(q string, into map[settle.Party]map[string]int) error {
+		rows, err := s.db.QueryContext(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
-			var id string
+			var cc, pid, id string
 			var n int
-			if err := rows.Scan(&id, &n); err != nil {
+			if err := rows.Scan(&cc, &pid, &id, &n); err != nil {
 				return err
 			}
-			into[reconcile.IdentityKey(cc, pid, id)] = n
+			into[settle.NewParty(cc, pid)][reconcile.IdentityKey(cc, pid, id)] = n
 		}
 		return rows.Err()
 	}
-	if err := count(`SELECT c.id, count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) - 1
+	who := fmt.Sprintf("%d owners", len(owners))
+	if err := count(`SELECT c.country_code, c.party_id, c.id, count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) - 1
 		FROM cdrs c JOIN receipts r ON r.sha256 = c.raw_sha256
-		WHERE c.country_code = ? AND c.party_id = ?
-		GROUP BY c.id HAVING count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) > 1`, duplicates); err != nil {
-		return nil, nil, errorf("duplicate receipts", ocpi.PartyKey(cc, pid), err)
+		WHERE (c.country_code, c.party_id) IN `+in+`
+		GROUP BY ALL HAVING count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) > 1`, duplicates); err != nil {
+		return nil, nil, errorf("duplicate receipts", who, err)
 	}
-	if err := count(`SELECT id, count(DISTINCT refused_sha256) FROM conflicts
-		WHERE kind = 'cdr' AND country_code = ? AND party_id = ? GROUP BY id`, conflicts); err != nil {
-		return nil, nil, errorf("conflicts", ocpi.PartyKey(cc, pid), err)
+	if err := count(`SELECT country_code, party_id, id, count(DISTINCT refused_sha256) FROM conflicts
+		WHERE kind = 'cdr' AND (country_code, party_id) IN `+in+` GROUP BY ALL`, conflicts); err != nil {
+		return nil, nil, errorf("conflicts", who, err)
 	}
 	return duplicates, conflicts, nil
 }

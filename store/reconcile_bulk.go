@@ -111,7 +111,8 @@ var reconcileCDRSQL = func() string {
 		cols = append(cols, micro64(n+"_excl_vat", fmt.Sprintf("b%d", 2*i)), micro64(n+"_incl_vat", fmt.Sprintf("b%d", 2*i+1)))
 	}
 	cols = append(cols, micro64("total_energy", "total_energy"), micro64("total_time", "total_time"),
-		micro64("total_parking_time", "total_parking_time"), "%s", contextSQL+" AS context", "invoice_reference_id")
+		micro64("total_parking_time", "total_parking_time"), "%s", contextSQL+" AS context", "invoice_reference_id",
+		"CASE WHEN credit THEN credit_reference_id END AS credit_reference_id")
 	return `SELECT ` + strings.Join(cols, ", ") + ` FROM cdrs WHERE %s AND cdr_key BETWEEN $lo AND $hi`
 }()
 

@@ -78,6 +78,17 @@ func TestReconcileInput(t *testing.T) {
 	if z, ok := in.Zones.ResolveZone(c); !ok || z.Name != "Europe/Brussels" {
 		t.Errorf("zone %+v", z)
 	}
+	// Several owners at once: the same counts, by owner; an owner with
+	// nothing received again has empty maps.
+	owners := []settle.Party{settle.NewParty("nl", "abc"), settle.NewParty("DE", "XYZ")}
+	dups, confs, err := s.ReceivedAgainOf(ctx, owners)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abc := owners[0]; dups[abc]["NL-ABC/A1"] != 1 || len(dups[abc]) != 1 || confs[abc]["NL-ABC/B2"] != 1 || len(confs[abc]) != 1 ||
+		dups[owners[1]] == nil || len(dups[owners[1]]) != 0 || confs[owners[1]] == nil || len(confs[owners[1]]) != 0 {
+		t.Errorf("by owner: duplicates %v, conflicts %v", dups, confs)
+	}
 	named, _, err := s.CDRsByID(ctx, "NL", "ABC", []string{"z9", "nope"})
 	if err != nil || len(named) != 1 || named[0].ID != "Z9" {
 		t.Errorf("by id: %v %v", named, err)
