@@ -96,6 +96,16 @@ REPRICE_BENCH_DB ?= /tmp/roamsettle-bench/reprice-$(REPRICE_BENCH_LAYOUT)-$(REPR
 bench-reprice: build
 	REPRICE_BENCH_CDRS=$(REPRICE_BENCH_CDRS) REPRICE_BENCH_LAYOUT=$(REPRICE_BENCH_LAYOUT) REPRICE_BENCH_DB=$(REPRICE_BENCH_DB) ./scripts/bench-reprice.sh
 
+# Reconcile throughput (CDRs/s, and how many CDRs the screen accepted from
+# columns and evaluated whole) over every partner of a generated month of
+# RECONCILE_BENCH_CDRS sessions (default 20 000), or of an existing database:
+# RECONCILE_BENCH_DB (a copy: it is written to), RECONCILE_BENCH_PERIOD,
+# RECONCILE_BENCH_CONFIG, RECONCILE_BENCH_TOKENS. See
+# cmd/roamsettle/reconcile_bench_test.go. Large ones under the bench lock.
+.PHONY: bench-reconcile
+bench-reconcile:
+	$(GO) test -run '^$$' -bench '^BenchmarkReconcile$$' -benchtime 3x -timeout 60m ./cmd/roamsettle
+
 # What a small import, serve's first CDR and a small reprice cost, as whole
 # processes, in an empty database and in databases of 1 and 10 generated
 # months (~1 M CDRs a month, built once through `ingest`, raw archive
