@@ -821,7 +821,7 @@ func (s *Store) CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, ma
 		if err := s.repriceCDRHeads(ctx, in, cdrs); err != nil {
 			return nil, nil, errorf("load cdrs", "", err)
 		}
-		if err := s.repricePeriods(ctx, in, cdrs); err != nil {
+		if err := s.repricePeriods(ctx, chunk, cdrs); err != nil {
 			return nil, nil, errorf("load cdrs", "", err)
 		}
 		rows, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE cdr_key IN (`+in+`) ORDER BY cdr_key, position`)
@@ -841,6 +841,20 @@ func (s *Store) CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, ma
 		}
 	}
 	return cdrs, embedded, nil
+}
+
+// keyFilter is "col IN (keys) AND col BETWEEN min AND max": the range
+// lets DuckDB skip the row groups outside it by their zone maps (an IN
+// list alone is probed against every row).
+func keyFilter(col string, keys []int64) string {
+	if len(keys) == 0 {
+		return "FALSE"
+	}
+	lo, hi := keys[0], keys[0]
+	for _, k := range keys {
+		lo, hi = min(lo, k), max(hi, k)
+	}
+	return fmt.Sprintf("%s IN (%s) AND %s BETWEEN %d AND %d", col, keyList(keys), col, lo, hi)
 }
 
 func keyList(keys []int64) string {
@@ -892,10 +906,10 @@ func (s *Store) repriceCDRHeads(ctx context.Context, in string, out map[int64]*o
 	return rows.Err()
 }
 
-func (s *Store) repricePeriods(ctx context.Context, in string, out map[int64]*ocpi.CDR) error {
+func (s *Store) repricePeriods(ctx context.Context, keys []int64, out map[int64]*ocpi.CDR) error {
 	rows, err := s.db.QueryContext(ctx, `SELECT p.cdr_key, p.period_index, p.start_date_time, p.tariff_id, d.type, d.volume
 		FROM charging_periods p LEFT JOIN cdr_dimensions_named d USING (cdr_key, period_index)
-		WHERE p.cdr_key IN (`+in+`) ORDER BY p.cdr_key, p.period_index, d.dimension_index`)
+		WHERE `+keyFilter("p.cdr_key", keys)+` ORDER BY p.cdr_key, p.period_index, d.dimension_index`)
 	if err != nil {
 		return err
 	}

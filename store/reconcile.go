@@ -114,18 +114,18 @@ func scanCDRRows(rows *sql.Rows, out map[int64]*ocpi.CDR, order *[]int64) error 
 func (s *Store) loadWholeCDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, error) {
 	out := make(map[int64]*ocpi.CDR, len(keys))
 	for from := 0; from < len(keys); from += 20000 {
-		in := keyList(keys[from:min(from+20000, len(keys))])
-		rows, err := s.db.QueryContext(ctx, `SELECT `+cdrColumns+` FROM cdrs c WHERE c.cdr_key IN (`+in+`)`)
+		chunk := keys[from:min(from+20000, len(keys))]
+		rows, err := s.db.QueryContext(ctx, `SELECT `+cdrColumns+` FROM cdrs c WHERE `+keyFilter("c.cdr_key", chunk))
 		if err != nil {
 			return nil, err
 		}
 		if err := scanCDRRows(rows, out, nil); err != nil {
 			return nil, err
 		}
-		if err := s.repricePeriods(ctx, in, out); err != nil {
+		if err := s.repricePeriods(ctx, chunk, out); err != nil {
 			return nil, err
 		}
-		tr, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE cdr_key IN (`+in+`) ORDER BY cdr_key, position`)
+		tr, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE `+keyFilter("cdr_key", chunk)+` ORDER BY cdr_key, position`)
 		if err != nil {
 			return nil, err
 		}
@@ -206,9 +206,9 @@ func (s *Store) cdrsWithProblems(ctx context.Context, keys []int64) ([]*ocpi.CDR
 	}
 	probs := map[string]ocpi.Problems{}
 	for from := 0; from < len(keys); from += 20000 {
-		in := keyList(keys[from:min(from+20000, len(keys))])
+		chunk := keys[from:min(from+20000, len(keys))]
 		rows, err := s.db.QueryContext(ctx, `SELECT object_key, coalesce(path, ''), rule, coalesce(message, ''), blocking
-			FROM findings WHERE kind = 'cdr' AND object_key IN (`+in+`) ORDER BY object_key, path, rule`)
+			FROM findings WHERE kind = 'cdr' AND `+keyFilter("object_key", chunk)+` ORDER BY object_key, path, rule`)
 		if err != nil {
 			return nil, nil, errorf("load findings", "", err)
 		}
