@@ -2,6 +2,8 @@ package reconcile
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -237,4 +239,34 @@ func CompareCDR(c *ocpi.CDR, r *pricing.Result) Comparison {
 	}
 	billed, computed := BilledTotals(c, minor), ComputedTotals(r)
 	return CompareTotals(&billed, &computed, minor)
+}
+
+// FixedMicro is FromMicro(v).StringFixed(minor) without a decimal: v in
+// millionths rounded half away from zero to minor decimals and written
+// with exactly that many (the evidence writes thousands of amounts).
+func FixedMicro(v int64, minor int) string {
+	minor = max(minor, 0)
+	r := RoundMicro(v, minor) // minor above Scale: v itself
+	unit := pow10[Scale-min(minor, Scale)]
+	q := r / unit
+	neg := q < 0
+	if neg {
+		q = -q
+	}
+	digits := strconv.FormatInt(q, 10)
+	shown := min(minor, Scale)
+	if len(digits) <= shown {
+		digits = strings.Repeat("0", shown-len(digits)+1) + digits
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	b.WriteString(digits[:len(digits)-shown])
+	if minor > 0 {
+		b.WriteByte('.')
+		b.WriteString(digits[len(digits)-shown:])
+		b.WriteString(strings.Repeat("0", minor-shown))
+	}
+	return b.String()
 }

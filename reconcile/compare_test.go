@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/shopspring/decimal"
+	"pgregory.net/rapid"
 
 	"github.com/roamsettle/roamsettle/ocpi"
 	"github.com/roamsettle/roamsettle/pricing"
@@ -103,4 +104,18 @@ func TestCompareTaxesNotVerifiable(t *testing.T) {
 	if got := CompareCDR(c, res)[TotalCost]; got.Outcome != Different || got.TaxesNotVerifiable {
 		t.Errorf("taxes computed: %+v, want different", got)
 	}
+}
+
+// FixedMicro writes what FromMicro(v).StringFixed(minor) writes.
+func TestFixedMicroIsStringFixed(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		v := rapid.Int64Range(-1e15, 1e15).Draw(rt, "v")
+		if rapid.Bool().Draw(rt, "small") {
+			v = rapid.Int64Range(-20_000, 20_000).Draw(rt, "vs")
+		}
+		minor := rapid.IntRange(0, 8).Draw(rt, "minor")
+		if got, want := FixedMicro(v, minor), FromMicro(v).StringFixed(int32(minor)); got != want {
+			rt.Fatalf("FixedMicro(%d, %d) = %q, StringFixed %q", v, minor, got, want)
+		}
+	})
 }

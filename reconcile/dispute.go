@@ -204,14 +204,13 @@ func inDispute(ev *Evaluation) Amount {
 // computations, the tariff versions, each hypothesis tried, the findings.
 func (e *Evaluation) Evidence() string {
 	var b strings.Builder
-	m := int32(e.MinorUnits)
 	money := func(a Amount) string {
 		if !a.HasExcl {
 			return "none"
 		}
-		s := FromMicro(a.Excl).StringFixed(m)
+		s := FixedMicro(a.Excl, e.MinorUnits)
 		if a.HasIncl {
-			s += " / " + FromMicro(a.Incl).StringFixed(m)
+			s += " / " + FixedMicro(a.Incl, e.MinorUnits)
 		}
 		return s + " " + e.Currency
 	}
@@ -231,7 +230,8 @@ func (e *Evaluation) Evidence() string {
 	}
 	for i := range e.Trials {
 		t := &e.Trials[i]
-		fmt.Fprintf(&b, "hypothesis %s", t.Describe(e.MinorUnits))
+		b.WriteString("hypothesis ")
+		b.WriteString(t.Describe(e.MinorUnits))
 		if len(t.Periods) > 0 {
 			fmt.Fprintf(&b, " (differs in periods %v)", t.Periods)
 		}

@@ -452,6 +452,5 @@ func (t *Trial) Describe(minor int) string {
 		verdict = "EXPLAINS the billed amount"
 	}
 	tc := t.Totals[TotalCost]
-	return fmt.Sprintf("%s: %s: total_cost %s / %s: %s", t.Reason, t.Name, FromMicro(tc.Excl).StringFixed(int32(minor)),
-		FromMicro(tc.Incl).StringFixed(int32(minor)), verdict)
+	return string(t.Reason) + ": " + t.Name + ": total_cost " + FixedMicro(tc.Excl, minor) + " / " + FixedMicro(tc.Incl, minor) + ": " + verdict
 }

@@ -54,11 +54,11 @@ func jsonAmount(a Amount, minor int) *JSONAmount {
 	}
 	out := &JSONAmount{}
 	if a.HasExcl {
-		s := FromMicro(RoundMicro(a.Excl, minor)).StringFixed(int32(minor))
+		s := FixedMicro(RoundMicro(a.Excl, minor), minor)
 		out.ExclVAT = &s
 	}
 	if a.HasIncl {
-		s := FromMicro(RoundMicro(a.Incl, minor)).StringFixed(int32(minor))
+		s := FixedMicro(RoundMicro(a.Incl, minor), minor)
 		out.InclVAT = &s
 	}
 	return out
