@@ -300,10 +300,16 @@ func (s *Store) ReceivedAgainOf(ctx context.Context, owners []settle.Party) (dup
 		return rows.Err()
 	}
 	who := fmt.Sprintf("%d owners", len(owners))
-	if err := count(`SELECT c.country_code, c.party_id, c.id, count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) - 1
-		FROM cdrs c JOIN receipts r ON r.sha256 = c.raw_sha256
-		WHERE (c.country_code, c.party_id) IN `+in+`
-		GROUP BY ALL HAVING count(DISTINCT (r.channel, coalesce(r.source_name, ''), r.position)) > 1`, duplicates); err != nil {
+	// The payloads received in more than one place first (few, and
+	// counting distinct places is costly), then the owners' CDRs of those
+	// payloads: a CDR is stored once per identity, with its one payload
+	// (doc.go), so its places are its payload's.
+	if err := count(`WITH several AS (SELECT sha256 FROM receipts GROUP BY sha256 HAVING count(*) > 1),
+		places AS (SELECT sha256, count(DISTINCT (channel, coalesce(source_name, ''), position)) AS n
+			FROM receipts WHERE sha256 IN (SELECT sha256 FROM several) GROUP BY sha256 HAVING n > 1)
+		SELECT c.country_code, c.party_id, c.id, p.n - 1
+		FROM cdrs c JOIN places p ON p.sha256 = c.raw_sha256
+		WHERE (c.country_code, c.party_id) IN `+in, duplicates); err != nil {
 		return nil, nil, errorf("duplicate receipts", who, err)
 	}
 	if err := count(`SELECT country_code, party_id, id, count(DISTINCT refused_sha256) FROM conflicts
