@@ -9,11 +9,14 @@
 #       an existing database (P: YYYY-MM or YYYY-MM-DD..YYYY-MM-DD); the
 #       config's [invoicing] and [partners.invoicing] sections are what make
 #       invoices (without them the run writes statements and reports only);
+#       without RUN_BENCH_CONFIG, RUN_BENCH_DATA=DIR (the gen folder the
+#       database was ingested from) gives the demo's config for its parties;
 #   scripts/bench-run.sh
 #       without RUN_BENCH_DB: gen of RUN_BENCH_SESSIONS sessions (default
-#       1,000,000) for RUN_BENCH_MONTH (default 2025-01), ingested into a
-#       database under a temporary folder (removed at the end unless
-#       RUN_BENCH_KEEP=1), with the demo's config for its parties.
+#       1,000,000) of RUN_BENCH_PARTNERS partners (default 8, at most 20)
+#       for RUN_BENCH_MONTH (default 2025-01), ingested into a database
+#       under a temporary folder (removed at the end unless RUN_BENCH_KEEP=1),
+#       with the demo's config for its parties.
 #
 # RUN_BENCH_OUT is the output folder (default: a temporary one, removed).
 # The database is written (priced rows, reconciliations, run records): use
@@ -35,19 +38,10 @@ timed() { # label, command...: the process's wall, CPU and peak RSS
 		"$label" "$wall" "$(echo "$user + $sys" | bc)" "$user" "$sys" "$((rss / 1024))"
 }
 
-db=${RUN_BENCH_DB:-}
-config=${RUN_BENCH_CONFIG:-}
-period=${RUN_BENCH_PERIOD:-}
-if [ -z "$db" ]; then
-	n=${RUN_BENCH_SESSIONS:-1000000}
-	period=${RUN_BENCH_MONTH:-2025-01}
-	db=$work/run.duckdb
-	echo "== gen $n sessions for $period, ingest into $db"
-	"$bin" gen --cdrs "$n" --month "$period" --seed 7 --out "$work/data" --quiet
-	timed "ingest" "$bin" ingest --db "$db" --quiet "$work/data"
-	config=$work/roamsettle.toml
-	# The demo's config (cmd/roamsettle/demo_config.go) for the generated parties.
-	jq -r --arg db "$db" --arg tokens "$work/data/tokens.ndjson" '
+# The demo's config (cmd/roamsettle/demo_config.go) for the parties of a
+# generated folder: database, tokens, and the [invoicing] sections.
+config_for() { # data folder, database, config file
+	jq -r --arg db "$2" --arg tokens "$1/tokens.ndjson" '
 		"database = \($db | @json)\ntokens = \($tokens | @json)\n",
 		"[invoicing]\nbilling = \"self_billing\"\npayment_terms_days = 30",
 		"payment_note = \"Payment within 30 days of the invoice date.\"\n",
@@ -60,7 +54,27 @@ if [ -z "$db" ]; then
 			"[partners.invoicing]\nstreet = \"Stationsplein 1\"\npostal_code = \"1000\"",
 			"city = \(.time_zone | split("/") | last | gsub("_"; " ") | @json)\ncountry = \(.country_code | @json)",
 			"vat_id = \(.country_code + "000000000" | @json)\niban = \"NL00DEMO0000000000\"")
-	' "$work/data/manifest.json" >"$config"
+	' "$1/manifest.json" >"$3"
+}
+
+db=${RUN_BENCH_DB:-}
+config=${RUN_BENCH_CONFIG:-}
+period=${RUN_BENCH_PERIOD:-}
+if [ -z "$db" ]; then
+	n=${RUN_BENCH_SESSIONS:-1000000}
+	parties=${RUN_BENCH_PARTNERS:-8}
+	period=${RUN_BENCH_MONTH:-2025-01}
+	db=$work/run.duckdb
+	data=$work/data
+	echo "== gen $n sessions of $parties partners for $period, ingest into $db"
+	timed "gen" "$bin" gen --cdrs "$n" --partners "$parties" --month "$period" --seed 7 --out "$data" --quiet
+	timed "ingest" "$bin" ingest --db "$db" --quiet "$data"
+	du -sh "$data" "$db" | awk '{print "size: " $2 " " $1}'
+	config=$work/roamsettle.toml
+	config_for "$data" "$db" "$config"
+elif [ -z "$config" ] && [ -n "${RUN_BENCH_DATA:-}" ]; then
+	config=$work/roamsettle.toml
+	config_for "$RUN_BENCH_DATA" "$db" "$config"
 fi
 if [ -z "$period" ]; then
 	echo "RUN_BENCH_PERIOD is required with RUN_BENCH_DB" >&2

@@ -36,6 +36,10 @@ type Config struct {
 	Tokens int
 	// LocationsPerParty is the number of locations of each CPO (0: 24).
 	LocationsPerParty int
+	// Parties is the number of CPOs (0: 8, at most 20): the eight default
+	// parties first, then twelve more European ones (parties.go). The
+	// default eight give the same bytes whatever the maximum is.
+	Parties int
 	// InvoicePerMille is the share of partner invoice lines, in thousandths,
 	// with an invoicing error of their own (invoice.go). 0: 20; negative:
 	// none.
@@ -45,7 +49,7 @@ type Config struct {
 // DefaultConfig is a month of 10,000 sessions with 5 % injected errors.
 func DefaultConfig() Config {
 	return Config{CDRs: 10000, Seed: 1, Month: "2026-10", ErrorPerMille: 50, CreditPerMille: 10,
-		Tokens: 2000, LocationsPerParty: 24, InvoicePerMille: 20}
+		Tokens: 2000, LocationsPerParty: 24, InvoicePerMille: 20, Parties: len(defaultParties)}
 }
 
 // withDefaults fills zero fields from DefaultConfig and turns negative
@@ -72,6 +76,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.LocationsPerParty == 0 {
 		cfg.LocationsPerParty = def.LocationsPerParty
+	}
+	if cfg.Parties == 0 {
+		cfg.Parties = def.Parties
 	}
 	return cfg
 }
@@ -270,8 +277,11 @@ func newGenerator(cfg Config, create fileSink) (*generator, error) {
 	// before (local midnights west of UTC) and three after (the longest
 	// sessions end after the month).
 	rangeStart, rangeEnd := g.monthStart-2*86400, monthEnd+3*86400
-	for i := range defaultParties {
-		spec := defaultParties[i]
+	specs, err := partySpecs(cfg.Parties)
+	if err != nil {
+		return nil, err
+	}
+	for _, spec := range specs {
 		loc, err := loadZone(spec.timeZone)
 		if err != nil {
 			return nil, err

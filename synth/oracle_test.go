@@ -14,7 +14,8 @@ import (
 // time.In. It follows the policy stated in doc.go and shares no code with
 // the generator's integer pricer, so agreement between the two is evidence.
 
-var oracleMinor = map[string]int32{"EUR": 2, "USD": 2, "ISK": 0, "JPY": 0, "JOD": 3}
+var oracleMinor = map[string]int32{"EUR": 2, "USD": 2, "ISK": 0, "JPY": 0, "JOD": 3,
+	"PLN": 2, "SEK": 2, "DKK": 2, "CZK": 2, "NOK": 2, "CHF": 2}
 
 var weekdayNames = map[time.Weekday]string{time.Monday: "MONDAY", time.Tuesday: "TUESDAY", time.Wednesday: "WEDNESDAY",
 	time.Thursday: "THURSDAY", time.Friday: "FRIDAY", time.Saturday: "SATURDAY", time.Sunday: "SUNDAY"}

@@ -25,6 +25,12 @@ var currencies = map[string]currency{
 	"ISK": {code: "ISK", num: 150, den: 1, gran: 10000},
 	"JPY": {code: "JPY", num: 160, den: 1, gran: 10000},
 	"JOD": {code: "JOD", num: 78, den: 100, gran: 10},
+	"PLN": {code: "PLN", num: 43, den: 10, gran: 100},
+	"SEK": {code: "SEK", num: 115, den: 10, gran: 100},
+	"DKK": {code: "DKK", num: 746, den: 100, gran: 100},
+	"CZK": {code: "CZK", num: 25, den: 1, gran: 1000},
+	"NOK": {code: "NOK", num: 117, den: 10, gran: 100},
+	"CHF": {code: "CHF", num: 94, den: 100, gran: 10},
 }
 
 func currencyOf(code string) (currency, error) {
@@ -111,6 +117,67 @@ var defaultParties = []partySpec{
 		weight: 16, connectorAC: "IEC_62196_T1", connectorDC: "IEC_62196_T1_COMBO", dcPowerW: 150000,
 		cities: []city{{"New York", 40712776, -74005974, "100", []string{"Broadway", "West 42nd Street"}},
 			{"Albany", 42652580, -73756233, "122", []string{"State Street", "Madison Avenue"}}}},
+}
+
+// moreParties are the parties after the first eight, in the order a larger
+// Config.Parties takes them: twelve more European operators, with their own
+// currencies (PLN, SEK, DKK, CZK, NOK, CHF), VAT rates and versions, so a
+// settlement run meets twenty partners the way an eMSP of a continent does.
+var moreParties = []partySpec{
+	eu("FR", "RVF", "Recharge Ville de France", ocpi.V221, "EUR", "Europe/Paris", "FRA", 20, "",
+		city{"Paris", 48856614, 2352222, "75", []string{"Rue de Rivoli", "Boulevard Haussmann"}},
+		city{"Lyon", 45764043, 4835659, "69", []string{"Rue de la Republique", "Cours Lafayette"}}),
+	eu("ES", "CRG", "Carga Iberica", ocpi.V230, "EUR", "Europe/Madrid", "ESP", 21, ocpi.TaxIncludedNo,
+		city{"Madrid", 40416775, -3703790, "28", []string{"Gran Via", "Calle de Alcala"}},
+		city{"Barcelona", 41385064, 2173403, "08", []string{"Passeig de Gracia", "La Rambla"}}),
+	eu("IT", "RIC", "Ricarica Italia", ocpi.V221, "EUR", "Europe/Rome", "ITA", 22, "",
+		city{"Milano", 45464204, 9189982, "20", []string{"Via Torino", "Corso Buenos Aires"}},
+		city{"Roma", 41902784, 12496366, "00", []string{"Via del Corso", "Via Nazionale"}}),
+	eu("AT", "SLA", "Stromladen Austria", ocpi.V211, "EUR", "Europe/Vienna", "AUT", -1, "",
+		city{"Wien", 48208174, 16373819, "10", []string{"Mariahilfer Strasse", "Kaerntner Strasse"}}),
+	eu("PL", "LAD", "Ladowarki Polskie", ocpi.V221, "PLN", "Europe/Warsaw", "POL", 23, "",
+		city{"Warszawa", 52229676, 21012229, "00", []string{"Marszalkowska", "Nowy Swiat"}},
+		city{"Krakow", 50064650, 19944980, "31", []string{"Florianska", "Grodzka"}}),
+	eu("SE", "LDN", "Laddnatet Sverige", ocpi.V230, "SEK", "Europe/Stockholm", "SWE", 25, ocpi.TaxIncludedYes,
+		city{"Stockholm", 59329323, 18068581, "111", []string{"Drottninggatan", "Sveavagen"}},
+		city{"Goteborg", 57708870, 11974560, "411", []string{"Avenyn", "Linnegatan"}}),
+	eu("DK", "OPL", "Opladning Danmark", ocpi.V221, "DKK", "Europe/Copenhagen", "DNK", 25, "",
+		city{"Koebenhavn", 55676097, 12568337, "1", []string{"Stroget", "Norrebrogade"}}),
+	eu("PT", "CAR", "Carregar Portugal", ocpi.V211, "EUR", "Europe/Lisbon", "PRT", -1, "",
+		city{"Lisboa", 38722252, -9139337, "11", []string{"Avenida da Liberdade", "Rua Augusta"}},
+		city{"Porto", 41157944, -8629105, "40", []string{"Rua de Santa Catarina", "Avenida dos Aliados"}}),
+	eu("CZ", "NAB", "Nabijeni Cesko", ocpi.V221, "CZK", "Europe/Prague", "CZE", 21, "",
+		city{"Praha", 50075538, 14437800, "11", []string{"Vaclavske namesti", "Narodni"}}),
+	eu("FI", "LAT", "Lataus Suomi", ocpi.V230, "EUR", "Europe/Helsinki", "FIN", 24, ocpi.TaxIncludedNo,
+		city{"Helsinki", 60169856, 24938379, "00", []string{"Mannerheimintie", "Aleksanterinkatu"}}),
+	eu("NO", "LNO", "Lading Norge", ocpi.V221, "NOK", "Europe/Oslo", "NOR", 25, "",
+		city{"Oslo", 59913869, 10752245, "01", []string{"Karl Johans gate", "Bogstadveien"}},
+		city{"Bergen", 60391263, 5322054, "50", []string{"Torgallmenningen", "Bryggen"}}),
+	eu("CH", "LCH", "Laden Schweiz", ocpi.V230, "CHF", "Europe/Zurich", "CHE", 8, ocpi.TaxIncludedNo,
+		city{"Zuerich", 47376887, 8541694, "80", []string{"Bahnhofstrasse", "Langstrasse"}},
+		city{"Geneve", 46204391, 6143158, "12", []string{"Rue du Rhone", "Rue de Lausanne"}}),
+}
+
+// eu describes a European CPO with Type 2 and CCS plugs, one VAT rate for
+// every component (-1: no VAT field) and a share of 5 of the CDRs.
+func eu(cc, id, name string, v ocpi.Version, cur, zone, country3 string, vat int, taxIncluded string, cities ...city) partySpec {
+	return partySpec{countryCode: cc, partyID: id, name: name, version: v, currency: cur, timeZone: zone,
+		country3: country3, vat: vat, vatFlat: vat, vatParking: vat, taxIncluded: taxIncluded, weight: 5,
+		connectorAC: "IEC_62196_T2", connectorDC: "IEC_62196_T2_COMBO", dcPowerW: 150000, cities: cities}
+}
+
+// partySpecs returns the first n parties: the eight defaults, then moreParties.
+func partySpecs(n int) ([]partySpec, error) {
+	all := len(defaultParties) + len(moreParties)
+	if n < 1 || n > all {
+		return nil, fmt.Errorf("synth: parties must be between 1 and %d, got %d", all, n)
+	}
+	specs := make([]partySpec, 0, n)
+	specs = append(specs, defaultParties[:min(n, len(defaultParties))]...)
+	if n > len(defaultParties) {
+		specs = append(specs, moreParties[:n-len(defaultParties)]...)
+	}
+	return specs, nil
 }
 
 // party is a CPO with everything built for the month.

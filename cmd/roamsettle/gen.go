@@ -22,6 +22,7 @@ func runGen(ctx context.Context, env *Env, args []string) error {
 	month := fs.String("month", def.Month, "month of the sessions, YYYY-MM")
 	errShare := fs.Int("errors", def.ErrorPerMille, "share of sessions with an injected error, per mille")
 	credits := fs.Int("credits", def.CreditPerMille, "share of clean 2.2+ CDRs followed by a credit CDR, per mille")
+	parties := fs.Int("partners", def.Parties, "number of CPO partners, 1 to 20: the eight default ones first, then twelve more European ones")
 	out := fs.String("out", "out/data", "output folder")
 	quiet := fs.Bool("quiet", false, "print nothing but errors")
 	if err := parseFlags(fs, args); err != nil {
@@ -31,8 +32,12 @@ func runGen(ctx context.Context, env *Env, args []string) error {
 		fs.Usage()
 		return errUsage
 	}
+	if *parties < 1 {
+		return fmt.Errorf("--partners must be at least 1, got %d", *parties)
+	}
 	cfg := def
 	cfg.CDRs, cfg.Seed, cfg.Month, cfg.ErrorPerMille, cfg.CreditPerMille = *cdrs, *seed, *month, *errShare, *credits
+	cfg.Parties = *parties
 	start := time.Now()
 	sum, err := synth.Generate(ctx, cfg, *out)
 	if err != nil {
