@@ -97,6 +97,11 @@
 //     same digest and every file it recorded is in place with its recorded
 //     SHA-256 does nothing and says so (JobResult.Unchanged); no ledger row,
 //     no database write, no file touched.
+//   - Priced once per inputs. The priced rows are stored with the digest
+//     of the job that priced them (RunRecord.Inputs); a run of another
+//     kind on the same digest (the final run after the provisional one)
+//     uses them and records its price step as reused. Rows priced outside
+//     the job (reprice) carry no digest and are priced again.
 //   - Resumable. A run that failed, was cancelled or was interrupted (its
 //     process killed: the store marks it when it next opens the file) is
 //     taken up again by the next request of the same scope and kind, as a

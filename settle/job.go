@@ -188,6 +188,10 @@ type ScopeReader interface {
 	// reads, as parts (CDRs, tariff versions, ...), each with a row count and
 	// an order-independent hash of the rows' identities and contents.
 	ScopeInputs(ctx context.Context, sel *Selection) ([]InputPart, error)
+	// PricedInputs is the inputs digest recorded with the run's stored
+	// priced rows (RunRecord.Inputs): "" when there are none, or when they
+	// were written outside the job.
+	PricedInputs(ctx context.Context, run Run) (string, error)
 }
 
 // InputPart is one kind of stored input of a scope.
@@ -236,6 +240,10 @@ type StepEvent struct {
 	Elapsed time.Duration
 	// Skipped: an earlier attempt of this run did it on the same inputs.
 	Skipped bool
+	// Reused (price): the stored priced rows were priced by an earlier run
+	// from the same inputs (a final run after the provisional one), so the
+	// period was not priced again.
+	Reused bool
 }
 
 // JobRequest asks for a run of the whole job.
@@ -600,13 +608,24 @@ func (d *JobDeps) steps(ctx context.Context, res *JobResult, key JobKey, no int6
 		}
 		scope.Partner = NewParty(cc, pid)
 	}
-	if done["price"] {
+	priceRun := Run{Kind: KindReprice, Scope: scope}
+	switch {
+	case done["price"]:
 		d.progress(StepEvent{Name: "price", Skipped: true})
-	} else {
+	case d.pricedAlready(ctx, priceRun, in.Digest):
+		t0 := now()
+		rec := StepRecord{Name: "price", Started: t0, Ended: t0, Counts: map[string]int64{"reused": 1, "cdrs": in.Rows("cdrs")}}
+		if err := d.Ledger.RecordStep(ctx, no, rec); err != nil {
+			return wrap("ledger step", ErrWrite, key.String(), err)
+		}
+		ev := StepEvent{Name: "price", Reused: true}
+		res.Steps = append(res.Steps, ev)
+		d.progress(ev)
+	default:
 		t0 := now()
 		d.log().Debug("step start", "step", "price", "run", no)
-		sum, err := Execute(sctx, d.Source, d.Sink, Options{Run: Run{Kind: KindReprice, Scope: scope},
-			Policies: d.Policies, Workers: d.Workers, Lines: true, Steps: d.InRun})
+		sum, err := Execute(sctx, d.Source, d.Sink, Options{Run: priceRun,
+			Policies: d.Policies, Workers: d.Workers, Lines: true, Steps: d.InRun, Inputs: in.Digest})
 		if err != nil {
 			return err
 		}
@@ -661,6 +680,22 @@ func (d *JobDeps) steps(ctx context.Context, res *JobResult, key JobKey, no int6
 		}
 	}
 	return ctx.Err()
+}
+
+// pricedAlready reports whether the stored priced rows of run were priced
+// by the job from the inputs digest: the period need not be priced again
+// (steps inside pricing's transaction, when there are any, must run, so it
+// is priced then). A failed lookup prices again.
+func (d *JobDeps) pricedAlready(ctx context.Context, run Run, digest string) bool {
+	if len(d.InRun) > 0 || digest == "" {
+		return false
+	}
+	got, err := d.Scope.PricedInputs(ctx, run)
+	if err != nil {
+		d.log().Warn("priced inputs unknown; pricing again", "run", run.ID(), "err", err)
+		return false
+	}
+	return got == digest
 }
 
 func (d *JobDeps) progress(ev StepEvent) {

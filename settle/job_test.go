@@ -46,6 +46,15 @@ func (j jobStore) ScopeInputs(_ context.Context, sel *Selection) ([]InputPart, e
 		{Name: "tariff_versions", Rows: int64(len(j.tariffs))}}, nil
 }
 
+func (j jobStore) PricedInputs(_ context.Context, run Run) (string, error) {
+	for i := len(j.committed) - 1; i >= 0; i-- {
+		if w := j.committed[i]; w.record.Run.ID() == run.ID() {
+			return w.record.Inputs, nil
+		}
+	}
+	return "", nil
+}
+
 // fakeLedger keeps runs as the store's ledger does: a unique identity,
 // attempts, steps replaced by name, outputs by path.
 type fakeLedger struct {
@@ -381,6 +390,41 @@ func TestRunJobFinalAndCorrections(t *testing.T) {
 	}
 	if again := j.run(t, JobRequest{Final: true, Now: func() time.Time { return nov9.Add(time.Hour) }}); !again.Unchanged || again.Same != corr.No {
 		t.Fatalf("correction again on the same inputs: %+v", again)
+	}
+}
+
+// A final run right after a provisional run of the same inputs uses the
+// priced rows that run stored; new inputs, or rows priced outside the job,
+// are priced again.
+func TestRunJobReusesPricesOfTheSameInputs(t *testing.T) {
+	j := newJobFixture()
+	prov := j.run(t, JobRequest{})
+	if prov.Price == nil || len(j.store.committed) != 1 || j.store.committed[0].record.Inputs != prov.Inputs.Digest {
+		t.Fatalf("the provisional run priced %d times, recording inputs %q (digest %s)", len(j.store.committed),
+			j.store.committed[0].record.Inputs, prov.Inputs.Digest)
+	}
+	final := j.run(t, JobRequest{Final: true})
+	if len(j.store.committed) != 1 || final.Price != nil {
+		t.Fatalf("the final run priced the same inputs again (%d price runs)", len(j.store.committed))
+	}
+	if ev := final.Steps[0]; ev.Name != "price" || !ev.Reused {
+		t.Fatalf("first step %+v, want price reused", ev)
+	}
+	if got := len(final.Steps); got != 5 || len(j.steps[1].calls) != 4 {
+		t.Fatalf("final: %d steps, invoice ran %d times; want price and both partners' steps", got, len(j.steps[1].calls))
+	}
+	r := j.ledger.find(final.Key)
+	if !slices.Contains(r.Steps, "price") {
+		t.Errorf("ledger steps %v: the reused price step is not recorded", r.Steps)
+	}
+	// Rows priced outside the job (reprice) carry no digest: priced again.
+	if _, err := Execute(context.Background(), j.store, j.store, Options{Run: Run{Kind: KindReprice, Scope: Scope{Period: oct}}}); err != nil {
+		t.Fatal(err)
+	}
+	j.addCDR("NL", "ABC", "LATE")
+	corr := j.run(t, JobRequest{Final: true, Now: func() time.Time { return nov9 }})
+	if corr.Price == nil || len(j.store.committed) != 3 {
+		t.Fatalf("a correction on new inputs did not price (%d price runs)", len(j.store.committed))
 	}
 }
 

@@ -38,6 +38,10 @@ type Options struct {
 	Steps []Step
 	// Progress, when set, is told when each phase of the run ends.
 	Progress func(Phase)
+	// Inputs is the whole job's inputs digest (JobInputs.Digest), recorded
+	// with the priced rows so that a later run of the same inputs can use
+	// them instead of pricing again ("": none).
+	Inputs string
 
 	// perCDRContexts resolves every CDR's context from its own strings, as
 	// for a hash two contexts share (tests).
@@ -275,7 +279,7 @@ func (r *runner) execute(sink Sink) error {
 		}
 		phase(st.Name())
 	}
-	if err := w.Commit(r.ctx, RunRecord{Run: r.opts.Run, Started: started, Finished: time.Now(), CDRs: n}); err != nil {
+	if err := w.Commit(r.ctx, RunRecord{Run: r.opts.Run, Started: started, Finished: time.Now(), CDRs: n, Inputs: r.opts.Inputs}); err != nil {
 		return wrap("commit", ErrWrite, id, err)
 	}
 	committed = true

@@ -142,6 +142,9 @@ type RunRecord struct {
 	Run               Run
 	Started, Finished time.Time
 	CDRs              int64
+	// Inputs is the whole job's inputs digest the rows were priced from
+	// (Options.Inputs); "" for a run outside the job (reprice, price).
+	Inputs string
 }
 
 // Status values of PricedCDRs.Status.

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/roamsettle/roamsettle/settle"
@@ -31,6 +32,14 @@ func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settl
 		out = append(out, p)
 	}
 	return out, errorf("scope owners", "", rows.Err())
+}
+
+// PricedInputs implements settle.ScopeReader: the inputs digest stored
+// with the run's priced rows ("" when none or written outside the job).
+func (s *Store) PricedInputs(ctx context.Context, run settle.Run) (string, error) {
+	var d sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT any_value(inputs_digest) FROM reprice_runs WHERE run_id = ?`, run.ID()).Scan(&d)
+	return d.String, errorf("priced inputs", run.ID(), err)
 }
 
 // ScopeInputs implements settle.ScopeReader. Each part is a row count and

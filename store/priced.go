@@ -707,7 +707,8 @@ func (w *PricedWriter) Commit(ctx context.Context, rec settle.RunRecord) error {
 	if w.reconcileOnly {
 		return errorf("commit reconcile", w.runID, w.tx.Commit())
 	}
-	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs VALUES (?, ?, ?, ?, ?)`, w.runID, w.runNo, rec.Started.UTC(), rec.Finished.UTC(), rec.CDRs); err != nil {
+	if _, err := w.tx.ExecContext(ctx, `INSERT INTO reprice_runs (run_id, run_no, started_at, finished_at, cdrs, inputs_digest) VALUES (?, ?, ?, ?, ?, ?)`,
+		w.runID, w.runNo, rec.Started.UTC(), rec.Finished.UTC(), rec.CDRs, sql.NullString{String: rec.Inputs, Valid: rec.Inputs != ""}); err != nil {
 		w.tx.Rollback()
 		return errorf("commit priced", w.runID, err)
 	}

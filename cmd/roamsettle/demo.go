@@ -122,6 +122,7 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		{Scope: settle.Scope{Period: period}, AsOf: end.AddDate(0, 0, 5).Add(2 * time.Hour), Origin: "demo", Final: true},
 	}
 	var last *settle.JobResult
+	var priced *settle.Summary // the final run uses the provisional run's prices
 	for i, req := range runs {
 		if req.Final && req.AsOf.After(time.Now()) {
 			p.noFinal(req.AsOf)
@@ -134,11 +135,14 @@ func runDemo(ctx context.Context, env *Env, args []string) error {
 		}
 		p.run(i+3, res, time.Since(t0))
 		last = res
+		if res.Price != nil {
+			priced = res.Price
+		}
 	}
 	counts, err := db.Counts(ctx)
 	if err != nil {
 		return err
 	}
-	p.summary(lay, counts, last, time.Since(start))
+	p.summary(lay, counts, last, priced, time.Since(start))
 	return nil
 }

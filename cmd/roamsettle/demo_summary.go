@@ -79,8 +79,12 @@ func (p *demoPrinter) run(step int, r *settle.JobResult, took time.Duration) {
 	if r.Key.Kind != settle.JobProvisional {
 		what = fmt.Sprintf("%d numbered invoices, %d credit notes", docs["invoices"], docs["credit_notes"])
 	}
-	fmt.Fprintf(p.w, "== %d/4 run %d   %s: priced, reconciled, %s, reports and exports for %d partners %s\n",
-		step, r.No, r.Key, what, len(r.Owners), seconds(took))
+	priced := "priced"
+	if len(r.Steps) > 0 && r.Steps[0].Reused {
+		priced = "prices reused"
+	}
+	fmt.Fprintf(p.w, "== %d/4 run %d   %s: %s, reconciled, %s, reports and exports for %d partners %s\n",
+		step, r.No, r.Key, priced, what, len(r.Owners), seconds(took))
 }
 
 func (p *demoPrinter) noFinal(asOf time.Time) {
@@ -118,12 +122,18 @@ func figuresOf(r *settle.JobResult) demoFigures {
 	return f
 }
 
-func (p *demoPrinter) summary(l demoLayout, c store.Counts, r *settle.JobResult, took time.Duration) {
+// summary prints what run r settled; priced is what the run that priced the
+// month found (the provisional one, whose rows the final run used).
+func (p *demoPrinter) summary(l demoLayout, c store.Counts, r *settle.JobResult, priced *settle.Summary, took time.Duration) {
 	w := p.w
 	f := figuresOf(r)
 	fmt.Fprintf(w, "\n%s, as run %d (%s) settled it:\n", l.month, r.No, r.Key.Kind)
-	fmt.Fprintf(w, "  CDRs: %d stored, %d in the month: %d priced (%d by the kernel, %d by the decimal reference), %d not priceable\n",
-		c.CDRs, r.Price.CDRs, r.Price.Kernel+r.Price.Reference, r.Price.Kernel, r.Price.Reference, r.Price.CDRs-r.Price.Kernel-r.Price.Reference)
+	if s := priced; s != nil {
+		fmt.Fprintf(w, "  CDRs: %d stored, %d in the month: %d priced (%d by the kernel, %d by the decimal reference), %d not priceable\n",
+			c.CDRs, s.CDRs, s.Kernel+s.Reference, s.Kernel, s.Reference, s.CDRs-s.Kernel-s.Reference)
+	} else {
+		fmt.Fprintf(w, "  CDRs: %d stored, %d in the month, with the prices an earlier run computed\n", c.CDRs, r.Inputs.Rows("cdrs"))
+	}
 	fmt.Fprintf(w, "  reconciled: %d OK, %d mismatch, %d not verifiable; %d disputed\n",
 		f.counts["reconcile ok"], f.counts["reconcile mismatch"], f.counts["reconcile not_verifiable"], f.counts["reconcile disputed"])
 	fmt.Fprintln(w, "  disputes by reason (a CDR may have several):")

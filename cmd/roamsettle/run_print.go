@@ -49,6 +49,8 @@ func (p *jobPrinter) step(ev settle.StepEvent) {
 	}
 	var b strings.Builder
 	switch {
+	case ev.Reused:
+		b.WriteString("not priced again: the stored prices were computed by an earlier run from the same inputs")
 	case ev.Price != nil:
 		s := ev.Price
 		var np int64
@@ -60,7 +62,13 @@ func (p *jobPrinter) step(ev settle.StepEvent) {
 	case ev.Report != nil:
 		b.WriteString(countsLine(ev.Report.Counts))
 		for _, a := range ev.Report.Amounts {
-			fmt.Fprintf(&b, "; %s %s %s", a.Name, a.Currency, a.Amount.String())
+			cur := a.Currency
+			if cur == "" {
+				// CDRs that state no currency: their amounts are summed
+				// apart, never added to any currency's.
+				cur = "(CDRs without a currency)"
+			}
+			fmt.Fprintf(&b, "; %s %s %s", a.Name, cur, a.Amount.String())
 		}
 		if ev.Report.Note != "" {
 			b.WriteString("; " + ev.Report.Note)

@@ -198,7 +198,10 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Errorf("a repeat on the same inputs touched files:\n%v\n%v", before, after)
 	}
 
-	mustBinary(t, "run", "--config", config, "--period", "2026-10", "--final", "--as-of", "2026-11-06T02:00:00Z")
+	stdout = mustBinary(t, "run", "--config", config, "--period", "2026-10", "--final", "--as-of", "2026-11-06T02:00:00Z")
+	if !strings.Contains(stdout, "not priced again") {
+		t.Errorf("the final run on the provisional run's inputs priced the month again:\n%s", stdout)
+	}
 	checkGolden(t, "e2e-final.golden", runFiguresText(t, db, "2", out))
 	invoices, _ := filepath.Glob(filepath.Join(out, "2026-10", "*", "INV-*"))
 	if len(invoices) == 0 {
