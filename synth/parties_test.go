@@ -37,23 +37,7 @@ func TestTwentyPartiesRepriceExactly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checked := map[string]int{}
-	for _, pd := range out.parties {
-		v211 := pd.sum.OCPIVersion == "2.1.1"
-		for i, c := range pd.cdrs {
-			if isCredit(c) || len(out.gtByCDR[cdrKey(pd, str(c["id"]))]) > 0 {
-				continue
-			}
-			r, err := reprice(pd, c)
-			if err != nil {
-				t.Fatalf("%s line %d: %v", pd.sum.CDRFile, i+1, err)
-			}
-			for _, d := range compareClaimed(c, r, v211) {
-				t.Errorf("%s line %d (%s): %s", pd.sum.CDRFile, i+1, str(c["id"]), d)
-			}
-			checked[pd.sum.Currency]++
-		}
-	}
+	checked := checkCleanCDRs(t, out)
 	for _, cur := range []string{"PLN", "SEK", "DKK", "CZK", "NOK", "CHF"} {
 		if checked[cur] < 50 {
 			t.Errorf("only %d clean %s CDRs checked", checked[cur], cur)
