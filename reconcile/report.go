@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -244,7 +246,18 @@ func (a *Accepted) jsonCDR() JSONCDR {
 // the accepted ones, merged in identity order.
 func (r *Report) Build() *JSONReport {
 	out := &JSONReport{Period: r.Period, Partner: r.Partner, Summary: r.Summary(), CDRs: make([]JSONCDR, 0, len(r.Evaluations)+len(r.Accepted)),
-		Findings: []JSONFinding{}}
+		Findings: r.jsonFindings()}
+	r.eachCDR(func(c JSONCDR) error {
+		out.CDRs = append(out.CDRs, c)
+		return nil
+	})
+	out.Invoice = r.invoiceJSON()
+	return out
+}
+
+// eachCDR calls fn with every CDR's JSON, evaluated and accepted merged in
+// identity order, and stops at its first error.
+func (r *Report) eachCDR(fn func(JSONCDR) error) error {
 	acc := make([]*Accepted, len(r.Accepted))
 	keys := make([]string, len(r.Accepted))
 	for i := range r.Accepted {
@@ -258,18 +271,28 @@ func (r *Report) Build() *JSONReport {
 	for _, ev := range r.Evaluations {
 		k := IdentityKey(ev.CountryCode, ev.PartyID, ev.ID)
 		for ; j < len(acc) && keys[j] < k; j++ {
-			out.CDRs = append(out.CDRs, acc[j].jsonCDR())
+			if err := fn(acc[j].jsonCDR()); err != nil {
+				return err
+			}
 		}
-		out.CDRs = append(out.CDRs, ev.jsonCDR())
+		if err := fn(ev.jsonCDR()); err != nil {
+			return err
+		}
 	}
 	for ; j < len(acc); j++ {
-		out.CDRs = append(out.CDRs, acc[j].jsonCDR())
+		if err := fn(acc[j].jsonCDR()); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+func (r *Report) jsonFindings() []JSONFinding {
+	out := make([]JSONFinding, 0, len(r.Findings))
 	for _, f := range r.Findings {
-		out.Findings = append(out.Findings, JSONFinding{CountryCode: f.CountryCode, PartyID: f.PartyID, CDRID: f.CDRID,
+		out = append(out, JSONFinding{CountryCode: f.CountryCode, PartyID: f.PartyID, CDRID: f.CDRID,
 			Code: f.Code, Severity: f.Severity, Field: f.Field, Message: f.Message, Blocking: f.Blocking})
 	}
-	out.Invoice = r.invoiceJSON()
 	return out
 }
 
@@ -303,14 +326,70 @@ func (r *Report) invoiceJSON() *JSONInvoice {
 	return ji
 }
 
-// WriteJSON writes the report as one indented JSON object, with its KPIs.
+// WriteJSON writes the report as one indented JSON object, with its KPIs:
+// the bytes of encoding Build() (with KPIs) with a two-space indent. The
+// CDRs are encoded one at a time as they are written, so a partner's month
+// of a million CDRs (~600 MB of JSON) is never held whole in memory.
 func (r *Report) WriteJSON(w io.Writer) error {
-	j := r.Build()
 	k := r.KPIs(r.TokensKnown)
-	j.KPIs = &k
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(j)
+	head := &JSONReport{Period: r.Period, Partner: r.Partner, Summary: r.Summary(), CDRs: []JSONCDR{},
+		Findings: []JSONFinding{}, Invoice: r.invoiceJSON(), KPIs: &k}
+	hb, err := json.MarshalIndent(head, "", "  ")
+	if err != nil {
+		return err
+	}
+	// The head with both arrays empty, cut where their elements go.
+	const cdrsAt, findingsAt = "\n  \"cdrs\": [", "\n  \"findings\": ["
+	i := bytes.Index(hb, []byte(cdrsAt+"],"))
+	f := bytes.Index(hb, []byte(findingsAt+"]"))
+	if i < 0 || f < i {
+		return fmt.Errorf("reconcile report %s %s: JSON head without its arrays", r.Period, r.Partner)
+	}
+	i, f = i+len(cdrsAt), f+len(findingsAt)
+	bw := bufio.NewWriterSize(w, 1<<20)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("    ", "  ")
+	n := 0
+	put := func(elem []byte) error {
+		sep := ",\n    "
+		if n == 0 {
+			sep = "\n    "
+		}
+		n++
+		bw.WriteString(sep)
+		_, err := bw.Write(elem)
+		return err
+	}
+	elem := func(v any) error {
+		buf.Reset()
+		if err := enc.Encode(v); err != nil {
+			return err
+		}
+		return put(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	}
+	var cb []byte
+	closeArray := func() {
+		if n > 0 {
+			bw.WriteString("\n  ")
+		}
+		n = 0
+	}
+	bw.Write(hb[:i])
+	if err := r.eachCDR(func(c JSONCDR) error { cb = appendCDR(cb[:0], &c); return put(cb) }); err != nil {
+		return err
+	}
+	closeArray()
+	bw.Write(hb[i:f])
+	for _, fd := range r.jsonFindings() {
+		if err := elem(&fd); err != nil {
+			return err
+		}
+	}
+	closeArray()
+	bw.Write(hb[f:])
+	bw.WriteString("\n")
+	return bw.Flush()
 }
 
 // WriteSummary writes the summary table: CDRs, accepted, disputed, the

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -116,5 +117,42 @@ func TestReconcileContextStops(t *testing.T) {
 	}
 	if pulled != 2 || evaluated.Load() != 10 {
 		t.Errorf("cancelled in the second chunk: %d chunks pulled, %d CDRs evaluated; want 2 and 10", pulled, evaluated.Load())
+	}
+}
+
+// WriteJSON streams the CDRs and findings but writes the bytes of encoding
+// the whole report at once: with evaluated and accepted CDRs merged,
+// findings (with characters JSON escapes), an invoice, and with none.
+func TestWriteJSONStreamsTheWholeEncoding(t *testing.T) {
+	whole := func(r *Report) string {
+		j := r.Build()
+		k := r.KPIs(r.TokensKnown)
+		j.KPIs = &k
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(j); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	full := Reconcile(periodInput(periodCDRs(t, 12), 1))
+	full.Accepted = []Accepted{
+		{Key: 1, CountryCode: "NL", PartyID: "EVB", ID: "CDR004a", Currency: "EUR", MinorUnits: 2},
+		{Key: 2, CountryCode: "NL", PartyID: "EVB", ID: "AAA", Currency: "EUR", MinorUnits: 2},
+		{Key: 3, CountryCode: "NL", PartyID: "EVB", ID: "ZZZ", Currency: "EUR", MinorUnits: 2},
+	}
+	full.Findings = append(full.Findings, Finding{CountryCode: "NL", PartyID: "EVB", CDRID: "CDR001", Code: "X1",
+		Severity: "error", Field: "cdr_token.uid", Message: `a <b> & "c" \ é`, Blocking: true})
+	full.Invoice = &InvoiceResult{OursOnly: []string{"CDR002"}}
+	accepted := &Report{Period: "2026-10", Partner: "NL-EVB", Accepted: full.Accepted}
+	for name, r := range map[string]*Report{"full": full, "accepted only": accepted, "empty": {Period: "2026-10", Partner: "NL-EVB"}} {
+		want := whole(r)
+		if got := reportJSON(t, r); got != want {
+			t.Errorf("%s: streamed JSON differs from the whole encoding\n%s\nwant\n%s", name, got, want)
+		}
+	}
+	if len(full.Evaluations) == 0 || len(full.Findings) == 0 {
+		t.Fatal("the full report has no evaluations or findings")
 	}
 }
