@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -17,30 +15,26 @@ import (
 	"github.com/roamsettle/roamsettle/store"
 )
 
-// outFiles is settle.Files on the output folder: each file is rendered in
-// memory, and written atomically (a temporary file synced and renamed) only
-// when the folder does not already hold the same bytes, so that a run
-// repeated on the same inputs changes no file, not even its time.
+// outFiles is settle.Files on the output folder: each file is streamed to
+// a temporary file beside its name and hashed on the way, then renamed over
+// the name (synced first) unless the folder already held the same bytes, so
+// that a run repeated on the same inputs changes no file, not even its
+// time, and a partner's large report is never held whole in memory.
 type outFiles struct{ root string }
 
 var _ settle.Files = outFiles{}
 
 func (f outFiles) Write(rel string, render func(io.Writer) error) (settle.FileOutput, error) {
 	path := filepath.Join(f.root, filepath.FromSlash(rel))
-	var buf bytes.Buffer
-	if err := render(&buf); err != nil {
+	removeStaleTemps(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return settle.FileOutput{}, err
 	}
-	out := settle.FileOutput{Path: path, Bytes: int64(buf.Len()), SHA256: sha256.Sum256(buf.Bytes())}
-	removeStaleTemps(path)
-	if f.Intact(out) {
-		out.Unchanged = true
-		return out, nil
+	n, sum, unchanged, err := atomicfile.WriteIfChanged(path, 0o644, render)
+	if err != nil {
+		return settle.FileOutput{}, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return out, err
-	}
-	return out, atomicfile.WriteFile(path, buf.Bytes(), 0o644)
+	return settle.FileOutput{Path: path, Bytes: n, SHA256: sum, Unchanged: unchanged}, nil
 }
 
 // removeStaleTemps removes what a write of path killed before its rename
@@ -65,20 +59,7 @@ func removeStaleReportDirs(outDir string) {
 
 // Intact reports whether the file holds exactly the recorded bytes.
 func (f outFiles) Intact(o settle.FileOutput) bool {
-	fi, err := os.Stat(o.Path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != o.Bytes {
-		return false
-	}
-	file, err := os.Open(o.Path)
-	if err != nil {
-		return false
-	}
-	defer file.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, file); err != nil {
-		return false
-	}
-	return [32]byte(h.Sum(nil)) == o.SHA256
+	return atomicfile.Holds(o.Path, o.Bytes, o.SHA256)
 }
 
 // openWaiting opens the database for a run; while another process (not a

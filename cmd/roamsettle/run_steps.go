@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"sort"
 
 	"github.com/shopspring/decimal"
@@ -74,15 +72,11 @@ func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.S
 	if rep == nil {
 		return nil, fmt.Errorf("reconcile %s: no report", scope)
 	}
-	var js bytes.Buffer
-	if err := rep.WriteJSON(&js); err != nil {
-		return nil, err
-	}
-	f, err := p.Files.Write("reconcile.json", func(w io.Writer) error { _, err := w.Write(js.Bytes()); return err })
+	f, err := p.Files.Write("reconcile.json", rep.WriteJSON)
 	if err != nil {
 		return nil, err
 	}
-	sm := rep.Build().Summary
+	sm := rep.Summary()
 	out := &settle.StepReport{Files: []settle.FileOutput{f}, Counts: map[string]int64{
 		"cdrs": int64(sm.CDRs), "ok": int64(sm.OK), "mismatch": int64(sm.Mismatch), "not_verifiable": int64(sm.NotVerifiable),
 		"disputed": int64(sm.Disputed), "disputes_raised": int64(raised), "disputes_revised": int64(revised)}}

@@ -11,6 +11,7 @@ package atomicfile
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,41 +22,96 @@ import (
 
 // Write creates or replaces path with what write produces, atomically.
 // perm applies to a new file (subject to the umask).
-func Write(path string, perm fs.FileMode, write func(io.Writer) error) (err error) {
+func Write(path string, perm fs.FileMode, write func(io.Writer) error) error {
+	_, err := writeAtomic(path, perm, write, nil)
+	return err
+}
+
+// WriteIfChanged is Write, except that when path already holds exactly the
+// bytes write produced, it is left as it is (not even its time changes)
+// and unchanged is true. The bytes are streamed to the temporary file and
+// hashed on the way, never held in memory; size and sum describe them.
+func WriteIfChanged(path string, perm fs.FileMode, write func(io.Writer) error) (size int64, sum [32]byte, unchanged bool, err error) {
+	h := sha256.New()
+	same := func(n int64) bool {
+		size, sum = n, [32]byte(h.Sum(nil))
+		return Holds(path, size, sum)
+	}
+	unchanged, err = writeAtomic(path, perm, func(w io.Writer) error { return write(io.MultiWriter(w, h)) }, same)
+	return size, sum, unchanged, err
+}
+
+// Holds reports whether path is a regular file of size bytes with SHA-256 sum.
+func Holds(path string, size int64, sum [32]byte) bool {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
+		return false
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false
+	}
+	return [32]byte(h.Sum(nil)) == sum
+}
+
+// writeAtomic writes to a temporary file and renames it over path, unless
+// keep (given the number of bytes written) says path already holds them:
+// then the temporary file is removed and kept is true.
+func writeAtomic(path string, perm fs.FileMode, write func(io.Writer) error, keep func(n int64) bool) (kept bool, err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
+		return false, fmt.Errorf("atomicfile: %w", err)
 	}
 	defer func() {
-		if err != nil {
+		if err != nil || kept {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
-	w := bufio.NewWriterSize(tmp, 1<<16)
+	cw := &countingWriter{w: tmp}
+	w := bufio.NewWriterSize(cw, 1<<16)
 	if err := write(w); err != nil {
-		return fmt.Errorf("atomicfile: write %s: %w", path, err)
+		return false, fmt.Errorf("atomicfile: write %s: %w", path, err)
 	}
 	if err := w.Flush(); err != nil {
-		return fmt.Errorf("atomicfile: write %s: %w", path, err)
+		return false, fmt.Errorf("atomicfile: write %s: %w", path, err)
+	}
+	if keep != nil && keep(cw.n) {
+		return true, nil
 	}
 	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
+		return false, fmt.Errorf("atomicfile: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("atomicfile: sync %s: %w", path, err)
+		return false, fmt.Errorf("atomicfile: sync %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
+		return false, fmt.Errorf("atomicfile: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
+		return false, fmt.Errorf("atomicfile: %w", err)
 	}
-	return syncDir(dir)
+	return false, syncDir(dir)
+}
+
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // WriteFile is Write for bytes already in memory.

@@ -1,11 +1,13 @@
 package atomicfile
 
 import (
+	"crypto/sha256"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func TestWriteReplacesWholeFile(t *testing.T) {
@@ -98,4 +100,36 @@ func TestMove(t *testing.T) {
 	if b, _ := os.ReadFile(final); string(b) != "new, complete" {
 		t.Fatalf("a failed move changed the file: %q", b)
 	}
+}
+
+// WriteIfChanged writes a new file, leaves a file holding the same bytes
+// untouched (not even its time), and replaces one holding other bytes;
+// size and hash are those of the bytes written, and no temporary file stays.
+func TestWriteIfChanged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "reconcile.json")
+	text := func(s string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
+	}
+	n, sum, unchanged, err := WriteIfChanged(path, 0o644, text("first"))
+	if err != nil || unchanged || n != 5 || sum != sha256.Sum256([]byte("first")) {
+		t.Fatalf("new file: %d bytes, unchanged %v, err %v", n, unchanged, err)
+	}
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := os.Chtimes(path, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, unchanged, err := WriteIfChanged(path, 0o644, text("first")); err != nil || !unchanged {
+		t.Fatalf("same bytes: unchanged %v, err %v", unchanged, err)
+	}
+	if fi, _ := os.Stat(path); !fi.ModTime().Equal(old) {
+		t.Errorf("same bytes: the file was touched (%v)", fi.ModTime())
+	}
+	if _, _, unchanged, err := WriteIfChanged(path, 0o644, text("fir5t")); err != nil || unchanged {
+		t.Fatalf("other bytes of the same size: unchanged %v, err %v", unchanged, err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "fir5t" {
+		t.Fatalf("content %q", b)
+	}
+	assertOnly(t, dir, "reconcile.json")
 }
