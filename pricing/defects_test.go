@@ -393,3 +393,54 @@ func TestNoTariffAppliesNotPriceable(t *testing.T) {
 		t.Errorf("one tariff given: %v, %+v; want 4.00 (2 h at 2.00), the C periods priced by A and flagged", err, res)
 	}
 }
+
+// A connector that lists a REGULAR and an AD_HOC_PAYMENT tariff prices an
+// eMSP's CDR whose periods name no tariff with the REGULAR one (digest
+// §5.1: no eMSP CDR is a session paid ad hoc), flagged; two tariffs that
+// are not ad hoc still leave it not priceable, and a period that names
+// the ad hoc tariff is priced by it.
+func TestConnectorAdHocTariffLeftOut(t *testing.T) {
+	reg := specTariff(t, "spec221", "tariff_1_simple_2hour.json")
+	reg.ID, reg.Type = "REG", ocpi.TariffRegular
+	adHoc := reg
+	adHoc.ID, adHoc.Type = "ADHOC", ocpi.TariffAdHocPayment
+	adHoc.Elements = []ocpi.TariffElement{{PriceComponents: []ocpi.PriceComponent{{Type: "TIME", Price: dec("3.00"), StepSize: 60}}}}
+	adHoc2, cheap := adHoc, adHoc
+	adHoc2.ID = "ADHOC2"
+	cheap.ID, cheap.Type = "CHEAP", "PROFILE_CHEAP"
+	byID := map[string]ocpi.Tariff{"REG": reg, "ADHOC": adHoc, "ADHOC2": adHoc2, "CHEAP": cheap}
+	history := func(_, _, id string) []ocpi.Tariff { return []ocpi.Tariff{byID[id]} }
+	start := at(t, "2026-06-01", "10:00", time.Monday)
+	noID := mkCDR(start, seg{min: 60, charging: true})
+	for _, tc := range []struct {
+		conn  []string
+		total string // "" not priceable
+	}{
+		{[]string{"ADHOC", "REG"}, "2"},
+		{[]string{"REG", "ADHOC", "ADHOC2"}, "2"},
+		{[]string{"ADHOC", "CHEAP", "REG"}, ""},
+		{[]string{"ADHOC", "ADHOC2"}, ""},
+	} {
+		p, err := PriceBoth(noID, history, tc.conn, Options{TimeZone: berlin, Policy: ExactPolicy()})
+		if tc.total == "" {
+			var np *NotPriceable
+			if !errors.As(err, &np) || np.Reason != ReasonNoTariffApplies {
+				t.Errorf("connector %v: %v, want not priceable (no_tariff_applies)", tc.conn, err)
+			}
+			continue
+		}
+		if err != nil || p.InEffect == nil {
+			t.Fatalf("connector %v: %v", tc.conn, err)
+		}
+		r := p.InEffect
+		if !r.Totals.TotalCost.Excl.Equal(dec(tc.total)) || !r.HasWarning(WarnAdHocLeftOut) || !r.HasWarning(WarnTariffIDAssumed) ||
+			!r.TookReading(ReadConnectorAdHoc) {
+			t.Errorf("connector %v: total %s, warnings %v; want %s by REG, the ad hoc tariff left out and flagged", tc.conn, r.Totals.TotalCost.Excl, r.Warnings, tc.total)
+		}
+	}
+	named := mkCDR(start, seg{min: 60, charging: true, tariffID: "ADHOC"})
+	p, err := PriceBoth(named, history, []string{"ADHOC", "REG"}, Options{TimeZone: berlin, Policy: ExactPolicy()})
+	if err != nil || !p.InEffect.Totals.TotalCost.Excl.Equal(dec("3")) || p.InEffect.HasWarning(WarnAdHocLeftOut) {
+		t.Errorf("a period naming the ad hoc tariff: %v, %+v; want 3.00 by ADHOC", err, p.InEffect)
+	}
+}

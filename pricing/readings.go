@@ -44,6 +44,7 @@ const (
 	ReadRounding           ReadingCode = "rounding_policy"
 	ReadCredit             ReadingCode = "credit_total_only"
 	ReadVersionInEffect    ReadingCode = "tariff_version_in_effect"
+	ReadConnectorAdHoc     ReadingCode = "connector_ad_hoc_left_out"
 )
 
 // readings is the catalogue; a Result records which ones it took as bits in
@@ -78,6 +79,7 @@ var readings = []Reading{
 	{ReadRounding, "5.9", "lines are exact at 10 decimals; amounts are rounded to the currency's ISO 4217 minor units where the policy says (default: each total once, half up)"},
 	{ReadCredit, "3.5", "a credit CDR negates total_cost only; the sub-totals keep their sign"},
 	{ReadVersionInEffect, "5.1", "the tariff version in effect is the one with the greatest last_updated not after the session start whose [start_date_time, end_date_time) contains it (end exclusive)"},
+	{ReadConnectorAdHoc, "5.1", "when no period names a tariff and the connector lists several, its AD_HOC_PAYMENT tariffs are left out (an eMSP's CDR is never a session paid ad hoc), so that a REGULAR beside an AD_HOC_PAYMENT tariff prices the session (flagged); two or more other tariffs still make the CDR not priceable"},
 }
 
 // Readings returns the catalogue of every reading the engine takes on an

@@ -85,6 +85,7 @@ const (
 	WarnZoneFromCountry     Code = "tz_from_country"          // zone from a single-zone country
 	WarnZoneInvalid         Code = "tz_invalid"               // a location time_zone is not an IANA name: the zone is the chain's fallback
 	WarnTariffIDAssumed     Code = "tariff_id_assumed"        // no tariff_id on the period: the single tariff was used
+	WarnAdHocLeftOut        Code = "ad_hoc_tariff_left_out"   // a connector's AD_HOC_PAYMENT tariff was not a candidate beside its other tariff
 	WarnUnverifiable        Code = "restriction_unverifiable" // power/current restriction without the dimension, and the element so chosen bills a quantity
 	WarnFlatChanged         Code = "flat_changed"             // a different FLAT became active later in the phase: not charged
 	WarnDuplicateComponent  Code = "duplicate_component"      // two components of one type in an element: the first wins

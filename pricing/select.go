@@ -126,6 +126,38 @@ func TariffIDs(cdr *ocpi.CDR, connectorTariffIDs []string) []string {
 	return ids
 }
 
+// periodsNameTariff reports whether any charging period names its tariff:
+// otherwise the tariffs are the connector's (TariffIDs).
+func periodsNameTariff(cdr *ocpi.CDR) bool {
+	for i := range cdr.ChargingPeriods {
+		if ocpi.Key(cdr.ChargingPeriods[i].TariffID) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutAdHoc leaves the AD_HOC_PAYMENT tariffs out of a connector's
+// several tariffs when another remains (digest §5.1: a session paid ad hoc
+// involves no eMSP, so an eMSP's CDR is never priced by one; the fallback
+// is the single non-ad-hoc tariff), returning the ids left out.
+func withoutAdHoc(ts []ocpi.Tariff) (kept []ocpi.Tariff, left []string) {
+	if len(ts) < 2 {
+		return ts, nil
+	}
+	for i := range ts {
+		if ts[i].Type == ocpi.TariffAdHocPayment {
+			left = append(left, ts[i].ID)
+		} else {
+			kept = append(kept, ts[i])
+		}
+	}
+	if len(kept) == 0 {
+		return ts, nil
+	}
+	return kept, left
+}
+
 // TariffHistory gives every stored version of a tariff; cmd wires the store.
 type TariffHistory func(countryCode, partyID, tariffID string) []ocpi.Tariff
 
@@ -160,8 +192,18 @@ func PriceBoth(cdr *ocpi.CDR, history TariffHistory, connectorTariffIDs []string
 	if len(inEffect) > 0 {
 		o := opts
 		o.Readings = append(append([]ReadingCode(nil), opts.Readings...), ReadVersionInEffect)
+		var adHoc []string
+		if !periodsNameTariff(cdr) {
+			if inEffect, adHoc = withoutAdHoc(inEffect); len(adHoc) > 0 {
+				o.Readings = append(o.Readings, ReadConnectorAdHoc)
+			}
+		}
 		if out.InEffect, err = Price(cdr, inEffect, o); err != nil {
 			return out, err
+		}
+		if len(adHoc) > 0 {
+			out.InEffect.warnf(WarnAdHocLeftOut, -1, "connector tariff %s left out: AD_HOC_PAYMENT prices sessions paid on the spot, never an eMSP's CDR",
+				strings.Join(adHoc, ", "))
 		}
 	}
 	if len(cdr.Tariffs) > 0 {
