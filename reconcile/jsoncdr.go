@@ -8,8 +8,8 @@ import (
 // appendCDR appends c as encoding/json writes it as an element of the
 // report's "cdrs" array (indent "  ", nested two levels deep), byte for
 // byte: a partner's month has a million of them, and reflection was a
-// fifth of reconcile's time. TestWriteJSONStreamsTheWholeEncoding holds it
-// to encoding/json.
+// fifth of reconcile's time. TestAppendCDRIsEncodingJSON, FuzzAppendCDR and
+// TestWriteJSONStreamsTheWholeEncoding hold it to encoding/json.
 func appendCDR(b []byte, c *JSONCDR) []byte {
 	const in1, in2 = "\n      ", "\n        "
 	b = append(b, '{')
