@@ -41,6 +41,24 @@ type ReportSource interface {
 	ExportParquet(ctx context.Context, sel *Selection, period string, dir string) ([]string, error)
 }
 
+// ReportGatherer is a ReportSource that reads a selection's rows of a
+// period once for all of a report's reads: GatherReport returns a source
+// whose ReportFigures, ReportDisputes and ExportParquet of that selection
+// and period share one gathering (of a month of CDRs, as long as the
+// figures themselves), and release, which frees it once they are done.
+type ReportGatherer interface {
+	ReportSource
+	GatherReport(ctx context.Context, sel *Selection, period string) (src ReportSource, release func(), err error)
+}
+
+// gatherReport is src gathered once for sel and period when it can be.
+func gatherReport(ctx context.Context, src ReportSource, sel *Selection, period string) (ReportSource, func(), error) {
+	if g, ok := src.(ReportGatherer); ok {
+		return g.GatherReport(ctx, sel, period)
+	}
+	return src, func() {}, nil
+}
+
 // ErrNotReconciled: CDRs of the period have no reconciliation result (none
 // was stored, or CDRs arrived since): a report would call them accepted.
 var ErrNotReconciled = errors.New("CDRs without a reconciliation result")
@@ -125,6 +143,11 @@ func Reports(ctx context.Context, src ReportSource, out Output, opts ReportOptio
 	}
 	fake := &Summary{}
 	phase := func(name string) { fake.phase(name, &mark, &cpu, nil) }
+	src, release, err := gatherReport(ctx, src, &sel, period)
+	if err != nil {
+		return nil, wrap("report figures", ErrRead, id, err)
+	}
+	defer release()
 	reps, err := src.ReportFigures(ctx, &sel, period, opts.Zones)
 	if err != nil {
 		return nil, wrap("report figures", ErrRead, id, err)
@@ -273,7 +296,12 @@ func (ReportPartnerStep) Name() string { return "report" }
 func (s ReportPartnerStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error) {
 	period := p.Period.String()
 	zones := map[Party]*time.Location{p.Party: p.Policy.Zone}
-	reps, err := s.Source.ReportFigures(ctx, &p.Selection, period, zones)
+	src, release, err := gatherReport(ctx, s.Source, &p.Selection, period)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	reps, err := src.ReportFigures(ctx, &p.Selection, period, zones)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +314,7 @@ func (s ReportPartnerStep) Run(ctx context.Context, p *PartnerRun) (*StepReport,
 	if f := &r.Figures; f.Reconciled != f.CDRs {
 		return nil, fmt.Errorf("%w: %s (%d of %d CDRs); reconcile the period first", ErrNotReconciled, p.Party, f.CDRs-f.Reconciled, f.CDRs)
 	}
-	ds, err := s.Source.ReportDisputes(ctx, &p.Selection, period)
+	ds, err := src.ReportDisputes(ctx, &p.Selection, period)
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +345,7 @@ func (s ReportPartnerStep) Run(ctx context.Context, p *PartnerRun) (*StepReport,
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	files, err := s.Source.ExportParquet(ctx, &p.Selection, period, dir)
+	files, err := src.ExportParquet(ctx, &p.Selection, period, dir)
 	if err != nil {
 		return nil, err
 	}

@@ -69,14 +69,20 @@ var parquetQueries = map[string]string{
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func exportParquet(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period, dir string) ([]string, error) {
-	owners, err := reportRuns(ctx, q, ownRun, sel, period)
-	if err != nil || len(owners) == 0 {
+	g, err := gather(ctx, q, ownRun, sel, period)
+	if err != nil {
 		return nil, err
 	}
-	if err := gatherScope(ctx, q, owners, sel); err != nil {
-		return nil, err
+	defer g.drop(ctx)
+	return g.exportParquet(ctx, period, dir)
+}
+
+// exportParquet writes the exports of the gathered rows.
+func (g *reportScope) exportParquet(ctx context.Context, period, dir string) ([]string, error) {
+	q, owners := g.q, g.owners
+	if len(owners) == 0 {
+		return nil, nil
 	}
-	defer q.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS report_scope`)
 	runs, rargs := runsSQL(owners)
 	with := `WITH ` + runs + `, ` + disputeStateSQL + ` `
 	if err := os.MkdirAll(filepath.Join(dir, ".copy"), 0o755); err != nil {

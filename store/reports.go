@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,8 +27,9 @@ import (
 // temporary table (report_scope) on one connection, then aggregated.
 
 var (
-	_ settle.ReportSource = (*Store)(nil)
-	_ settle.ReportSource = (*PricedWriter)(nil)
+	_ settle.ReportGatherer = (*Store)(nil)
+	_ settle.ReportGatherer = (*PricedWriter)(nil)
+	_ settle.ReportSource   = gatheredSource{}
 )
 
 // querier is a connection or a run's transaction.
@@ -97,6 +99,66 @@ func (w *PricedWriter) ExportParquet(ctx context.Context, sel *settle.Selection,
 	return out, errorf("export parquet", period, err)
 }
 
+// GatherReport implements settle.ReportGatherer on one connection of the
+// pool, held until release.
+func (s *Store) GatherReport(ctx context.Context, sel *settle.Selection, period string) (settle.ReportSource, func(), error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, errorf("gather report", period, err)
+	}
+	g, err := gather(ctx, conn, 0, sel, period)
+	if err != nil {
+		conn.Close()
+		return nil, nil, errorf("gather report", period, err)
+	}
+	return gatheredSource{g}, func() { g.drop(ctx); conn.Close() }, nil
+}
+
+// GatherReport implements settle.ReportGatherer in the run's transaction.
+func (w *PricedWriter) GatherReport(ctx context.Context, sel *settle.Selection, period string) (settle.ReportSource, func(), error) {
+	g, err := gather(ctx, w.tx, w.runNo, sel, period)
+	if err != nil {
+		return nil, nil, errorf("gather report", period, err)
+	}
+	return gatheredSource{g}, func() { g.drop(ctx) }, nil
+}
+
+// gatheredSource reads one gathered selection and period; asked for
+// another, it refuses (gathering it would replace the table its caller
+// still reads).
+type gatheredSource struct{ g *reportScope }
+
+func (s gatheredSource) check(op string, sel *settle.Selection, period string) error {
+	if scopeKey(sel, period) != s.g.key {
+		return errorf(op, period, fmt.Errorf("%w: the report was gathered for another selection", ErrInvalid))
+	}
+	return nil
+}
+
+func (s gatheredSource) ReportFigures(ctx context.Context, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {
+	if err := s.check("report figures", sel, period); err != nil {
+		return nil, err
+	}
+	out, err := s.g.figures(ctx, sel, period, zones)
+	return out, errorf("report figures", period, err)
+}
+
+func (s gatheredSource) ReportDisputes(ctx context.Context, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
+	if err := s.check("report disputes", sel, period); err != nil {
+		return nil, err
+	}
+	out, err := disputesOf(ctx, s.g.q, s.g.owners, period)
+	return out, errorf("report disputes", period, err)
+}
+
+func (s gatheredSource) ExportParquet(ctx context.Context, sel *settle.Selection, period, dir string) ([]string, error) {
+	if err := s.check("export parquet", sel, period); err != nil {
+		return nil, err
+	}
+	out, err := s.g.exportParquet(ctx, period, dir)
+	return out, errorf("export parquet", period, err)
+}
+
 // ownerRun is an owner of the scope with the rows its reports read.
 type ownerRun struct {
 	party  settle.Party
@@ -160,10 +222,59 @@ func runsSQL(owners []ownerRun) (string, []any) {
 	return b.String(), args
 }
 
+// secondsBetween is date_diff('second', from, to) for instants after 1970
+// (the whole seconds of to minus those of from) in integer arithmetic:
+// DuckDB's date_diff on TIMESTAMPTZ goes through ICU's calendar, ten times
+// slower over a month of CDRs.
+func secondsBetween(from, to string) string {
+	return `(epoch_us(` + to + `) // 1000000 - epoch_us(` + from + `) // 1000000)`
+}
+
 // slotMillis is the width of the time slots the days are counted in: a
 // quarter of an hour divides every zone's offset, so a slot never
 // straddles a local midnight.
 const slotMillis = 15 * 60 * 1000
+
+// reportScope is a selection's rows of a period gathered into the
+// temporary table report_scope on q (gatherScope), for the figures and the
+// Parquet exports to read; owners are the selection's owners with their
+// runs (none: nothing was gathered).
+type reportScope struct {
+	q      querier
+	ownRun int32
+	key    string // scopeKey of what it holds
+	owners []ownerRun
+}
+
+// scopeKey names a selection and period: two with the same key read the
+// same rows.
+func scopeKey(sel *settle.Selection, period string) string {
+	scope, args := scopeSQL(sel, "*")
+	return fmt.Sprint(period, scope, args)
+}
+
+// gather lists the selection's owners and gathers their rows; drop
+// releases the table.
+func gather(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string) (*reportScope, error) {
+	owners, err := reportRuns(ctx, q, ownRun, sel, period)
+	if err != nil {
+		return nil, err
+	}
+	g := &reportScope{q: q, ownRun: ownRun, key: scopeKey(sel, period), owners: owners}
+	if len(owners) == 0 {
+		return g, nil
+	}
+	if err := gatherScope(ctx, q, owners, sel); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *reportScope) drop(ctx context.Context) {
+	if len(g.owners) > 0 {
+		g.q.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS report_scope`)
+	}
+}
 
 // gatherScope fills the temporary table report_scope with one row per
 // CDR of the selection: its owner, slot, receipt, issue delay, the
@@ -179,7 +290,7 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 			SELECT cdr_key, country_code, party_id, id, raw_sha256, received_at,
 				epoch_ms(`+periodTimeSQL+`) // `+strconv.Itoa(slotMillis)+` AS slot,
 				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' AND last_updated >= end_date_time
-					THEN date_diff('second', end_date_time, last_updated) END AS issue_delay,
+					THEN `+secondsBetween("end_date_time", "last_updated")+` END AS issue_delay,
 				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' THEN end_date_time END AS end_time
 			FROM `+scopeRows+`),
 		rc AS (
@@ -199,15 +310,21 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 }
 
 func reportFigures(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {
-	owners, err := reportRuns(ctx, q, ownRun, sel, period)
-	if err != nil || len(owners) == 0 {
-		return map[settle.Party]*reports.Report{}, err
-	}
-	if err := gatherScope(ctx, q, owners, sel); err != nil {
+	g, err := gather(ctx, q, ownRun, sel, period)
+	if err != nil {
 		return nil, err
 	}
-	defer q.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS report_scope`)
+	defer g.drop(ctx)
+	return g.figures(ctx, sel, period, zones)
+}
+
+// figures computes each owner's figures from the gathered rows.
+func (g *reportScope) figures(ctx context.Context, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {
+	q, owners := g.q, g.owners
 	out := map[settle.Party]*reports.Report{}
+	if len(owners) == 0 {
+		return out, nil
+	}
 	for _, o := range owners {
 		w := sel.WindowOf(o.party)
 		r := &reports.Report{Scope: reports.Scope{Partner: o.party.String(), Period: period, From: w.From, To: w.To, Zone: zones[o.party]}}
@@ -221,7 +338,7 @@ func reportFigures(ctx context.Context, q querier, ownRun int32, sel *settle.Sel
 		return nil
 	}
 	// Counts, verdicts, the newest receipt and the issue delays.
-	err = eachRow(ctx, q, `SELECT country_code, party_id, count(*), count(verdict),
+	err := eachRow(ctx, q, `SELECT country_code, party_id, count(*), count(verdict),
 			count(*) FILTER (WHERE verdict = 'OK'), count(*) FILTER (WHERE verdict = 'MISMATCH'),
 			count(*) FILTER (WHERE verdict = 'NOT_VERIFIABLE'), count(*) FILTER (WHERE disputed), max(received_at),
 			count(issue_delay), coalesce(quantile_disc(issue_delay, 0.5), 0), coalesce(quantile_disc(issue_delay, 0.9), 0),
@@ -436,7 +553,7 @@ func deliveryLatency(ctx context.Context, q querier, get func(cc, pid string) *r
 		return nil
 	}
 	return eachRow(ctx, q, `WITH d AS (
-			SELECT s.country_code, s.party_id, date_diff('second', s.end_time, r.first) AS delay
+			SELECT s.country_code, s.party_id, `+secondsBetween("s.end_time", "r.first")+` AS delay
 			FROM report_scope s JOIN (SELECT sha256, min(received_at) AS first FROM receipts WHERE channel IN ('push', 'pull') GROUP BY sha256) r
 				ON r.sha256 = s.raw_sha256
 			WHERE s.end_time IS NOT NULL AND r.first >= s.end_time)
@@ -539,12 +656,19 @@ func eachRow(ctx context.Context, q querier, query string, args []any, fn func(*
 // 12.28 it is compared as); the difference is recomputed − billed.
 func reportDisputes(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
 	owners, err := reportRuns(ctx, q, ownRun, sel, period)
-	if err != nil || len(owners) == 0 {
-		return map[settle.Party][]reports.Dispute{}, err
+	if err != nil {
+		return nil, err
+	}
+	return disputesOf(ctx, q, owners, period)
+}
+
+func disputesOf(ctx context.Context, q querier, owners []ownerRun, period string) (map[settle.Party][]reports.Dispute, error) {
+	out := map[settle.Party][]reports.Dispute{}
+	if len(owners) == 0 {
+		return out, nil
 	}
 	runs, rargs := runsSQL(owners)
-	out := map[settle.Party][]reports.Dispute{}
-	err = eachRow(ctx, q, `WITH `+runs+`, `+disputeStateSQL+`
+	err := eachRow(ctx, q, `WITH `+runs+`, `+disputeStateSQL+`
 		SELECT d.country_code, d.party_id, coalesce(c.id_as_sent, c.id, d.cdr_id), c.start_date_time, c.end_date_time,
 			coalesce(c.location_id, ''), coalesce(c.evse_uid, ''), coalesce(d.currency, ''), d.verdict, d.reasons, d.codes, st.state,
 			d.billed_excl, d.billed_incl, d.recomputed_excl, d.recomputed_incl, d.in_dispute_excl, d.in_dispute_incl, d.evidence

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -367,4 +369,86 @@ func TestParquetEmptyPartition(t *testing.T) {
 		t.Errorf("empty file's schema: %d columns, %v", cols, err)
 	}
 	_ = reports.FormatVersion
+}
+
+// secondsBetween must count what date_diff('second', ...) counts: the
+// whole seconds of the later instant minus those of the earlier one, also
+// when either has a fraction of a second or they straddle a zone change.
+func TestSecondsBetweenIsDateDiff(t *testing.T) {
+	s := openMem(t)
+	pairs := [][2]string{
+		{"2025-01-01 00:00:00+00", "2025-01-01 00:00:00+00"},
+		{"2025-01-01 00:00:00.9+00", "2025-01-01 00:00:01.1+00"},
+		{"2025-01-01 00:00:00.1+00", "2025-01-01 00:00:01+00"},
+		{"2025-01-01 00:00:00.999999+00", "2025-01-01 00:00:00.999999+00"},
+		{"2025-03-30 00:30:00.5+00", "2025-03-30 03:30:00.25+02"},
+		{"1970-01-01 00:00:01+00", "2026-12-07 14:31:17.123456+00"},
+	}
+	for _, p := range pairs {
+		q := `SELECT date_diff('second', a, b), ` + secondsBetween("a", "b") + ` FROM (SELECT ?::TIMESTAMPTZ AS a, ?::TIMESTAMPTZ AS b)`
+		var want, got int64
+		if err := s.db.QueryRowContext(context.Background(), q, p[0], p[1]).Scan(&want, &got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s .. %s: %d, date_diff says %d", p[0], p[1], got, want)
+		}
+	}
+}
+
+// A report gathered once reads what the separate reads give: the same
+// figures, disputes and Parquet bytes. Asked for another selection it
+// refuses rather than replace the rows its caller reads.
+func TestGatheredReportIsTheSeparateReads(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	_, scope := reportMonth(t, s)
+	sel := scope.Selection(nil)
+	wantFigs, err := s.ReportFigures(ctx, &sel, "2025-10", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDisputes, err := s.ReportDisputes(ctx, &sel, "2025-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	files, err := s.ExportParquet(ctx, &sel, "2025-10", dirA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, release, err := s.GatherReport(ctx, &sel, "2025-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	figs, err := src.ReportFigures(ctx, &sel, "2025-10", nil)
+	if err != nil || !reflect.DeepEqual(figs, wantFigs) {
+		t.Errorf("figures: %v\n%+v\nwant %+v", err, figs[scope.Partner], wantFigs[scope.Partner])
+	}
+	disputes, err := src.ReportDisputes(ctx, &sel, "2025-10")
+	if err != nil || !reflect.DeepEqual(disputes, wantDisputes) || len(disputes[scope.Partner]) == 0 {
+		t.Errorf("disputes: %v, %d, want %d", err, len(disputes[scope.Partner]), len(wantDisputes[scope.Partner]))
+	}
+	// The exports read the rows the figures read: twice from one gathering.
+	for range 2 {
+		got, err := src.ExportParquet(ctx, &sel, "2025-10", dirB)
+		if err != nil || !reflect.DeepEqual(got, files) {
+			t.Fatalf("export: %v %v, want %v", got, err, files)
+		}
+		for _, f := range files {
+			a, _ := os.ReadFile(filepath.Join(dirA, f))
+			b, _ := os.ReadFile(filepath.Join(dirB, f))
+			if len(a) == 0 || !bytes.Equal(a, b) {
+				t.Errorf("%s: %d and %d bytes differ", f, len(a), len(b))
+			}
+		}
+	}
+	other := settle.Scope{Period: scope.Period, Partner: settle.NewParty("DE", "XYZ")}.Selection(nil)
+	if _, err := src.ReportFigures(ctx, &other, "2025-10", nil); !errors.Is(err, ErrInvalid) {
+		t.Errorf("another selection: %v, want ErrInvalid", err)
+	}
+	if _, err := src.ExportParquet(ctx, &sel, "2025-11", dirB); !errors.Is(err, ErrInvalid) {
+		t.Errorf("another period: %v, want ErrInvalid", err)
+	}
 }
