@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -110,16 +111,21 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 		order[i] = int32(i)
 	}
 	at := func(i int32) *settle.InvoiceRow { return &chunks[i/chunk][i%chunk] }
+	// Identity order, compared field by field only as far as needed
+	// (cmp.Or compares every field of every pair: a third of the sort).
 	slices.SortFunc(order, func(i, j int32) int {
 		a, b := at(i), at(j)
+		if c := strings.Compare(a.ID, b.ID); c != 0 && a.CountryCode == b.CountryCode && a.PartyID == b.PartyID {
+			return c
+		}
 		return cmp.Or(strings.Compare(a.CountryCode, b.CountryCode), strings.Compare(a.PartyID, b.PartyID), strings.Compare(a.ID, b.ID),
 			cmp.Compare(keys[i], keys[j]))
 	})
 	out := make([]settle.InvoiceRow, n)
-	index := make(map[int64]int, n)
+	index := newKeyIndex(keys)
 	for i, k := range order {
 		out[i] = *at(k)
-		index[keys[k]] = i
+		index.put(keys[k], i)
 	}
 	chunks = nil
 	if err := s.invoiceRates(ctx, runNo.Int64, sel, index, out); err != nil {
@@ -129,7 +135,7 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 }
 
 // invoiceRates fills each row's VAT rates from its priced lines.
-func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selection, index map[int64]int, out []settle.InvoiceRow) error {
+func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selection, index *keyIndex, out []settle.InvoiceRow) error {
 	scope, args := scopeSQL(sel, "cdr_key")
 	q := `SELECT l.cdr_key, l.dimension::BIGINT, count(*)::BIGINT, count(l.vat)::BIGINT,
 			` + micro("min(l.vat)") + `, ` + micro("max(l.vat)") + `
@@ -138,7 +144,7 @@ func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selec
 	return s.arrowQuery(ctx, q, append([]any{runNo}, args...), 6, func(rec arrow.RecordBatch) error {
 		c := arrowCols{rec}
 		for r := range int(rec.NumRows()) {
-			i, ok := index[c.i64(0, r)]
+			i, ok := index.get(c.i64(0, r))
 			k := settle.RateIndex(uint8(c.i64(1, r)))
 			if !ok || k < 0 {
 				continue
@@ -148,6 +154,48 @@ func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selec
 		}
 		return nil
 	})
+}
+
+// keyIndex finds a row by its cdr_key. The keys of one partner's month
+// are a share of the database's key range, so a slice over that range
+// (when it is at most 16 times the rows) serves where a map of a million
+// keys cost more than the query that fills it; a sparser range takes the
+// map.
+type keyIndex struct {
+	min   int64
+	pos   []int32 // position + 1 by key - min (0: absent)
+	byKey map[int64]int
+}
+
+func newKeyIndex(keys []int64) *keyIndex {
+	if len(keys) == 0 {
+		return &keyIndex{byKey: map[int64]int{}}
+	}
+	lo, hi := slices.Min(keys), slices.Max(keys)
+	if span := uint64(hi - lo); span < 16*uint64(len(keys)) && span < math.MaxInt32 {
+		return &keyIndex{min: lo, pos: make([]int32, span+1)}
+	}
+	return &keyIndex{byKey: make(map[int64]int, len(keys))}
+}
+
+// put records key at position i (i < 2^31-1).
+func (x *keyIndex) put(key int64, i int) {
+	if x.byKey != nil {
+		x.byKey[key] = i
+		return
+	}
+	x.pos[key-x.min] = int32(i) + 1
+}
+
+func (x *keyIndex) get(key int64) (int, bool) {
+	if x.byKey != nil {
+		i, ok := x.byKey[key]
+		return i, ok
+	}
+	if key < x.min || uint64(key-x.min) >= uint64(len(x.pos)) || x.pos[key-x.min] == 0 {
+		return 0, false
+	}
+	return int(x.pos[key-x.min]) - 1, true
 }
 
 // NewestPriced implements settle.InvoicePeriodSource: the newest re-pricing

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +214,35 @@ func TestInvoiceLedgerRefusesOutOfSequence(t *testing.T) {
 	s.db.QueryRow(`SELECT count(*) FROM invoice_inputs`).Scan(&inputs)
 	if docs != 1 || inputs != 4 {
 		t.Fatalf("after a rolled-back put: %d documents, %d snapshot rows", docs, inputs)
+	}
+}
+
+// keyIndex finds every key it was given, at its position, and no other,
+// whether its keys are dense (the slice) or sparse (the map).
+func TestKeyIndex(t *testing.T) {
+	for _, keys := range [][]int64{
+		{7, 3, 12, 5, 4},                  // dense: a slice over 3..12
+		{-5, -3, -4},                      // dense below zero
+		{1, 1 << 40, 99, -5},              // sparse: a map
+		{math.MaxInt64, math.MinInt64, 0}, // a span that overflows
+		{},
+	} {
+		x := newKeyIndex(keys)
+		for i, k := range keys {
+			x.put(k, i)
+		}
+		for i, k := range keys {
+			if got, ok := x.get(k); !ok || got != i {
+				t.Errorf("%v: get(%d) = %d, %v, want %d", keys, k, got, ok, i)
+			}
+		}
+		for _, k := range []int64{2, 6, 13, 100, -6, 1<<40 + 1, math.MaxInt64, math.MinInt64} {
+			if slices.Contains(keys, k) {
+				continue
+			}
+			if got, ok := x.get(k); ok {
+				t.Errorf("%v: get(%d) = %d, want absent", keys, k, got)
+			}
+		}
 	}
 }
