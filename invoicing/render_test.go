@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,5 +241,31 @@ func TestFileName(t *testing.T) {
 	}
 	if got := FileName(docs["statement"], FormatXLSX); got != "statement-DE-SFA-2026-10-EUR.xlsx" {
 		t.Error(got)
+	}
+}
+
+// XLSXNumber carries a decimal into a worksheet only when the float's
+// text, as excelize writes it, is the decimal itself: trailing zeros may
+// go, digits may not.
+func TestXLSXNumber(t *testing.T) {
+	for _, tc := range []struct {
+		text string
+		want string // the float's shortest text; "" refused
+	}{
+		{"0", "0"}, {"2.50", "2.5"}, {"-0.50", "-0.5"}, {"-0.00", "0"}, {"12345", "12345"}, {"100.", "100"},
+		{"0.1", "0.1"}, {"1176583.3636", "1176583.3636"}, {"16040003.16", "16040003.16"},
+		{"123456789012345", "123456789012345"}, {"0.000001", "0.000001"}, {"1461990175", "1461990175"},
+		{"1234567890123456", ""},  // 16 significant digits: Excel keeps 15
+		{"1234567.123456789", ""}, // the same after the point
+		{"0.30000000000000004", ""}, {"abc", ""}, {"", ""}, {"1e5", ""},
+	} {
+		f, ok := XLSXNumber(tc.text)
+		got := ""
+		if ok {
+			got = strconv.FormatFloat(f, 'f', -1, 64)
+		}
+		if got != tc.want {
+			t.Errorf("XLSXNumber(%q) = %q, %v; want %q", tc.text, got, ok, tc.want)
+		}
 	}
 }

@@ -280,16 +280,14 @@ func (s *stream) end(name string) {
 	}
 }
 
-// number is the float64 whose shortest decimal text is exactly d's: the
-// carrier excelize's stream writer needs (it formats floats with
-// strconv's shortest representation), never arithmetic. An amount that
-// has no such float (more than 15 significant digits) is refused rather
-// than rounded, so the XML always holds the exact decimal.
+// number is the float64 carrier of d's exact decimal text
+// (invoicing.XLSXNumber); an amount that has none (more than 15
+// significant digits) is refused rather than rounded, so the XML always
+// holds the exact decimal.
 func number(d decimal.Decimal) (float64, error) {
-	s := d.String()
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || strconv.FormatFloat(f, 'f', -1, 64) != s {
-		return 0, fmt.Errorf("%s has more digits than an XLSX number holds exactly", s)
+	f, ok := invoicing.XLSXNumber(d.String())
+	if !ok {
+		return 0, fmt.Errorf("%s has more digits than an XLSX number holds exactly", d.String())
 	}
 	return f, nil
 }
