@@ -45,6 +45,9 @@ func RenderDisputesXLSX(w io.Writer, s *Scope, ds []Dispute) error {
 	defer b.f.Close()
 	zone := s.zone()
 	b.disputeSummary(s, ds)
+	// Active before the streamed sheets exist: SetActiveSheet reads every
+	// sheet back from its XML.
+	b.f.SetActiveSheet(0)
 	widths := []float64{26, 19, 19, 16, 20, 16, 24, 22, 11, 9, 14, 14, 14, 14, 14, 14, 14, 14, 24, 100}
 	st := b.stream(SheetDisputes, disputeHeader(zone.String()), widths)
 	for i := range ds {
@@ -86,7 +89,6 @@ func RenderDisputesXLSX(w io.Writer, s *Scope, ds []Dispute) error {
 	if b.err != nil {
 		return b.err
 	}
-	b.f.SetActiveSheet(0)
 	_, err := b.f.WriteTo(w)
 	return err
 }
