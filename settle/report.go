@@ -324,31 +324,49 @@ func (s ReportPartnerStep) Run(ctx context.Context, p *PartnerRun) (*StepReport,
 		// on the run's inputs and identity.
 		r.Scope.AsOf = p.AsOf.UTC()
 	}
+	// The Parquet exports are DuckDB's work and the documents Go's: the
+	// export runs on the gathered connection while the documents render.
+	type exported struct {
+		dir   string
+		files []string
+		err   error
+	}
+	parquet := make(chan exported, 1)
+	if s.Parquet {
+		go func() {
+			mk := s.TempDir
+			if mk == nil {
+				mk = func() (string, error) { return os.MkdirTemp("", "roamsettle-parquet-") }
+			}
+			var e exported
+			if e.dir, e.err = mk(); e.err == nil {
+				e.files, e.err = src.ExportParquet(ctx, &p.Selection, period, e.dir)
+			}
+			parquet <- e
+		}()
+	} else {
+		close(parquet)
+	}
 	err = reports.Files(r, func(name string, render func(io.Writer) error) error {
 		fo, err := p.Files.Write(name, render)
 		out.Files = append(out.Files, fo)
 		return err
 	})
+	e, exporting := <-parquet
+	if e.dir != "" {
+		defer os.RemoveAll(e.dir)
+	}
 	if err != nil {
 		return nil, err
 	}
 	out.Counts["cdrs"], out.Counts["disputes"] = r.Figures.CDRs, int64(len(r.Disputes))
-	if !s.Parquet {
+	if !exporting {
 		return out, nil
 	}
-	mk := s.TempDir
-	if mk == nil {
-		mk = func() (string, error) { return os.MkdirTemp("", "roamsettle-parquet-") }
+	if e.err != nil {
+		return nil, e.err
 	}
-	dir, err := mk()
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(dir)
-	files, err := src.ExportParquet(ctx, &p.Selection, period, dir)
-	if err != nil {
-		return nil, err
-	}
+	dir, files := e.dir, e.files
 	for _, rel := range files {
 		fo, err := p.Root.Write(rel, func(w io.Writer) error {
 			f, err := os.Open(filepath.Join(dir, filepath.FromSlash(rel)))
