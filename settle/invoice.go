@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roamsettle/roamsettle/invoicing"
@@ -195,8 +196,22 @@ func (s InvoiceStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error
 	var currencies []string
 	var notes []string
 	for _, d := range docs {
-		for _, f := range invoicing.FormatsOf(d) {
-			out, err := p.Files.Write(invoicing.FileName(d, f), func(w io.Writer) error { return invoicing.Render(w, d, f, s.PDF) })
+		// A document's formats render at once (the renderers only read
+		// it): a statement listing a month's disputes spends seconds in
+		// each of its JSON and its workbook.
+		formats := invoicing.FormatsOf(d)
+		outs := make([]FileOutput, len(formats))
+		errs := make([]error, len(formats))
+		var wg sync.WaitGroup
+		for i, f := range formats {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				outs[i], errs[i] = p.Files.Write(invoicing.FileName(d, f), func(w io.Writer) error { return invoicing.Render(w, d, f, s.PDF) })
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
 			if errors.Is(err, invoicing.ErrUBL) {
 				// The document stands; only its e-invoice cannot say it
 				// (a currency with 3 minor units, a tax without a rate).
@@ -207,7 +222,7 @@ func (s InvoiceStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error
 			if err != nil {
 				return nil, err
 			}
-			rep.Files = append(rep.Files, out)
+			rep.Files = append(rep.Files, outs[i])
 		}
 		e := d.Totals.Payable
 		if d.Kind != invoicing.Statement {

@@ -134,7 +134,9 @@ type FileOutput struct {
 // slash-separated, under the output root) and puts it in place atomically
 // (a crash never leaves part of a file under its name), unless the file
 // already holds the same bytes; Intact reports whether a file written
-// before still has its recorded size and hash.
+// before still has its recorded size and hash. Write is called from
+// several goroutines at once, for different names (a document's formats
+// render together).
 type Files interface {
 	Write(rel string, render func(io.Writer) error) (FileOutput, error)
 	Intact(out FileOutput) bool
