@@ -85,10 +85,13 @@
 // database and on a run's writer: each owner's figures, disputes and
 // Parquet exports come from its newest re-pricing ('reprice:P/CC-PID' or
 // 'reprice:P/*', by finished_at; a run's writer reads its own rows) and its
-// reconciliation ('reconcile:P/CC-PID'). The Parquet files are written by
-// DuckDB's COPY ... PARTITION_BY (partner, period) into a directory the
-// caller gives (it moves them into place), ordered by CDR id, one file per
-// table and owner (an empty one when it has no rows).
+// reconciliation ('reconcile:P/CC-PID'). A report's rows are gathered once
+// on one connection (GatherReport) for its figures, disputes and exports.
+// The Parquet files are written by one DuckDB COPY per table and owner
+// into its hive path under a directory the caller gives (it moves them
+// into place), ordered by CDR id, the same bytes for the same rows (an
+// empty file when the owner has no rows); not by COPY ... PARTITION_BY,
+// whose row groups follow its threads.
 //
 // The store is settle's Source and Sink (priced.go): it selects a scope's
 // CDRs by the period rule (settle.PeriodTime in SQL) and writes a run's
