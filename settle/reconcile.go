@@ -150,6 +150,11 @@ type ReconcileStep struct {
 	Misses map[string]int64
 	// Raised and Revised count the disputes the run raised and revised.
 	Raised, Revised int
+	// Reported, when set, is called with each owner's report once it is
+	// complete and before its rows are stored, so that a caller writing
+	// it out can do so on its own goroutine while the store writes them.
+	// The report is only read from then on.
+	Reported func(owner Party, rep *reconcile.Report)
 }
 
 // Name implements Step.
@@ -215,6 +220,9 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 			return fmt.Errorf("reconcile %s: %w", oi.sel.Owner, err)
 		}
 		oi.in = nil // the report holds what is kept
+		if s.Reported != nil {
+			s.Reported(oi.sel.Owner, rep)
+		}
 		js, err := rep.SummaryJSON()
 		if err != nil {
 			return err

@@ -452,3 +452,54 @@ func TestGatheredReportIsTheSeparateReads(t *testing.T) {
 		t.Errorf("another period: %v, want ErrInvalid", err)
 	}
 }
+
+// ReconcileStep.Reported hands over each owner's whole report before its
+// rows are stored (what `run` writes reconcile.json from meanwhile): the
+// report that ends in Reports, with every CDR, while the reconciliation's
+// transaction holds none of its rows yet.
+func TestReconcileReportedBeforeStored(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	want, scope := reportMonth(t, s)
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM reconcile_runs`); err != nil {
+		t.Fatal(err)
+	}
+	var got []*reconcile.Report
+	step := &settle.ReconcileStep{Prepare: func(_ context.Context, _ settle.Party, in *reconcile.Input) error {
+		in.At, in.By = t0.AddDate(0, 1, 0), "test"
+		return nil
+	}}
+	w, err := s.BeginReconcile(ctx, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step.Reported = func(owner settle.Party, rep *reconcile.Report) {
+		if owner != scope.Partner {
+			t.Errorf("reported for %v", owner)
+		}
+		// In the writer's own transaction, which sees what it wrote.
+		var n int
+		if err := w.tx.QueryRowContext(ctx, `SELECT count(*) FROM reconcile_runs`).Scan(&n); err != nil || n != 0 {
+			t.Errorf("stored before the report was handed over: %d rows, %v", n, err)
+		}
+		got = append(got, rep)
+	}
+	sel := scope.Selection(nil)
+	if err := step.Reconcile(ctx, s, w, settle.Run{Kind: settle.KindReconcile, Scope: scope}, &sel); err != nil {
+		w.Rollback()
+		t.Fatal(err)
+	}
+	if err := w.Commit(ctx, settle.RunRecord{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != step.Reports[scope.Partner] {
+		t.Fatalf("reported %d reports, want the one in Reports", len(got))
+	}
+	if sm, ws := got[0].Summary(), want.Summary(); sm.CDRs != ws.CDRs || sm.CDRs != 6 {
+		t.Errorf("reported %d CDRs, reconcile %d", sm.CDRs, ws.CDRs)
+	}
+	var n int
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM reconcile_runs`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("after commit: %d runs stored, %v", n, err)
+	}
+}

@@ -56,6 +56,30 @@ func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.S
 		}
 		return loadInvoices(in, nil, pc.columns(), pc.InvoiceTotals[p.Period.String()])
 	}}
+	// reconcile.json is written while the store writes the rows (a month
+	// of a large partner: seconds each); the step ends, and the ledger
+	// records the file, only once both are done.
+	type written struct {
+		f   settle.FileOutput
+		err error
+	}
+	var report chan written
+	step.Reported = func(owner settle.Party, rep *reconcile.Report) {
+		if owner != p.Party || report != nil {
+			return
+		}
+		report = make(chan written, 1)
+		go func() {
+			f, err := p.Files.Write("reconcile.json", rep.WriteJSON)
+			report <- written{f, err}
+		}()
+	}
+	wait := func() written {
+		if report == nil {
+			return written{err: fmt.Errorf("reconcile %s: no report", p.Party)}
+		}
+		return <-report
+	}
 	scope := settle.Scope{Period: p.Period, Partner: p.Party}
 	w, err := s.db.BeginReconcile(ctx, scope)
 	if err != nil {
@@ -63,19 +87,26 @@ func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.S
 	}
 	if err := step.Reconcile(ctx, s.db, w, settle.Run{Kind: settle.KindReconcile, Scope: scope}, &p.Selection); err != nil {
 		w.Rollback()
+		if report != nil {
+			<-report
+		}
 		return nil, err
 	}
 	if err := w.Commit(ctx, settle.RunRecord{}); err != nil {
+		if report != nil {
+			<-report
+		}
 		return nil, err
 	}
 	rep, raised, revised := step.Reports[p.Party], step.Raised, step.Revised
 	if rep == nil {
 		return nil, fmt.Errorf("reconcile %s: no report", scope)
 	}
-	f, err := p.Files.Write("reconcile.json", rep.WriteJSON)
-	if err != nil {
-		return nil, err
+	jw := wait()
+	if jw.err != nil {
+		return nil, jw.err
 	}
+	f := jw.f
 	sm := rep.Summary()
 	out := &settle.StepReport{Files: []settle.FileOutput{f}, Counts: map[string]int64{
 		"cdrs": int64(sm.CDRs), "ok": int64(sm.OK), "mismatch": int64(sm.Mismatch), "not_verifiable": int64(sm.NotVerifiable),
