@@ -18,8 +18,11 @@
 //   - Money is exact. Inputs are Amounts, int64 at 10 decimals (the
 //     pricing kernel's scale); sums are 128-bit; every amount a document
 //     states is Money, an int64 count of the currency's ISO 4217 minor
-//     units. There is no float anywhere near an amount; renderers receive
-//     amounts as exact decimal text (layout coordinates are floats).
+//     units. No arithmetic on an amount uses a float; renderers receive
+//     amounts as exact decimal text (layout coordinates are floats). The
+//     one float that carries an amount is a worksheet cell's, which is a
+//     double in every spreadsheet: XLSXNumber hands one over only when it
+//     writes back exactly the decimal's text, else the cell keeps the text.
 //   - Rounding happens at three documented points, in Config.Rounding
 //     (half up by default, or half even): each line's net amount is the
 //     exact sum of its charges rounded once; each tax row of the breakdown

@@ -16,9 +16,12 @@ import (
 )
 
 // The XLSX rendering (excelize). Amounts are written as the exact decimal
-// text of the number (SetCellDefault), never through a float; the number
+// text of the number: in the summary and the days (SetCellDefault) as the
+// text itself, in the streamed lists (lines, disputes) as the float whose
+// text it is (XLSXNumber), or as text when no float has it. The number
 // format shows the currency's minor units. Times are written as text in
-// the period's zone, days as whole date serials.
+// the period's zone, days as whole date serials. The lists are Excel
+// tables with a frozen header row.
 
 // Sheet names of the workbook.
 const (
