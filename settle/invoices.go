@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/roamsettle/roamsettle/reports"
@@ -44,6 +45,10 @@ type InvoiceOptions struct {
 	AsOf time.Time
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Workers make owners' statements at once (0: 2). Final documents
+	// are issued one owner at a time: their numbers come from one
+	// sequence per issuer, taken in the transaction that stores them.
+	Workers int
 }
 
 // OwnerInvoices is what Invoices did for one owner.
@@ -120,17 +125,45 @@ func Invoices(ctx context.Context, src InvoicePeriodSource, step InvoiceStep, fi
 	if opts.Final {
 		kind = JobFinal
 	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = 2
+	}
+	if opts.Final {
+		workers = 1
+	}
+	errs := make([]error, len(out))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(out), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				o := &out[i]
+				psel := Scope{Period: opts.Scope.Period, Partner: o.Owner}.Selection(zones)
+				pr := &PartnerRun{Key: JobKey{Period: period, Partner: o.Owner.String(), Kind: kind}, Kind: kind,
+					Period: opts.Scope.Period, Party: o.Owner, Selection: psel, Policy: opts.Policies[o.Owner], AsOf: o.AsOf,
+					Priced: o.Priced, Files: files(o.Owner)}
+				o.Report, errs[i] = step.Run(ctx, pr)
+			}
+		}()
+	}
 	for i := range out {
-		o := &out[i]
-		psel := Scope{Period: opts.Scope.Period, Partner: o.Owner}.Selection(zones)
-		pr := &PartnerRun{Key: JobKey{Period: period, Partner: o.Owner.String(), Kind: kind}, Kind: kind,
-			Period: opts.Scope.Period, Party: o.Owner, Selection: psel, Policy: opts.Policies[o.Owner], AsOf: o.AsOf,
-			Priced: o.Priced, Files: files(o.Owner)}
-		rep, err := step.Run(ctx, pr)
-		if err != nil {
-			return nil, wrap("invoice", ErrStep, id+" "+o.Owner.String(), err)
+		if ctx.Err() != nil {
+			break
 		}
-		o.Report = rep
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return nil, wrap("invoice", ErrStep, id+" "+out[i].Owner.String(), err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, wrap("invoice", ErrOther, id, err)
 	}
 	return out, nil
 }
