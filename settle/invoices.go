@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/roamsettle/roamsettle/reports"
@@ -126,37 +125,18 @@ func Invoices(ctx context.Context, src InvoicePeriodSource, step InvoiceStep, fi
 		kind = JobFinal
 	}
 	workers := opts.Workers
-	if workers <= 0 {
-		workers = 2
-	}
 	if opts.Final {
 		workers = 1
 	}
-	errs := make([]error, len(out))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, max(len(out), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				o := &out[i]
-				psel := Scope{Period: opts.Scope.Period, Partner: o.Owner}.Selection(zones)
-				pr := &PartnerRun{Key: JobKey{Period: period, Partner: o.Owner.String(), Kind: kind}, Kind: kind,
-					Period: opts.Scope.Period, Party: o.Owner, Selection: psel, Policy: opts.Policies[o.Owner], AsOf: o.AsOf,
-					Priced: o.Priced, Files: files(o.Owner)}
-				o.Report, errs[i] = step.Run(ctx, pr)
-			}
-		}()
-	}
-	for i := range out {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	errs := atOnce(ctx, len(out), workers, func(i int) (err error) {
+		o := &out[i]
+		psel := Scope{Period: opts.Scope.Period, Partner: o.Owner}.Selection(zones)
+		pr := &PartnerRun{Key: JobKey{Period: period, Partner: o.Owner.String(), Kind: kind}, Kind: kind,
+			Period: opts.Scope.Period, Party: o.Owner, Selection: psel, Policy: opts.Policies[o.Owner], AsOf: o.AsOf,
+			Priced: o.Priced, Files: files(o.Owner)}
+		o.Report, err = step.Run(ctx, pr)
+		return err
+	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, wrap("invoice", ErrStep, id+" "+out[i].Owner.String(), err)

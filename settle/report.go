@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/roamsettle/roamsettle/reports"
@@ -185,30 +184,9 @@ func Reports(ctx context.Context, src ReportSource, out Output, opts ReportOptio
 	}
 	sort.Slice(owners, func(i, j int) bool { return owners[i].String() < owners[j].String() })
 	sum.Owners = make([]OwnerReport, len(owners))
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = 2
-	}
-	errs := make([]error, len(owners))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(workers, max(len(owners), 1)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				errs[i] = renderOwner(ctx, out, reps[owners[i]], owners[i], period, &sum.Owners[i])
-			}
-		}()
-	}
-	for i := range owners {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	errs := atOnce(ctx, len(owners), opts.Workers, func(i int) error {
+		return renderOwner(ctx, out, reps[owners[i]], owners[i], period, &sum.Owners[i])
+	})
 	for i, err := range errs {
 		if err != nil {
 			return nil, wrap("report", ErrWrite, id+" "+owners[i].String(), err)
