@@ -71,6 +71,7 @@
 // Every page has "page N of M" in its footer. XLSX: Summary (with a chart
 // of the net amount by day), Lines, Disputes (with the evidence) and Days
 // sheets, number formats per currency minor units, frozen header rows and
-// filters. JSON: the canonical document. UBL: Invoice or CreditNote with
+// filters; a list longer than a worksheet holds (1,048,576 rows) goes on
+// in "Lines (2)" and so on (ListWriter), never cut. JSON: the canonical document. UBL: Invoice or CreditNote with
 // the EN 16931 core fields, checked by `make check-docs`.
 package invoicing

@@ -49,7 +49,7 @@ func RenderDisputesXLSX(w io.Writer, s *Scope, ds []Dispute) error {
 	// sheet back from its XML.
 	b.f.SetActiveSheet(0)
 	widths := []float64{26, 19, 19, 16, 20, 16, 24, 22, 11, 9, 14, 14, 14, 14, 14, 14, 14, 14, 24, 100}
-	st := b.stream(SheetDisputes, disputeHeader(zone.String()), widths)
+	st := b.stream(SheetDisputes, "Disputes", disputeHeader(zone.String()), widths)
 	for i := range ds {
 		d := &ds[i]
 		m := b.money(d.MinorUnits)
@@ -61,9 +61,9 @@ func RenderDisputesXLSX(w io.Writer, s *Scope, ds []Dispute) error {
 		cells = append(cells, cell{periodList(d.Periods, zone), 0}, cell{d.Evidence, 0})
 		st.put(cells...)
 	}
-	st.end("Disputes")
+	st.end()
 
-	pw := b.stream(SheetPeriods, []string{"CDR", "Period", "Period start (" + zone.String() + ")", "Dimension", "Unit", "Quantity",
+	pw := b.stream(SheetPeriods, "Periods", []string{"CDR", "Period", "Period start (" + zone.String() + ")", "Dimension", "Unit", "Quantity",
 		"Billed quantity", "Unit price", "VAT %", "Currency", "Amount excl. VAT", "Amount incl. VAT"},
 		[]float64{26, 8, 19, 18, 8, 14, 14, 12, 8, 9, 18, 18})
 	for i := range ds {
@@ -85,7 +85,7 @@ func RenderDisputesXLSX(w io.Writer, s *Scope, ds []Dispute) error {
 			}
 		}
 	}
-	pw.end("Periods")
+	pw.end()
 	if b.err != nil {
 		return b.err
 	}

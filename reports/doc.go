@@ -46,7 +46,8 @@
 //
 // # Files of a partner's period (Files)
 //
-//	disputes-CC-PID-PERIOD.xlsx  Summary, Disputes, Periods (frozen headers, filters)
+//	disputes-CC-PID-PERIOD.xlsx  Summary, Disputes, Periods (frozen headers, filters;
+//	                             a list past 1,048,576 rows goes on in "Periods (2)", ...)
 //	disputes-CC-PID-PERIOD.csv   one row per disputed CDR, machine names
 //	kpi-CC-PID-PERIOD.json       the figures and rates (decimal strings)
 //	kpi-CC-PID-PERIOD.xlsx       KPIs (two charts) and Days

@@ -188,40 +188,25 @@ func (s *sheet) table(header []string, rows func()) {
 	}
 }
 
-// stream writes a long list: a header row frozen at the top, the rows, and
-// an Excel table over them (the header's filter buttons).
+// stream writes a long list through invoicing's ListWriter: a header row
+// frozen at the top, the rows, an Excel table over them, and the next
+// sheet when one is full.
 type stream struct {
 	b    *book
-	sw   *excelize.StreamWriter
+	l    *invoicing.ListWriter
 	name string
-	cols int
-	row  int
 }
 
-func (b *book) stream(name string, header []string, widths []float64) *stream {
-	s := &stream{b: b, name: name, cols: len(header)}
+func (b *book) stream(name, table string, header []string, widths []float64) *stream {
+	s := &stream{b: b, name: name}
 	if b.err != nil {
 		return s
 	}
-	if _, b.err = b.f.NewSheet(name); b.err != nil {
-		return s
-	}
-	if s.sw, b.err = b.f.NewStreamWriter(name); b.err != nil {
-		return s
-	}
-	for i, w := range widths {
-		if b.err == nil {
-			b.err = s.sw.SetColWidth(i+1, i+1, w)
-		}
-	}
-	if b.err == nil {
-		b.err = s.sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"})
-	}
-	cells := make([]cell, len(header))
+	head := make([]excelize.Cell, len(header))
 	for i, h := range header {
-		cells[i] = cell{h, b.head()}
+		head[i] = excelize.Cell{StyleID: b.head(), Value: h}
 	}
-	s.put(cells...)
+	s.l = invoicing.NewListWriter(b.f, name, table, head, widths, nil)
 	return s
 }
 
@@ -232,7 +217,6 @@ func (s *stream) put(cells ...cell) {
 	if b.err != nil {
 		return
 	}
-	s.row++
 	row := make([]any, len(cells))
 	for i, c := range cells {
 		var v any
@@ -251,32 +235,25 @@ func (s *stream) put(cells ...cell) {
 		case decimal.Decimal:
 			f, err := number(x)
 			if err != nil {
-				b.err = fmt.Errorf("sheet %s row %d: %w", s.name, s.row, err)
+				b.err = fmt.Errorf("sheet %s row %d: %w", s.name, s.l.Rows()+2, err)
 				return
 			}
 			v = f
 		case Date:
 			v = x.serial()
 		default:
-			b.err = fmt.Errorf("sheet %s row %d: unsupported %T", s.name, s.row, x)
+			b.err = fmt.Errorf("sheet %s row %d: unsupported %T", s.name, s.l.Rows()+2, x)
 			return
 		}
 		row[i] = excelize.Cell{StyleID: c.style, Value: v}
 	}
-	b.err = s.sw.SetRow("A"+strconv.Itoa(s.row), row)
+	b.err = s.l.Row(row)
 }
 
-// end puts the table over the rows and flushes the sheet.
-func (s *stream) end(name string) {
-	b := s.b
-	if b.err != nil {
-		return
-	}
-	last, _ := excelize.ColumnNumberToName(s.cols)
-	off := false
-	b.err = s.sw.AddTable(&excelize.Table{Range: fmt.Sprintf("A1:%s%d", last, max(s.row, 2)), Name: name, ShowRowStripes: &off})
-	if b.err == nil {
-		b.err = s.sw.Flush()
+// end puts the table over the rows and flushes the list's last sheet.
+func (s *stream) end() {
+	if s.b.err == nil {
+		s.b.err = s.l.Close()
 	}
 }
 
