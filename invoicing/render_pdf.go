@@ -233,7 +233,35 @@ func probeTrueType(b []byte) error {
 // font sets DejaVu Sans in the style and size (what text measures and
 // wraps with; text switches to the CJK font per run).
 func (p *pdfWriter) font(_ string, style string, size float64) {
-	p.f.SetFont("dejavu", style, size)
+	p.setFont("dejavu", style, size)
+}
+
+// setFont selects a font unless it is the current one: fpdf writes a font
+// operator into the page for every SetFont, and a statement of 300,000
+// lines set the same font a million times.
+func (p *pdfWriter) setFont(family, style string, size float64) {
+	if pt, _ := p.f.GetFontSize(); pt == size && p.f.GetFontFamily() == family && p.f.GetFontStyle() == style {
+		return
+	}
+	p.f.SetFont(family, style, size)
+}
+
+// cut is the longest prefix of s (whole runes) that, followed by an
+// ellipsis, fits, with the ellipsis: a binary search, as widths grow with
+// the prefix (measuring one rune shorter each time took 5 s over a
+// per-CDR statement's lines).
+func cut(s string, fits func(string) bool) string {
+	r := []rune(s)
+	lo, hi := 0, len(r) // r[:lo]+"…" fits (or lo is 0); r[:hi+1]+"…" does not
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if fits(string(r[:mid]) + "…") {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return string(r[:lo]) + "…"
 }
 
 // textRun is a piece of text in one font family.
@@ -272,7 +300,7 @@ func (p *pdfWriter) runs(s string) []textRun {
 func (p *pdfWriter) width(runs []textRun, style string, size float64) float64 {
 	var w float64
 	for _, r := range runs {
-		p.f.SetFont(r.family, style, size)
+		p.setFont(r.family, style, size)
 		w += p.f.GetStringWidth(r.s)
 	}
 	return w
@@ -285,27 +313,19 @@ func (p *pdfWriter) text(w, h float64, s, style string, size float64, align stri
 		w = pdfPageW - pdfMargin - p.f.GetX()
 	}
 	if !p.cjk || !hasCJK(s) { // one font: measure once
-		p.f.SetFont("dejavu", style, size)
+		p.setFont("dejavu", style, size)
 		if p.f.GetStringWidth(s) > w-1 {
-			r := []rune(s)
-			for len(r) > 0 && p.f.GetStringWidth(string(r)+"…") > w-1 {
-				r = r[:len(r)-1]
-			}
-			s = string(r) + "…"
+			s = cut(s, func(t string) bool { return p.f.GetStringWidth(t) <= w-1 })
 		}
 		p.f.CellFormat(w, h, s, "", 0, align, false, 0, "")
 		return
 	}
 	runs := p.runs(s)
 	if p.width(runs, style, size) > w-1 {
-		r := []rune(s)
-		for len(r) > 0 && p.width(p.runs(string(r)+"…"), style, size) > w-1 {
-			r = r[:len(r)-1]
-		}
-		runs = p.runs(string(r) + "…")
+		runs = p.runs(cut(s, func(t string) bool { return p.width(p.runs(t), style, size) <= w-1 }))
 	}
 	if len(runs) == 1 {
-		p.f.SetFont(runs[0].family, style, size)
+		p.setFont(runs[0].family, style, size)
 		p.f.CellFormat(w, h, runs[0].s, "", 0, align, false, 0, "")
 		return
 	}
@@ -321,7 +341,7 @@ func (p *pdfWriter) text(w, h float64, s, style string, size float64, align stri
 	}
 	p.f.SetCellMargin(0)
 	for _, r := range runs {
-		p.f.SetFont(r.family, style, size)
+		p.setFont(r.family, style, size)
 		rw := p.f.GetStringWidth(r.s)
 		p.f.SetXY(x, y)
 		p.f.CellFormat(rw, h, r.s, "", 0, "L", false, 0, "")

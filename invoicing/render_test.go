@@ -3,6 +3,7 @@ package invoicing
 import (
 	"archive/zip"
 	"bytes"
+	"codeberg.org/go-pdf/fpdf"
 	"errors"
 	"os"
 	"path/filepath"
@@ -266,6 +267,27 @@ func TestXLSXNumber(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("XLSXNumber(%q) = %q, %v; want %q", tc.text, got, ok, tc.want)
+		}
+	}
+}
+
+// TestCutMatchesShorteningOneRuneAtATime: the binary search in cut gives
+// the prefix the one-rune-at-a-time loop it replaced gave, for every
+// width, in a real font's metrics.
+func TestCutMatchesShorteningOneRuneAtATime(t *testing.T) {
+	p := &pdfWriter{f: fpdf.New("P", "mm", "A4", "")}
+	p.f.AddUTF8FontFromBytes("dejavu", "", dejaVuSans)
+	p.setFont("dejavu", "", 8)
+	for _, s := range []string{"Manufaktura Łódź, ul. Drewnowska 58", "Φόρτιση Σύνταγμα", "W", "", "iiiiiiiiiiWWWWWWWWWW"} {
+		for w := 0.0; w < 80; w += 0.5 {
+			fits := func(t string) bool { return p.f.GetStringWidth(t) <= w-1 }
+			r := []rune(s)
+			for len(r) > 0 && !fits(string(r)+"…") {
+				r = r[:len(r)-1]
+			}
+			if got, want := cut(s, fits), string(r)+"…"; got != want {
+				t.Errorf("cut(%q) at width %v = %q, want %q", s, w, got, want)
+			}
 		}
 	}
 }
