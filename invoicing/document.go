@@ -309,11 +309,12 @@ func MarshalDocument(d *Document) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
 	if err := enc.Encode(d); err != nil {
 		return nil, fmt.Errorf("invoicing: encode document %s: %w", d.Number, err)
 	}
-	return b.Bytes(), nil
+	compact := bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	out := indentJSON(make([]byte, 0, len(compact)+len(compact)/2), compact, "  ")
+	return append(out, '\n'), nil
 }
 
 // UnmarshalDocument reads a document written by MarshalDocument.
