@@ -19,8 +19,9 @@ func indentOracle(t testing.TB, compact []byte) []byte {
 }
 
 // TestIndentJSONMatchesEncodingJSON: documents and random values indent
-// to json.Indent's bytes, and MarshalDocument to what the encoder with
-// SetIndent wrote before.
+// to json.Indent's bytes, and MarshalDocument (its lines streamed one by
+// one) writes what the encoder with SetIndent wrote before, with lines,
+// with none (null) and with an empty list.
 func TestIndentJSONMatchesEncodingJSON(t *testing.T) {
 	cfg := sampleConfig()
 	cfg.Grouping = PerCDR
@@ -29,7 +30,9 @@ func TestIndentJSONMatchesEncodingJSON(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range append(docs, cjkDoc(t)) {
+	noLines, emptyLines := *docs[0], *docs[0]
+	noLines.Lines, emptyLines.Lines = nil, []Line{}
+	for _, d := range append(docs, cjkDoc(t), &noLines, &emptyLines) {
 		var old bytes.Buffer
 		enc := json.NewEncoder(&old)
 		enc.SetEscapeHTML(false)
@@ -52,7 +55,7 @@ func TestIndentJSONMatchesEncodingJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, want := indentJSON(nil, compact, "  "), indentOracle(t, compact); !bytes.Equal(got, want) {
+		if got, want := indentJSON(nil, compact, "", "  "), indentOracle(t, compact); !bytes.Equal(got, want) {
 			t.Fatalf("value %d %s:\ngot  %s\nwant %s", i, compact, got, want)
 		}
 	}
@@ -109,7 +112,7 @@ func FuzzIndentJSON(f *testing.F) {
 		if err := json.Compact(&compact, in); err != nil {
 			return
 		}
-		if got, want := indentJSON(nil, compact.Bytes(), "  "), indentOracle(t, compact.Bytes()); !bytes.Equal(got, want) {
+		if got, want := indentJSON(nil, compact.Bytes(), "", "  "), indentOracle(t, compact.Bytes()); !bytes.Equal(got, want) {
 			t.Fatalf("%q:\ngot  %q\nwant %q", compact.Bytes(), got, want)
 		}
 	})

@@ -23,12 +23,7 @@ var Formats = []Format{FormatJSON, FormatPDF, FormatXLSX, FormatUBL}
 // RenderJSON writes the canonical JSON (MarshalDocument): what is hashed,
 // chained and stored.
 func RenderJSON(w io.Writer, d *Document) error {
-	b, err := MarshalDocument(d)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
+	return WriteDocument(w, d)
 }
 
 // Render writes the document in the format. The renderers take an
