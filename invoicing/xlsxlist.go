@@ -68,10 +68,8 @@ func (l *ListWriter) start() {
 		if l.err == nil {
 			l.err = l.sw.SetColWidth(i+1, i+1, w)
 		}
-	}
-	for i, st := range l.styles {
-		if l.err == nil && st != 0 {
-			l.err = l.sw.SetColStyle(i+1, i+1, st)
+		if l.err == nil && i < len(l.styles) && l.styles[i] != 0 {
+			l.err = l.sw.SetColStyle(i+1, i+1, l.styles[i])
 		}
 	}
 	if l.err == nil {
