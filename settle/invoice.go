@@ -165,6 +165,13 @@ func (s InvoiceStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error
 	issue := invoicing.DateOf(p.AsOf.In(zone))
 	rep := &StepReport{Counts: map[string]int64{"cdrs": int64(len(cdrs)), "not_invoiceable": skipped}}
 	var docs []*invoicing.Document
+	// issuedBefore are the documents an earlier run issued: their PDF,
+	// workbook and e-invoice stay as that run wrote them (an issued
+	// document never changes, and a newer roamsettle may render other
+	// bytes for the same document); one that is missing is rendered again
+	// from the stored JSON, which is written every time (it is the
+	// document, so it only rewrites a damaged copy).
+	issuedBefore := map[*invoicing.Document]bool{}
 	if p.Kind == JobProvisional {
 		if docs, err = invoicing.Statements(cfg, period, cdrs, issue); err != nil {
 			return nil, err
@@ -184,12 +191,17 @@ func (s InvoiceStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error
 		}
 		// Every document of the period is rendered from its stored JSON, so
 		// an attempt after a crash writes what the first would have.
+		fresh := map[string]bool{}
+		for _, is := range res.New {
+			fresh[is.Number] = true
+		}
 		for _, is := range res.All {
 			d, err := invoicing.UnmarshalDocument(is.Document)
 			if err != nil {
 				return nil, fmt.Errorf("issued document %s: %w", is.Number, err)
 			}
 			docs = append(docs, d)
+			issuedBefore[d] = !fresh[is.Number]
 		}
 	}
 	effect := map[string]invoicing.Money{}
@@ -207,7 +219,14 @@ func (s InvoiceStep) Run(ctx context.Context, p *PartnerRun) (*StepReport, error
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				outs[i], errs[i] = p.Files.Write(invoicing.FileName(d, f), func(w io.Writer) error { return invoicing.Render(w, d, f, s.PDF) })
+				name := invoicing.FileName(d, f)
+				if issuedBefore[d] && f != invoicing.FormatJSON {
+					var ok bool
+					if outs[i], ok = p.Files.Existing(name); ok {
+						return
+					}
+				}
+				outs[i], errs[i] = p.Files.Write(name, func(w io.Writer) error { return invoicing.Render(w, d, f, s.PDF) })
 			}()
 		}
 		wg.Wait()

@@ -134,12 +134,14 @@ type FileOutput struct {
 // slash-separated, under the output root) and puts it in place atomically
 // (a crash never leaves part of a file under its name), unless the file
 // already holds the same bytes; Intact reports whether a file written
-// before still has its recorded size and hash. Write is called from
-// several goroutines at once, for different names (a document's formats
-// render together).
+// before still has its recorded size and hash; Existing gives the file rel
+// as it is, when there is one (an issued document's renderings are written
+// once). Write and Existing are called from several goroutines at once,
+// for different names (a document's formats render together).
 type Files interface {
 	Write(rel string, render func(io.Writer) error) (FileOutput, error)
 	Intact(out FileOutput) bool
+	Existing(rel string) (FileOutput, bool)
 }
 
 // PartnerStep is a stage of the job done for one partner after pricing
@@ -735,6 +737,8 @@ func (p prefixFiles) Write(rel string, render func(io.Writer) error) (FileOutput
 }
 
 func (p prefixFiles) Intact(o FileOutput) bool { return p.f.Intact(o) }
+
+func (p prefixFiles) Existing(rel string) (FileOutput, bool) { return p.f.Existing(p.prefix + rel) }
 
 // sortParties orders parties by country code and party id.
 func sortParties(ps []Party) {

@@ -190,6 +190,13 @@ func (m *memFiles) Write(rel string, render func(io.Writer) error) (FileOutput, 
 	return o, nil
 }
 
+func (m *memFiles) Existing(rel string) (FileOutput, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.files[rel]
+	return FileOutput{Path: rel, Bytes: int64(len(b)), SHA256: sha256.Sum256(b), Unchanged: true}, ok
+}
+
 func (m *memFiles) Intact(o FileOutput) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()

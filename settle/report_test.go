@@ -201,6 +201,8 @@ func (m mapFiles) Write(rel string, render func(io.Writer) error) (FileOutput, e
 
 func (m mapFiles) Intact(FileOutput) bool { return false }
 
+func (m mapFiles) Existing(string) (FileOutput, bool) { return FileOutput{}, false }
+
 // In the whole job, the report step writes the partner's documents into
 // its folder and the Parquet exports at the output root, through the
 // job's Files.

@@ -119,6 +119,27 @@ func TestInvoiceEndToEnd(t *testing.T) {
 		t.Errorf("final again on the same rows:\n%s", stdout)
 	}
 	sameDocuments(t, "final again", issued, documents(t, inv))
+
+	// An issued document's renderings are written once: a PDF as an older
+	// roamsettle rendered it stays as it is; a workbook that went missing
+	// is rendered again from the stored JSON.
+	older, missing := invoices[0], strings.TrimSuffix(invoices[1], ".pdf")+".xlsx"
+	if err := os.WriteFile(older, []byte("%PDF-1.3 as an older renderer wrote it"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(missing); err != nil {
+		t.Fatal(err)
+	}
+	mustBinary(t, append(base, "--out", inv, "--final", "--as-of", "2026-11-08T02:00:00Z")...)
+	if b, _ := os.ReadFile(older); string(b) != "%PDF-1.3 as an older renderer wrote it" {
+		t.Errorf("an issued invoice's PDF was rewritten (%d bytes)", len(b))
+	}
+	if b, err := os.ReadFile(missing); err != nil || string(b) != issued[filepath.Base(filepath.Dir(missing))+"/"+filepath.Base(missing)] {
+		t.Errorf("a missing issued workbook: %v, %d bytes, want it rendered again as issued", err, len(b))
+	}
+	if err := os.WriteFile(older, []byte(issued[filepath.Base(filepath.Dir(older))+"/"+filepath.Base(older)]), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	mustBinary(t, "run", "--config", config, "--period", "2026-10", "--final", "--as-of", final, "--out", run)
 	sameDocuments(t, "run --final after invoice --final", issued, documents(t, run))
 

@@ -57,6 +57,17 @@ func removeStaleReportDirs(outDir string) {
 	}
 }
 
+// Existing gives the file rel as it is, when there is one: its size and
+// hash (an issued document's renderings are written once).
+func (f outFiles) Existing(rel string) (settle.FileOutput, bool) {
+	path := filepath.Join(f.root, filepath.FromSlash(rel))
+	n, sum, err := atomicfile.Sum(path)
+	if err != nil {
+		return settle.FileOutput{}, false
+	}
+	return settle.FileOutput{Path: path, Bytes: n, SHA256: sum, Unchanged: true}, true
+}
+
 // Intact reports whether the file holds exactly the recorded bytes.
 func (f outFiles) Intact(o settle.FileOutput) bool {
 	return atomicfile.Holds(o.Path, o.Bytes, o.SHA256)

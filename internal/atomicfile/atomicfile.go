@@ -47,16 +47,30 @@ func Holds(path string, size int64, sum [32]byte) bool {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() != size {
 		return false
 	}
+	n, got, err := Sum(path)
+	return err == nil && n == size && got == sum
+}
+
+// Sum reads the regular file path and returns its size and SHA-256.
+func Sum(path string) (size int64, sum [32]byte, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false
+		return 0, sum, err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, sum, err
 	}
-	return [32]byte(h.Sum(nil)) == sum
+	if !fi.Mode().IsRegular() {
+		return 0, sum, fmt.Errorf("atomicfile: %s is not a regular file", path)
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, sum, err
+	}
+	return n, [32]byte(h.Sum(nil)), nil
 }
 
 // writeAtomic writes to a temporary file and renames it over path, unless
