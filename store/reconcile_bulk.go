@@ -80,13 +80,13 @@ var pricedRowSQL = func() string {
 	for i, n := range totalNames {
 		cols = append(cols, micro64(n, fmt.Sprintf("t%d", i)))
 	}
-	return `SELECT ` + strings.Join(cols, ", ") + ` FROM priced_cdrs WHERE run_no = ? AND cdr_key BETWEEN ? AND ?`
+	return `SELECT ` + strings.Join(cols, ", ") + ` FROM priced_cdrs WHERE cdr_key BETWEEN $lo AND $hi AND run_no = $run AND %s`
 }()
 
 const reconcilePeriodSQL = `SELECT cdr_key, epoch_us(start_date_time) AS start_us,
 	CAST(energy * 1000000 AS BIGINT) AS energy, CAST(time * 1000000 AS BIGINT) AS time,
 	CAST(parking_time * 1000000 AS BIGINT) AS parking_time, CAST(reservation_time * 1000000 AS BIGINT) AS reservation_time
-FROM charging_periods WHERE cdr_key BETWEEN ? AND ?`
+FROM charging_periods WHERE cdr_key BETWEEN $lo AND $hi AND %s ORDER BY cdr_key, period_index`
 
 // missingSQL is true when ruleMissing could find a required field missing
 // (a superset: the CDR is then evaluated whole).
@@ -135,13 +135,20 @@ func (w *PricedWriter) ScanReconcile(ctx context.Context, sel *settle.Selection,
 		}
 		numbered.WriteRune(ch)
 	}
-	q := strings.NewReplacer("$lo", "$1", "$hi", "$2").Replace(fmt.Sprintf(reconcileCDRSQL, tok, numbered.String()))
-	err := w.arrowQuery(ctx, pricedRowSQL, []any{w.runNo, minKey, maxKey}, len(settle.PricedRowColumns), priced)
+	// The priced rows and periods are those of the selection's CDRs only:
+	// when CDRs of several partners arrive interleaved (nightly pulls, a
+	// hub's pushes), a partner's keys span the whole period, and its key
+	// range alone read every partner's rows (on a month pulled day by
+	// day, each of 20 partners read the whole month's periods).
+	only := `cdr_key IN (SELECT cdr_key FROM cdrs WHERE ` + numbered.String() + ` AND cdr_key BETWEEN $lo AND $hi)`
+	at := strings.NewReplacer("$lo", "$1", "$hi", "$2", "$run", fmt.Sprintf("$%d", n+1))
+	scoped := append([]any{minKey, maxKey}, args...)
+	err := w.arrowQuery(ctx, at.Replace(fmt.Sprintf(pricedRowSQL, only)), append(scoped, w.runNo), len(settle.PricedRowColumns), priced)
 	if err == nil {
-		err = w.arrowQuery(ctx, reconcilePeriodSQL, []any{minKey, maxKey}, len(settle.ReconcilePeriodColumns), periods)
+		err = w.arrowQuery(ctx, at.Replace(fmt.Sprintf(reconcilePeriodSQL, only)), scoped, len(settle.ReconcilePeriodColumns), periods)
 	}
 	if err == nil {
-		err = w.arrowQuery(ctx, q, append([]any{minKey, maxKey}, args...), len(settle.ReconcileCDRColumns), cdrs)
+		err = w.arrowQuery(ctx, at.Replace(fmt.Sprintf(reconcileCDRSQL, tok, numbered.String())), scoped, len(settle.ReconcileCDRColumns), cdrs)
 	}
 	return errorf("scan reconcile", w.runID, err)
 }
