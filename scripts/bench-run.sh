@@ -16,7 +16,11 @@
 #       1,000,000) of RUN_BENCH_PARTNERS partners (default 8, at most 20)
 #       for RUN_BENCH_MONTH (default 2025-01), ingested into a database
 #       under a temporary folder (removed at the end unless RUN_BENCH_KEEP=1),
-#       with the demo's config for its parties.
+#       with the demo's config for its parties. RUN_BENCH_LAYOUT=daily
+#       ingests it night by night instead (TestBuildDailyBenchData splits
+#       it by the day each CDR ends): each partner's CDRs then lie in one
+#       block per night across the month, as nightly pulls store them,
+#       where gen's folder stores one block per partner.
 #
 # RUN_BENCH_OUT is the output folder (default: a temporary one, removed).
 # The database is written (priced rows, reconciliations, run records): use
@@ -66,9 +70,24 @@ if [ -z "$db" ]; then
 	period=${RUN_BENCH_MONTH:-2025-01}
 	db=$work/run.duckdb
 	data=$work/data
-	echo "== gen $n sessions of $parties partners for $period, ingest into $db"
+	layout=${RUN_BENCH_LAYOUT:-partners}
+	echo "== gen $n sessions of $parties partners for $period, ingest into $db ($layout layout)"
 	timed "gen" "$bin" gen --cdrs "$n" --partners "$parties" --month "$period" --seed 7 --out "$data" --quiet
-	timed "ingest" "$bin" ingest --db "$db" --quiet "$data"
+	case $layout in
+	partners)
+		timed "ingest" "$bin" ingest --db "$db" --quiet "$data"
+		;;
+	daily)
+		RUN_BENCH_DAILY_SRC="$data" RUN_BENCH_DAILY_DST="$work/daily" \
+			go test -count=1 -timeout 60m -run '^TestBuildDailyBenchData$' ./cmd/roamsettle
+		timed "ingest" "$bin" ingest --db "$db" --quiet "$work"/daily/*
+		rm -rf "$work/daily"
+		;;
+	*)
+		echo "RUN_BENCH_LAYOUT=$layout: want partners or daily" >&2
+		exit 2
+		;;
+	esac
 	du -sh "$data" "$db" | awk '{print "size: " $2 " " $1}'
 	config=$work/roamsettle.toml
 	config_for "$data" "$db" "$config"
