@@ -1,11 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -844,18 +846,58 @@ func (s *Store) CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, ma
 	return cdrs, embedded, nil
 }
 
-// keyFilter is "col IN (keys) AND col BETWEEN min AND max": the range
-// lets DuckDB skip the row groups outside it by their zone maps (an IN
-// list alone is probed against every row).
+// keyFilter is "col IN (keys) AND (col BETWEEN a AND b OR ...)": the
+// ranges let DuckDB skip the row groups outside them by their zone maps
+// (an IN list alone is probed against every row). Keys come in blocks
+// when partners' CDRs arrive interleaved (one block per night of nightly
+// pulls): one range per block, split at the widest gaps (keyBlocks).
 func keyFilter(col string, keys []int64) string {
 	if len(keys) == 0 {
 		return "FALSE"
 	}
-	lo, hi := keys[0], keys[0]
-	for _, k := range keys {
-		lo, hi = min(lo, k), max(hi, k)
+	var b strings.Builder
+	for i, r := range keyBlocks(keys, keyBlockGap, maxKeyBlocks) {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		fmt.Fprintf(&b, "%s BETWEEN %d AND %d", col, r[0], r[1])
 	}
-	return fmt.Sprintf("%s IN (%s) AND %s BETWEEN %d AND %d", col, keyList(keys), col, lo, hi)
+	return fmt.Sprintf("%s IN (%s) AND (%s)", col, keyList(keys), b.String())
+}
+
+// keyBlockGap is the gap between two keys beyond which keyFilter gives
+// them separate ranges: about a row group of CDRs (122,880 rows).
+const keyBlockGap = 1 << 16
+
+// maxKeyBlocks bounds the ranges of one filter.
+const maxKeyBlocks = 64
+
+// keyBlocks returns the [first, last] ranges of keys (in any order): a
+// new range begins after a gap wider than gap, at most max ranges, the
+// widest gaps first.
+func keyBlocks(keys []int64, gap int64, max int) [][2]int64 {
+	sorted := slices.Clone(keys)
+	slices.Sort(sorted)
+	var cuts []int // i: a range ends at sorted[i-1] and the next begins at sorted[i]
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i]-sorted[i-1] > gap {
+			cuts = append(cuts, i)
+		}
+	}
+	if len(cuts) > max-1 {
+		slices.SortStableFunc(cuts, func(a, b int) int {
+			return cmp.Compare(sorted[b]-sorted[b-1], sorted[a]-sorted[a-1])
+		})
+		cuts = cuts[:max-1]
+		slices.Sort(cuts)
+	}
+	out := make([][2]int64, 0, len(cuts)+1)
+	from := 0
+	for _, c := range append(cuts, len(sorted)) {
+		out = append(out, [2]int64{sorted[from], sorted[c-1]})
+		from = c
+	}
+	return out
 }
 
 func keyList(keys []int64) string {
