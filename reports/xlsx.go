@@ -235,14 +235,14 @@ func (s *stream) put(cells ...cell) {
 		case decimal.Decimal:
 			f, err := number(x)
 			if err != nil {
-				b.err = fmt.Errorf("sheet %s row %d: %w", s.name, s.l.Rows()+2, err)
+				b.err = fmt.Errorf("%s, row %d of the list: %w", s.name, s.l.Rows()+1, err)
 				return
 			}
 			v = f
 		case Date:
 			v = x.serial()
 		default:
-			b.err = fmt.Errorf("sheet %s row %d: unsupported %T", s.name, s.l.Rows()+2, x)
+			b.err = fmt.Errorf("%s, row %d of the list: unsupported %T", s.name, s.l.Rows()+1, x)
 			return
 		}
 		row[i] = excelize.Cell{StyleID: c.style, Value: v}
