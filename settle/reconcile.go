@@ -287,8 +287,58 @@ func (s *ReconcileStep) prepare(ctx context.Context, src ReconcileSource, run Ru
 	return oi, nil
 }
 
+// loadAhead calls yield with the CDRs of keys loaded whole, size keys at a
+// time, in order. The next chunk loads while yield runs: a load is mostly
+// one thread (DuckDB's scan, the rows' decoding), the evaluation runs on
+// every worker. It returns once the loader has stopped, on an error too:
+// the caller may end the store's transaction next.
+func loadAhead(ctx context.Context, keys []int64, size int,
+	load func(context.Context, []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error),
+	yield func([]*ocpi.CDR, map[string]ocpi.Problems) error) error {
+	type loaded struct {
+		cdrs     []*ocpi.CDR
+		problems map[string]ocpi.Problems
+		err      error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	loads := make(chan loaded, 1)
+	go func() {
+		defer close(loads)
+		for from := 0; from < len(keys); from += size {
+			var l loaded
+			l.cdrs, l.problems, l.err = load(ctx, keys[from:min(from+size, len(keys))])
+			select {
+			case loads <- l:
+			case <-ctx.Done():
+				return
+			}
+			if l.err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for range loads {
+		}
+	}()
+	for l := range loads {
+		if l.err != nil {
+			return l.err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := yield(l.cdrs, l.problems); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
 // wholeChunk is how many CDRs the bulk path loads and evaluates whole at
-// a time: memory holds one chunk of whole CDRs, whatever the period's size.
+// a time: memory holds two chunks of whole CDRs (one evaluated, the next
+// loading), whatever the period's size.
 const wholeChunk = 8192
 
 // finish reconciles the owner: the per-CDR path loads every CDR of the
@@ -341,25 +391,15 @@ func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *own
 		}
 		keys := oi.whole
 		in.Chunks = func(yield func([]*ocpi.CDR, map[string]ocpi.Problems) error) error {
-			for from := 0; from < len(keys); from += wholeChunk {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				cdrs, probs, err := src.WholeCDRs(ctx, keys[from:min(from+wholeChunk, len(keys))])
-				if err != nil {
-					return err
-				}
+			return loadAhead(ctx, keys, wholeChunk, src.WholeCDRs, func(cdrs []*ocpi.CDR, problems map[string]ocpi.Problems) error {
 				s.Whole += int64(len(cdrs))
 				if len(in.Invoices) > 0 {
 					for _, c := range cdrs {
 						inPeriod[ocpi.Key(c.ID)] = true
 					}
 				}
-				if err := yield(cdrs, probs); err != nil {
-					return err
-				}
-			}
-			return nil
+				return yield(cdrs, problems)
+			})
 		}
 	}
 	s.Screened += int64(len(in.Accepted))

@@ -25,7 +25,7 @@ func TestKeyBlocks(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
-	if got := keyFilter("k", []int64{1, 2, 1 << 20}); got != "k IN (1,2,1048576) AND (k BETWEEN 1 AND 2 OR k BETWEEN 1048576 AND 1048576)" {
-		t.Errorf("keyFilter: %s", got)
+	if got := keyRanges("k", [][2]int64{{1, 2}, {1 << 20, 1 << 20}}); got != "k BETWEEN 1 AND 2 OR k BETWEEN 1048576 AND 1048576" {
+		t.Errorf("keyRanges: %s", got)
 	}
 }

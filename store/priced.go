@@ -431,6 +431,10 @@ func (s *Store) tariffBlocking(ctx context.Context, countryCode, partyID string)
 // each distinct key once, in one query per table. The returned tariffs
 // share no memory.
 func (s *Store) TariffBodies(ctx context.Context, keys []int64) (map[int64]ocpi.Tariff, error) {
+	return tariffBodies(ctx, s.db, keys)
+}
+
+func tariffBodies(ctx context.Context, q querier, keys []int64) (map[int64]ocpi.Tariff, error) {
 	out := make(map[int64]ocpi.Tariff, len(keys))
 	var distinct []int64
 	seen := make(map[int64]bool, len(keys))
@@ -442,7 +446,7 @@ func (s *Store) TariffBodies(ctx context.Context, keys []int64) (map[int64]ocpi.
 	}
 	for from := 0; from < len(distinct); from += 20000 {
 		chunk := distinct[from:min(from+20000, len(distinct))]
-		ts, got, err := s.loadTariffsKeyed(ctx, `SELECT unnest([`+keyList(chunk)+`]::BIGINT[]) AS tariff_key`)
+		ts, got, err := loadTariffsKeyed(ctx, q, `SELECT unnest([`+keyList(chunk)+`]::BIGINT[]) AS tariff_key`)
 		if err != nil {
 			return nil, errorf("tariff bodies", "", err)
 		}
@@ -817,52 +821,59 @@ func (s *Store) ScopeKeys(ctx context.Context, sel *settle.Selection) (minKey, m
 // Other fields are left empty.
 func (s *Store) CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
 	cdrs := make(map[int64]*ocpi.CDR, len(keys))
-	embedded := map[int64][]int64{}
-	for from := 0; from < len(keys); from += 20000 {
-		chunk := keys[from:min(from+20000, len(keys))]
-		in := keyList(chunk)
-		if err := s.repriceCDRHeads(ctx, in, cdrs); err != nil {
-			return nil, nil, errorf("load cdrs", "", err)
+	var embedded map[int64][]int64
+	err := s.withKeys(ctx, keys, func(q querier, filter keyFilter) (err error) {
+		if err := repriceCDRHeads(ctx, q, filter, cdrs); err != nil {
+			return err
 		}
-		if err := s.repricePeriods(ctx, chunk, cdrs); err != nil {
-			return nil, nil, errorf("load cdrs", "", err)
+		if err := repricePeriods(ctx, q, filter, cdrs); err != nil {
+			return err
 		}
-		rows, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE cdr_key IN (`+in+`) ORDER BY cdr_key, position`)
-		if err != nil {
-			return nil, nil, errorf("load cdrs", "", err)
-		}
-		for rows.Next() {
-			var k, t int64
-			if err := rows.Scan(&k, &t); err != nil {
-				rows.Close()
-				return nil, nil, errorf("load cdrs", "", err)
-			}
-			embedded[k] = append(embedded[k], t)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, nil, errorf("load cdrs", "", err)
-		}
+		embedded, err = embeddedTariffKeys(ctx, q, filter)
+		return err
+	})
+	if err != nil {
+		return nil, nil, errorf("load cdrs", "", err)
 	}
 	return cdrs, embedded, nil
 }
 
-// keyFilter is "col IN (keys) AND (col BETWEEN a AND b OR ...)": the
-// ranges let DuckDB skip the row groups outside them by their zone maps
-// (an IN list alone is probed against every row). Keys come in blocks
-// when partners' CDRs arrive interleaved (one block per night of nightly
-// pulls): one range per block, split at the widest gaps (keyBlocks).
-func keyFilter(col string, keys []int64) string {
-	if len(keys) == 0 {
+// embeddedTariffKeys returns, by CDR key, the keys of the tariffs the
+// CDRs embed, in their order.
+func embeddedTariffKeys(ctx context.Context, q querier, filter keyFilter) (map[int64][]int64, error) {
+	rows, err := q.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE `+filter("cdr_key")+` ORDER BY cdr_key, position`)
+	if err != nil {
+		return nil, err
+	}
+	embedded := map[int64][]int64{}
+	for rows.Next() {
+		var k, t int64
+		if err := rows.Scan(&k, &t); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		embedded[k] = append(embedded[k], t)
+	}
+	return embedded, errors.Join(rows.Err(), rows.Close())
+}
+
+// keyRanges is "col BETWEEN a AND b OR ...", one range per block of keys
+// (keyBlocks): beside a semi join on the keys, the ranges let DuckDB skip
+// the row groups outside them by their zone maps (a semi join alone is
+// probed with every row). Keys come in blocks when partners' CDRs arrive
+// interleaved (one block per night of nightly pulls).
+func keyRanges(col string, blocks [][2]int64) string {
+	if len(blocks) == 0 {
 		return "FALSE"
 	}
 	var b strings.Builder
-	for i, r := range keyBlocks(keys, keyBlockGap, maxKeyBlocks) {
+	for i, r := range blocks {
 		if i > 0 {
 			b.WriteString(" OR ")
 		}
 		fmt.Fprintf(&b, "%s BETWEEN %d AND %d", col, r[0], r[1])
 	}
-	return fmt.Sprintf("%s IN (%s) AND (%s)", col, keyList(keys), b.String())
+	return b.String()
 }
 
 // keyBlockGap is the gap between two keys beyond which keyFilter gives
@@ -911,13 +922,13 @@ func keyList(keys []int64) string {
 	return string(b)
 }
 
-func (s *Store) repriceCDRHeads(ctx context.Context, in string, out map[int64]*ocpi.CDR) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT cdr_key, coalesce(country_code_as_sent, country_code),
+func repriceCDRHeads(ctx context.Context, q querier, filter keyFilter, out map[int64]*ocpi.CDR) error {
+	rows, err := q.QueryContext(ctx, `SELECT cdr_key, coalesce(country_code_as_sent, country_code),
 			coalesce(party_id_as_sent, party_id), coalesce(id_as_sent, id), version, start_date_time, end_date_time,
 			currency, credit, location_id, evse_uid, connector_id, location_tariff_ids, location_time_zone,
 			location_country, location_latitude, location_longitude,
 			total_cost_excl_vat, total_cost_incl_vat, total_energy, total_time, total_parking_time
-		FROM cdrs WHERE cdr_key IN (`+in+`)`)
+		FROM cdrs WHERE `+filter("cdr_key"))
 	if err != nil {
 		return err
 	}
@@ -949,10 +960,10 @@ func (s *Store) repriceCDRHeads(ctx context.Context, in string, out map[int64]*o
 	return rows.Err()
 }
 
-func (s *Store) repricePeriods(ctx context.Context, keys []int64, out map[int64]*ocpi.CDR) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT p.cdr_key, p.period_index, p.start_date_time, p.tariff_id, d.type, d.volume
+func repricePeriods(ctx context.Context, q querier, filter keyFilter, out map[int64]*ocpi.CDR) error {
+	rows, err := q.QueryContext(ctx, `SELECT p.cdr_key, p.period_index, p.start_date_time, p.tariff_id, d.type, d.volume
 		FROM charging_periods p LEFT JOIN cdr_dimensions_named d USING (cdr_key, period_index)
-		WHERE `+keyFilter("p.cdr_key", keys)+` ORDER BY p.cdr_key, p.period_index, d.dimension_index`)
+		WHERE `+filter("p.cdr_key")+` ORDER BY p.cdr_key, p.period_index, d.dimension_index`)
 	if err != nil {
 		return err
 	}

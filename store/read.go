@@ -313,14 +313,14 @@ func (s *Store) TariffWithdrawnAt(ctx context.Context, countryCode, partyID, id 
 
 // loadTariffs loads the tariff bodies whose keys the query selects, in its order.
 func (s *Store) loadTariffs(ctx context.Context, keysQuery string, args ...any) ([]ocpi.Tariff, error) {
-	ts, _, err := s.loadTariffsKeyed(ctx, keysQuery, args...)
+	ts, _, err := loadTariffsKeyed(ctx, s.db, keysQuery, args...)
 	return ts, err
 }
 
 // loadTariffsKeyed is loadTariffs that also returns each tariff's key (a
 // key the query selects that has no body is left out).
-func (s *Store) loadTariffsKeyed(ctx context.Context, keysQuery string, args ...any) ([]ocpi.Tariff, []int64, error) {
-	rows, err := s.db.QueryContext(ctx, `WITH k AS (SELECT tariff_key, row_number() OVER () AS ord FROM (`+keysQuery+`))
+func loadTariffsKeyed(ctx context.Context, q querier, keysQuery string, args ...any) ([]ocpi.Tariff, []int64, error) {
+	rows, err := q.QueryContext(ctx, `WITH k AS (SELECT tariff_key, row_number() OVER () AS ord FROM (`+keysQuery+`))
 		SELECT k.tariff_key, b.version, b.country_code, b.party_id, b.id, b.currency, b.type, b.alt_text, b.alt_url,
 			b.min_price_excl_vat, b.min_price_incl_vat, b.max_price_excl_vat, b.max_price_incl_vat,
 			b.tax_included, b.start_date_time, b.end_date_time, b.energy_mix, b.last_updated
@@ -380,7 +380,7 @@ func (s *Store) loadTariffsKeyed(ctx context.Context, keysQuery string, args ...
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, nil, err
 	}
-	if err := s.loadElements(ctx, keys, out); err != nil {
+	if err := loadElements(ctx, q, keys, out); err != nil {
 		return nil, nil, err
 	}
 	return out, keys, nil
@@ -390,7 +390,7 @@ func (s *Store) loadTariffsKeyed(ctx context.Context, keysQuery string, args ...
 // body is keys[i], with one query per table for every key (a query per
 // tariff cost ~2 ms each: ~5 s for the ~900 versions of a database that
 // has lived ten months). A key that appears twice gets its own copies.
-func (s *Store) loadElements(ctx context.Context, keys []int64, out []ocpi.Tariff) error {
+func loadElements(ctx context.Context, q querier, keys []int64, out []ocpi.Tariff) error {
 	at := map[int64][]int{}
 	var distinct []int64
 	for i, k := range keys {
@@ -401,18 +401,18 @@ func (s *Store) loadElements(ctx context.Context, keys []int64, out []ocpi.Tarif
 	}
 	for from := 0; from < len(distinct); from += 20000 {
 		in := keyList(distinct[from:min(from+20000, len(distinct))])
-		if err := s.loadElementRows(ctx, in, at, out); err != nil {
+		if err := loadElementRows(ctx, q, in, at, out); err != nil {
 			return err
 		}
-		if err := s.loadComponentRows(ctx, in, at, out); err != nil {
+		if err := loadComponentRows(ctx, q, in, at, out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *Store) loadElementRows(ctx context.Context, in string, at map[int64][]int, out []ocpi.Tariff) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT tariff_key, has_restrictions, start_time, end_time, start_date, end_date,
+func loadElementRows(ctx context.Context, q querier, in string, at map[int64][]int, out []ocpi.Tariff) error {
+	rows, err := q.QueryContext(ctx, `SELECT tariff_key, has_restrictions, start_time, end_time, start_date, end_date,
 			min_kwh, max_kwh, min_current, max_current, min_power, max_power, min_duration, max_duration,
 			day_of_week, reservation
 		FROM tariff_elements WHERE tariff_key IN (`+in+`) ORDER BY tariff_key, element_index`)
@@ -451,8 +451,8 @@ func (s *Store) loadElementRows(ctx context.Context, in string, at map[int64][]i
 	return rows.Err()
 }
 
-func (s *Store) loadComponentRows(ctx context.Context, in string, at map[int64][]int, out []ocpi.Tariff) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT tariff_key, element_index, type, price, vat, step_size
+func loadComponentRows(ctx context.Context, q querier, in string, at map[int64][]int, out []ocpi.Tariff) error {
+	rows, err := q.QueryContext(ctx, `SELECT tariff_key, element_index, type, price, vat, step_size
 		FROM tariff_components WHERE tariff_key IN (`+in+`) ORDER BY tariff_key, element_index, component_index`)
 	if err != nil {
 		return err

@@ -109,49 +109,36 @@ func scanCDRRows(rows *sql.Rows, out map[int64]*ocpi.CDR, order *[]int64) error 
 	return rows.Err()
 }
 
-// loadWholeCDRs loads the CDRs with the given keys: every field, the
-// periods with their dimensions and the embedded tariffs.
-func (s *Store) loadWholeCDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, error) {
-	out := make(map[int64]*ocpi.CDR, len(keys))
-	for from := 0; from < len(keys); from += 20000 {
-		chunk := keys[from:min(from+20000, len(keys))]
-		rows, err := s.db.QueryContext(ctx, `SELECT `+cdrColumns+` FROM cdrs c WHERE `+keyFilter("c.cdr_key", chunk))
-		if err != nil {
-			return nil, err
-		}
-		if err := scanCDRRows(rows, out, nil); err != nil {
-			return nil, err
-		}
-		if err := s.repricePeriods(ctx, chunk, out); err != nil {
-			return nil, err
-		}
-		tr, err := s.db.QueryContext(ctx, `SELECT cdr_key, tariff_key FROM cdr_tariffs WHERE `+keyFilter("cdr_key", chunk)+` ORDER BY cdr_key, position`)
-		if err != nil {
-			return nil, err
-		}
-		embedded := map[int64][]int64{}
-		var need []int64
-		for tr.Next() {
-			var k, t int64
-			if err := tr.Scan(&k, &t); err != nil {
-				tr.Close()
-				return nil, err
-			}
-			embedded[k] = append(embedded[k], t)
-			need = append(need, t)
-		}
-		if err := errors.Join(tr.Err(), tr.Close()); err != nil {
-			return nil, err
-		}
-		if len(need) > 0 {
-			bodies, err := s.TariffBodies(ctx, need)
-			if err != nil {
-				return nil, err
-			}
-			for k, ts := range embedded {
-				for _, t := range ts {
-					out[k].Tariffs = append(out[k].Tariffs, bodies[t])
-				}
+// loadWholeCDRs loads the filter's CDRs: every field, the periods with
+// their dimensions and the embedded tariffs.
+func loadWholeCDRs(ctx context.Context, q querier, filter keyFilter, n int) (map[int64]*ocpi.CDR, error) {
+	out := make(map[int64]*ocpi.CDR, n)
+	rows, err := q.QueryContext(ctx, `SELECT `+cdrColumns+` FROM cdrs c WHERE `+filter("c.cdr_key"))
+	if err != nil {
+		return nil, err
+	}
+	if err := scanCDRRows(rows, out, nil); err != nil {
+		return nil, err
+	}
+	if err := repricePeriods(ctx, q, filter, out); err != nil {
+		return nil, err
+	}
+	embedded, err := embeddedTariffKeys(ctx, q, filter)
+	if err != nil || len(embedded) == 0 {
+		return out, err
+	}
+	var need []int64
+	for _, ts := range embedded {
+		need = append(need, ts...)
+	}
+	bodies, err := tariffBodies(ctx, q, need)
+	if err != nil {
+		return nil, err
+	}
+	for k, ts := range embedded {
+		if c := out[k]; c != nil {
+			for _, t := range ts {
+				c.Tariffs = append(c.Tariffs, bodies[t])
 			}
 		}
 	}
@@ -194,7 +181,31 @@ func (s *Store) CDRsByID(ctx context.Context, countryCode, partyID string, ids [
 }
 
 func (s *Store) cdrsWithProblems(ctx context.Context, keys []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
-	byKey, err := s.loadWholeCDRs(ctx, keys)
+	var byKey map[int64]*ocpi.CDR
+	probs := map[string]ocpi.Problems{}
+	err := s.withKeys(ctx, keys, func(q querier, filter keyFilter) (err error) {
+		if byKey, err = loadWholeCDRs(ctx, q, filter, len(keys)); err != nil {
+			return err
+		}
+		rows, err := q.QueryContext(ctx, `SELECT object_key, coalesce(path, ''), rule, coalesce(message, ''), blocking
+			FROM findings WHERE kind = 'cdr' AND `+filter("object_key")+` ORDER BY object_key, path, rule`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k int64
+			var p ocpi.Problem
+			if err := rows.Scan(&k, &p.Path, &p.Rule, &p.Message, &p.Blocking); err != nil {
+				rows.Close()
+				return err
+			}
+			if c := byKey[k]; c != nil {
+				id := reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)
+				probs[id] = append(probs[id], p)
+			}
+		}
+		return errors.Join(rows.Err(), rows.Close())
+	})
 	if err != nil {
 		return nil, nil, errorf("load cdrs", "", err)
 	}
@@ -202,30 +213,6 @@ func (s *Store) cdrsWithProblems(ctx context.Context, keys []int64) ([]*ocpi.CDR
 	for _, k := range keys {
 		if c := byKey[k]; c != nil {
 			out = append(out, c)
-		}
-	}
-	probs := map[string]ocpi.Problems{}
-	for from := 0; from < len(keys); from += 20000 {
-		chunk := keys[from:min(from+20000, len(keys))]
-		rows, err := s.db.QueryContext(ctx, `SELECT object_key, coalesce(path, ''), rule, coalesce(message, ''), blocking
-			FROM findings WHERE kind = 'cdr' AND `+keyFilter("object_key", chunk)+` ORDER BY object_key, path, rule`)
-		if err != nil {
-			return nil, nil, errorf("load findings", "", err)
-		}
-		for rows.Next() {
-			var k int64
-			var p ocpi.Problem
-			if err := rows.Scan(&k, &p.Path, &p.Rule, &p.Message, &p.Blocking); err != nil {
-				rows.Close()
-				return nil, nil, errorf("load findings", "", err)
-			}
-			if c := byKey[k]; c != nil {
-				id := reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)
-				probs[id] = append(probs[id], p)
-			}
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, nil, errorf("load findings", "", err)
 		}
 	}
 	return out, probs, nil

@@ -93,6 +93,37 @@ func TestReconcileInput(t *testing.T) {
 	if err != nil || len(named) != 1 || named[0].ID != "Z9" {
 		t.Errorf("by id: %v %v", named, err)
 	}
+
+	// A run's writer holds one connection of the pool while whole CDRs
+	// are loaded: the load queries only on the one it staged its keys on.
+	keys, err := s.int64s(ctx, `SELECT cdr_key FROM cdrs ORDER BY cdr_key`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	type loaded struct {
+		cdrs  []*ocpi.CDR
+		probs map[string]ocpi.Problems
+		err   error
+	}
+	done := make(chan loaded, 1)
+	go func() {
+		cdrs, probs, err := s.WholeCDRs(ctx, append(keys, keys[0], 1<<40)) // a key twice, one unknown
+		done <- loaded{cdrs, probs, err}
+	}()
+	select {
+	case l := <-done:
+		if l.err != nil || len(l.cdrs) != len(keys)+1 || l.cdrs[0].ID != "A1" || len(l.cdrs[0].Tariffs) != 1 ||
+			len(l.cdrs[0].ChargingPeriods) != 3 || !l.probs["NL-ABC/B2"].Has(ocpi.RuleRequired) {
+			t.Errorf("whole CDRs with a connection held: %d CDRs, %v, %v", len(l.cdrs), l.probs, l.err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("WholeCDRs waits for a second connection")
+	}
 }
 
 // Disputes: raised once per CDR, refreshed while raised, withdrawn when a

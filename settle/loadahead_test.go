@@ -1,0 +1,81 @@
+package settle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/roamsettle/roamsettle/ocpi"
+)
+
+// loadAhead yields every chunk in order, and whatever stops it (a load's
+// error, yield's, the context) it returns only once no load runs.
+func TestLoadAhead(t *testing.T) {
+	keys := make([]int64, 10)
+	for i := range keys {
+		keys[i] = int64(i)
+	}
+	var running, loads atomic.Int32
+	errLoad, errYield := errors.New("load failed"), errors.New("yield failed")
+	load := func(failAt int) func(context.Context, []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
+		return func(ctx context.Context, ks []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
+			running.Add(1)
+			defer running.Add(-1)
+			if int(loads.Add(1)) == failAt {
+				return nil, nil, errLoad
+			}
+			var cdrs []*ocpi.CDR
+			for _, k := range ks {
+				cdrs = append(cdrs, &ocpi.CDR{ID: fmt.Sprint(k)})
+			}
+			return cdrs, nil, ctx.Err()
+		}
+	}
+	for _, tc := range []struct {
+		name         string
+		failLoad     int // the load that fails (1-based; 0: none)
+		failYield    int // the chunk yield fails on (1-based; 0: none)
+		cancelAt     int // the chunk after which the context is cancelled
+		want         string
+		wantErr      error
+		wantMaxLoads int32
+	}{
+		{name: "all", want: "0,1,2|3,4,5|6,7,8|9|", wantMaxLoads: 4},
+		{name: "a load fails", failLoad: 2, want: "0,1,2|", wantErr: errLoad, wantMaxLoads: 2},
+		{name: "yield fails", failYield: 1, want: "0,1,2|", wantErr: errYield, wantMaxLoads: 3},
+		{name: "cancelled", cancelAt: 2, want: "0,1,2|3,4,5|", wantErr: context.Canceled, wantMaxLoads: 4},
+	} {
+		loads.Store(0)
+		ctx, cancel := context.WithCancel(context.Background())
+		got, chunk := "", 0
+		err := loadAhead(ctx, keys, 3, load(tc.failLoad), func(cdrs []*ocpi.CDR, _ map[string]ocpi.Problems) error {
+			chunk++
+			for i, c := range cdrs {
+				if i > 0 {
+					got += ","
+				}
+				got += c.ID
+			}
+			got += "|"
+			if chunk == tc.cancelAt {
+				cancel()
+			}
+			if chunk == tc.failYield {
+				return errYield
+			}
+			return nil
+		})
+		cancel()
+		if got != tc.want || !errors.Is(err, tc.wantErr) {
+			t.Errorf("%s: yielded %q, %v; want %q, %v", tc.name, got, err, tc.want, tc.wantErr)
+		}
+		if n := running.Load(); n != 0 {
+			t.Errorf("%s: %d loads still running after the return", tc.name, n)
+		}
+		if n := loads.Load(); n > tc.wantMaxLoads {
+			t.Errorf("%s: %d loads, at most %d expected", tc.name, n, tc.wantMaxLoads)
+		}
+	}
+}
