@@ -477,36 +477,55 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		last = byOwner[NewParty(r.CountryCode, r.PartyID)]
 		return last
 	}
+	screenRow := func(row *reconcile.Row, ctxHash uint64) error {
+		oi := ownerOf(row)
+		if oi == nil {
+			return fmt.Errorf("CDR %d: owner %s-%s is not in the scope's owners", row.Key, row.CountryCode, row.PartyID)
+		}
+		known, ok := located[ctxHash]
+		row.LocationKnown = ok && known
+		a, ok := oi.screen.Screen(row)
+		if !ok {
+			oi.whole = append(oi.whole, row.Key)
+			if row.Credit && row.CreditReferenceID != "" {
+				oi.credited = append(oi.credited, strings.Clone(row.CreditReferenceID))
+			}
+			return nil
+		}
+		// Strings alias the batch: keep copies (one per party).
+		a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
+		a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
+		a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
+		oi.in.Accepted = append(oi.in.Accepted, a)
+		return nil
+	}
+	// The batches are screened on a goroutine of their own while the
+	// store reads on: DuckDB's scan and the screen each take a core.
+	// The work comes in the order it is read, so one state serves.
+	p := startScreenPipe(func(b screenBatch) error {
+		switch b.kind {
+		case batchRange:
+			st.reset(b.lo, b.hi)
+			return nil
+		case batchPriced:
+			return st.scanPriced(b.rec)
+		case batchPeriods:
+			return st.scanPeriods(b.rec)
+		}
+		return st.scanCDRs(b.rec, screenRow)
+	})
 	for lo := minKey; lo <= maxKey; lo += screenKeys {
 		hi := min(lo+screenKeys-1, maxKey)
-		st.reset(lo, hi)
-		err := w.ScanReconcile(ctx, sel, lo, hi, tokens, st.scanPriced, st.scanPeriods, func(rec arrow.RecordBatch) error {
-			return st.scanCDRs(rec, func(row *reconcile.Row, ctxHash uint64) error {
-				oi := ownerOf(row)
-				if oi == nil {
-					return fmt.Errorf("CDR %d: owner %s-%s is not in the scope's owners", row.Key, row.CountryCode, row.PartyID)
-				}
-				known, ok := located[ctxHash]
-				row.LocationKnown = ok && known
-				a, ok := oi.screen.Screen(row)
-				if !ok {
-					oi.whole = append(oi.whole, row.Key)
-					if row.Credit && row.CreditReferenceID != "" {
-						oi.credited = append(oi.credited, strings.Clone(row.CreditReferenceID))
-					}
-					return nil
-				}
-				// Strings alias the batch: keep copies (one per party).
-				a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
-				a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
-				a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
-				oi.in.Accepted = append(oi.in.Accepted, a)
-				return nil
-			})
-		})
-		if err != nil {
-			return err
+		if err := p.send(screenBatch{kind: batchRange, lo: lo, hi: hi}); err != nil {
+			return p.close(err)
 		}
+		err := w.ScanReconcile(ctx, sel, lo, hi, tokens, p.sender(batchPriced), p.sender(batchPeriods), p.sender(batchCDRs))
+		if err != nil {
+			return p.close(err)
+		}
+	}
+	if err := p.close(nil); err != nil {
+		return err
 	}
 	if s.Misses == nil {
 		s.Misses = map[string]int64{}
@@ -517,6 +536,84 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		}
 	}
 	return nil
+}
+
+// screenBatch is one piece of the screen's work, in read order: a key
+// range begins, or a batch of its priced rows, periods or CDRs.
+type screenBatch struct {
+	kind   int
+	lo, hi int64
+	rec    arrow.RecordBatch
+}
+
+const (
+	batchRange = iota
+	batchPriced
+	batchPeriods
+	batchCDRs
+)
+
+// screenPipe hands batches to one goroutine that screens them in order.
+type screenPipe struct {
+	work chan screenBatch
+	stop chan struct{} // closed when the screen fails
+	done chan struct{} // closed when the goroutine has returned
+	err  error         // the screen's error, read once done or stop is closed
+}
+
+// screenPipeDepth is how many batches may wait (about 2,048 rows each):
+// a key range's CDR batches, so that the store never waits on the screen
+// for long.
+const screenPipeDepth = 128
+
+func startScreenPipe(screen func(screenBatch) error) *screenPipe {
+	p := &screenPipe{work: make(chan screenBatch, screenPipeDepth), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		for b := range p.work {
+			if p.err == nil {
+				if p.err = screen(b); p.err != nil {
+					close(p.stop)
+				}
+			}
+			if b.rec != nil {
+				b.rec.Release()
+			}
+		}
+	}()
+	return p
+}
+
+// send queues b; once the screen failed, it returns its error.
+func (p *screenPipe) send(b screenBatch) error {
+	select {
+	case p.work <- b:
+		return nil
+	case <-p.stop:
+		if b.rec != nil {
+			b.rec.Release()
+		}
+		return p.err
+	}
+}
+
+// sender is a store callback that queues its batches as kind.
+func (p *screenPipe) sender(kind int) func(arrow.RecordBatch) error {
+	return func(rec arrow.RecordBatch) error {
+		rec.Retain()
+		return p.send(screenBatch{kind: kind, rec: rec})
+	}
+}
+
+// close waits for the queued batches to be screened (or released, after
+// an error) and returns err, else the screen's error.
+func (p *screenPipe) close(err error) error {
+	close(p.work)
+	<-p.done
+	if err != nil {
+		return err
+	}
+	return p.err
 }
 
 // newScreen is an owner's screen over the priced rows' dictionaries: its
