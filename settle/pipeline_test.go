@@ -7,6 +7,10 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/roamsettle/roamsettle/ocpi"
 )
 
@@ -76,6 +80,58 @@ func TestLoadAhead(t *testing.T) {
 		}
 		if n := loads.Load(); n > tc.wantMaxLoads {
 			t.Errorf("%s: %d loads, at most %d expected", tc.name, n, tc.wantMaxLoads)
+		}
+	}
+}
+
+// The screen's pipe screens batches in order; after the screen fails,
+// sending returns its error, and every batch is released either way.
+func TestScreenPipe(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	batch := func(v int64) arrow.RecordBatch {
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		b.Append(v)
+		col := b.NewArray()
+		defer col.Release()
+		schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}}, nil)
+		return array.NewRecordBatch(schema, []arrow.Array{col}, 1)
+	}
+	errScreen := errors.New("screen failed")
+	for _, failAt := range []int64{0, 3} {
+		var seen []int64
+		p := startScreenPipe(func(b screenBatch) error {
+			if b.kind == batchRange {
+				return nil
+			}
+			v := b.rec.Column(0).(*array.Int64).Value(0)
+			seen = append(seen, v)
+			if v == failAt {
+				return errScreen
+			}
+			return nil
+		})
+		var sendErr error
+		for v := int64(1); v <= 200 && sendErr == nil; v++ {
+			if v%50 == 1 {
+				sendErr = p.send(screenBatch{kind: batchRange})
+			}
+			rec := batch(v)
+			if sendErr == nil {
+				sendErr = p.sender(batchCDRs)(rec) // retains it
+			}
+			rec.Release() // as the store's reader does
+		}
+		err := p.close(nil)
+		if failAt == 0 {
+			if err != nil || sendErr != nil || len(seen) != 200 || seen[0] != 1 || seen[199] != 200 {
+				t.Errorf("no failure: %v, %v, %d screened", err, sendErr, len(seen))
+			}
+			continue
+		}
+		if !errors.Is(err, errScreen) || len(seen) != int(failAt) {
+			t.Errorf("failing at %d: %v, screened %v", failAt, err, seen)
 		}
 	}
 }
