@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -85,6 +84,10 @@ type ReconcileSource interface {
 	ReconcileCDRs(ctx context.Context, sel *Selection) ([]*ocpi.CDR, map[string]ocpi.Problems, error)
 	// CDRsByID loads an owner's CDRs by id (case-insensitive).
 	CDRsByID(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, map[string]ocpi.Problems, error)
+	// CreditedCDRs loads, of an owner's CDRs by id (case-insensitive),
+	// what the credit rules read of the CDR a credit references: the
+	// identity as sent and total_cost (other fields are left empty).
+	CreditedCDRs(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, error)
 }
 
 // ReceivedAgainOwners is ReconcileSource.ReceivedAgain for several owners
@@ -155,6 +158,11 @@ type ReconcileStep struct {
 	// it out can do so on its own goroutine while the store writes them.
 	// The report is only read from then on.
 	Reported func(owner Party, rep *reconcile.Report)
+	// Forget leaves the reports out of Reports once stored, for a caller
+	// that takes what it needs in Reported: a period's reports hold every
+	// CDR's result (gigabytes for 10 M CDRs), and each owner's can be
+	// freed before the next is reconciled.
+	Forget bool
 }
 
 // Name implements Step.
@@ -233,7 +241,9 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 			return err
 		}
 		s.Raised, s.Revised = s.Raised+raised, s.Revised+revised
-		s.Reports[oi.sel.Owner] = rep
+		if !s.Forget {
+			s.Reports[oi.sel.Owner] = rep
+		}
 	}
 	return nil
 }
@@ -360,7 +370,7 @@ func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *own
 		if len(refs) == 0 {
 			return nil
 		}
-		credited, _, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, refs)
+		credited, err := src.CreditedCDRs(ctx, owner.CountryCode, owner.PartyID, refs)
 		for _, c := range credited {
 			stored.CDRs[reconcile.IdentityKey(c.CountryCode, c.PartyID, c.ID)] = c
 		}
@@ -382,7 +392,7 @@ func (s *ReconcileStep) finish(ctx context.Context, src ReconcileSource, oi *own
 		}
 	} else {
 		// What the credits reference, at once (the screen read the ids).
-		credited, _, err := src.CDRsByID(ctx, owner.CountryCode, owner.PartyID, oi.credited)
+		credited, err := src.CreditedCDRs(ctx, owner.CountryCode, owner.PartyID, oi.credited)
 		if err != nil {
 			return nil, err
 		}
@@ -857,14 +867,4 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 		}
 	}
 	return nil
-}
-
-// SortedOwners returns the reports' owners in order.
-func (s *ReconcileStep) SortedOwners() []Party {
-	out := make([]Party, 0, len(s.Reports))
-	for p := range s.Reports {
-		out = append(out, p)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
 }

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -159,9 +159,52 @@ func (s *Store) ReconcileCDRs(ctx context.Context, sel *settle.Selection) ([]*oc
 // CDRsByID loads an owner's CDRs by id (case-insensitive); ids we do not
 // hold are left out.
 func (s *Store) CDRsByID(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {
-	if len(ids) == 0 {
-		return nil, nil, nil
+	keys, err := s.keysByID(ctx, countryCode, partyID, ids)
+	if err != nil || len(keys) == 0 {
+		return nil, nil, err
 	}
+	return s.cdrsWithProblems(ctx, keys)
+}
+
+// CreditedCDRs implements settle.ReconcileSource: of an owner's CDRs by id
+// (case-insensitive), what the credit rules read: the identity as sent and
+// total_cost. A period's credits can reference tens of thousands of CDRs,
+// and loading them whole took a tenth of the 10 M month's reconciliation.
+func (s *Store) CreditedCDRs(ctx context.Context, countryCode, partyID string, ids []string) ([]*ocpi.CDR, error) {
+	keys, err := s.keysByID(ctx, countryCode, partyID, ids)
+	if err != nil || len(keys) == 0 {
+		return nil, err
+	}
+	var out []*ocpi.CDR
+	err = s.withKeys(ctx, keys, func(q querier, filter keyFilter) error {
+		rows, err := q.QueryContext(ctx, `SELECT country_code, party_id, id, country_code_as_sent, party_id_as_sent, id_as_sent,
+				total_cost_excl_vat, total_cost_incl_vat
+			FROM cdrs WHERE `+filter("cdr_key")+` ORDER BY cdr_key`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var cc, pid, id string
+			var ccSent, pidSent, idSent sql.NullString
+			var excl, incl nullDecimal
+			if err := rows.Scan(&cc, &pid, &id, &ccSent, &pidSent, &idSent, &excl, &incl); err != nil {
+				rows.Close()
+				return err
+			}
+			c := &ocpi.CDR{CountryCode: orKey(ccSent, cc), PartyID: orKey(pidSent, pid), ID: orKey(idSent, id)}
+			if excl.Valid {
+				c.TotalCost = &ocpi.Price{ExclVAT: excl.Decimal, InclVAT: incl.NullDecimal}
+			}
+			out = append(out, c)
+		}
+		return errors.Join(rows.Err(), rows.Close())
+	})
+	return out, errorf("credited cdrs", ocpi.PartyKey(countryCode, partyID), err)
+}
+
+// keysByID returns the keys of an owner's CDRs by id (case-insensitive),
+// in key order.
+func (s *Store) keysByID(ctx context.Context, countryCode, partyID string, ids []string) ([]int64, error) {
 	var keys []int64
 	for from := 0; from < len(ids); from += 5000 {
 		chunk := ids[from:min(from+5000, len(ids))]
@@ -172,12 +215,12 @@ func (s *Store) CDRsByID(ctx context.Context, countryCode, partyID string, ids [
 		}
 		ks, err := s.int64s(ctx, `SELECT cdr_key FROM cdrs WHERE country_code = ? AND party_id = ? AND id IN (`+ph+`)`, args...)
 		if err != nil {
-			return nil, nil, errorf("cdrs by id", ocpi.PartyKey(countryCode, partyID), err)
+			return nil, errorf("cdrs by id", ocpi.PartyKey(countryCode, partyID), err)
 		}
 		keys = append(keys, ks...)
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
-	return s.cdrsWithProblems(ctx, keys)
+	slices.Sort(keys)
+	return keys, nil
 }
 
 func (s *Store) cdrsWithProblems(ctx context.Context, keys []int64) ([]*ocpi.CDR, map[string]ocpi.Problems, error) {

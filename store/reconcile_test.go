@@ -89,6 +89,12 @@ func TestReconcileInput(t *testing.T) {
 		dups[owners[1]] == nil || len(dups[owners[1]]) != 0 || confs[owners[1]] == nil || len(confs[owners[1]]) != 0 {
 		t.Errorf("by owner: duplicates %v, conflicts %v", dups, confs)
 	}
+	credited, err := s.CreditedCDRs(ctx, "nl", "abc", []string{"a1", "nope"})
+	if err != nil || len(credited) != 1 || reconcile.IdentityKey(credited[0].CountryCode, credited[0].PartyID, credited[0].ID) != "NL-ABC/A1" ||
+		credited[0].TotalCost == nil ||
+		credited[0].TotalCost.ExclVAT.String() != "12.28" || credited[0].TotalCost.InclVAT.Decimal.String() != "14.86" {
+		t.Errorf("credited: %+v %v", credited, err)
+	}
 	named, _, err := s.CDRsByID(ctx, "NL", "ABC", []string{"z9", "nope"})
 	if err != nil || len(named) != 1 || named[0].ID != "Z9" {
 		t.Errorf("by id: %v %v", named, err)

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,13 +112,29 @@ func runReconcile(ctx context.Context, env *Env, args []string) error {
 		}
 		return loadInvoices(in, invoices, pc.columns(), total)
 	}}
+	// Every partner's: each one's summary is written as it is reported,
+	// and its report freed once stored.
+	summaries := map[settle.Party]*bytes.Buffer{}
+	var summaryErr error
+	if owner.IsZero() {
+		step.Forget = true
+		step.Reported = func(p settle.Party, rep *reconcile.Report) {
+			b := &bytes.Buffer{}
+			summaries[p] = b
+			summaryErr = cmp.Or(summaryErr, rep.WriteSummary(b))
+		}
+	}
 	if err := reconcileScope(ctx, env, st, scope, policies, step); err != nil {
 		return err
 	}
 	env.Log.Info("reconciled", "scope", scope.String(), "accepted_from_columns", step.Screened, "evaluated_whole", step.Whole, "whole_by_check", step.Misses)
 	if owner.IsZero() {
-		for _, p := range step.SortedOwners() {
-			if err := step.Reports[p].WriteSummary(env.Stdout); err != nil {
+		if summaryErr != nil {
+			return summaryErr
+		}
+		parties := slices.SortedFunc(maps.Keys(summaries), func(a, b settle.Party) int { return cmp.Compare(a.String(), b.String()) })
+		for _, p := range parties {
+			if _, err := summaries[p].WriteTo(env.Stdout); err != nil {
 				return err
 			}
 		}
