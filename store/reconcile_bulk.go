@@ -304,17 +304,19 @@ func insertReconcileCDRs(ctx context.Context, conn *sql.Conn, runID string, rep 
 	mem := memory.DefaultAllocator
 	amounts := func(c *columns, get func(i int) [3]reconcile.Amount, n int) {
 		names := [6]string{"billed_excl", "billed_incl", "recomputed_excl", "recomputed_incl", "difference_excl", "difference_incl"}
+		var v [6][]int64
+		var ok [6][]bool
 		for j := range 6 {
-			v, ok := make([]int64, n), make([]bool, n)
-			for i := range n {
-				a := get(i)[j/2]
-				if j%2 == 0 {
-					v[i], ok[i] = a.Excl, a.HasExcl
-				} else {
-					v[i], ok[i] = a.Incl, a.HasIncl
-				}
+			v[j], ok[j] = make([]int64, n), make([]bool, n)
+		}
+		for i := range n {
+			for k, a := range get(i) { // once per row: the difference is computed
+				v[2*k][i], ok[2*k][i] = a.Excl, a.HasExcl
+				v[2*k+1][i], ok[2*k+1][i] = a.Incl, a.HasIncl
 			}
-			c.add(names[j], decimalArray(mem, decType, v, ok))
+		}
+		for j := range 6 {
+			c.add(names[j], decimalArray(mem, decType, v[j], ok[j]))
 		}
 	}
 	evs := rep.Evaluations
