@@ -876,7 +876,7 @@ func keyRanges(col string, blocks [][2]int64) string {
 	return b.String()
 }
 
-// keyBlockGap is the gap between two keys beyond which keyFilter gives
+// keyBlockGap is the gap between two keys beyond which keyRanges gives
 // them separate ranges: about a row group of CDRs (122,880 rows).
 const keyBlockGap = 1 << 16
 
