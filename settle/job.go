@@ -153,6 +153,17 @@ type PartnerStep interface {
 	Run(ctx context.Context, p *PartnerRun) (*StepReport, error)
 }
 
+// PartnerPrepass is a PartnerStep that does part of its work for every
+// partner at once, before the partners' steps: reconcile screens every
+// partner's CDRs in one pass over the period instead of one pass per
+// partner. Before is given the runs of the partners whose step has not
+// ended (two or more); what it keeps must not change what the step does,
+// only how fast.
+type PartnerPrepass interface {
+	PartnerStep
+	Before(ctx context.Context, runs []*PartnerRun) error
+}
+
 // PartnerRun is what a PartnerStep sees: one partner's part of the run.
 type PartnerRun struct {
 	Key       JobKey
@@ -653,11 +664,32 @@ func (d *JobDeps) steps(ctx context.Context, res *JobResult, key JobKey, no int6
 		}
 	}
 	res.Owners = owners
-	for _, p := range owners {
+	runs := make([]*PartnerRun, len(owners))
+	for i, p := range owners {
 		psel := d.selection(Scope{Period: period, Partner: p})
-		pr := &PartnerRun{Key: key, Kind: key.Kind, Period: period, Party: p, Selection: psel, Policy: d.Policies[p],
+		runs[i] = &PartnerRun{Key: key, Kind: key.Kind, Period: period, Party: p, Selection: psel, Policy: d.Policies[p],
 			Priced: Run{Kind: KindReprice, Scope: scope},
 			AsOf:   asOf, Files: prefixFiles{d.Files, period.String() + "/" + p.String() + "/"}, Root: d.Files, Log: d.log()}
+	}
+	for _, st := range d.Steps {
+		pre, ok := st.(PartnerPrepass)
+		if !ok {
+			continue
+		}
+		var pending []*PartnerRun
+		for _, pr := range runs {
+			if !done[st.Name()+" "+pr.Party.String()] {
+				pending = append(pending, pr)
+			}
+		}
+		if len(pending) > 1 {
+			if err := pre.Before(sctx, pending); err != nil {
+				return wrap("step "+st.Name()+" (every partner)", ErrStep, key.String(), err)
+			}
+		}
+	}
+	for _, pr := range runs {
+		p := pr.Party
 		for _, st := range d.Steps {
 			name := st.Name() + " " + p.String()
 			if err := ctx.Err(); err != nil {

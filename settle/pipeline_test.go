@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -133,5 +134,42 @@ func TestScreenPipe(t *testing.T) {
 		if !errors.Is(err, errScreen) || len(seen) != int(failAt) {
 			t.Errorf("failing at %d: %v, screened %v", failAt, err, seen)
 		}
+	}
+}
+
+// A partner's step finishes the run's screen of its CDRs only while they
+// are those screened: a CDR stored since (more CDRs, a newer key) screens
+// them again. Each screen is taken once.
+func TestPrescreenTake(t *testing.T) {
+	ctx := context.Background()
+	a, b := NewParty("NL", "AAA"), NewParty("DE", "BBB")
+	at := time.Date(2025, 10, 7, 12, 0, 0, 0, time.UTC)
+	cdr := func(p Party, id string) *ocpi.CDR {
+		return &ocpi.CDR{CountryCode: p.CountryCode, PartyID: p.PartyID, ID: id, StartDateTime: at, EndDateTime: at.Add(time.Hour)}
+	}
+	src := &fakeStore{cdrs: []fakeCDR{{key: 10, cdr: cdr(a, "A1")}, {key: 11, cdr: cdr(b, "B1")}, {key: 12, cdr: cdr(a, "A2")}}}
+	sel := func(p Party) *Selection {
+		s := Scope{Period: Month(2025, 10), Partner: p}.Selection(nil)
+		return &s
+	}
+	screened := func(p Party, seen, last int64) *ownerInput {
+		return &ownerInput{sel: *sel(p), seen: seen, lastKey: last}
+	}
+	pre := &Prescreen{owners: map[Party]*ownerInput{a: screened(a, 2, 12), b: screened(b, 1, 10)}}
+	if ins, stale, err := pre.take(ctx, src, sel(a)); err != nil || stale || len(ins) != 1 || ins[0].sel.Owner != a {
+		t.Errorf("as screened: %v, stale %v, %v", ins, stale, err)
+	}
+	if ins, stale, err := pre.take(ctx, src, sel(a)); err != nil || stale || ins != nil {
+		t.Errorf("taken twice: %v, stale %v, %v", ins, stale, err)
+	}
+	if ins, stale, err := pre.take(ctx, src, sel(b)); err != nil || !stale || ins != nil {
+		t.Errorf("a CDR stored since the screen: %v, stale %v, %v", ins, stale, err)
+	}
+	if ins, stale, err := pre.take(ctx, src, sel(NewParty("FR", "CCC"))); err != nil || stale || ins != nil {
+		t.Errorf("an owner not screened: %v, stale %v, %v", ins, stale, err)
+	}
+	var none *Prescreen
+	if ins, stale, err := none.take(ctx, src, sel(a)); err != nil || stale || ins != nil {
+		t.Errorf("no screen: %v, stale %v, %v", ins, stale, err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -158,6 +159,12 @@ type ReconcileStep struct {
 	// it out can do so on its own goroutine while the store writes them.
 	// The report is only read from then on.
 	Reported func(owner Party, rep *reconcile.Report)
+	// Prescreen, when it holds the screen of the selection's one owner
+	// (ScreenOwners) and that owner's CDRs are still those screened,
+	// spares Reconcile preparing and screening them again; Rescreened
+	// says the owner was in it but its CDRs changed since.
+	Prescreen  *Prescreen
+	Rescreened bool
 	// Forget leaves the reports out of Reports once stored, for a caller
 	// that takes what it needs in Reported: a period's reports hold every
 	// CDR's result (gigabytes for 10 M CDRs), and each owner's can be
@@ -177,20 +184,9 @@ func (s *ReconcileStep) Run(ctx context.Context, r *Running) error {
 // Reconcile reconciles each owner of the selection. w must implement
 // ReconcileReader and src ReconcileSource.
 func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Run, sel *Selection) error {
-	rs, ok := src.(ReconcileSource)
-	if !ok {
-		return fmt.Errorf("reconcile: the source (%T) cannot be reconciled from", src)
-	}
-	rw, ok := w.(ReconcileReader)
-	if !ok {
-		return fmt.Errorf("reconcile: the run's writer (%T) cannot store reconciliations", w)
-	}
-	owners := []Party{sel.Owner}
-	if sel.Owner.IsZero() {
-		var err error
-		if owners, err = rs.ScopeOwners(ctx, sel); err != nil {
-			return err
-		}
+	rs, rw, err := reconcileIO(src, w)
+	if err != nil {
+		return err
 	}
 	if s.Reports == nil {
 		s.Reports = map[Party]*reconcile.Report{}
@@ -199,26 +195,13 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 	if run.Kind != KindReconcile {
 		settleID = run.ID()
 	}
-	var dups, confs map[Party]map[string]int
-	if ra, ok := src.(ReceivedAgainOwners); ok && len(owners) > 1 {
-		var err error
-		if dups, confs, err = ra.ReceivedAgainOf(ctx, owners); err != nil {
-			return err
-		}
+	ins, stale, err := s.Prescreen.take(ctx, rs, sel)
+	if err != nil {
+		return err
 	}
-	ins := make([]*ownerInput, len(owners))
-	for i, owner := range owners {
-		osel := *sel
-		osel.Owner = owner
-		in, err := s.prepare(ctx, rs, run, &osel, dups[owner], confs[owner])
-		if err != nil {
-			return fmt.Errorf("reconcile %s: %w", owner, err)
-		}
-		ins[i] = in
-	}
-	if !s.PerCDR {
-		// One scan of the scope's priced rows and columns for every owner.
-		if err := s.screen(ctx, rs, rw, sel, ins); err != nil {
+	s.Rescreened = stale
+	if ins == nil {
+		if ins, err = s.prepareAll(ctx, rs, rw, run, sel); err != nil {
 			return err
 		}
 	}
@@ -248,6 +231,109 @@ func (s *ReconcileStep) Reconcile(ctx context.Context, src Source, w any, run Ru
 	return nil
 }
 
+func reconcileIO(src Source, w any) (ReconcileSource, ReconcileReader, error) {
+	rs, ok := src.(ReconcileSource)
+	if !ok {
+		return nil, nil, fmt.Errorf("reconcile: the source (%T) cannot be reconciled from", src)
+	}
+	rw, ok := w.(ReconcileReader)
+	if !ok {
+		return nil, nil, fmt.Errorf("reconcile: the run's writer (%T) cannot store reconciliations", w)
+	}
+	return rs, rw, nil
+}
+
+// prepareAll prepares the selection's owners and, on the bulk path,
+// screens them in one pass.
+func (s *ReconcileStep) prepareAll(ctx context.Context, rs ReconcileSource, rw ReconcileReader, run Run, sel *Selection) ([]*ownerInput, error) {
+	owners := []Party{sel.Owner}
+	if sel.Owner.IsZero() {
+		var err error
+		if owners, err = rs.ScopeOwners(ctx, sel); err != nil {
+			return nil, err
+		}
+	}
+	var dups, confs map[Party]map[string]int
+	if ra, ok := rs.(ReceivedAgainOwners); ok && len(owners) > 1 {
+		var err error
+		if dups, confs, err = ra.ReceivedAgainOf(ctx, owners); err != nil {
+			return nil, err
+		}
+	}
+	ins := make([]*ownerInput, len(owners))
+	for i, owner := range owners {
+		osel := *sel
+		osel.Owner = owner
+		in, err := s.prepare(ctx, rs, run, &osel, dups[owner], confs[owner])
+		if err != nil {
+			return nil, fmt.Errorf("reconcile %s: %w", owner, err)
+		}
+		ins[i] = in
+	}
+	if !s.PerCDR {
+		// One scan of the scope's priced rows and columns for every owner.
+		if err := s.screen(ctx, rs, rw, sel, ins); err != nil {
+			return nil, err
+		}
+	}
+	return ins, nil
+}
+
+// Prescreen holds owners' CDRs screened in one pass over a period
+// (ScreenOwners), for their reconciliations to be finished one by one
+// later (ReconcileStep.Prescreen). When partners' CDRs arrive interleaved
+// (nightly pulls, a hub's pushes), a partner's keys span the whole period,
+// and screening each partner on its own reads every partner's rows once
+// per partner. Its methods are safe for one goroutine at a time.
+type Prescreen struct {
+	owners map[Party]*ownerInput
+}
+
+// ScreenOwners prepares and screens, in one pass over the selection, the
+// CDRs of its owners that keep lists (the others' are screened and
+// dropped), over the priced rows w reads (a ReconcileReader); nil on the
+// per-CDR path, which screens nothing.
+func (s *ReconcileStep) ScreenOwners(ctx context.Context, src Source, w any, run Run, sel *Selection, keep []Party) (*Prescreen, error) {
+	rs, rw, err := reconcileIO(src, w)
+	if err != nil || s.PerCDR {
+		return nil, err
+	}
+	ins, err := s.prepareAll(ctx, rs, rw, run, sel)
+	if err != nil {
+		return nil, err
+	}
+	sc := &Prescreen{owners: map[Party]*ownerInput{}}
+	for _, oi := range ins {
+		if slices.Contains(keep, oi.sel.Owner) {
+			sc.owners[oi.sel.Owner] = oi
+		}
+	}
+	return sc, nil
+}
+
+// take returns, and forgets, the screened input of the selection's one
+// owner when its CDRs are still those screened (as many, the same newest
+// key); stale when they changed since (a CDR stored since is screened
+// again with the others).
+func (sc *Prescreen) take(ctx context.Context, src Source, sel *Selection) (ins []*ownerInput, stale bool, err error) {
+	if sc == nil || sel.Owner.IsZero() {
+		return nil, false, nil
+	}
+	oi := sc.owners[sel.Owner]
+	if oi == nil {
+		return nil, false, nil
+	}
+	delete(sc.owners, sel.Owner)
+	_, maxKey, n, err := src.ScopeKeys(ctx, sel)
+	if err != nil {
+		return nil, false, err
+	}
+	if n != oi.seen || maxKey != oi.lastKey || oi.sel.WindowOf(sel.Owner) != sel.WindowOf(sel.Owner) {
+		return nil, true, nil
+	}
+	return []*ownerInput{oi}, false, nil
+}
+
 // KindReconcile reconciles a scope over the priced rows of an earlier run
 // (`roamsettle reconcile` when they are fresh).
 const KindReconcile Kind = "reconcile"
@@ -259,6 +345,8 @@ type ownerInput struct {
 	stored *reconcile.MemoryStored
 	screen *reconcile.Screen
 	whole  []int64 // keys of the CDRs to evaluate whole
+	// seen counts the CDRs screened, lastKey is the newest one's key.
+	seen, lastKey int64
 	// credited are the ids the credits among them reference.
 	credited []string
 }
@@ -492,6 +580,8 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		if oi == nil {
 			return fmt.Errorf("CDR %d: owner %s-%s is not in the scope's owners", row.Key, row.CountryCode, row.PartyID)
 		}
+		oi.seen++
+		oi.lastKey = max(oi.lastKey, row.Key)
 		known, ok := located[ctxHash]
 		row.LocationKnown = ok && known
 		a, ok := oi.screen.Screen(row)
