@@ -193,6 +193,10 @@ func (s *Store) BeginReconcile(ctx context.Context, scope settle.Scope) (*Priced
 	return w, nil
 }
 
+// PricedRunNo is the number of the reprice run whose priced rows the
+// writer reads.
+func (w *PricedWriter) PricedRunNo() int32 { return w.runNo }
+
 // writeReconcile writes one owner's reconciliation in tx (conn is tx's
 // connection, for the Arrow inserts).
 func writeReconcile(ctx context.Context, conn *sql.Conn, tx *sql.Tx, rec *settle.ReconcileRecord) (raised, revised int, err error) {

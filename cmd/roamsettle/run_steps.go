@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/shopspring/decimal"
 
@@ -34,27 +35,82 @@ type reconcileStep struct {
 	db     *store.Store
 	cfg    Config
 	tokens *reconcile.Tokens
+	// prescreen is the screen of the run's pending partners (Before), each
+	// partner's taken by its step.
+	prescreen *settle.Prescreen
 }
 
-func (reconcileStep) Name() string { return "reconcile" }
+func (*reconcileStep) Name() string { return "reconcile" }
 
-func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
+// prepare completes a partner's input as `roamsettle reconcile` does,
+// with the partner's stored invoice reconciliation records as its
+// invoices (the run's inputs digest counts them).
+func (s *reconcileStep) prepare(ctx context.Context, p *settle.PartnerRun, in *reconcile.Input) error {
 	pc := s.cfg.partner(p.Party.CountryCode, p.Party.PartyID)
-	// The bulk path `roamsettle reconcile` takes, over the job's priced rows,
-	// with the partner's stored invoice reconciliation records as its
-	// invoices (the run's inputs digest counts them).
-	step := &settle.ReconcileStep{Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
-		in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
-		in.At, in.By = p.AsOf, "run "+p.Key.String()
-		in.Tokens = s.tokens
-		irrs, err := s.db.StoredInvoices(ctx, &p.Selection)
-		if err != nil || len(irrs) == 0 {
+	in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
+	in.At, in.By = p.AsOf, "run "+p.Key.String()
+	in.Tokens = s.tokens
+	irrs, err := s.db.StoredInvoices(ctx, &p.Selection)
+	if err != nil || len(irrs) == 0 {
+		return err
+	}
+	for _, r := range irrs {
+		in.Invoices = append(in.Invoices, reconcile.InvoiceFromIRR(r, "stored record "+r.ID))
+	}
+	return loadInvoices(in, nil, pc.columns(), pc.InvoiceTotals[p.Period.String()])
+}
+
+// Before implements settle.PartnerPrepass: the pending partners' CDRs are
+// screened in one pass over the period. Reconciling partner by partner
+// read every partner's rows once per partner when their CDRs arrive
+// interleaved, as nightly pulls store them. A partner whose stored
+// reconciliation would read other priced rows than the period's (priced
+// on its own since) is left to its step.
+func (s *reconcileStep) Before(ctx context.Context, runs []*settle.PartnerRun) error {
+	s.prescreen = nil
+	period := settle.Scope{Period: runs[0].Period}
+	w, err := s.db.BeginReconcile(ctx, period)
+	if err != nil {
+		return err
+	}
+	defer w.Rollback()
+	byParty := map[settle.Party]*settle.PartnerRun{}
+	var keep []settle.Party
+	for _, p := range runs {
+		pw, err := s.db.BeginReconcile(ctx, settle.Scope{Period: p.Period, Partner: p.Party})
+		if err != nil {
 			return err
 		}
-		for _, r := range irrs {
-			in.Invoices = append(in.Invoices, reconcile.InvoiceFromIRR(r, "stored record "+r.ID))
+		same := pw.PricedRunNo() == w.PricedRunNo()
+		pw.Rollback()
+		if same {
+			byParty[p.Party] = p
+			keep = append(keep, p.Party)
 		}
-		return loadInvoices(in, nil, pc.columns(), pc.InvoiceTotals[p.Period.String()])
+	}
+	if len(keep) < 2 {
+		return nil
+	}
+	step := &settle.ReconcileStep{Prepare: func(ctx context.Context, owner settle.Party, in *reconcile.Input) error {
+		if p := byParty[owner]; p != nil {
+			return s.prepare(ctx, p, in)
+		}
+		return nil // not kept: its step reconciles it
+	}}
+	sel := runs[0].Selection
+	sel.Owner = settle.Party{}
+	t0 := time.Now()
+	if s.prescreen, err = step.ScreenOwners(ctx, s.db, w, settle.Run{Kind: settle.KindReconcile, Scope: period}, &sel, keep); err != nil {
+		return err
+	}
+	runs[0].Log.Info("reconcile: partners screened in one pass", "partners", len(keep), "elapsed", time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+func (s *reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
+	// The bulk path `roamsettle reconcile` takes, over the job's priced rows.
+	step := &settle.ReconcileStep{Prescreen: s.prescreen, Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
+		return s.prepare(ctx, p, in)
 	}}
 	// reconcile.json is written while the store writes the rows (a month
 	// of a large partner: seconds each); the step ends, and the ledger
@@ -91,6 +147,9 @@ func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.S
 			<-report
 		}
 		return nil, err
+	}
+	if step.Rescreened {
+		p.Log.Info("reconcile: the partner's CDRs changed since the run screened them; screened again", "partner", p.Party.String())
 	}
 	if err := w.Commit(ctx, settle.RunRecord{}); err != nil {
 		if report != nil {

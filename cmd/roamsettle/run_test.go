@@ -183,9 +183,15 @@ func TestRunEndToEnd(t *testing.T) {
 		t.Skip("generates and settles a month in a separate process")
 	}
 	db, data, config, out := generatedMonth(t, 3000)
-	stdout := mustBinary(t, "run", "--config", config, "--period", "2026-10", "--as-of", "2026-11-03T02:00:00Z")
-	if !strings.Contains(stdout, "run 1: 2026-10 all provisional as of 2026-11-03T02:00:00Z (new)") {
-		t.Errorf("stdout:\n%s", stdout)
+	stdout, stderr, code := binary(t, nil, "run", "--config", config, "--period", "2026-10", "--as-of", "2026-11-03T02:00:00Z")
+	if code != 0 || !strings.Contains(stdout, "run 1: 2026-10 all provisional as of 2026-11-03T02:00:00Z (new)") {
+		t.Errorf("exit %d, stdout:\n%s\n%s", code, stdout, stderr)
+	}
+	// Every partner's CDRs are screened in one pass and each partner's
+	// step finishes its own (the golden files are those of reconciling
+	// partner by partner).
+	if !strings.Contains(stderr, "partners screened in one pass") || strings.Contains(stderr, "screened again") {
+		t.Errorf("the partners were not screened in one pass:\n%s", stderr)
 	}
 	checkGolden(t, "e2e-provisional.golden", runFiguresText(t, db, "1", out))
 	before := modTimes(t, out)
