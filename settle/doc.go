@@ -77,7 +77,11 @@
 // steps in its transaction), then for each owner in the scope, in order,
 // the PartnerSteps (reconcile, invoice, report), each writing its rows in
 // its own transaction and then rendering its files from what it stored,
-// into OUT/<period>/<CC-PID>/ through Files.
+// into OUT/<period>/<CC-PID>/ through Files. A PartnerStep that is also a
+// PartnerPrepass does part of its work for every pending owner first, in
+// one pass (the reconcile step screens every owner's CDRs at once, since
+// owners' CDRs pulled night by night are stored interleaved); what the
+// pass keeps changes how fast a step runs, never what it writes.
 //
 // A run is recorded in the JobLedger (the store's run ledger) under its
 // identity JobKey (period, partner, kind, as of), a unique key: a
