@@ -157,8 +157,8 @@ type PartnerStep interface {
 // partner at once, before the partners' steps: reconcile screens every
 // partner's CDRs in one pass over the period instead of one pass per
 // partner. Before is given the runs of the partners whose step has not
-// ended (two or more); what it keeps must not change what the step does,
-// only how fast.
+// ended (two or more) and keeps what it did in their Kept; what it keeps
+// must not change what the step does, only how fast.
 type PartnerPrepass interface {
 	PartnerStep
 	Before(ctx context.Context, runs []*PartnerRun) error
@@ -184,6 +184,10 @@ type PartnerRun struct {
 	Files Files
 	Root  Files
 	Log   *slog.Logger
+	// Kept is what PartnerPrepass steps kept for this partner, by step
+	// name: set by Before, read by the step's Run. It lives as long as the
+	// run, whatever runs the same steps before or beside it.
+	Kept map[string]any
 }
 
 // StepReport is what a step reports for the ledger and the summary.

@@ -113,7 +113,7 @@ func jobDeps(env *Env, db *store.Store, cfg Config, pull bool, workers int) (*se
 	// ledger), so any such folder at the start is a dead run's.
 	removeStaleReportDirs(outDir)
 	steps := []settle.PartnerStep{
-		&reconcileStep{db: db, cfg: cfg, tokens: tokens},
+		reconcileStep{db: db, cfg: cfg, tokens: tokens},
 		settle.InvoiceStep{Source: db, Ledger: db.Invoices(), Config: cfg.invoicingConfig,
 			PDF: invoicing.PDFOptions{Warn: func(msg string) { env.Log.Warn(msg) }}},
 		settle.ReportPartnerStep{Source: db, Parquet: true, TempDir: func() (string, error) {

@@ -35,17 +35,14 @@ type reconcileStep struct {
 	db     *store.Store
 	cfg    Config
 	tokens *reconcile.Tokens
-	// prescreen is the screen of the run's pending partners (Before), each
-	// partner's taken by its step.
-	prescreen *settle.Prescreen
 }
 
-func (*reconcileStep) Name() string { return "reconcile" }
+func (reconcileStep) Name() string { return "reconcile" }
 
 // prepare completes a partner's input as `roamsettle reconcile` does,
 // with the partner's stored invoice reconciliation records as its
 // invoices (the run's inputs digest counts them).
-func (s *reconcileStep) prepare(ctx context.Context, p *settle.PartnerRun, in *reconcile.Input) error {
+func (s reconcileStep) prepare(ctx context.Context, p *settle.PartnerRun, in *reconcile.Input) error {
 	pc := s.cfg.partner(p.Party.CountryCode, p.Party.PartyID)
 	in.Policy, in.Tolerance, in.Limits = p.Policy.Pricing, pc.tolerance(), pc.limits()
 	in.At, in.By = p.AsOf, "run "+p.Key.String()
@@ -65,9 +62,9 @@ func (s *reconcileStep) prepare(ctx context.Context, p *settle.PartnerRun, in *r
 // read every partner's rows once per partner when their CDRs arrive
 // interleaved, as nightly pulls store them. A partner whose stored
 // reconciliation would read other priced rows than the period's (priced
-// on its own since) is left to its step.
-func (s *reconcileStep) Before(ctx context.Context, runs []*settle.PartnerRun) error {
-	s.prescreen = nil
+// on its own since) is left to its step. Each kept partner's run holds
+// the screen (Kept) until its step takes its part.
+func (s reconcileStep) Before(ctx context.Context, runs []*settle.PartnerRun) error {
 	period := settle.Scope{Period: runs[0].Period}
 	w, err := s.db.BeginReconcile(ctx, period)
 	if err != nil {
@@ -100,16 +97,24 @@ func (s *reconcileStep) Before(ctx context.Context, runs []*settle.PartnerRun) e
 	sel := runs[0].Selection
 	sel.Owner = settle.Party{}
 	t0 := time.Now()
-	if s.prescreen, err = step.ScreenOwners(ctx, s.db, w, settle.Run{Kind: settle.KindReconcile, Scope: period}, &sel, keep); err != nil {
+	pre, err := step.ScreenOwners(ctx, s.db, w, settle.Run{Kind: settle.KindReconcile, Scope: period}, &sel, keep)
+	if err != nil || pre == nil {
 		return err
+	}
+	for _, p := range byParty {
+		if p.Kept == nil {
+			p.Kept = map[string]any{}
+		}
+		p.Kept[s.Name()] = pre
 	}
 	runs[0].Log.Info("reconcile: partners screened in one pass", "partners", len(keep), "elapsed", time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
-func (s *reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
+func (s reconcileStep) Run(ctx context.Context, p *settle.PartnerRun) (*settle.StepReport, error) {
 	// The bulk path `roamsettle reconcile` takes, over the job's priced rows.
-	step := &settle.ReconcileStep{Prescreen: s.prescreen, Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
+	pre, _ := p.Kept[s.Name()].(*settle.Prescreen)
+	step := &settle.ReconcileStep{Prescreen: pre, Prepare: func(ctx context.Context, _ settle.Party, in *reconcile.Input) error {
 		return s.prepare(ctx, p, in)
 	}}
 	// reconcile.json is written while the store writes the rows (a month
