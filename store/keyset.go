@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -28,12 +27,9 @@ func (s *Store) withKeys(ctx context.Context, keys []int64, fn func(q querier, f
 	if len(keys) == 0 {
 		return fn(conn, func(string) string { return "FALSE" })
 	}
-	b := array.NewInt64Builder(memory.DefaultAllocator)
-	b.AppendValues(keys, nil)
-	col := b.NewArray()
-	b.Release()
 	if err := arrowInsert(ctx, conn, "stage_load_keys", `CREATE OR REPLACE TEMP TABLE load_keys AS SELECT cdr_key FROM %s`,
-		[]arrow.Field{{Name: "cdr_key", Type: arrow.PrimitiveTypes.Int64}}, []arrow.Array{col}); err != nil {
+		[]arrow.Field{{Name: "cdr_key", Type: arrow.PrimitiveTypes.Int64}},
+		[]arrow.Array{int64Array(memory.DefaultAllocator, keys, nil)}); err != nil {
 		return fmt.Errorf("stage keys: %w", err)
 	}
 	blocks := keyBlocks(keys, keyBlockGap, maxKeyBlocks)
