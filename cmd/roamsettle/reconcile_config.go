@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -72,4 +75,63 @@ func readXLSXRows(path string) ([][]string, error) {
 		}
 	}
 	return rows, nil
+}
+
+func loadTokens(path string) (*reconcile.Tokens, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--tokens: %w", err)
+	}
+	defer f.Close()
+	return reconcile.ReadTokens(f)
+}
+
+// loadInvoices reads each invoice file and the invoice total.
+func loadInvoices(in *reconcile.Input, files []string, cols reconcile.Columns, total string) error {
+	for _, f := range files {
+		inv, err := readInvoice(f, cols)
+		if err != nil {
+			return err
+		}
+		in.Invoices = append(in.Invoices, inv)
+	}
+	if total != "" {
+		d, err := decimal.NewFromString(strings.TrimSpace(total))
+		if err != nil {
+			return fmt.Errorf("--invoice-total %q: not an amount", total)
+		}
+		in.InvoiceTotal = &d
+	}
+	return nil
+}
+
+func readInvoice(path string, cols reconcile.Columns) (*reconcile.Invoice, error) {
+	name := filepath.Base(path)
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".xlsx":
+		rows, err := readXLSXRows(path)
+		if err != nil {
+			return nil, fmt.Errorf("invoice %s: %w", name, err)
+		}
+		return reconcile.InvoiceFromRows(rows, name, cols)
+	case ".json":
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		d := ocpi.Decode(raw, ocpi.Hint{Kind: ocpi.KindInvoice})
+		if d.Rejected || d.Invoice == nil {
+			return nil, fmt.Errorf("invoice %s: not an invoice reconciliation record: %v", name, d.Problems)
+		}
+		return reconcile.InvoiceFromIRR(d.Invoice, name), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return reconcile.ReadInvoiceCSV(f, name, cols)
 }
