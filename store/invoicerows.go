@@ -1,7 +1,6 @@
 package store
 
 import (
-	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/roamsettle/roamsettle/invoicing"
 	"github.com/roamsettle/roamsettle/settle"
 )
 
@@ -34,118 +34,184 @@ var totalColumns = []string{"total_cost", "total_fixed_cost", "total_energy_cost
 
 // InvoiceRows implements settle.InvoiceSource: every CDR of the selection
 // that the run priced (or could not price), ordered by identity.
+//
+// It reads on one connection, table by table: the selection's CDRs, then,
+// for their keys (staged once), the run's priced rows, their lines' VAT
+// rates and their disputes, and puts them together by key here. One query
+// joining them made DuckDB carry every CDR's strings through its hash
+// joins and materialise the wide result before the first batch: three
+// times the time of the separate reads.
 func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.Selection) ([]settle.InvoiceRow, error) {
 	runID := priced.ID()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, errorf("invoice rows", runID, err)
+	}
+	defer conn.Close()
+	// One snapshot for every read (rolled back: nothing is written but
+	// the staged keys).
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return nil, errorf("invoice rows", runID, err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
 	var runNo sql.NullInt64
-	if err := s.db.QueryRowContext(ctx, `SELECT any_value(run_no) FROM reprice_runs WHERE run_id = ?`, runID).Scan(&runNo); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT any_value(run_no) FROM reprice_runs WHERE run_id = ?`, runID).Scan(&runNo); err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}
 	if !runNo.Valid {
 		return nil, errorf("invoice rows", runID, fmt.Errorf("%w: the run has priced nothing", ErrNotFound))
 	}
-	scope, args := scopeSQL(sel, "*")
-	// Rows come as Arrow batches (read column by column: database/sql's
-	// Scan converted each of a row's 57 values through reflection, most of
-	// the step's time), are gathered in chunks (an InvoiceRow is ~600
-	// bytes: growing one slice copied and cleared it again and again) and
-	// put in identity order here (DuckDB's ORDER BY moved every wide row
-	// through its sort).
-	const chunk = 4096
-	var chunks [][]settle.InvoiceRow
-	var keys []int64
-	n := 0
-	in := interner{}
-	err := s.arrowQuery(ctx, invoiceRowsSQL(scope), append(args, runNo.Int64), invoiceRowsColumns, func(rec arrow.RecordBatch) error {
-		c := arrowCols{rec}
-		for i := range int(rec.NumRows()) {
-			if n%chunk == 0 {
-				chunks = append(chunks, make([]settle.InvoiceRow, chunk))
-			}
-			r := &chunks[n/chunk][n%chunk]
-			keys = append(keys, c.i64(0, i))
-			r.CountryCode, r.PartyID, r.ID = in.str(c, 1, i), in.str(c, 2, i), c.str(3, i)
-			copy(r.BodySHA256[:], rec.Column(4).(*array.Binary).Value(i))
-			r.Start, r.End = c.micros(5, i), c.micros(6, i)
-			l := &r.Location
-			l.ID, l.Name, l.Address, l.City = in.str(c, 7, i), in.str(c, 8, i), in.str(c, 9, i), in.str(c, 10, i)
-			l.PostalCode, l.Country, l.EVSEID = in.str(c, 11, i), in.str(c, 12, i), in.str(c, 13, i)
-			r.Currency = in.str(c, 14, i)
-			r.Energy, r.EnergyValid = c.i64(15, i), c.valid(15, i)
-			r.Credit = rec.Column(16).(*array.Boolean).Value(i)
-			r.CreditReference = c.str(17, i)
-			r.Priced = c.valid(18, i) && c.i64(18, i) == int64(settle.PricedOK)
-			t := &r.Tariff
-			t.CountryCode, t.PartyID, t.ID, t.LastUpdated = in.str(c, 19, i), in.str(c, 20, i), in.str(c, 21, i), c.micros(22, i)
-			r.PricingPolicy = in.str(c, 23, i)
-			r.Flags = int32(c.i64(24, i))
-			for k := range settle.NumTotals {
-				r.Computed[k] = c.i64(25+k, i)
-				r.Billed[k], r.BilledValid[k] = c.i64(25+settle.NumTotals+k, i), c.valid(25+settle.NumTotals+k, i)
-			}
-			const d0 = 25 + 2*settle.NumTotals
-			if c.valid(d0, i) {
-				var reasons []string
-				if rl := rec.Column(d0 + 1).(*array.List); rl.IsValid(i) {
-					from, to := rl.ValueOffsets(i)
-					vals := rl.ListValues().(*array.String)
-					reasons = make([]string, 0, to-from)
-					for j := from; j < to; j++ {
-						reasons = append(reasons, in.s(vals.Value(int(j))))
-					}
-				}
-				r.Dispute = &settle.StoredDispute{Verdict: in.str(c, d0, i), Reasons: reasons, Evidence: c.str(d0+2, i),
-					State:      in.str(c, d0+3, i),
-					BilledExcl: c.i64(d0+4, i), HasBilledExcl: c.valid(d0+4, i), BilledIncl: c.i64(d0+5, i), HasBilledIncl: c.valid(d0+5, i),
-					RecomputedExcl: c.i64(d0+6, i), HasRecomputedExcl: c.valid(d0+6, i),
-					RecomputedIncl: c.i64(d0+7, i), HasRecomputedIncl: c.valid(d0+7, i)}
-			}
-			n++
+	out, keys, index, err := invoiceScopeCDRs(ctx, conn, sel)
+	if err != nil {
+		return nil, errorf("invoice rows", runID, err)
+	}
+	pricedRow := make([]bool, len(out))
+	err = stageKeys(ctx, conn, keys, func(filter keyFilter) error {
+		if err := invoicePriced(ctx, conn, runNo.Int64, filter, index, out, pricedRow); err != nil {
+			return fmt.Errorf("priced rows: %w", err)
+		}
+		if err := invoiceRates(ctx, conn, runNo.Int64, filter, index, out); err != nil {
+			return fmt.Errorf("line rates: %w", err)
+		}
+		if err := invoiceDisputes(ctx, conn, filter, index, out); err != nil {
+			return fmt.Errorf("disputes: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}
-	// Identity order, sorted over compact keys (a row is ~600 bytes: a sort
-	// that compared rows in place waited on memory more than it compared).
-	type sortKey struct {
-		cc, pid, id string
-		key         int64
-		at          int32
-	}
-	order := make([]sortKey, n)
-	at := func(i int32) *settle.InvoiceRow { return &chunks[i/chunk][i%chunk] }
-	for i := range order {
-		r := at(int32(i))
-		order[i] = sortKey{r.CountryCode, r.PartyID, r.ID, keys[i], int32(i)}
-	}
-	slices.SortFunc(order, func(a, b sortKey) int {
-		if a.cc == b.cc && a.pid == b.pid {
-			return cmp.Or(strings.Compare(a.id, b.id), cmp.Compare(a.key, b.key))
+	// Only the CDRs the run priced (or could not price) are invoiced.
+	n := 0
+	for i := range out {
+		if pricedRow[i] {
+			if n != i {
+				out[n] = out[i]
+			}
+			n++
 		}
-		return cmp.Or(strings.Compare(a.cc, b.cc), strings.Compare(a.pid, b.pid), strings.Compare(a.id, b.id), cmp.Compare(a.key, b.key))
-	})
-	out := make([]settle.InvoiceRow, n)
+	}
+	clear(out[n:])
+	return out[:n:n], nil
+}
+
+// invoiceScopeCDRs reads the selection's CDRs in identity order (then
+// key), with their keys in the same order and an index of them. DuckDB sorts the keys alone;
+// the rows are then read unsorted, each straight into its place (sorting
+// the wide rows, in DuckDB or here, moved every one of them again: a row
+// is ~600 bytes).
+func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection) ([]settle.InvoiceRow, []int64, *keyIndex, error) {
+	scope, args := scopeSQL(sel, `cdr_key, country_code, party_id, id`)
+	var keys []int64
+	err := arrowQueryOn(ctx, conn, `SELECT cdr_key FROM `+scope+` ORDER BY country_code, party_id, id, cdr_key`, args, 1,
+		func(rec arrow.RecordBatch) error {
+			keys = append(keys, rec.Column(0).(*array.Int64).Int64Values()...)
+			return nil
+		})
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	index := newKeyIndex(keys)
-	for i, k := range order {
-		out[i] = *at(k.at)
-		index.put(k.key, i)
+	for i, k := range keys {
+		index.put(k, i)
 	}
-	chunks = nil
-	if err := s.invoiceRates(ctx, runNo.Int64, sel, index, out); err != nil {
-		return nil, errorf("invoice rows", runID, err)
+	billed := make([]string, 0, settle.NumTotals)
+	for _, t := range totalColumns {
+		billed = append(billed, micro(t+"_excl_vat"), micro(t+"_incl_vat"))
 	}
-	return out, nil
+	scope, args = scopeSQL(sel, `cdr_key, country_code, party_id, id, body_sha256, epoch_us(start_date_time), epoch_us(end_date_time),
+		coalesce(location_id, ''), coalesce(location_name, ''), coalesce(location_address, ''), coalesce(location_city, ''),
+		coalesce(location_postal_code, ''), coalesce(location_country, ''), coalesce(evse_id, ''), coalesce(currency, ''),
+		`+micro("total_energy")+`, credit, coalesce(credit_reference_id, ''), `+strings.Join(billed, ", "))
+	out := make([]settle.InvoiceRow, len(keys))
+	in := interner{}
+	err = arrowQueryOn(ctx, conn, `SELECT * FROM `+scope, args, 18+settle.NumTotals, func(rec arrow.RecordBatch) error {
+		c := arrowCols{rec}
+		sha := rec.Column(4).(*array.Binary)
+		credit := rec.Column(16).(*array.Boolean)
+		for i := range int(rec.NumRows()) {
+			at, ok := index.get(c.i64(0, i))
+			if !ok {
+				return fmt.Errorf("CDR key %d read but not ordered", c.i64(0, i))
+			}
+			r := &out[at]
+			r.CountryCode, r.PartyID, r.ID = in.str(c, 1, i), in.str(c, 2, i), c.str(3, i)
+			copy(r.BodySHA256[:], sha.Value(i))
+			r.Start, r.End = c.micros(5, i), c.micros(6, i)
+			l := &r.Location
+			l.ID, l.Name, l.Address, l.City = in.str(c, 7, i), in.str(c, 8, i), in.str(c, 9, i), in.str(c, 10, i)
+			l.PostalCode, l.Country, l.EVSEID = in.str(c, 11, i), in.str(c, 12, i), in.str(c, 13, i)
+			r.Currency = in.str(c, 14, i)
+			r.Energy, r.EnergyValid = c.i64(15, i), c.valid(15, i)
+			r.Credit = credit.Value(i)
+			r.CreditReference = c.str(17, i)
+			for k := range settle.NumTotals {
+				r.Billed[k], r.BilledValid[k] = c.i64(18+k, i), c.valid(18+k, i)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return out, keys, index, nil
+}
+
+// invoicePriced fills each row's priced columns from the run's priced row
+// and tariff, and marks the rows that have one.
+func invoicePriced(ctx context.Context, conn *sql.Conn, runNo int64, filter keyFilter, index *keyIndex, out []settle.InvoiceRow, priced []bool) error {
+	type tariff struct {
+		version invoicing.TariffVersion
+		policy  string
+	}
+	tariffs := map[int64]tariff{}
+	err := arrowQueryOn(ctx, conn, `SELECT tariff_ref::BIGINT, coalesce(country_code, ''), coalesce(party_id, ''), coalesce(id, ''),
+			epoch_us(last_updated), coalesce(policy, '')
+		FROM priced_tariffs WHERE run_no = ?`, []any{runNo}, 6, func(rec arrow.RecordBatch) error {
+		c := arrowCols{rec}
+		for i := range int(rec.NumRows()) {
+			tariffs[c.i64(0, i)] = tariff{invoicing.TariffVersion{CountryCode: c.str(1, i), PartyID: c.str(2, i), ID: c.str(3, i),
+				LastUpdated: c.micros(4, i)}, c.str(5, i)}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	computed := make([]string, 0, settle.NumTotals)
+	for _, t := range totalColumns {
+		computed = append(computed, micro(t+"_excl_vat"), micro(t+"_incl_vat"))
+	}
+	q := `SELECT cdr_key, status::BIGINT, tariff_ref::BIGINT, flags::BIGINT, ` + strings.Join(computed, ", ") + `
+		FROM priced_cdrs WHERE run_no = ? AND ` + filter("cdr_key")
+	return arrowQueryOn(ctx, conn, q, []any{runNo}, 4+settle.NumTotals, func(rec arrow.RecordBatch) error {
+		c := arrowCols{rec}
+		for r := range int(rec.NumRows()) {
+			i, ok := index.get(c.i64(0, r))
+			if !ok {
+				continue
+			}
+			row := &out[i]
+			priced[i] = true
+			row.Priced = c.valid(1, r) && c.i64(1, r) == int64(settle.PricedOK)
+			if c.valid(2, r) {
+				t := tariffs[c.i64(2, r)]
+				row.Tariff, row.PricingPolicy = t.version, t.policy
+			}
+			row.Flags = int32(c.i64(3, r))
+			for k := range settle.NumTotals {
+				row.Computed[k] = c.i64(4+k, r)
+			}
+		}
+		return nil
+	})
 }
 
 // invoiceRates fills each row's VAT rates from its priced lines.
-func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selection, index *keyIndex, out []settle.InvoiceRow) error {
-	scope, args := scopeSQL(sel, "cdr_key")
-	q := `SELECT l.cdr_key, l.dimension::BIGINT, count(*)::BIGINT, count(l.vat)::BIGINT,
-			` + micro("min(l.vat)") + `, ` + micro("max(l.vat)") + `
-		FROM priced_lines l WHERE l.run_no = ? AND l.cdr_key IN (SELECT cdr_key FROM ` + scope + `)
-		GROUP BY ALL`
-	return s.arrowQuery(ctx, q, append([]any{runNo}, args...), 6, func(rec arrow.RecordBatch) error {
+func invoiceRates(ctx context.Context, conn *sql.Conn, runNo int64, filter keyFilter, index *keyIndex, out []settle.InvoiceRow) error {
+	q := `SELECT cdr_key, dimension::BIGINT, count(*)::BIGINT, count(vat)::BIGINT, ` + micro("min(vat)") + `, ` + micro("max(vat)") + `
+		FROM priced_lines WHERE run_no = ? AND ` + filter("cdr_key") + ` GROUP BY ALL`
+	return arrowQueryOn(ctx, conn, q, []any{runNo}, 6, func(rec arrow.RecordBatch) error {
 		c := arrowCols{rec}
 		for r := range int(rec.NumRows()) {
 			i, ok := index.get(c.i64(0, r))
@@ -155,6 +221,45 @@ func (s *Store) invoiceRates(ctx context.Context, runNo int64, sel *settle.Selec
 			}
 			n, nv, lo, hi := c.i64(2, r), c.i64(3, r), c.i64(4, r), c.i64(5, r)
 			out[i].Rates[k] = settle.LineRate{Lines: int(n), Valid: nv == n, Mixed: nv > 0 && (nv < n || lo != hi), Rate: lo}
+		}
+		return nil
+	})
+}
+
+// invoiceDisputes gives each disputed row its dispute and the dispute's
+// current state (its newest event's; 'raised' before any).
+func invoiceDisputes(ctx context.Context, conn *sql.Conn, filter keyFilter, index *keyIndex, out []settle.InvoiceRow) error {
+	q := `WITH d AS (SELECT c.cdr_key, x.* FROM cdrs c
+			JOIN disputes x ON x.country_code = c.country_code AND x.party_id = c.party_id AND x.cdr_id = c.id
+			WHERE x.verdict IS NOT NULL AND ` + filter("c.cdr_key") + `),
+		state AS (SELECT e.country_code, e.party_id, e.cdr_id, arg_max(e.state, e.seq) AS state FROM dispute_events e
+			SEMI JOIN d ON e.country_code = d.country_code AND e.party_id = d.party_id AND e.cdr_id = d.cdr_id GROUP BY ALL)
+		SELECT d.cdr_key, d.verdict, d.reasons::VARCHAR[], coalesce(d.evidence, ''), coalesce(st.state, 'raised'),
+			` + micro("d.billed_excl") + `, ` + micro("d.billed_incl") + `, ` + micro("d.recomputed_excl") + `, ` + micro("d.recomputed_incl") + `
+		FROM d LEFT JOIN state st ON st.country_code = d.country_code AND st.party_id = d.party_id AND st.cdr_id = d.cdr_id`
+	in := interner{}
+	return arrowQueryOn(ctx, conn, q, nil, 9, func(rec arrow.RecordBatch) error {
+		c := arrowCols{rec}
+		rl := rec.Column(2).(*array.List)
+		vals := rl.ListValues().(*array.String)
+		for r := range int(rec.NumRows()) {
+			i, ok := index.get(c.i64(0, r))
+			if !ok {
+				continue
+			}
+			var reasons []string
+			if rl.IsValid(r) {
+				from, to := rl.ValueOffsets(r)
+				reasons = make([]string, 0, to-from)
+				for j := from; j < to; j++ {
+					reasons = append(reasons, in.s(vals.Value(int(j))))
+				}
+			}
+			out[i].Dispute = &settle.StoredDispute{Verdict: in.str(c, 1, r), Reasons: reasons, Evidence: c.str(3, r),
+				State:      in.str(c, 4, r),
+				BilledExcl: c.i64(5, r), HasBilledExcl: c.valid(5, r), BilledIncl: c.i64(6, r), HasBilledIncl: c.valid(6, r),
+				RecomputedExcl: c.i64(7, r), HasRecomputedExcl: c.valid(7, r),
+				RecomputedIncl: c.i64(8, r), HasRecomputedIncl: c.valid(8, r)}
 		}
 		return nil
 	})
@@ -221,39 +326,6 @@ func (s *Store) NewestPriced(ctx context.Context, period settle.Period, owner se
 		return own, true, nil
 	}
 	return all, true, nil
-}
-
-// invoiceRowsColumns is how many columns invoiceRowsSQL returns.
-const invoiceRowsColumns = 25 + 2*settle.NumTotals + 8
-
-// invoiceRowsSQL is InvoiceRows' query over the CDRs of scope (scopeSQL); its
-// last argument is the run number.
-func invoiceRowsSQL(scope string) string {
-	var cols []string
-	for _, t := range totalColumns {
-		cols = append(cols, micro("p."+t+"_excl_vat"), micro("p."+t+"_incl_vat"))
-	}
-	for _, t := range totalColumns {
-		cols = append(cols, micro("c."+t+"_excl_vat"), micro("c."+t+"_incl_vat"))
-	}
-	return `WITH c AS (SELECT * FROM ` + scope + `),
-	d AS (SELECT x.* FROM disputes x SEMI JOIN c ON x.country_code = c.country_code AND x.party_id = c.party_id AND x.cdr_id = c.id),
-	state AS (SELECT e.country_code, e.party_id, e.cdr_id, arg_max(e.state, e.seq) AS state FROM dispute_events e
-		SEMI JOIN c ON e.country_code = c.country_code AND e.party_id = c.party_id AND e.cdr_id = c.id GROUP BY ALL)
-	SELECT c.cdr_key, c.country_code, c.party_id, c.id, c.body_sha256, epoch_us(c.start_date_time), epoch_us(c.end_date_time),
-		coalesce(c.location_id, ''), coalesce(c.location_name, ''), coalesce(c.location_address, ''),
-		coalesce(c.location_city, ''), coalesce(c.location_postal_code, ''), coalesce(c.location_country, ''),
-		coalesce(c.evse_id, ''), coalesce(c.currency, ''), ` + micro("c.total_energy") + `, c.credit,
-		coalesce(c.credit_reference_id, ''),
-		p.status::BIGINT, coalesce(t.country_code, ''), coalesce(t.party_id, ''), coalesce(t.id, ''), epoch_us(t.last_updated),
-		coalesce(t.policy, ''), p.flags::BIGINT, ` + strings.Join(cols, ", ") + `,
-		d.verdict, d.reasons::VARCHAR[], coalesce(d.evidence, ''), coalesce(st.state, 'raised'),
-		` + micro("d.billed_excl") + `, ` + micro("d.billed_incl") + `, ` + micro("d.recomputed_excl") + `, ` + micro("d.recomputed_incl") + `
-	FROM c JOIN priced_cdrs p ON p.cdr_key = c.cdr_key AND p.run_no = ?
-	LEFT JOIN priced_tariffs t ON t.run_no = p.run_no AND t.tariff_ref = p.tariff_ref
-	LEFT JOIN d ON d.country_code = c.country_code AND d.party_id = c.party_id AND d.cdr_id = c.id
-	LEFT JOIN state st ON st.country_code = c.country_code AND st.party_id = c.party_id AND st.cdr_id = c.id
-`
 }
 
 // arrowCols reads a record batch's columns by index: integers as int64

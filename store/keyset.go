@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -24,16 +26,28 @@ func (s *Store) withKeys(ctx context.Context, keys []int64, fn func(q querier, f
 		return err
 	}
 	defer conn.Close()
+	return stageKeys(ctx, conn, keys, func(filter keyFilter) error { return fn(conn, filter) })
+}
+
+// stagedKeys numbers the staging views.
+var stagedKeys atomic.Int64
+
+// stageKeys is withKeys on a connection the caller holds (and may read
+// through with Arrow).
+func stageKeys(ctx context.Context, conn *sql.Conn, keys []int64, fn func(filter keyFilter) error) error {
 	if len(keys) == 0 {
-		return fn(conn, func(string) string { return "FALSE" })
+		return fn(func(string) string { return "FALSE" })
 	}
-	if err := arrowInsert(ctx, conn, "stage_load_keys", `CREATE OR REPLACE TEMP TABLE load_keys AS SELECT cdr_key FROM %s`,
+	// The Arrow view is a catalog entry: connections staging at once need
+	// names of their own.
+	view := fmt.Sprintf("stage_load_keys_%d", stagedKeys.Add(1))
+	if err := arrowInsert(ctx, conn, view, `CREATE OR REPLACE TEMP TABLE load_keys AS SELECT cdr_key FROM %s`,
 		[]arrow.Field{{Name: "cdr_key", Type: arrow.PrimitiveTypes.Int64}},
 		[]arrow.Array{int64Array(memory.DefaultAllocator, keys, nil)}); err != nil {
 		return fmt.Errorf("stage keys: %w", err)
 	}
 	blocks := keyBlocks(keys, keyBlockGap, maxKeyBlocks)
-	err = fn(conn, func(col string) string {
+	err := fn(func(col string) string {
 		return col + " IN (SELECT cdr_key FROM load_keys) AND (" + keyRanges(col, blocks) + ")"
 	})
 	if _, dropErr := conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS load_keys`); err == nil && dropErr != nil {
