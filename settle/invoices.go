@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/roamsettle/roamsettle/reports"
 )
 
 // Invoices is the invoice step on its own (`roamsettle invoice`): for each
@@ -17,15 +15,23 @@ import (
 // InvoicePeriodSource is what Invoices reads besides the step's rows. The
 // store implements it.
 type InvoicePeriodSource interface {
-	// ReportFigures gives each owner of the selection's CDRs its counts:
-	// how many CDRs the period holds, how many have a reconciliation result
-	// (ReportSource's, so that invoices and reports refuse alike), and when
-	// the newest of them was received.
-	ReportFigures(ctx context.Context, sel *Selection, period string, zones map[Party]*time.Location) (map[Party]*reports.Report, error)
+	// ReconciledCounts gives each owner of the selection's CDRs how many
+	// CDRs the period holds, how many have a reconciliation result (as
+	// ReportSource's figures count them, so that invoices and reports
+	// refuse alike), and when the newest of them was received.
+	ReconciledCounts(ctx context.Context, sel *Selection, period string) (map[Party]ReconciledCount, error)
 	// NewestPriced is the newest re-pricing whose rows cover the owner's
 	// period (its own scope or every owner's), as the reports choose it;
 	// ok is false when the period was never priced.
 	NewestPriced(ctx context.Context, period Period, owner Party) (run Run, ok bool, err error)
+}
+
+// ReconciledCount is an owner's CDRs of a period and how many of them are
+// reconciled.
+type ReconciledCount struct {
+	CDRs, Reconciled int64
+	// NewestReceipt is when the newest of the CDRs was received.
+	NewestReceipt time.Time
 }
 
 // InvoiceOptions are what Invoices settles.
@@ -82,19 +88,19 @@ func Invoices(ctx context.Context, src InvoicePeriodSource, step InvoiceStep, fi
 		return nil, &Error{Op: "invoice", Kind: ErrInvalid, Object: id,
 			Err: fmt.Errorf("a period cannot be finalised before it ends (%s)", end.Format(time.RFC3339))}
 	}
-	figs, err := src.ReportFigures(ctx, &sel, period, zones)
+	counts, err := src.ReconciledCounts(ctx, &sel, period)
 	if err != nil {
 		return nil, wrap("invoice figures", ErrRead, id, err)
 	}
-	owners := make([]Party, 0, len(figs))
-	for p := range figs {
+	owners := make([]Party, 0, len(counts))
+	for p := range counts {
 		owners = append(owners, p)
 	}
 	sortParties(owners)
 	out := make([]OwnerInvoices, len(owners))
 	var stale []string
 	for i, p := range owners {
-		f := &figs[p].Figures
+		f := counts[p]
 		if f.Reconciled != f.CDRs {
 			stale = append(stale, fmt.Sprintf("%s (%d of %d CDRs)", p, f.CDRs-f.Reconciled, f.CDRs))
 			continue
@@ -109,7 +115,7 @@ func Invoices(ctx context.Context, src InvoicePeriodSource, step InvoiceStep, fi
 		}
 		out[i] = OwnerInvoices{Owner: p, Priced: run, AsOf: opts.AsOf}
 		if out[i].AsOf.IsZero() {
-			out[i].AsOf = figs[p].Scope.AsOf
+			out[i].AsOf = f.NewestReceipt
 			if opts.Final {
 				out[i].AsOf = now()
 			}

@@ -126,27 +126,35 @@ func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection
 	out := make([]settle.InvoiceRow, len(keys))
 	in := interner{}
 	err = arrowQueryOn(ctx, conn, `SELECT * FROM `+scope, args, 18+settle.NumTotals, func(rec arrow.RecordBatch) error {
-		c := arrowCols{rec}
-		sha := rec.Column(4).(*array.Binary)
-		credit := rec.Column(16).(*array.Boolean)
+		// The columns' arrays, asserted once per batch, not once per value.
+		ints := func(col int) *array.Int64 { return rec.Column(col).(*array.Int64) }
+		strs := func(col int) *array.String { return rec.Column(col).(*array.String) }
+		key, start, end, energy := ints(0), ints(5), ints(6), ints(15)
+		cc, pid, id, sha := strs(1), strs(2), strs(3), rec.Column(4).(*array.Binary)
+		locID, locName, locAddress, locCity := strs(7), strs(8), strs(9), strs(10)
+		locPostal, locCountry, evse, currency := strs(11), strs(12), strs(13), strs(14)
+		credit, creditRef := rec.Column(16).(*array.Boolean), strs(17)
+		var billed [settle.NumTotals]*array.Int64
+		for k := range billed {
+			billed[k] = ints(18 + k)
+		}
 		for i := range int(rec.NumRows()) {
-			at, ok := index.get(c.i64(0, i))
+			at, ok := index.get(key.Value(i))
 			if !ok {
-				return fmt.Errorf("CDR key %d read but not ordered", c.i64(0, i))
+				return fmt.Errorf("CDR key %d read but not ordered", key.Value(i))
 			}
 			r := &out[at]
-			r.CountryCode, r.PartyID, r.ID = in.str(c, 1, i), in.str(c, 2, i), c.str(3, i)
+			r.CountryCode, r.PartyID, r.ID = in.of(cc, i), in.of(pid, i), strings.Clone(id.Value(i))
 			copy(r.BodySHA256[:], sha.Value(i))
-			r.Start, r.End = c.micros(5, i), c.micros(6, i)
-			l := &r.Location
-			l.ID, l.Name, l.Address, l.City = in.str(c, 7, i), in.str(c, 8, i), in.str(c, 9, i), in.str(c, 10, i)
-			l.PostalCode, l.Country, l.EVSEID = in.str(c, 11, i), in.str(c, 12, i), in.str(c, 13, i)
-			r.Currency = in.str(c, 14, i)
-			r.Energy, r.EnergyValid = c.i64(15, i), c.valid(15, i)
+			r.Start, r.End = microsAt(start, i), microsAt(end, i)
+			r.Location = invoicing.Location{ID: in.of(locID, i), Name: in.of(locName, i), Address: in.of(locAddress, i),
+				City: in.of(locCity, i), PostalCode: in.of(locPostal, i), Country: in.of(locCountry, i), EVSEID: in.of(evse, i)}
+			r.Currency = in.of(currency, i)
+			r.Energy, r.EnergyValid = int64At(energy, i)
 			r.Credit = credit.Value(i)
-			r.CreditReference = c.str(17, i)
-			for k := range settle.NumTotals {
-				r.Billed[k], r.BilledValid[k] = c.i64(18+k, i), c.valid(18+k, i)
+			r.CreditReference = strings.Clone(creditRef.Value(i))
+			for k, a := range &billed {
+				r.Billed[k], r.BilledValid[k] = int64At(a, i)
 			}
 		}
 		return nil
@@ -370,6 +378,31 @@ func (in interner) str(c arrowCols, col, i int) string {
 		return ""
 	}
 	return in.s(a.Value(i))
+}
+
+// of is the shared copy of a's i-th value ("" when null).
+func (in interner) of(a *array.String, i int) string {
+	if a.IsNull(i) {
+		return ""
+	}
+	return in.s(a.Value(i))
+}
+
+// int64At is a's i-th value and whether it is not null.
+func int64At(a *array.Int64, i int) (int64, bool) {
+	if a.IsNull(i) {
+		return 0, false
+	}
+	return a.Value(i), true
+}
+
+// microsAt is a's i-th value, an epoch_us, as a time; null is the zero
+// time.
+func microsAt(a *array.Int64, i int) time.Time {
+	if a.IsNull(i) {
+		return time.Time{}
+	}
+	return time.UnixMicro(a.Value(i)).UTC()
 }
 
 func (in interner) s(v string) string {

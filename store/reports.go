@@ -293,10 +293,7 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 					THEN `+secondsBetween("end_date_time", "last_updated")+` END AS issue_delay,
 				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' THEN end_date_time END AS end_time
 			FROM `+scopeRows+`),
-		rc AS (
-			SELECT x.country_code, x.party_id, upper(trim(x.cdr_id)) AS id, x.verdict, x.reasons, x.currency AS rc_currency,
-				x.billed_excl, x.recomputed_excl
-			FROM reconcile_cdrs x JOIN runs r ON x.run_id = r.rec_run AND x.country_code = r.country_code AND x.party_id = r.party_id),
+		`+reconciledSQL+`,
 		ferr AS (
 			SELECT DISTINCT f.country_code, f.party_id, upper(trim(f.cdr_id)) AS id
 			FROM reconcile_findings f JOIN runs r ON f.run_id = r.rec_run AND f.country_code = r.country_code AND f.party_id = r.party_id
@@ -307,6 +304,44 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 		LEFT JOIN rc USING (country_code, party_id, id)
 		LEFT JOIN ferr USING (country_code, party_id, id)`, append(rargs, args...)...)
 	return err
+}
+
+// reconciledSQL is the rc CTE: the owners' reconciliation results (runs'
+// rec_run) by CDR identity.
+const reconciledSQL = `rc AS (
+	SELECT x.country_code, x.party_id, upper(trim(x.cdr_id)) AS id, x.verdict, x.reasons, x.currency AS rc_currency,
+		x.billed_excl, x.recomputed_excl
+	FROM reconcile_cdrs x JOIN runs r ON x.run_id = r.rec_run AND x.country_code = r.country_code AND x.party_id = r.party_id)`
+
+// ReconciledCounts implements settle.InvoicePeriodSource: the counts of the
+// report figures (CDRs, reconciled, newest receipt) from the rows
+// gatherScope joins, without gathering them. Gathering the whole period
+// for the three counts cost the 10 M month's invoice step 16 CPU-s.
+func (s *Store) ReconciledCounts(ctx context.Context, sel *settle.Selection, period string) (map[settle.Party]settle.ReconciledCount, error) {
+	out := map[settle.Party]settle.ReconciledCount{}
+	err := s.onConn(ctx, func(q querier) error {
+		owners, err := reportRuns(ctx, q, 0, sel, period)
+		if err != nil || len(owners) == 0 {
+			return err
+		}
+		scopeRows, args := scopeSQL(sel, "country_code, party_id, id, received_at")
+		runs, rargs := runsSQL(owners)
+		return eachRow(ctx, q, `WITH `+runs+`, `+reconciledSQL+`
+			SELECT s.country_code, s.party_id, count(*), count(rc.verdict), max(s.received_at)
+			FROM `+scopeRows+` s JOIN runs r USING (country_code, party_id)
+			LEFT JOIN rc USING (country_code, party_id, id)
+			GROUP BY ALL`, append(rargs, args...), func(rows *sql.Rows) error {
+			var p settle.Party
+			var c settle.ReconciledCount
+			if err := rows.Scan(&p.CountryCode, &p.PartyID, &c.CDRs, &c.Reconciled, &c.NewestReceipt); err != nil {
+				return err
+			}
+			c.NewestReceipt = c.NewestReceipt.UTC()
+			out[p] = c
+			return nil
+		})
+	})
+	return out, errorf("reconciled counts", period, err)
 }
 
 func reportFigures(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string, zones map[settle.Party]*time.Location) (map[settle.Party]*reports.Report, error) {

@@ -503,3 +503,49 @@ func TestReconcileReportedBeforeStored(t *testing.T) {
 		t.Errorf("after commit: %d runs stored, %v", n, err)
 	}
 }
+
+// ReconciledCounts are the report figures' counts, before and after a
+// CDR loses its reconciliation result: invoices and reports refuse alike.
+func TestReconciledCountsAreTheFigures(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	_, scope := reportMonth(t, s)
+	sel := scope.Selection(nil)
+	for _, what := range []string{"reconciled", "one result gone"} {
+		figs, err := s.ReportFigures(ctx, &sel, "2025-10", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts, err := s.ReconciledCounts(ctx, &sel, "2025-10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(counts) != len(figs) || len(counts) == 0 {
+			t.Fatalf("%s: %d owners counted, %d in the figures", what, len(counts), len(figs))
+		}
+		for p, r := range figs {
+			want := settle.ReconciledCount{CDRs: r.Figures.CDRs, Reconciled: r.Figures.Reconciled, NewestReceipt: r.Scope.AsOf}
+			if got := counts[p]; got != want {
+				t.Errorf("%s, %s: %+v, the figures %+v", what, p, got, want)
+			}
+		}
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM reconcile_cdrs WHERE cdr_id = 'B1'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := ownerCounts(t, s, &sel); c.Reconciled != c.CDRs-1 {
+		t.Errorf("after deleting B1's result: %+v", c)
+	}
+}
+
+func ownerCounts(t *testing.T, s *Store, sel *settle.Selection) settle.ReconciledCount {
+	t.Helper()
+	m, err := s.ReconciledCounts(context.Background(), sel, "2025-10")
+	if err != nil || len(m) != 1 {
+		t.Fatalf("%v, %d owners", err, len(m))
+	}
+	for _, c := range m {
+		return c
+	}
+	return settle.ReconciledCount{}
+}
