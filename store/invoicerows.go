@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -73,11 +74,13 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 		if err := invoiceRates(ctx, conn, runNo.Int64, filter, index, out); err != nil {
 			return fmt.Errorf("line rates: %w", err)
 		}
-		if err := invoiceDisputes(ctx, conn, filter, index, out); err != nil {
-			return fmt.Errorf("disputes: %w", err)
-		}
 		return nil
 	})
+	if err == nil {
+		if err = invoiceDisputes(ctx, conn, out); err != nil {
+			err = fmt.Errorf("disputes: %w", err)
+		}
+	}
 	if err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}
@@ -235,42 +238,68 @@ func invoiceRates(ctx context.Context, conn *sql.Conn, runNo int64, filter keyFi
 }
 
 // invoiceDisputes gives each disputed row its dispute and the dispute's
-// current state (its newest event's; 'raised' before any).
-func invoiceDisputes(ctx context.Context, conn *sql.Conn, filter keyFilter, index *keyIndex, out []settle.InvoiceRow) error {
-	q := `WITH d AS (SELECT c.cdr_key, x.* FROM cdrs c
-			JOIN disputes x ON x.country_code = c.country_code AND x.party_id = c.party_id AND x.cdr_id = c.id
-			WHERE x.verdict IS NOT NULL AND ` + filter("c.cdr_key") + `),
+// current state (its newest event's; 'raised' before any). The disputes
+// are read by owner and found among the rows by identity here: joining
+// them to cdrs scanned the whole period for every partner when nightly
+// pulls store the partners' CDRs interleaved.
+func invoiceDisputes(ctx context.Context, conn *sql.Conn, out []settle.InvoiceRow) error {
+	var owners strings.Builder
+	var args []any
+	for i := range out {
+		if i > 0 && out[i].CountryCode == out[i-1].CountryCode && out[i].PartyID == out[i-1].PartyID {
+			continue
+		}
+		if len(args) > 0 {
+			owners.WriteString(", ")
+		}
+		owners.WriteString("(?::VARCHAR, ?::VARCHAR)")
+		args = append(args, out[i].CountryCode, out[i].PartyID)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	q := `WITH o(country_code, party_id) AS (VALUES ` + owners.String() + `),
+		d AS (SELECT x.* FROM disputes x SEMI JOIN o USING (country_code, party_id) WHERE x.verdict IS NOT NULL),
 		state AS (SELECT e.country_code, e.party_id, e.cdr_id, arg_max(e.state, e.seq) AS state FROM dispute_events e
 			SEMI JOIN d ON e.country_code = d.country_code AND e.party_id = d.party_id AND e.cdr_id = d.cdr_id GROUP BY ALL)
-		SELECT d.cdr_key, d.verdict, d.reasons::VARCHAR[], coalesce(d.evidence, ''), coalesce(st.state, 'raised'),
+		SELECT d.country_code, d.party_id, d.cdr_id, d.verdict, d.reasons::VARCHAR[], coalesce(d.evidence, ''),
+			coalesce(st.state, 'raised'),
 			` + micro("d.billed_excl") + `, ` + micro("d.billed_incl") + `, ` + micro("d.recomputed_excl") + `, ` + micro("d.recomputed_incl") + `
 		FROM d LEFT JOIN state st ON st.country_code = d.country_code AND st.party_id = d.party_id AND st.cdr_id = d.cdr_id`
 	in := interner{}
-	return arrowQueryOn(ctx, conn, q, nil, 9, func(rec arrow.RecordBatch) error {
+	return arrowQueryOn(ctx, conn, q, args, 11, func(rec arrow.RecordBatch) error {
 		c := arrowCols{rec}
-		rl := rec.Column(2).(*array.List)
+		cc, pid, id := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.String)
+		rl := rec.Column(4).(*array.List)
 		vals := rl.ListValues().(*array.String)
 		for r := range int(rec.NumRows()) {
-			i, ok := index.get(c.i64(0, r))
-			if !ok {
-				continue
-			}
-			var reasons []string
-			if rl.IsValid(r) {
-				from, to := rl.ValueOffsets(r)
-				reasons = make([]string, 0, to-from)
-				for j := from; j < to; j++ {
-					reasons = append(reasons, in.s(vals.Value(int(j))))
+			// The rows are in identity order; every row of the identity
+			// (one per key) is disputed, as a join would give it.
+			at, _ := slices.BinarySearchFunc(out, [3]string{cc.Value(r), pid.Value(r), id.Value(r)}, compareIdentity)
+			for i := at; i < len(out) && compareIdentity(out[i], [3]string{cc.Value(r), pid.Value(r), id.Value(r)}) == 0; i++ {
+				var reasons []string
+				if rl.IsValid(r) {
+					from, to := rl.ValueOffsets(r)
+					reasons = make([]string, 0, to-from)
+					for j := from; j < to; j++ {
+						reasons = append(reasons, in.s(vals.Value(int(j))))
+					}
 				}
+				out[i].Dispute = &settle.StoredDispute{Verdict: in.str(c, 3, r), Reasons: reasons, Evidence: c.str(5, r),
+					State:      in.str(c, 6, r),
+					BilledExcl: c.i64(7, r), HasBilledExcl: c.valid(7, r), BilledIncl: c.i64(8, r), HasBilledIncl: c.valid(8, r),
+					RecomputedExcl: c.i64(9, r), HasRecomputedExcl: c.valid(9, r),
+					RecomputedIncl: c.i64(10, r), HasRecomputedIncl: c.valid(10, r)}
 			}
-			out[i].Dispute = &settle.StoredDispute{Verdict: in.str(c, 1, r), Reasons: reasons, Evidence: c.str(3, r),
-				State:      in.str(c, 4, r),
-				BilledExcl: c.i64(5, r), HasBilledExcl: c.valid(5, r), BilledIncl: c.i64(6, r), HasBilledIncl: c.valid(6, r),
-				RecomputedExcl: c.i64(7, r), HasRecomputedExcl: c.valid(7, r),
-				RecomputedIncl: c.i64(8, r), HasRecomputedIncl: c.valid(8, r)}
 		}
 		return nil
 	})
+}
+
+// compareIdentity orders a row against an identity (country code, party
+// id, CDR id) as InvoiceRows orders its rows.
+func compareIdentity(r settle.InvoiceRow, id [3]string) int {
+	return cmp.Or(strings.Compare(r.CountryCode, id[0]), strings.Compare(r.PartyID, id[1]), strings.Compare(r.ID, id[2]))
 }
 
 // keyIndex finds a row by its cdr_key. The keys of one partner's month
