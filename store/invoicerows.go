@@ -165,6 +165,26 @@ func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The disputes are found by binary search in this order: should
+	// DuckDB's string order ever differ from Go's bytewise one, sort here.
+	byIdentity := func(i, j int) int {
+		return cmp.Or(compareIdentity(out[i], [3]string{out[j].CountryCode, out[j].PartyID, out[j].ID}), cmp.Compare(keys[i], keys[j]))
+	}
+	for i := 1; i < len(out); i++ {
+		if byIdentity(i-1, i) > 0 {
+			order := make([]int, len(out))
+			for i := range order {
+				order[i] = i
+			}
+			slices.SortFunc(order, byIdentity)
+			sorted, sortedKeys := make([]settle.InvoiceRow, len(out)), make([]int64, len(out))
+			for i, o := range order {
+				sorted[i], sortedKeys[i] = out[o], keys[o]
+				index.put(keys[o], i)
+			}
+			return sorted, sortedKeys, index, nil
+		}
+	}
 	return out, keys, index, nil
 }
 
