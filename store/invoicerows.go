@@ -36,12 +36,12 @@ var totalColumns = []string{"total_cost", "total_fixed_cost", "total_energy_cost
 // InvoiceRows implements settle.InvoiceSource: every CDR of the selection
 // that the run priced (or could not price), ordered by identity.
 //
-// It reads on one connection, table by table: the selection's CDRs, then,
-// for their keys (staged once), the run's priced rows, their lines' VAT
-// rates and their disputes, and puts them together by key here. One query
-// joining them made DuckDB carry every CDR's strings through its hash
-// joins and materialise the wide result before the first batch: three
-// times the time of the separate reads.
+// It reads in one snapshot on one connection, table by table: the
+// selection's CDRs, then, for their keys (staged once), the run's priced
+// rows and their lines' VAT rates, then the owners' disputes, and puts
+// them together here. One query joining them made DuckDB carry every
+// CDR's strings through its hash joins and materialise the wide result
+// before the first batch: three times the time of the separate reads.
 func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.Selection) ([]settle.InvoiceRow, error) {
 	runID := priced.ID()
 	conn, err := s.db.Conn(ctx)
@@ -99,10 +99,10 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 }
 
 // invoiceScopeCDRs reads the selection's CDRs in identity order (then
-// key), with their keys in the same order and an index of them. DuckDB sorts the keys alone;
-// the rows are then read unsorted, each straight into its place (sorting
-// the wide rows, in DuckDB or here, moved every one of them again: a row
-// is ~600 bytes).
+// key), with their keys in the same order and an index of them. DuckDB
+// sorts the keys alone; the rows are then read unsorted, each straight
+// into its place (sorting the wide rows, in DuckDB or here, moved every
+// one of them again: a row is ~600 bytes).
 func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection) ([]settle.InvoiceRow, []int64, *keyIndex, error) {
 	scope, args := scopeSQL(sel, `cdr_key, country_code, party_id, id`)
 	var keys []int64
