@@ -77,6 +77,24 @@ func TestInvoiceRowsAreTheJoin(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("moved, unpriced, not priceable, untaxed", disputes-a2Disputed)
+
+	// A second owner (a copy of the first under party ABB, which sorts
+	// before ABC, with keys after it): every owner's period at once, the
+	// disputes found by identity across owners.
+	for _, stmt := range []string{
+		`INSERT INTO cdrs SELECT * REPLACE (cdr_key + 1000 AS cdr_key, 'ABB' AS party_id) FROM cdrs`,
+		`INSERT INTO priced_cdrs SELECT * REPLACE (cdr_key + 1000 AS cdr_key) FROM priced_cdrs`,
+		`INSERT INTO priced_lines SELECT * REPLACE (cdr_key + 1000 AS cdr_key) FROM priced_lines`,
+		`INSERT INTO disputes SELECT * REPLACE ('ABB' AS party_id) FROM disputes`,
+		`INSERT INTO dispute_events SELECT * REPLACE ('ABB' AS party_id) FROM dispute_events`,
+		`DELETE FROM disputes WHERE party_id = 'ABB' AND cdr_id = 'B1'`,
+	} {
+		if _, err := s.db.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sel = settle.Scope{Period: scope.Period}.Selection(nil)
+	check("two owners", 2*(disputes-a2Disputed)-1)
 }
 
 // Two connections stage keys at once, one of them inside a transaction
