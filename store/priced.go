@@ -961,8 +961,12 @@ func repriceCDRHeads(ctx context.Context, q querier, filter keyFilter, out map[i
 }
 
 func repricePeriods(ctx context.Context, q querier, filter keyFilter, out map[int64]*ocpi.CDR) error {
+	// Both sides are filtered: when the keys' blocks span the table (a
+	// period's CDRs without charging periods, spread over every partner)
+	// the join otherwise built on every dimension of the database (5 s
+	// for 28 k keys of the 10 M month, against 1 s).
 	rows, err := q.QueryContext(ctx, `SELECT p.cdr_key, p.period_index, p.start_date_time, p.tariff_id, d.type, d.volume
-		FROM charging_periods p LEFT JOIN cdr_dimensions_named d USING (cdr_key, period_index)
+		FROM charging_periods p LEFT JOIN (SELECT * FROM cdr_dimensions_named WHERE `+filter("cdr_key")+`) d USING (cdr_key, period_index)
 		WHERE `+filter("p.cdr_key")+` ORDER BY p.cdr_key, p.period_index, d.dimension_index`)
 	if err != nil {
 		return err
