@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/shopspring/decimal"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -70,16 +72,17 @@ func (w *PricedWriter) ReportFigures(ctx context.Context, sel *settle.Selection,
 // ReportDisputes implements settle.ReportSource.
 func (s *Store) ReportDisputes(ctx context.Context, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
 	var out map[settle.Party][]reports.Dispute
-	err := s.onConn(ctx, func(q querier) (err error) {
-		out, err = reportDisputes(ctx, q, 0, sel, period)
-		return err
-	})
+	conn, err := s.db.Conn(ctx)
+	if err == nil {
+		out, err = reportDisputes(ctx, conn, conn, 0, sel, period)
+		conn.Close()
+	}
 	return out, errorf("report disputes", period, err)
 }
 
 // ReportDisputes implements settle.ReportSource in the run's transaction.
 func (w *PricedWriter) ReportDisputes(ctx context.Context, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
-	out, err := reportDisputes(ctx, w.tx, w.runNo, sel, period)
+	out, err := reportDisputes(ctx, w.tx, w.conn, w.runNo, sel, period)
 	return out, errorf("report disputes", period, err)
 }
 
@@ -111,6 +114,7 @@ func (s *Store) GatherReport(ctx context.Context, sel *settle.Selection, period 
 		conn.Close()
 		return nil, nil, errorf("gather report", period, err)
 	}
+	g.conn = conn
 	return gatheredSource{g}, func() { g.drop(ctx); conn.Close() }, nil
 }
 
@@ -120,6 +124,7 @@ func (w *PricedWriter) GatherReport(ctx context.Context, sel *settle.Selection, 
 	if err != nil {
 		return nil, nil, errorf("gather report", period, err)
 	}
+	g.conn = w.conn
 	return gatheredSource{g}, func() { g.drop(ctx) }, nil
 }
 
@@ -147,7 +152,7 @@ func (s gatheredSource) ReportDisputes(ctx context.Context, sel *settle.Selectio
 	if err := s.check("report disputes", sel, period); err != nil {
 		return nil, err
 	}
-	out, err := disputesOf(ctx, s.g.q, s.g.owners, period)
+	out, err := disputesOf(ctx, s.g.conn, s.g.owners, period)
 	return out, errorf("report disputes", period, err)
 }
 
@@ -241,6 +246,7 @@ const slotMillis = 15 * 60 * 1000
 // runs (none: nothing was gathered).
 type reportScope struct {
 	q      querier
+	conn   *sql.Conn // q's connection, for Arrow reads (GatherReport's)
 	ownRun int32
 	key    string // scopeKey of what it holds
 	owners []ownerRun
@@ -689,53 +695,70 @@ func eachRow(ctx context.Context, q querier, query string, args []any, fn func(*
 // but withdrawn), in CDR id order, with the CDR's times and location.
 // Amounts are at the currency's minor units (a billed 12.284 shows as the
 // 12.28 it is compared as); the difference is recomputed − billed.
-func reportDisputes(ctx context.Context, q querier, ownRun int32, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
+// reportDisputes reads through q, and with Arrow through conn, q's
+// connection.
+func reportDisputes(ctx context.Context, q querier, conn *sql.Conn, ownRun int32, sel *settle.Selection, period string) (map[settle.Party][]reports.Dispute, error) {
 	owners, err := reportRuns(ctx, q, ownRun, sel, period)
 	if err != nil {
 		return nil, err
 	}
-	return disputesOf(ctx, q, owners, period)
+	return disputesOf(ctx, conn, owners, period)
 }
 
-func disputesOf(ctx context.Context, q querier, owners []ownerRun, period string) (map[settle.Party][]reports.Dispute, error) {
+// disputesOf reads the owners' disputes as Arrow batches: scanning their
+// 19 columns through database/sql (decimals as text, lists through
+// reflection) cost twice the query (6 of the 10 M month's 9 s).
+func disputesOf(ctx context.Context, conn *sql.Conn, owners []ownerRun, period string) (map[settle.Party][]reports.Dispute, error) {
 	out := map[settle.Party][]reports.Dispute{}
 	if len(owners) == 0 {
 		return out, nil
 	}
 	runs, rargs := runsSQL(owners)
-	err := eachRow(ctx, q, `WITH `+runs+`, `+disputeStateSQL+`
-		SELECT d.country_code, d.party_id, coalesce(c.id_as_sent, c.id, d.cdr_id), c.start_date_time, c.end_date_time,
-			coalesce(c.location_id, ''), coalesce(c.evse_uid, ''), coalesce(d.currency, ''), d.verdict, d.reasons, d.codes, st.state,
-			d.billed_excl, d.billed_incl, d.recomputed_excl, d.recomputed_incl, d.in_dispute_excl, d.in_dispute_incl, d.evidence
+	in := interner{}
+	err := arrowQueryOn(ctx, conn, `WITH `+runs+`, `+disputeStateSQL+`
+		SELECT d.country_code, d.party_id, coalesce(c.id_as_sent, c.id, d.cdr_id), epoch_us(c.start_date_time), epoch_us(c.end_date_time),
+			coalesce(c.location_id, ''), coalesce(c.evse_uid, ''), coalesce(d.currency, ''), d.verdict, d.reasons::VARCHAR[],
+			d.codes::VARCHAR[], st.state,
+			`+micro("d.billed_excl")+`, `+micro("d.billed_incl")+`, `+micro("d.recomputed_excl")+`, `+micro("d.recomputed_incl")+`,
+			`+micro("d.in_dispute_excl")+`, `+micro("d.in_dispute_incl")+`, coalesce(d.evidence, '')
 		FROM disputes d JOIN runs r USING (country_code, party_id) JOIN st USING (country_code, party_id, cdr_id)
 		LEFT JOIN cdrs c ON c.country_code = d.country_code AND c.party_id = d.party_id AND c.id = d.cdr_id
 		WHERE d.period = ? AND st.state <> 'withdrawn'
-		ORDER BY d.country_code, d.party_id, d.cdr_id`, append(rargs, period), func(rows *sql.Rows) error {
-		var cc, pid string
-		var d reports.Dispute
-		var start, end sql.NullTime
-		var reasons, codes stringList
-		dec := make([]nullDecimal, 6)
-		if err := rows.Scan(&cc, &pid, &d.CDRID, &start, &end, &d.LocationID, &d.EVSEUID, &d.Currency, &d.Verdict, &reasons, &codes,
-			&d.State, &dec[0], &dec[1], &dec[2], &dec[3], &dec[4], &dec[5], &d.Evidence); err != nil {
-			return err
+		ORDER BY d.country_code, d.party_id, d.cdr_id`, append(rargs, period), 19, func(rec arrow.RecordBatch) error {
+		c := arrowCols{rec}
+		list := func(col, r int) []string {
+			l := rec.Column(col).(*array.List)
+			if !l.IsValid(r) {
+				return nil
+			}
+			vals := l.ListValues().(*array.String)
+			from, to := l.ValueOffsets(r)
+			out := make([]string, 0, to-from)
+			for j := from; j < to; j++ {
+				out = append(out, in.s(vals.Value(int(j))))
+			}
+			return out
 		}
-		d.Start, d.End = utc(start), utc(end)
-		d.Reasons, d.Codes = reasons, codes
-		d.MinorUnits = minorUnits(d.Currency)
-		m := int32(d.MinorUnits)
-		amount := func(e, i nullDecimal) reports.Amount {
-			return reports.Amount{Excl: e.Decimal.Round(m), Incl: i.Decimal.Round(m), HasExcl: e.Valid, HasIncl: i.Valid}
+		for r := range int(rec.NumRows()) {
+			d := reports.Dispute{CDRID: c.str(2, r), Start: c.micros(3, r), End: c.micros(4, r), LocationID: in.str(c, 5, r),
+				EVSEUID: in.str(c, 6, r), Currency: in.str(c, 7, r), Verdict: in.str(c, 8, r), Reasons: list(9, r), Codes: list(10, r),
+				State: in.str(c, 11, r), Evidence: c.str(18, r)}
+			d.MinorUnits = minorUnits(d.Currency)
+			m := int32(d.MinorUnits)
+			amount := func(excl, incl int) reports.Amount {
+				return reports.Amount{Excl: decimal.New(c.i64(excl, r), -6).Round(m), Incl: decimal.New(c.i64(incl, r), -6).Round(m),
+					HasExcl: c.valid(excl, r), HasIncl: c.valid(incl, r)}
+			}
+			d.Billed, d.Recomputed, d.InDispute = amount(12, 13), amount(14, 15), amount(16, 17)
+			if d.Billed.HasExcl && d.Recomputed.HasExcl {
+				d.Difference.Excl, d.Difference.HasExcl = d.Recomputed.Excl.Sub(d.Billed.Excl), true
+			}
+			if d.Billed.HasIncl && d.Recomputed.HasIncl {
+				d.Difference.Incl, d.Difference.HasIncl = d.Recomputed.Incl.Sub(d.Billed.Incl), true
+			}
+			p := settle.Party{CountryCode: in.str(c, 0, r), PartyID: in.str(c, 1, r)}
+			out[p] = append(out[p], d)
 		}
-		d.Billed, d.Recomputed, d.InDispute = amount(dec[0], dec[1]), amount(dec[2], dec[3]), amount(dec[4], dec[5])
-		if d.Billed.HasExcl && d.Recomputed.HasExcl {
-			d.Difference.Excl, d.Difference.HasExcl = d.Recomputed.Excl.Sub(d.Billed.Excl), true
-		}
-		if d.Billed.HasIncl && d.Recomputed.HasIncl {
-			d.Difference.Incl, d.Difference.HasIncl = d.Recomputed.Incl.Sub(d.Billed.Incl), true
-		}
-		p := settle.Party{CountryCode: cc, PartyID: pid}
-		out[p] = append(out[p], d)
 		return nil
 	})
 	return out, err

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -548,4 +550,85 @@ func ownerCounts(t *testing.T, s *Store, sel *settle.Selection) settle.Reconcile
 		return c
 	}
 	return settle.ReconciledCount{}
+}
+
+// The disputes read as Arrow batches are the ones database/sql scanned (as
+// until 2026-12-07), amounts compared by value: a raised and a moved
+// dispute, with and without a billed amount.
+func TestDisputesOfIsTheScan(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	_, scope := reportMonth(t, s)
+	sel := scope.Selection(nil)
+	owners, err := reportRuns(ctx, s.db, 0, &sel, "2025-10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for _, what := range []string{"raised", "one sent"} {
+		want, err := disputesOfScanned(ctx, conn, owners, "2025-10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := disputesOf(ctx, conn, owners, "2025-10")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want[scope.Partner]) == 0 || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+			t.Fatalf("%s: the Arrow read differs from the scan\n got %+v\nwant %+v", what, got, want)
+		}
+		if what == "raised" {
+			if _, err := s.MoveDispute(ctx, "NL", "ABC", want[scope.Partner][0].CDRID, reconcile.DisputeSent, "test", "", t0.AddDate(0, 1, 1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func disputesOfScanned(ctx context.Context, q querier, owners []ownerRun, period string) (map[settle.Party][]reports.Dispute, error) {
+	out := map[settle.Party][]reports.Dispute{}
+	if len(owners) == 0 {
+		return out, nil
+	}
+	runs, rargs := runsSQL(owners)
+	err := eachRow(ctx, q, `WITH `+runs+`, `+disputeStateSQL+`
+		SELECT d.country_code, d.party_id, coalesce(c.id_as_sent, c.id, d.cdr_id), c.start_date_time, c.end_date_time,
+			coalesce(c.location_id, ''), coalesce(c.evse_uid, ''), coalesce(d.currency, ''), d.verdict, d.reasons, d.codes, st.state,
+			d.billed_excl, d.billed_incl, d.recomputed_excl, d.recomputed_incl, d.in_dispute_excl, d.in_dispute_incl, d.evidence
+		FROM disputes d JOIN runs r USING (country_code, party_id) JOIN st USING (country_code, party_id, cdr_id)
+		LEFT JOIN cdrs c ON c.country_code = d.country_code AND c.party_id = d.party_id AND c.id = d.cdr_id
+		WHERE d.period = ? AND st.state <> 'withdrawn'
+		ORDER BY d.country_code, d.party_id, d.cdr_id`, append(rargs, period), func(rows *sql.Rows) error {
+		var cc, pid string
+		var d reports.Dispute
+		var start, end sql.NullTime
+		var reasons, codes stringList
+		dec := make([]nullDecimal, 6)
+		if err := rows.Scan(&cc, &pid, &d.CDRID, &start, &end, &d.LocationID, &d.EVSEUID, &d.Currency, &d.Verdict, &reasons, &codes,
+			&d.State, &dec[0], &dec[1], &dec[2], &dec[3], &dec[4], &dec[5], &d.Evidence); err != nil {
+			return err
+		}
+		d.Start, d.End = utc(start), utc(end)
+		d.Reasons, d.Codes = reasons, codes
+		d.MinorUnits = minorUnits(d.Currency)
+		m := int32(d.MinorUnits)
+		amount := func(e, i nullDecimal) reports.Amount {
+			return reports.Amount{Excl: e.Decimal.Round(m), Incl: i.Decimal.Round(m), HasExcl: e.Valid, HasIncl: i.Valid}
+		}
+		d.Billed, d.Recomputed, d.InDispute = amount(dec[0], dec[1]), amount(dec[2], dec[3]), amount(dec[4], dec[5])
+		if d.Billed.HasExcl && d.Recomputed.HasExcl {
+			d.Difference.Excl, d.Difference.HasExcl = d.Recomputed.Excl.Sub(d.Billed.Excl), true
+		}
+		if d.Billed.HasIncl && d.Recomputed.HasIncl {
+			d.Difference.Incl, d.Difference.HasIncl = d.Recomputed.Incl.Sub(d.Billed.Incl), true
+		}
+		p := settle.Party{CountryCode: cc, PartyID: pid}
+		out[p] = append(out[p], d)
+		return nil
+	})
+	return out, err
 }
