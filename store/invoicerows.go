@@ -290,22 +290,14 @@ func invoiceDisputes(ctx context.Context, conn *sql.Conn, out []settle.InvoiceRo
 	return arrowQueryOn(ctx, conn, q, args, 11, func(rec arrow.RecordBatch) error {
 		c := arrowCols{rec}
 		cc, pid, id := rec.Column(0).(*array.String), rec.Column(1).(*array.String), rec.Column(2).(*array.String)
-		rl := rec.Column(4).(*array.List)
-		vals := rl.ListValues().(*array.String)
+		reasons := rec.Column(4).(*array.List)
 		for r := range int(rec.NumRows()) {
 			// The rows are in identity order; every row of the identity
 			// (one per key) is disputed, as a join would give it.
-			at, _ := slices.BinarySearchFunc(out, [3]string{cc.Value(r), pid.Value(r), id.Value(r)}, compareIdentity)
-			for i := at; i < len(out) && compareIdentity(out[i], [3]string{cc.Value(r), pid.Value(r), id.Value(r)}) == 0; i++ {
-				var reasons []string
-				if rl.IsValid(r) {
-					from, to := rl.ValueOffsets(r)
-					reasons = make([]string, 0, to-from)
-					for j := from; j < to; j++ {
-						reasons = append(reasons, in.s(vals.Value(int(j))))
-					}
-				}
-				out[i].Dispute = &settle.StoredDispute{Verdict: in.str(c, 3, r), Reasons: reasons, Evidence: c.str(5, r),
+			identity := [3]string{cc.Value(r), pid.Value(r), id.Value(r)}
+			at, _ := slices.BinarySearchFunc(out, identity, compareIdentity)
+			for i := at; i < len(out) && compareIdentity(out[i], identity) == 0; i++ {
+				out[i].Dispute = &settle.StoredDispute{Verdict: in.str(c, 3, r), Reasons: in.list(reasons, r), Evidence: c.str(5, r),
 					State:      in.str(c, 6, r),
 					BilledExcl: c.i64(7, r), HasBilledExcl: c.valid(7, r), BilledIncl: c.i64(8, r), HasBilledIncl: c.valid(8, r),
 					RecomputedExcl: c.i64(9, r), HasRecomputedExcl: c.valid(9, r),
@@ -435,6 +427,21 @@ func (in interner) of(a *array.String, i int) string {
 		return ""
 	}
 	return in.s(a.Value(i))
+}
+
+// list is the shared copies of a's i-th list of strings: nil when the
+// list is null, never nil otherwise (as database/sql scanned it).
+func (in interner) list(a *array.List, i int) []string {
+	if !a.IsValid(i) {
+		return nil
+	}
+	vals := a.ListValues().(*array.String)
+	from, to := a.ValueOffsets(i)
+	out := make([]string, 0, to-from)
+	for j := from; j < to; j++ {
+		out = append(out, in.s(vals.Value(int(j))))
+	}
+	return out
 }
 
 // int64At is a's i-th value and whether it is not null.

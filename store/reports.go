@@ -726,22 +726,10 @@ func disputesOf(ctx context.Context, conn *sql.Conn, owners []ownerRun, period s
 		WHERE d.period = ? AND st.state <> 'withdrawn'
 		ORDER BY d.country_code, d.party_id, d.cdr_id`, append(rargs, period), 19, func(rec arrow.RecordBatch) error {
 		c := arrowCols{rec}
-		list := func(col, r int) []string {
-			l := rec.Column(col).(*array.List)
-			if !l.IsValid(r) {
-				return nil
-			}
-			vals := l.ListValues().(*array.String)
-			from, to := l.ValueOffsets(r)
-			out := make([]string, 0, to-from)
-			for j := from; j < to; j++ {
-				out = append(out, in.s(vals.Value(int(j))))
-			}
-			return out
-		}
+		reasons, codes := rec.Column(9).(*array.List), rec.Column(10).(*array.List)
 		for r := range int(rec.NumRows()) {
 			d := reports.Dispute{CDRID: c.str(2, r), Start: c.micros(3, r), End: c.micros(4, r), LocationID: in.str(c, 5, r),
-				EVSEUID: in.str(c, 6, r), Currency: in.str(c, 7, r), Verdict: in.str(c, 8, r), Reasons: list(9, r), Codes: list(10, r),
+				EVSEUID: in.str(c, 6, r), Currency: in.str(c, 7, r), Verdict: in.str(c, 8, r), Reasons: in.list(reasons, r), Codes: in.list(codes, r),
 				State: in.str(c, 11, r), Evidence: c.str(18, r)}
 			d.MinorUnits = minorUnits(d.Currency)
 			m := int32(d.MinorUnits)
