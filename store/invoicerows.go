@@ -33,6 +33,16 @@ func micro(col string) string { return `CAST(` + col + ` * 1000000 AS BIGINT)` }
 var totalColumns = []string{"total_cost", "total_fixed_cost", "total_energy_cost", "total_time_cost", "total_parking_cost",
 	"total_reservation_cost"}
 
+// totalsSQL selects a table's totals (cdrs' billed ones, priced_cdrs'
+// computed ones) in settle's order, excl. and incl. VAT, as micro.
+func totalsSQL() string {
+	cols := make([]string, 0, settle.NumTotals)
+	for _, t := range totalColumns {
+		cols = append(cols, micro(t+"_excl_vat"), micro(t+"_incl_vat"))
+	}
+	return strings.Join(cols, ", ")
+}
+
 // InvoiceRows implements settle.InvoiceSource: every CDR of the selection
 // that the run priced (or could not price), ordered by identity.
 //
@@ -118,14 +128,10 @@ func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection
 	for i, k := range keys {
 		index.put(k, i)
 	}
-	billed := make([]string, 0, settle.NumTotals)
-	for _, t := range totalColumns {
-		billed = append(billed, micro(t+"_excl_vat"), micro(t+"_incl_vat"))
-	}
 	scope, args = scopeSQL(sel, `cdr_key, country_code, party_id, id, body_sha256, epoch_us(start_date_time), epoch_us(end_date_time),
 		coalesce(location_id, ''), coalesce(location_name, ''), coalesce(location_address, ''), coalesce(location_city, ''),
 		coalesce(location_postal_code, ''), coalesce(location_country, ''), coalesce(evse_id, ''), coalesce(currency, ''),
-		`+micro("total_energy")+`, credit, coalesce(credit_reference_id, ''), `+strings.Join(billed, ", "))
+		`+micro("total_energy")+`, credit, coalesce(credit_reference_id, ''), `+totalsSQL())
 	out := make([]settle.InvoiceRow, len(keys))
 	in := interner{}
 	err = arrowQueryOn(ctx, conn, `SELECT * FROM `+scope, args, 18+settle.NumTotals, func(rec arrow.RecordBatch) error {
@@ -209,11 +215,7 @@ func invoicePriced(ctx context.Context, conn *sql.Conn, runNo int64, filter keyF
 	if err != nil {
 		return err
 	}
-	computed := make([]string, 0, settle.NumTotals)
-	for _, t := range totalColumns {
-		computed = append(computed, micro(t+"_excl_vat"), micro(t+"_incl_vat"))
-	}
-	q := `SELECT cdr_key, status::BIGINT, tariff_ref::BIGINT, flags::BIGINT, ` + strings.Join(computed, ", ") + `
+	q := `SELECT cdr_key, status::BIGINT, tariff_ref::BIGINT, flags::BIGINT, ` + totalsSQL() + `
 		FROM priced_cdrs WHERE run_no = ? AND ` + filter("cdr_key")
 	return arrowQueryOn(ctx, conn, q, []any{runNo}, 4+settle.NumTotals, func(rec arrow.RecordBatch) error {
 		c := arrowCols{rec}
@@ -393,13 +395,7 @@ func (c arrowCols) i64(col, i int) int64 {
 }
 
 // micros is a time read as epoch_us; null is the zero time.
-func (c arrowCols) micros(col, i int) time.Time {
-	a := c.rec.Column(col).(*array.Int64)
-	if a.IsNull(i) {
-		return time.Time{}
-	}
-	return time.UnixMicro(a.Value(i)).UTC()
-}
+func (c arrowCols) micros(col, i int) time.Time { return microsAt(c.rec.Column(col).(*array.Int64), i) }
 
 func (c arrowCols) str(col, i int) string {
 	a := c.rec.Column(col).(*array.String)
@@ -414,11 +410,7 @@ func (c arrowCols) str(col, i int) string {
 type interner map[string]string
 
 func (in interner) str(c arrowCols, col, i int) string {
-	a := c.rec.Column(col).(*array.String)
-	if a.IsNull(i) {
-		return ""
-	}
-	return in.s(a.Value(i))
+	return in.of(c.rec.Column(col).(*array.String), i)
 }
 
 // of is the shared copy of a's i-th value ("" when null).
