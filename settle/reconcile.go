@@ -42,9 +42,12 @@ type ReconcileReader interface {
 	PricedDictionaries(ctx context.Context) ([]PricedTariff, []PricedZone, error)
 	// ScanReconcile streams, for the selection's CDRs with cdr_key in
 	// [minKey, maxKey]: their priced rows (PricedRowColumns, any order),
-	// their charging periods (ReconcilePeriodColumns, in key and period
-	// order), then the CDRs (ReconcileCDRColumns, in key order). tokens
-	// says whether the token columns are wanted (else null).
+	// their charging periods (ReconcilePeriodColumns, each CDR's
+	// together, in period order; a CDR's that are not is evaluated
+	// whole), then the CDRs (ReconcileCDRColumns, in key order). The
+	// priced rows and periods of other CDRs in the range may come too:
+	// they are never looked up. tokens says whether the token columns
+	// are wanted (else null).
 	ScanReconcile(ctx context.Context, sel *Selection, minKey, maxKey int64, tokens bool,
 		priced, periods, cdrs func(arrow.RecordBatch) error) error
 	// WriteReconcile stores one owner's reconciliation under rec.ID,
@@ -112,8 +115,8 @@ var PricedRowColumns = []string{"cdr_key", "status", "priced_by", "tariff_ref", 
 //
 //	cdr_key int64; start_us int64 (unix microseconds, null: unknown);
 //	energy, time, parking_time, reservation_time int64 in millionths
-//	(null: no such dimension)
-var ReconcilePeriodColumns = []string{"cdr_key", "start_us", "energy", "time", "parking_time", "reservation_time"}
+//	(null: no such dimension); period_index int32
+var ReconcilePeriodColumns = []string{"cdr_key", "start_us", "energy", "time", "parking_time", "reservation_time", "period_index"}
 
 // ReconcileCDRColumns are the columns of ScanReconcile's CDR batches:
 //
@@ -349,6 +352,42 @@ type ownerInput struct {
 	seen, lastKey int64
 	// credited are the ids the credits among them reference.
 	credited []string
+	// accepted collects the CDRs the screen accepts, for in.Accepted.
+	accepted acceptedChunks
+}
+
+// acceptedChunks collects accepted CDRs in chunks of a fixed size:
+// appending millions to one slice copied each one about twice over
+// (and left the garbage collector the old arrays), a quarter of the
+// screen's own time.
+type acceptedChunks struct {
+	chunks [][]reconcile.Accepted
+	n      int
+}
+
+const acceptedChunk = 1 << 16
+
+func (c *acceptedChunks) add(a reconcile.Accepted) {
+	if len(c.chunks) == 0 || len(c.chunks[len(c.chunks)-1]) == acceptedChunk {
+		c.chunks = append(c.chunks, make([]reconcile.Accepted, 0, acceptedChunk))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, a)
+	c.n++
+}
+
+// all returns the collected CDRs in one slice of their size, and empties c.
+func (c *acceptedChunks) all() []reconcile.Accepted {
+	if c.n == 0 {
+		return nil
+	}
+	out := make([]reconcile.Accepted, 0, c.n)
+	for i, ch := range c.chunks {
+		out = append(out, ch...)
+		c.chunks[i] = nil // freed as it goes
+	}
+	*c = acceptedChunks{}
+	return out
 }
 
 // prepare reads what the owner's CDRs are checked with (tariff versions,
@@ -596,7 +635,7 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
 		a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
 		a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
-		oi.in.Accepted = append(oi.in.Accepted, a)
+		oi.accepted.add(a)
 		return nil
 	}
 	// The batches are screened on a goroutine of their own while the
@@ -626,6 +665,9 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 	}
 	if err := p.close(nil); err != nil {
 		return err
+	}
+	for _, oi := range ins {
+		oi.in.Accepted = oi.accepted.all()
 	}
 	if s.Misses == nil {
 		s.Misses = map[string]int64{}
@@ -865,6 +907,7 @@ func (st *screenState) scanPeriods(rec arrow.RecordBatch) error {
 	}
 	keys, start := rec.Column(0).(*array.Int64), rec.Column(1).(*array.Int64)
 	vol := [4]*array.Int64{rec.Column(2).(*array.Int64), rec.Column(3).(*array.Int64), rec.Column(4).(*array.Int64), rec.Column(5).(*array.Int64)}
+	index := rec.Column(6).(*array.Int32)
 	for i := 0; i < int(rec.NumRows()); i++ {
 		k := keys.Value(i) - st.lo
 		if k < 0 || k >= screenKeys {
@@ -873,7 +916,11 @@ func (st *screenState) scanPeriods(rec arrow.RecordBatch) error {
 		if st.pCount[k] == 0 {
 			st.pFirst[k] = int32(len(st.periods))
 		} else if int(st.pFirst[k]+st.pCount[k]) != len(st.periods) {
-			st.pCount[k] = -1 << 30 // not contiguous: evaluated whole
+			st.pCount[k] = -1 << 30 // not together: evaluated whole
+			continue
+		}
+		if index.Value(i) != st.pCount[k] {
+			st.pCount[k] = -1 << 30 // not in period order: evaluated whole
 			continue
 		}
 		st.pCount[k]++

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -85,8 +86,9 @@ var pricedRowSQL = func() string {
 
 const reconcilePeriodSQL = `SELECT cdr_key, epoch_us(start_date_time) AS start_us,
 	CAST(energy * 1000000 AS BIGINT) AS energy, CAST(time * 1000000 AS BIGINT) AS time,
-	CAST(parking_time * 1000000 AS BIGINT) AS parking_time, CAST(reservation_time * 1000000 AS BIGINT) AS reservation_time
-FROM charging_periods WHERE cdr_key BETWEEN $lo AND $hi AND %s ORDER BY cdr_key, period_index`
+	CAST(parking_time * 1000000 AS BIGINT) AS parking_time, CAST(reservation_time * 1000000 AS BIGINT) AS reservation_time,
+	CAST(period_index AS INTEGER) AS period_index
+FROM charging_periods WHERE cdr_key BETWEEN $lo AND $hi AND %s`
 
 // missingSQL is true when ruleMissing could find a required field missing
 // (a superset: the CDR is then evaluated whole).
@@ -125,7 +127,7 @@ func (w *PricedWriter) ScanReconcile(ctx context.Context, sel *settle.Selection,
 		tok = "token_uid, token_contract_id"
 	}
 	// The selection's placeholders are positional: number them after $lo, $hi.
-	n := 2
+	n := 2 // the last placeholder's number
 	numbered := strings.Builder{}
 	for _, ch := range filter {
 		if ch == '?' {
@@ -135,17 +137,29 @@ func (w *PricedWriter) ScanReconcile(ctx context.Context, sel *settle.Selection,
 		}
 		numbered.WriteRune(ch)
 	}
-	// The priced rows and periods are those of the selection's CDRs only:
-	// when CDRs of several partners arrive interleaved (nightly pulls, a
+	// When CDRs of several partners arrive interleaved (nightly pulls, a
 	// hub's pushes), a partner's keys span the whole period, and its key
-	// range alone read every partner's rows (on a month pulled day by
-	// day, each of 20 partners read the whole month's periods).
-	only := `cdr_key IN (SELECT cdr_key FROM cdrs WHERE ` + numbered.String() + ` AND cdr_key BETWEEN $lo AND $hi)`
-	at := strings.NewReplacer("$lo", "$1", "$hi", "$2", "$run", fmt.Sprintf("$%d", n+1))
+	// range alone would read every partner's rows (on a month pulled day
+	// by day, each of 20 partners read the whole month's periods): the
+	// priced rows and periods are then those of the selection's CDRs.
+	// When most of the range is the selection's (every partner's month,
+	// or one partner's stored partner by partner), that semi-join costs
+	// more than the rows it spares (2.3 of 3.7 s for 10 M priced rows),
+	// and the range alone bounds them.
+	var inScope int64
+	if err := w.conn.QueryRowContext(ctx, `SELECT count(*) FROM cdrs WHERE `+filter+` AND cdr_key BETWEEN ? AND ?`,
+		append(slices.Clip(args), minKey, maxKey)...).Scan(&inScope); err != nil {
+		return errorf("scan reconcile", w.runID, err)
+	}
 	scoped := append([]any{minKey, maxKey}, args...)
-	err := w.arrowQuery(ctx, at.Replace(fmt.Sprintf(pricedRowSQL, only)), append(scoped, w.runNo), len(settle.PricedRowColumns), priced)
+	only, onlyArgs := `cdr_key IN (SELECT cdr_key FROM cdrs WHERE `+numbered.String()+` AND cdr_key BETWEEN $lo AND $hi)`, scoped
+	if 2*inScope > maxKey-minKey+1 {
+		only, onlyArgs = "TRUE", scoped[:2:2]
+	}
+	at := strings.NewReplacer("$lo", "$1", "$hi", "$2", "$run", fmt.Sprintf("$%d", len(onlyArgs)+1))
+	err := w.arrowQuery(ctx, at.Replace(fmt.Sprintf(pricedRowSQL, only)), append(slices.Clip(onlyArgs), w.runNo), len(settle.PricedRowColumns), priced)
 	if err == nil {
-		err = w.arrowQuery(ctx, at.Replace(fmt.Sprintf(reconcilePeriodSQL, only)), scoped, len(settle.ReconcilePeriodColumns), periods)
+		err = w.arrowQuery(ctx, at.Replace(fmt.Sprintf(reconcilePeriodSQL, only)), onlyArgs, len(settle.ReconcilePeriodColumns), periods)
 	}
 	if err == nil {
 		err = w.arrowQuery(ctx, at.Replace(fmt.Sprintf(reconcileCDRSQL, tok, numbered.String())), scoped, len(settle.ReconcileCDRColumns), cdrs)
