@@ -139,16 +139,18 @@ func ReconcileContext(ctx context.Context, in *Input) (*Report, error) {
 			return nil, err
 		}
 	}
-	held := map[string]*Held{}
 	for i, ev := range evs {
 		r.Evaluations = append(r.Evaluations, ev)
 		r.Findings = append(r.Findings, ev.Findings...)
-		held[ocpi.Key(ev.ID)] = heldOf(ev, true)
 		if disputes[i] != nil {
 			r.Disputes = append(r.Disputes, disputes[i])
 		}
 	}
 	if len(in.Invoices) > 0 {
+		held := make(map[string]*Held, len(evs)+len(in.Accepted))
+		for _, ev := range evs {
+			held[ocpi.Key(ev.ID)] = heldOf(ev, true)
+		}
 		if in.LoadNamed != nil {
 			if err := in.LoadNamed(); err != nil {
 				return nil, err
