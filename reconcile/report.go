@@ -166,12 +166,18 @@ func (r *Report) Summary() JSONSummary {
 	var s JSONSummary
 	s.Currencies, s.ByReason = map[string]CurrencySummary{}, map[string]int{}
 	money := map[string]*sums{}
+	var last *sums // a run of CDRs of one currency, most of a partner's, skips the map
+	lastCur := ""
 	cur := func(c string, minor int) *sums {
+		if last != nil && c == lastCur {
+			return last
+		}
 		m := money[c]
 		if m == nil {
 			m = &sums{minor: minor}
 			money[c] = m
 		}
+		last, lastCur = m, c
 		return m
 	}
 	for _, ev := range r.Evaluations {
