@@ -606,6 +606,15 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		interned[x] = x
 		return x
 	}
+	// Rows come partner by partner: a field's last value nearly always
+	// matches, and spares the map.
+	var lastInterned [4]string
+	internAt := func(field int, v string) string {
+		if v != lastInterned[field] {
+			lastInterned[field] = intern(v)
+		}
+		return lastInterned[field]
+	}
 	var last *ownerInput
 	ownerOf := func(r *reconcile.Row) *ownerInput {
 		if last != nil && last.sel.Owner.CountryCode == r.CountryCode && last.sel.Owner.PartyID == r.PartyID {
@@ -631,9 +640,10 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 			}
 			return nil
 		}
-		// Strings alias the batch: keep copies (one per party).
-		a.CountryCode, a.PartyID, a.ID = intern(a.CountryCode), intern(a.PartyID), strings.Clone(a.ID)
-		a.Currency, a.ZoneSource = intern(a.Currency), intern(a.ZoneSource)
+		// The id is the batch's copy (scanCDRs); the other strings alias
+		// the batch: keep copies (one per party).
+		a.CountryCode, a.PartyID = internAt(0, a.CountryCode), internAt(1, a.PartyID)
+		a.Currency, a.ZoneSource = internAt(2, a.Currency), internAt(3, a.ZoneSource)
 		a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
 		oi.accepted.add(a)
 		return nil
@@ -934,6 +944,9 @@ func (st *screenState) scanPeriods(rec arrow.RecordBatch) error {
 	return nil
 }
 
+// scanCDRs calls fn with each CDR of the batch as a row, with its
+// context hash. The row's ID may be kept; its other strings alias the
+// batch and are valid during the call only.
 func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, uint64) error) error {
 	if int(rec.NumCols()) != len(ReconcileCDRColumns) {
 		return errors.New("cdr batch: wrong columns")
@@ -953,12 +966,17 @@ func (st *screenState) scanCDRs(rec arrow.RecordBatch, fn func(*reconcile.Row, u
 	uid, contract := str(25), str(26)
 	hash := rec.Column(27).(*array.Uint64)
 	invRef, creditRef := str(28), str(29)
+	// The ids in one Go string per batch, which the accepted CDRs keep
+	// (one allocation per batch instead of one per CDR); the other
+	// strings alias the batch.
+	ids, idOff := string(id.ValueBytes()), id.ValueOffsets()
 	r := &st.row
 	for i := 0; i < int(rec.NumRows()); i++ {
 		k := keys.Value(i) - st.lo
 		r.Reset()
 		r.Key = keys.Value(i)
-		r.CountryCode, r.PartyID, r.ID, r.Currency = cc.Value(i), pid.Value(i), id.Value(i), cur.Value(i)
+		r.CountryCode, r.PartyID, r.Currency = cc.Value(i), pid.Value(i), cur.Value(i)
+		r.ID = ids[idOff[i]-idOff[0] : idOff[i+1]-idOff[0]]
 		r.V211, r.Credit = v211.Value(i), credit.Value(i)
 		if !creditRef.IsNull(i) {
 			r.CreditReferenceID = creditRef.Value(i)
