@@ -106,6 +106,17 @@ bench-reprice: build
 bench-reconcile:
 	$(GO) test -run '^$$' -bench '^BenchmarkReconcile$$' -benchtime 3x -timeout 60m ./cmd/roamsettle
 
+# What DuckDB alone spends on the reads and writes each step must do, on a
+# database after a run of its period with priced lines (FLOOR_BENCH_DB,
+# attached read-only): each step's own read queries, consumed inside
+# DuckDB, copies of the tables it writes, checkpointed, and the Parquet
+# exports. CPU seconds per operation: their sum over the cores bounds a
+# step's time from below. See store/floor_bench_test.go.
+.PHONY: bench-floor
+bench-floor:
+	@test -n "$(FLOOR_BENCH_DB)" || { echo "set FLOOR_BENCH_DB to a database after a run with priced lines" >&2; exit 2; }
+	FLOOR_BENCH_DB=$(FLOOR_BENCH_DB) $(GO) test -run '^$$' -bench '^BenchmarkFloor$$' -benchtime 1x -timeout 30m ./store
+
 # What a small import, serve's first CDR and a small reprice cost, as whole
 # processes, in an empty database and in databases of 1 and 10 generated
 # months (~1 M CDRs a month, built once through `ingest`, raw archive
