@@ -79,7 +79,14 @@
 // 0009_intake.sql (cdr_dimensions.volume nullable for numbers that do not
 // fit, numbers.go; rejects.blocking), 0010_invoices.sql (invoice_documents
 // and invoice_inputs: issued invoices and credit notes with their input
-// snapshots, append-only; invoices.go implements invoicing.Ledger).
+// snapshots, append-only; invoices.go implements invoicing.Ledger),
+// 0011_reconcile_step.sql (reconciliation as a step of a settle run; the
+// stored CDR's key on its result), 0012_priced_inputs.sql (the inputs
+// digest a run's priced rows were computed from), 0013_reconcile_accepted.sql
+// (the CDRs reconcile's screen accepts from columns stored by key and as
+// numbers in reconcile_accepted, under the reconciliation's run_no; those
+// evaluated whole stay in reconcile_cdrs with their identity; reports.go
+// reads both, reconcile_bulk.go writes them).
 //
 // The store is settle's ReportSource (reports.go, parquet.go), on the
 // database and on a run's writer: each owner's figures, disputes and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -215,6 +216,16 @@ func (w *PricedWriter) PricedRunNo() int32 { return w.runNo }
 // connection, for the Arrow inserts).
 func writeReconcile(ctx context.Context, conn *sql.Conn, tx *sql.Tx, rec *settle.ReconcileRecord) (raised, revised int, err error) {
 	rep, runID := rec.Report, rec.ID
+	// A run id keeps its number from one run to the next (as reprice
+	// runs do); a new one takes the next.
+	var runNo int32
+	if err = tx.QueryRowContext(ctx, `SELECT coalesce((SELECT max(run_no) FROM reconcile_runs WHERE run_id = $1),
+			(SELECT coalesce(max(run_no), 0) + 1 FROM reconcile_runs))`, runID).Scan(&runNo); err != nil {
+		return 0, 0, err
+	}
+	if _, err = tx.ExecContext(ctx, `DELETE FROM reconcile_accepted WHERE run_no = ?`, runNo); err != nil {
+		return 0, 0, err
+	}
 	for _, t := range []string{"reconcile_runs", "reconcile_cdrs", "reconcile_findings", "reconcile_invoice_lines"} {
 		if _, err = tx.ExecContext(ctx, `DELETE FROM `+t+` WHERE run_id = ?`, runID); err != nil {
 			return 0, 0, err
@@ -226,12 +237,13 @@ func writeReconcile(ctx context.Context, conn *sql.Conn, tx *sql.Tx, rec *settle
 		settleRun = rec.Settle
 	}
 	if _, err = tx.ExecContext(ctx, `INSERT INTO reconcile_runs BY NAME SELECT ? AS run_id, ? AS period, ? AS partner,
-			? AS finished_at, ? AS cdrs, ? AS ok, ? AS mismatch, ? AS not_verifiable, ? AS disputed, ? AS report, ? AS settle_run`,
+			? AS finished_at, ? AS cdrs, ? AS ok, ? AS mismatch, ? AS not_verifiable, ? AS disputed, ? AS report, ? AS settle_run,
+			? AS run_no`,
 		runID, rep.Period, rep.Partner, rec.At.UTC(), sm.CDRs, sm.OK, sm.Mismatch, sm.NotVerifiable, sm.Disputed,
-		string(rec.JSON), settleRun); err != nil {
+		string(rec.JSON), settleRun, runNo); err != nil {
 		return 0, 0, err
 	}
-	if err = insertReconcileCDRs(ctx, conn, runID, rep); err != nil {
+	if err = insertReconcileCDRs(ctx, conn, runID, runNo, rep); err != nil {
 		return 0, 0, err
 	}
 	if err = insertFindings(ctx, conn, runID, rep.Findings); err != nil {
@@ -316,9 +328,10 @@ func listSQL(col string) string {
 const reconcileBatch = 1 << 18
 
 // insertReconcileCDRs writes one row per CDR: the evaluated ones with their
-// strings, the accepted ones (most of a period) as numbers, their strings
-// read from cdrs by key inside DuckDB.
-func insertReconcileCDRs(ctx context.Context, conn *sql.Conn, runID string, rep *reconcile.Report) error {
+// strings into reconcile_cdrs, the accepted ones (most of a period) by key
+// and as numbers into reconcile_accepted, under the run's number: their
+// identity and currency are their CDR's (0013_reconcile_accepted.sql).
+func insertReconcileCDRs(ctx context.Context, conn *sql.Conn, runID string, runNo int32, rep *reconcile.Report) error {
 	mem := memory.DefaultAllocator
 	amounts := func(c *columns, get func(i int) [3]reconcile.Amount, n int) {
 		names := [6]string{"billed_excl", "billed_incl", "recomputed_excl", "recomputed_incl", "difference_excl", "difference_incl"}
@@ -381,10 +394,7 @@ func insertReconcileCDRs(ctx context.Context, conn *sql.Conn, runID string, rep 
 			a := &part[i]
 			return [3]reconcile.Amount{a.Billed, a.Recomputed, a.Difference()}
 		}, n)
-		stmt := `INSERT INTO reconcile_cdrs BY NAME SELECT '` + sqlQuote(runID) + `' AS run_id, c.country_code, c.party_id,
-			coalesce(c.id_as_sent, c.id) AS cdr_id, 'OK' AS verdict, []::VARCHAR[] AS reasons, upper(c.currency) AS currency,
-			v.billed_excl, v.billed_incl, v.recomputed_excl, v.recomputed_incl, v.difference_excl, v.difference_incl,
-			NULL AS note, v.cdr_key FROM %s v JOIN cdrs c USING (cdr_key)`
+		stmt := `INSERT INTO reconcile_accepted BY NAME SELECT ` + strconv.Itoa(int(runNo)) + ` AS run_no, * FROM %s`
 		if err := arrowInsert(ctx, conn, "stage_reconcile_accepted", stmt, c.fields, c.cols); err != nil {
 			return fmt.Errorf("insert reconcile_cdrs: %w", err)
 		}

@@ -169,6 +169,7 @@ type ownerRun struct {
 	party  settle.Party
 	runNo  int32  // the priced rows (0: none)
 	recRun string // the reconciliation's run id
+	recNo  int32  // its number, for its accepted CDRs (0: none)
 }
 
 // reportRuns lists the owners of the selection's CDRs (sorted) and, for
@@ -195,12 +196,18 @@ func reportRuns(ctx context.Context, q querier, ownRun int32, sel *settle.Select
 	for i := range out {
 		o := &out[i]
 		o.recRun = "reconcile:" + period + "/" + o.party.String()
+		var recNo sql.NullInt32
+		err := q.QueryRowContext(ctx, `SELECT max(run_no) FROM reconcile_runs WHERE run_id = ?`, o.recRun).Scan(&recNo)
+		if err != nil {
+			return nil, err
+		}
+		o.recNo = recNo.Int32
 		if ownRun != 0 {
 			o.runNo = ownRun
 			continue
 		}
 		var no sql.NullInt32
-		err := q.QueryRowContext(ctx, `SELECT run_no FROM reprice_runs WHERE run_id IN (?, ?) ORDER BY finished_at DESC, run_id LIMIT 1`,
+		err = q.QueryRowContext(ctx, `SELECT run_no FROM reprice_runs WHERE run_id IN (?, ?) ORDER BY finished_at DESC, run_id LIMIT 1`,
 			"reprice:"+period+"/"+o.party.String(), "reprice:"+period+"/*").Scan(&no)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return nil, err
@@ -211,17 +218,17 @@ func reportRuns(ctx context.Context, q querier, ownRun int32, sel *settle.Select
 }
 
 // runsSQL is the owners' runs as a VALUES list named runs(country_code,
-// party_id, run_no, rec_run), for a WITH clause.
+// party_id, run_no, rec_run, rec_no), for a WITH clause.
 func runsSQL(owners []ownerRun) (string, []any) {
 	var b strings.Builder
 	var args []any
-	b.WriteString("runs(country_code, party_id, run_no, rec_run) AS (VALUES ")
+	b.WriteString("runs(country_code, party_id, run_no, rec_run, rec_no) AS (VALUES ")
 	for i, o := range owners {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::VARCHAR)")
-		args = append(args, o.party.CountryCode, o.party.PartyID, o.runNo, o.recRun)
+		b.WriteString("(?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::VARCHAR, ?::INTEGER)")
+		args = append(args, o.party.CountryCode, o.party.PartyID, o.runNo, o.recRun, o.recNo)
 	}
 	b.WriteString(")")
 	return b.String(), args
@@ -293,7 +300,7 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 	_, err := q.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE report_scope AS
 		WITH `+runs+`,
 		scope AS (
-			SELECT cdr_key, country_code, party_id, id, raw_sha256, received_at,
+			SELECT cdr_key, country_code, party_id, id, currency, raw_sha256, received_at,
 				epoch_ms(`+periodTimeSQL+`) // `+strconv.Itoa(slotMillis)+` AS slot,
 				CASE WHEN end_date_time > TIMESTAMPTZ '1970-01-01 00:00:00+00' AND last_updated >= end_date_time
 					THEN `+secondsBetween("end_date_time", "last_updated")+` END AS issue_delay,
@@ -304,20 +311,38 @@ func gatherScope(ctx context.Context, q querier, owners []ownerRun, sel *settle.
 			SELECT DISTINCT f.country_code, f.party_id, upper(trim(f.cdr_id)) AS id
 			FROM reconcile_findings f JOIN runs r ON f.run_id = r.rec_run AND f.country_code = r.country_code AND f.party_id = r.party_id
 			WHERE f.severity = 'error')
-		SELECT s.*, rc.verdict, rc.reasons, rc.rc_currency, rc.billed_excl, rc.recomputed_excl,
-			coalesce(rc.verdict <> 'OK' OR ferr.id IS NOT NULL, false) AS disputed, r.run_no
+		SELECT s.* EXCLUDE (currency), `+resultSQL+` AS verdict,
+			CASE WHEN rc.verdict IS NOT NULL THEN rc.reasons WHEN ra.cdr_key IS NOT NULL THEN []::VARCHAR[] END AS reasons,
+			coalesce(rc.rc_currency, CASE WHEN ra.cdr_key IS NOT NULL THEN upper(s.currency) END) AS rc_currency,
+			`+resultOf("billed_excl")+` AS billed_excl, `+resultOf("recomputed_excl")+` AS recomputed_excl,
+			coalesce(`+resultSQL+` <> 'OK' OR ferr.id IS NOT NULL, false) AS disputed, r.run_no
 		FROM scope s JOIN runs r USING (country_code, party_id)
 		LEFT JOIN rc USING (country_code, party_id, id)
+		LEFT JOIN ra USING (cdr_key)
 		LEFT JOIN ferr USING (country_code, party_id, id)`, append(rargs, args...)...)
 	return err
 }
 
-// reconciledSQL is the rc CTE: the owners' reconciliation results (runs'
-// rec_run) by CDR identity.
+// reconciledSQL is the rc and ra CTEs: the owners' reconciliation results
+// (runs' rec_run), rc those of the CDRs evaluated whole (and every CDR of
+// runs before 0013_reconcile_accepted.sql) by CDR identity, ra those of
+// the CDRs accepted from columns by key. A CDR has at most one of them:
+// resultSQL and resultOf read the one it has.
 const reconciledSQL = `rc AS (
 	SELECT x.country_code, x.party_id, upper(trim(x.cdr_id)) AS id, x.verdict, x.reasons, x.currency AS rc_currency,
 		x.billed_excl, x.recomputed_excl
-	FROM reconcile_cdrs x JOIN runs r ON x.run_id = r.rec_run AND x.country_code = r.country_code AND x.party_id = r.party_id)`
+	FROM reconcile_cdrs x JOIN runs r ON x.run_id = r.rec_run AND x.country_code = r.country_code AND x.party_id = r.party_id),
+ra AS (
+	SELECT a.cdr_key, a.billed_excl, a.recomputed_excl FROM reconcile_accepted a SEMI JOIN runs r ON a.run_no = r.rec_no)`
+
+// resultSQL is a CDR's verdict (NULL when it was not reconciled), in a
+// query joining rc and ra: an accepted CDR's is OK.
+const resultSQL = `coalesce(rc.verdict, CASE WHEN ra.cdr_key IS NOT NULL THEN 'OK' END)`
+
+// resultOf is an amount of a CDR's reconciliation result, rc's or ra's.
+func resultOf(col string) string {
+	return `CASE WHEN rc.verdict IS NOT NULL THEN rc.` + col + ` ELSE ra.` + col + ` END`
+}
 
 // ReconciledCounts implements settle.InvoicePeriodSource: the counts of the
 // report figures (CDRs, reconciled, newest receipt) from the rows
@@ -330,12 +355,13 @@ func (s *Store) ReconciledCounts(ctx context.Context, sel *settle.Selection, per
 		if err != nil || len(owners) == 0 {
 			return err
 		}
-		scopeRows, args := scopeSQL(sel, "country_code, party_id, id, received_at")
+		scopeRows, args := scopeSQL(sel, "cdr_key, country_code, party_id, id, received_at")
 		runs, rargs := runsSQL(owners)
 		return eachRow(ctx, q, `WITH `+runs+`, `+reconciledSQL+`
-			SELECT s.country_code, s.party_id, count(*), count(rc.verdict), max(s.received_at)
+			SELECT s.country_code, s.party_id, count(*), count(`+resultSQL+`), max(s.received_at)
 			FROM `+scopeRows+` s JOIN runs r USING (country_code, party_id)
 			LEFT JOIN rc USING (country_code, party_id, id)
+			LEFT JOIN ra USING (cdr_key)
 			GROUP BY ALL`, append(rargs, args...), func(rows *sql.Rows) error {
 			var p settle.Party
 			var c settle.ReconciledCount

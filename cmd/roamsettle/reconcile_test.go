@@ -529,3 +529,49 @@ func TestReconcileBulkInterleaved(t *testing.T) {
 		t.Errorf("the bulk path accepted only %d CDRs from columns, %d evaluated whole", screened, whole)
 	}
 }
+
+// The CDRs the screen accepts from columns are stored by key
+// (reconcile_accepted), those evaluated whole with their identity
+// (reconcile_cdrs); a per-CDR reconciliation stores every CDR the second
+// way. Invoices and reports read both: the same month gives the same
+// documents, byte for byte, whichever way its results were stored, and a
+// re-run replaces the accepted rows of the run before.
+func TestDocumentsAgreeAfterBulkAndPerCDR(t *testing.T) {
+	db, _, config, _ := generatedMonth(t, 600)
+	accepted := func() (n int64) {
+		t.Helper()
+		st, err := store.Open(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		if err := st.DB().QueryRow(`SELECT count(*) FROM reconcile_accepted`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	documents := func(how string, extra ...string) map[string][]byte {
+		t.Helper()
+		rs(t, append([]string{"reconcile", "--config", config, "--period", "2026-10"}, extra...)...)
+		out := filepath.Join(t.TempDir(), how)
+		rs(t, "invoice", "--config", config, "--period", "2026-10", "--out", filepath.Join(out, "invoices"))
+		rs(t, "report", "--config", config, "--period", "2026-10", "--out", filepath.Join(out, "reports"))
+		return tree(t, out)
+	}
+	bulk := documents("bulk")
+	if n := accepted(); n == 0 {
+		t.Fatal("the bulk reconciliation stored no accepted CDR by key")
+	}
+	perCDR := documents("per-cdr", "--per-cdr")
+	if n := accepted(); n != 0 {
+		t.Errorf("after the per-CDR re-run, %d accepted rows of the run before remain", n)
+	}
+	if len(bulk) != len(perCDR) || len(bulk) < 10 {
+		t.Fatalf("%d documents after the bulk reconciliation, %d after the per-CDR one", len(bulk), len(perCDR))
+	}
+	for name, b := range bulk {
+		if !bytes.Equal(b, perCDR[name]) {
+			t.Errorf("%s differs", name)
+		}
+	}
+}
