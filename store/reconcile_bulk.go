@@ -216,12 +216,18 @@ func (w *PricedWriter) PricedRunNo() int32 { return w.runNo }
 // connection, for the Arrow inserts).
 func writeReconcile(ctx context.Context, conn *sql.Conn, tx *sql.Tx, rec *settle.ReconcileRecord) (raised, revised int, err error) {
 	rep, runID := rec.Report, rec.ID
-	// A run id keeps its number from one run to the next (as reprice
-	// runs do); a new one takes the next.
-	var runNo int32
-	if err = tx.QueryRowContext(ctx, `SELECT coalesce((SELECT max(run_no) FROM reconcile_runs WHERE run_id = $1),
-			(SELECT coalesce(max(run_no), 0) + 1 FROM reconcile_runs))`, runID).Scan(&runNo); err != nil {
+	// A run id keeps its number from one run to the next; a new one takes
+	// the sequence's next, which no concurrent transaction can take too
+	// (its accepted rows are deleted by number).
+	var kept sql.NullInt32
+	if err = tx.QueryRowContext(ctx, `SELECT max(run_no) FROM reconcile_runs WHERE run_id = ?`, runID).Scan(&kept); err != nil {
 		return 0, 0, err
+	}
+	runNo := kept.Int32
+	if !kept.Valid {
+		if err = tx.QueryRowContext(ctx, `SELECT nextval('reconcile_run_no')`).Scan(&runNo); err != nil {
+			return 0, 0, err
+		}
 	}
 	if _, err = tx.ExecContext(ctx, `DELETE FROM reconcile_accepted WHERE run_no = ?`, runNo); err != nil {
 		return 0, 0, err

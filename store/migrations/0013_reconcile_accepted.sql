@@ -5,8 +5,10 @@
 -- whole, and every CDR of the runs before this migration. Writing the
 -- accepted CDRs' identity strings again cost 18 of the 20 CPU-s that
 -- storing a 10 M month's 9.4 M accepted results took.
---   * reconcile_runs.run_no numbers a reconciliation (kept by a re-run of
---     the same run id, as reprice_runs.run_no); NULL for runs before.
+--   * reconcile_runs.run_no numbers a reconciliation: a run id keeps its
+--     number from one run to the next, a new one takes the sequence's next
+--     (unique, also between concurrent transactions); NULL for runs before.
+CREATE SEQUENCE reconcile_run_no START 1;
 ALTER TABLE reconcile_runs ADD COLUMN run_no INTEGER;
 CREATE TABLE reconcile_accepted (
     run_no          INTEGER NOT NULL, -- reconcile_runs.run_no
