@@ -24,7 +24,8 @@ func (r *Result) Explain(w io.Writer) error {
 		fmt.Fprintf(&b, "\nperiod %d (%s): %s -> %s UTC, local %s, tariff %s\n", i, pt.phase,
 			pt.start.UTC().Format("2006-01-02 15:04:05"), pt.end.UTC().Format("15:04:05"),
 			pt.local.Format("Mon 2006-01-02 15:04:05 MST"), orDash(pt.tariffID))
-		fmt.Fprintf(&b, "  volumes: %s\n", pt.volumes)
+		v := &pt.volumes
+		fmt.Fprintf(&b, "  volumes: energy %s kWh, time %d s, parking %d s, reservation %d s\n", v.energy, v.timeS, v.parkS, v.resvS)
 		for _, d := range pt.dims {
 			label := d.dim
 			if pt.phase == phaseMixed {

@@ -31,6 +31,7 @@ func TestExplainNamesOpenPointReadings(t *testing.T) {
 		"§5.7 min_max_clamp: ",
 		"§5.1 period_without_tariff_id: ",
 		"§5.9 rounding_policy: ",
+		"  volumes: energy 1.5 kWh, time 600 s, parking 0 s, reservation 0 s\n", // the period's, formatted only here
 	} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("explanation lacks %q:\n%s", want, b.String())

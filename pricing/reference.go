@@ -254,8 +254,7 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 		energyBefore = energyBefore.Add(p.energy)
 	}
 	for i := range res.trace {
-		v := &vols[i]
-		res.trace[i].volumes = fmt.Sprintf("energy %s kWh, time %d s, parking %d s, reservation %d s", v.energy, v.timeS, v.parkS, v.resvS)
+		res.trace[i].volumes = vols[i] // formatted by Explain only: reconcile prices many CDRs it never explains
 	}
 	if localTime && res.Zone.Source != ZoneGiven {
 		res.take(ReadZone)

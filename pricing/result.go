@@ -194,7 +194,7 @@ type periodTrace struct {
 	local      time.Time
 	phase      string
 	tariffID   string
-	volumes    string
+	volumes    periodVolumes
 	dims       []dimTrace
 }
 
