@@ -219,12 +219,11 @@ func writeReconcile(ctx context.Context, conn *sql.Conn, tx *sql.Tx, rec *settle
 	// A run id keeps its number from one run to the next; a new one takes
 	// the sequence's next, which no concurrent transaction can take too
 	// (its accepted rows are deleted by number).
-	var kept sql.NullInt32
-	if err = tx.QueryRowContext(ctx, `SELECT max(run_no) FROM reconcile_runs WHERE run_id = ?`, runID).Scan(&kept); err != nil {
+	runNo, err := reconcileRunNo(ctx, tx, runID)
+	if err != nil {
 		return 0, 0, err
 	}
-	runNo := kept.Int32
-	if !kept.Valid {
+	if runNo == 0 {
 		if err = tx.QueryRowContext(ctx, `SELECT nextval('reconcile_run_no')`).Scan(&runNo); err != nil {
 			return 0, 0, err
 		}
@@ -271,6 +270,14 @@ func writeReconcile(ctx context.Context, conn *sql.Conn, tx *sql.Tx, rec *settle
 		return 0, 0, fmt.Errorf("revise disputes: %w", err)
 	}
 	return raised, revised, nil
+}
+
+// reconcileRunNo is the number of a reconciliation's run id, 0 when it has
+// none (never run, or run before 0013_reconcile_accepted.sql).
+func reconcileRunNo(ctx context.Context, q querier, runID string) (int32, error) {
+	var no sql.NullInt32
+	err := q.QueryRowContext(ctx, `SELECT max(run_no) FROM reconcile_runs WHERE run_id = ?`, runID).Scan(&no)
+	return no.Int32, err
 }
 
 // arrowInsert registers the columns as a view and runs stmt (which names
@@ -402,7 +409,7 @@ func insertReconcileCDRs(ctx context.Context, conn *sql.Conn, runID string, runN
 		}, n)
 		stmt := `INSERT INTO reconcile_accepted BY NAME SELECT ` + strconv.Itoa(int(runNo)) + ` AS run_no, * FROM %s`
 		if err := arrowInsert(ctx, conn, "stage_reconcile_accepted", stmt, c.fields, c.cols); err != nil {
-			return fmt.Errorf("insert reconcile_cdrs: %w", err)
+			return fmt.Errorf("insert reconcile_accepted: %w", err)
 		}
 	}
 	return nil

@@ -196,12 +196,10 @@ func reportRuns(ctx context.Context, q querier, ownRun int32, sel *settle.Select
 	for i := range out {
 		o := &out[i]
 		o.recRun = "reconcile:" + period + "/" + o.party.String()
-		var recNo sql.NullInt32
-		err := q.QueryRowContext(ctx, `SELECT max(run_no) FROM reconcile_runs WHERE run_id = ?`, o.recRun).Scan(&recNo)
-		if err != nil {
+		var err error
+		if o.recNo, err = reconcileRunNo(ctx, q, o.recRun); err != nil {
 			return nil, err
 		}
-		o.recNo = recNo.Int32
 		if ownRun != 0 {
 			o.runNo = ownRun
 			continue
