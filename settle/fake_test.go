@@ -425,12 +425,15 @@ func (f *fakeStore) ScanPeriodRange(_ context.Context, sel *Selection, minKey, m
 	return f.emit(pricing.PeriodColumns, arrs, fn)
 }
 
-func (f *fakeStore) CDRs(_ context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
+func (f *fakeStore) CDRs(_ context.Context, keys []int64, withPeriods bool) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
 	out, emb := map[int64]*ocpi.CDR{}, map[int64][]int64{}
 	for _, c := range f.cdrs {
 		if slices.Contains(keys, c.key) {
 			cp := *c.cdr
 			cp.Tariffs = nil // the store returns the keys, not the bodies
+			if !withPeriods {
+				cp.ChargingPeriods = nil
+			}
 			out[c.key] = &cp
 			if len(c.embedded) > 0 {
 				emb[c.key] = c.embedded

@@ -3,6 +3,7 @@ package settle
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/roamsettle/roamsettle/ocpi"
@@ -18,7 +19,7 @@ func (r *runner) priceReference() error {
 		return nil
 	}
 	keys := sortedKeys(r.refQueue)
-	cdrs, embedded, err := r.src.CDRs(r.ctx, keys)
+	cdrs, embedded, err := r.loadForReference(keys)
 	if err != nil {
 		return wrap("load CDRs for the reference", ErrRead, r.opts.Run.ID(), err)
 	}
@@ -139,4 +140,33 @@ func (r *runner) blockedInEffect(cdr *ocpi.CDR, conn []string, i int) int32 {
 		}
 	}
 	return -1
+}
+
+// loadForReference loads the CDRs queued for the reference: those the
+// period scan found no period of without periods, the others with theirs.
+func (r *runner) loadForReference(keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
+	var without, with []int64
+	for _, k := range keys {
+		if r.refQueue[k] == RefNoPeriods {
+			without = append(without, k)
+		} else {
+			with = append(with, k)
+		}
+	}
+	cdrs, embedded := map[int64]*ocpi.CDR{}, map[int64][]int64{}
+	for _, part := range []struct {
+		keys    []int64
+		periods bool
+	}{{without, false}, {with, true}} {
+		if len(part.keys) == 0 {
+			continue
+		}
+		c, e, err := r.src.CDRs(r.ctx, part.keys, part.periods)
+		if err != nil {
+			return nil, nil, err
+		}
+		maps.Copy(cdrs, c)
+		maps.Copy(embedded, e)
+	}
+	return cdrs, embedded, nil
 }

@@ -51,9 +51,12 @@ type Source interface {
 	// run (so a source may send them even when asked for sel's).
 	ScanPeriodRange(ctx context.Context, sel *Selection, minKey, maxKey int64, fn func(arrow.RecordBatch) error) error
 	// CDRs loads what pricing reads of the given CDRs (identity, times,
-	// currency, credit, location, totals, periods with their dimensions)
-	// and the content keys of their embedded tariffs, in position order.
-	CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error)
+	// currency, credit, location, totals, periods with their dimensions
+	// unless withPeriods is false) and the content keys of their embedded
+	// tariffs, in position order. The run asks without periods for the
+	// CDRs its period scan found none of: looking for them again probes
+	// every stored period (0.8 s for 28 k CDRs of the 10 M month).
+	CDRs(ctx context.Context, keys []int64, withPeriods bool) (map[int64]*ocpi.CDR, map[int64][]int64, error)
 }
 
 // HeaderColumns are the columns of ScanHeaders' batches, one row per CDR:

@@ -819,15 +819,17 @@ func (s *Store) ScopeKeys(ctx context.Context, sel *settle.Selection) (minKey, m
 // their dimensions, embedded tariff keys), with one query per table for all
 // keys: loading each CDR on its own (CDR) costs a scan of the table per CDR.
 // Other fields are left empty.
-func (s *Store) CDRs(ctx context.Context, keys []int64) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
+func (s *Store) CDRs(ctx context.Context, keys []int64, withPeriods bool) (map[int64]*ocpi.CDR, map[int64][]int64, error) {
 	cdrs := make(map[int64]*ocpi.CDR, len(keys))
 	var embedded map[int64][]int64
 	err := s.withKeys(ctx, keys, func(q querier, filter keyFilter) (err error) {
 		if err := repriceCDRHeads(ctx, q, filter, cdrs); err != nil {
 			return err
 		}
-		if err := repricePeriods(ctx, q, filter, cdrs); err != nil {
-			return err
+		if withPeriods {
+			if err := repricePeriods(ctx, q, filter, cdrs); err != nil {
+				return err
+			}
 		}
 		embedded, err = embeddedTariffKeys(ctx, q, filter)
 		return err

@@ -124,7 +124,7 @@ func TestSettleSource(t *testing.T) {
 	if len(embedded) != 1 || embedded[0][0] != lo || embedded[0][1] != 1 {
 		t.Fatalf("embedded tariffs %v, want one for CDR %d", embedded, lo)
 	}
-	cdrs, emb, err := s.CDRs(ctx, []int64{lo})
+	cdrs, emb, err := s.CDRs(ctx, []int64{lo}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,6 +134,13 @@ func TestSettleSource(t *testing.T) {
 	}
 	if !c.ChargingPeriods[1].Dimensions[0].Volume.Equal(d("10.0012")) || c.ChargingPeriods[0].TariffID != "12" {
 		t.Errorf("period 1: %+v", c.ChargingPeriods[1])
+	}
+	heads, emb, err := s.CDRs(ctx, []int64{lo}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := heads[lo]; h == nil || h.ID != "C1" || len(h.ChargingPeriods) != 0 || len(emb[lo]) != 1 {
+		t.Fatalf("CDRs without periods = %+v, embedded %v", h, emb)
 	}
 }
 
