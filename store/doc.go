@@ -46,7 +46,7 @@
 // # Schema (migrations/0001_init.sql)
 //
 //	raw_payloads(sha256, size, segment, byte_offset, first_received_at)   where the bytes are
-//	receipts(sha256, channel, source_name, partner, position, received_at, kind, version, outcome)
+//	receipts(sha256, channel, source_name, partner, position, received_at, kind, version, outcome, repeated)
 //	cdrs(cdr_key, identity, as-sent spelling, body/raw sha256, times, token, location, totals, ...)
 //	charging_periods(cdr_key, period_index, start_date_time, tariff_id)
 //	cdr_dimensions(cdr_key, period_index, dimension_index, type_code, volume)

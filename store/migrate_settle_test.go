@@ -13,25 +13,7 @@ import (
 // leaves a stated 0 alone.
 func TestMigration0006MissingTotalCost(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.duckdb")
-	db, err := sql.Open("duckdb", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := &Store{db: db}
-	ms, err := migrations()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL, name VARCHAR NOT NULL,
-		applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range ms[:5] {
-		if err := old.apply(ctx, m); err != nil {
-			t.Fatal(err)
-		}
-	}
+	path, db := databaseAt(t, 5)
 	for _, q := range []string{
 		`INSERT INTO cdrs (cdr_key, country_code, party_id, id, version, body_sha256, raw_sha256, total_cost_excl_vat,
 			total_cost_incl_vat, credit, home_charging_compensation, received_at, blocking)
@@ -58,6 +40,61 @@ func TestMigration0006MissingTotalCost(t *testing.T) {
 	}
 	if want := "MISSING NULL, ZERO 0.000000, NOEXCL NULL"; got != want {
 		t.Errorf("after 0006: %s, want %s", got, want)
+	}
+}
+
+// databaseAt is a new database file with the first n migrations applied,
+// open for the caller to fill as a database of that schema was.
+func databaseAt(t *testing.T, n int) (string, *sql.DB) {
+	t.Helper()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.duckdb")
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	old := &Store{db: db}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE schema_version (version INTEGER NOT NULL, name VARCHAR NOT NULL,
+		applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:n] {
+		if err := old.apply(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return path, db
+}
+
+// 0014 marks the receipts stored before it that repeat an earlier
+// receipt's bytes, in the order they were received.
+func TestMigration0014RepeatedReceipts(t *testing.T) {
+	ctx := context.Background()
+	path, db := databaseAt(t, 13)
+	if _, err := db.ExecContext(ctx, `INSERT INTO receipts (sha256, channel, position, received_at, outcome) VALUES
+		('\x01'::BLOB, 'push', 0, '2025-01-02 00:00:00+00', 'duplicate'),
+		('\x01'::BLOB, 'file', 1, '2025-01-01 00:00:00+00', 'accepted'),
+		('\x02'::BLOB, 'file', 2, '2025-01-01 00:00:00+00', 'accepted'),
+		('\x01'::BLOB, 'file', 3, '2025-01-03 00:00:00+00', 'duplicate')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got string
+	if err := s.DB().QueryRow(`SELECT string_agg(position || ':' || repeated, ' ' ORDER BY position) FROM receipts`).Scan(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := "0:true 1:false 2:false 3:true"; got != want {
+		t.Errorf("after 0014: %s, want %s", got, want)
 	}
 }
 

@@ -62,6 +62,15 @@ func TestReconcileInput(t *testing.T) {
 	if ps := in.Problems["NL-ABC/B2"]; !ps.Has(ocpi.RuleRequired) {
 		t.Errorf("B2's findings %v", ps)
 	}
+	// Ingest marks the receipts of bytes received before: A1's second and
+	// third (the third from the same place as the first).
+	var repeated string
+	if err := s.db.QueryRowContext(ctx, `SELECT string_agg(position || ':' || repeated, ' ' ORDER BY rowid) FROM receipts`).Scan(&repeated); err != nil {
+		t.Fatal(err)
+	}
+	if want := "0:false 1:false 2:false 3:false 4:false 5:false 7:true 0:true 6:false"; repeated != want {
+		t.Errorf("receipts' position:repeated %s, want %s", repeated, want)
+	}
 	dup, conf := in.Stored.Received("NL", "ABC", "A1")
 	if dup != 1 || conf != 0 {
 		t.Errorf("A1: %d duplicates, %d conflicts", dup, conf)

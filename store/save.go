@@ -356,7 +356,8 @@ func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
 	if receivedAt.IsZero() {
 		receivedAt = w.now
 	}
-	if !w.ix.raw(raw) {
+	repeated := w.ix.raw(raw) // these bytes were received before
+	if !repeated {
 		w.ix.addRaw(raw)
 		w.newRaw = append(w.newRaw, r.Raw)
 		w.newRawSums = append(w.newRawSums, raw)
@@ -377,6 +378,7 @@ func (w *writer) add(r *ocpi.Received) (ocpi.Outcome, error) {
 	row.optStr(string(r.Kind))
 	row.optStr(string(r.Version))
 	row.str(string(outcome))
+	row.boolean(repeated)
 	row.end()
 	return outcome, nil
 }

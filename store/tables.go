@@ -37,7 +37,7 @@ func newBatchTables() *batchTables {
 		receipts: newTable("receipts",
 			col("sha256", blobType), col("channel", strType), col("source_name", strType), col("partner", strType),
 			col("position", i64), col("received_at", tsType), col("kind", strType), col("version", strType),
-			col("outcome", strType)),
+			col("outcome", strType), col("repeated", bool_)),
 		dimTypes: newTable("dimension_types", col("code", u8), col("name", strType)),
 		cdrs: newTable("cdrs",
 			col("cdr_key", i64), col("country_code", strType), col("party_id", strType), col("id", strType),
