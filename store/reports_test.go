@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -52,7 +53,11 @@ func reportMonth(t *testing.T, s *Store) (*reconcile.Report, settle.Scope) {
 		}
 		batch = append(batch, r)
 	}
+	// Stored in another order than their ids' (the exports sort by id,
+	// not by key).
+	slices.Reverse(batch)
 	save(t, s, batch...)
+	slices.Reverse(batch)
 	again := recvCDR(batch[0].CDR, "cA1", 99)
 	again.Raw, again.SHA256 = batch[0].Raw, batch[0].SHA256
 	again.Source.Name, again.Source.Position = "push", 7 // the partner sent A1 again
@@ -329,6 +334,15 @@ func TestParquetExportReadBack(t *testing.T) {
 	one(`SELECT typeof(total_cost_excl_vat), verdict FROM `+glob("priced_cdrs")+` WHERE cdr_id = 'B1'`, &typ, &verdict)
 	if typ != "DECIMAL(18,6)" || verdict != "MISMATCH" {
 		t.Errorf("B1: %s, %s", typ, verdict)
+	}
+	// Rows are in CDR id order (then line), not in the order the CDRs were
+	// stored (reportMonth stores them in reverse).
+	var ids string
+	one(`SELECT string_agg(cdr_id, ' ') FROM `+glob("priced_cdrs"), &ids)
+	var lineRows, inOrder int64
+	one(`SELECT count(*), count(*) FILTER (WHERE prev IS NULL OR prev <= cdr_id) FROM (SELECT cdr_id, lag(cdr_id) OVER () AS prev FROM `+glob("priced_lines")+`)`, &lineRows, &inOrder)
+	if ids != "A1 A2 A3 B1 C1 D1" || lineRows != inOrder {
+		t.Errorf("priced_cdrs in order %s, want A1 A2 A3 B1 C1 D1; %d of %d priced_lines in id order", ids, inOrder, lineRows)
 	}
 	// Again, into another directory: the same bytes.
 	dir2 := t.TempDir()
