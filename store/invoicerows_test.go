@@ -40,6 +40,16 @@ func TestInvoiceRowsAreTheJoin(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%s: the reads differ from the join\n got %+v\nwant %+v", what, got, want)
 		}
+		// Every context read row by row, as when two share a hash.
+		invoiceContextsPerCDR = true
+		perCDR, err := s.InvoiceRows(ctx, run, &sel)
+		invoiceContextsPerCDR = false
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(perCDR, want) {
+			t.Fatalf("%s, contexts row by row: the reads differ from the join\n got %+v\nwant %+v", what, perCDR, want)
+		}
 		disputed := 0
 		for _, r := range got {
 			if r.Dispute != nil {
@@ -53,6 +63,10 @@ func TestInvoiceRowsAreTheJoin(t *testing.T) {
 	var disputes int
 	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM disputes`).Scan(&disputes); err != nil || disputes == 0 {
 		t.Fatalf("the fixture has %d disputes (%v)", disputes, err)
+	}
+	// Two places and currencies, one of them with missing fields.
+	if _, err := s.db.ExecContext(ctx, `UPDATE cdrs SET location_name = NULL, location_city = 'Gent', currency = NULL WHERE id = 'B1'`); err != nil {
+		t.Fatal(err)
 	}
 	check("as reconciled", disputes)
 
@@ -168,7 +182,7 @@ func invoiceRowsJoined(s *Store, ctx context.Context, priced settle.Run, sel *se
 	n := 0
 	in := interner{}
 	err := s.arrowQuery(ctx, invoiceRowsJoinedSQL(scope), append(args, runNo.Int64), 25+2*settle.NumTotals+8, func(rec arrow.RecordBatch) error {
-		c := arrowCols{rec}
+		c := newArrowCols(rec)
 		for i := range int(rec.NumRows()) {
 			if n%chunk == 0 {
 				chunks = append(chunks, make([]settle.InvoiceRow, chunk))

@@ -749,7 +749,7 @@ func disputesOf(ctx context.Context, conn *sql.Conn, owners []ownerRun, period s
 		LEFT JOIN cdrs c ON c.country_code = d.country_code AND c.party_id = d.party_id AND c.id = d.cdr_id
 		WHERE d.period = ? AND st.state <> 'withdrawn'
 		ORDER BY d.country_code, d.party_id, d.cdr_id`, append(rargs, period), 19, func(rec arrow.RecordBatch) error {
-		c := arrowCols{rec}
+		c := newArrowCols(rec)
 		reasons, codes := rec.Column(9).(*array.List), rec.Column(10).(*array.List)
 		for r := range int(rec.NumRows()) {
 			d := reports.Dispute{CDRID: c.str(2, r), Start: c.micros(3, r), End: c.micros(4, r), LocationID: in.str(c, 5, r),
