@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"time"
 
@@ -353,6 +354,33 @@ func (n *nullDecimal) Scan(src any) error {
 		return fmt.Errorf("scan %T into a decimal", src)
 	}
 	return nil
+}
+
+// decimalColumn reads an Arrow DECIMAL column (DuckDB exports them as
+// decimal128) as nullDecimal scans its database/sql value: the unscaled
+// integer at the column's scale.
+type decimalColumn struct {
+	a     *array.Decimal128
+	scale int32
+}
+
+func decimalColumnOf(col arrow.Array) (decimalColumn, error) {
+	a, ok := col.(*array.Decimal128)
+	if !ok {
+		return decimalColumn{}, fmt.Errorf("column of %s, want a decimal128", col.DataType())
+	}
+	return decimalColumn{a: a, scale: a.DataType().(*arrow.Decimal128Type).Scale}, nil
+}
+
+func (d decimalColumn) at(i int) decimal.NullDecimal {
+	if d.a.IsNull(i) {
+		return decimal.NullDecimal{}
+	}
+	v := d.a.Value(i)
+	if hi, lo := v.HighBits(), v.LowBits(); (hi == 0 && lo <= math.MaxInt64) || (hi == -1 && lo > math.MaxInt64) {
+		return decimal.NullDecimal{Decimal: decimal.New(int64(lo), -d.scale), Valid: true}
+	}
+	return decimal.NullDecimal{Decimal: decimal.NewFromBigInt(v.BigInt(), -d.scale), Valid: true}
 }
 
 // stringList scans a VARCHAR[] column.

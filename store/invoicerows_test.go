@@ -258,8 +258,8 @@ func invoiceRowsJoined(s *Store, ctx context.Context, priced settle.Run, sel *se
 		index.put(k.key, i)
 	}
 	chunks = nil
-	if err := s.withKeys(ctx, keys, func(q querier, filter keyFilter) error {
-		return invoiceRates(ctx, q.(*sql.Conn), runNo.Int64, filter, index, out)
+	if err := s.withKeys(ctx, keys, func(q *sql.Conn, filter keyFilter) error {
+		return invoiceRates(ctx, q, runNo.Int64, filter, index, out)
 	}); err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}

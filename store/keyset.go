@@ -20,7 +20,7 @@ type keyFilter func(col string) string
 // costs to run (about 60 ms for 8,192 keys, against 10 ms for the join),
 // and a load runs several queries over the same keys. fn must query
 // through q only: the pool may have no other connection free.
-func (s *Store) withKeys(ctx context.Context, keys []int64, fn func(q querier, filter keyFilter) error) error {
+func (s *Store) withKeys(ctx context.Context, keys []int64, fn func(conn *sql.Conn, filter keyFilter) error) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return err
