@@ -12,9 +12,7 @@ import (
 // decode finding says it was missing); 0006 makes it no billed amount, and
 // leaves a stated 0 alone.
 func TestMigration0006MissingTotalCost(t *testing.T) {
-	ctx := context.Background()
-	path, db := databaseAt(t, 5)
-	for _, q := range []string{
+	s := migratedFrom(t, 5,
 		`INSERT INTO cdrs (cdr_key, country_code, party_id, id, version, body_sha256, raw_sha256, total_cost_excl_vat,
 			total_cost_incl_vat, credit, home_charging_compensation, received_at, blocking)
 		 VALUES (1, 'NL', 'ABC', 'MISSING', '2.2.1', ''::BLOB, ''::BLOB, 0, NULL, false, false, now(), false),
@@ -22,30 +20,16 @@ func TestMigration0006MissingTotalCost(t *testing.T) {
 		        (3, 'NL', 'ABC', 'NOEXCL', '2.2.1', ''::BLOB, ''::BLOB, 0, 1, false, false, now(), false)`,
 		`INSERT INTO findings VALUES ('cdr', 1, 'NL', 'ABC', 'MISSING', 'total_cost', 'required', 'required field is missing', false),
 		        ('cdr', 2, 'NL', 'ABC', 'ZERO', 'total_cost', 'totals', 'does not add up', false),
-		        ('cdr', 3, 'NL', 'ABC', 'NOEXCL', 'total_cost.excl_vat', 'required', 'required number is missing', false)`,
-	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	var got string
-	if err := s.DB().QueryRow(`SELECT string_agg(id || ' ' || coalesce(total_cost_excl_vat::VARCHAR, 'NULL'), ', ' ORDER BY cdr_key) FROM cdrs`).Scan(&got); err != nil {
-		t.Fatal(err)
-	}
+		        ('cdr', 3, 'NL', 'ABC', 'NOEXCL', 'total_cost.excl_vat', 'required', 'required number is missing', false)`)
+	got := queryText(t, s, `SELECT string_agg(id || ' ' || coalesce(total_cost_excl_vat::VARCHAR, 'NULL'), ', ' ORDER BY cdr_key) FROM cdrs`)
 	if want := "MISSING NULL, ZERO 0.000000, NOEXCL NULL"; got != want {
 		t.Errorf("after 0006: %s, want %s", got, want)
 	}
 }
 
-// databaseAt is a new database file with the first n migrations applied,
-// open for the caller to fill as a database of that schema was.
-func databaseAt(t *testing.T, n int) (string, *sql.DB) {
+// migratedFrom is a database file written at the schema of the first n
+// migrations, filled by stmts, then opened (and so migrated) by Open.
+func migratedFrom(t *testing.T, n int, stmts ...string) *Store {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.duckdb")
@@ -53,7 +37,7 @@ func databaseAt(t *testing.T, n int) (string, *sql.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	defer db.Close()
 	old := &Store{db: db}
 	ms, err := migrations()
 	if err != nil {
@@ -68,31 +52,39 @@ func databaseAt(t *testing.T, n int) (string, *sql.DB) {
 			t.Fatal(err)
 		}
 	}
-	return path, db
-}
-
-// 0014 marks the receipts stored before it that repeat an earlier
-// receipt's bytes, in the order they were received.
-func TestMigration0014RepeatedReceipts(t *testing.T) {
-	ctx := context.Background()
-	path, db := databaseAt(t, 13)
-	if _, err := db.ExecContext(ctx, `INSERT INTO receipts (sha256, channel, position, received_at, outcome) VALUES
-		('\x01'::BLOB, 'push', 0, '2025-01-02 00:00:00+00', 'duplicate'),
-		('\x01'::BLOB, 'file', 1, '2025-01-01 00:00:00+00', 'accepted'),
-		('\x02'::BLOB, 'file', 2, '2025-01-01 00:00:00+00', 'accepted'),
-		('\x01'::BLOB, 'file', 3, '2025-01-03 00:00:00+00', 'duplicate')`); err != nil {
-		t.Fatal(err)
+	for _, q := range stmts {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db.Close()
 	s, err := Open(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// queryText is q's one text value.
+func queryText(t *testing.T, s *Store, q string) string {
+	t.Helper()
 	var got string
-	if err := s.DB().QueryRow(`SELECT string_agg(position || ':' || repeated, ' ' ORDER BY position) FROM receipts`).Scan(&got); err != nil {
+	if err := s.DB().QueryRow(q).Scan(&got); err != nil {
 		t.Fatal(err)
 	}
+	return got
+}
+
+// 0014 marks the receipts stored before it that repeat an earlier
+// receipt's bytes, in the order they were received.
+func TestMigration0014RepeatedReceipts(t *testing.T) {
+	s := migratedFrom(t, 13, `INSERT INTO receipts (sha256, channel, position, received_at, outcome) VALUES
+		('\x01'::BLOB, 'push', 0, '2025-01-02 00:00:00+00', 'duplicate'),
+		('\x01'::BLOB, 'file', 1, '2025-01-01 00:00:00+00', 'accepted'),
+		('\x02'::BLOB, 'file', 2, '2025-01-01 00:00:00+00', 'accepted'),
+		('\x01'::BLOB, 'file', 3, '2025-01-03 00:00:00+00', 'duplicate')`)
+	got := queryText(t, s, `SELECT string_agg(position || ':' || repeated, ' ' ORDER BY position) FROM receipts`)
 	if want := "0:true 1:false 2:false 3:true"; got != want {
 		t.Errorf("after 0014: %s, want %s", got, want)
 	}
