@@ -53,8 +53,8 @@ func periodBoundary(cdr *ocpi.CDR, p *refPeriod, t *ocpi.Tariff, loc *time.Locat
 		q := ep
 		q.local = inst.In(loc)
 		q.durationSoFar = inst.Unix() - cdr.StartDateTime.Unix()
-		ok, _, _ := matchRestrictions(el.Restrictions, &q)
-		return ok
+		failed, _ := matchRestrictions(el.Restrictions, &q)
+		return failed == noFailure
 	}
 	first, firstMsg := time.Time{}, ""
 	for ei := range t.Elements {
@@ -85,9 +85,9 @@ func periodBoundary(cdr *ocpi.CDR, p *refPeriod, t *ocpi.Tariff, loc *time.Locat
 			reached.durationSoFar = below.durationSoFar
 			below.energyBefore = b.Decimal.Sub(decimal.New(1, -6))
 			reached.energyBefore = b.Decimal
-			okBelow, _, _ := matchRestrictions(r, &below)
-			okReached, _, _ := matchRestrictions(r, &reached)
-			if okBelow != okReached {
+			failedBelow, _ := matchRestrictions(r, &below)
+			failedReached, _ := matchRestrictions(r, &reached)
+			if (failedBelow == noFailure) != (failedReached == noFailure) {
 				return fmt.Sprintf("element %d's kWh bound %s is reached (%s -> %s kWh in the session)", ei, b.Decimal, ep.energyBefore, energyAfter)
 			}
 		}

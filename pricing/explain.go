@@ -31,8 +31,8 @@ func (r *Result) Explain(w io.Writer) error {
 			if pt.phase == phaseMixed {
 				label += " (" + d.phase + ")"
 			}
-			for _, why := range d.rejected {
-				fmt.Fprintf(&b, "  %s: skipped %s\n", label, why)
+			for _, x := range d.rejected {
+				fmt.Fprintf(&b, "  %s: skipped %s\n", label, x.why(d.at))
 			}
 			if d.element >= 0 {
 				fmt.Fprintf(&b, "  %s: priced by element %d\n", label, d.element)

@@ -232,7 +232,7 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 				res.take(ReadPerDimension)
 			}
 			pt.tariffID = t.ID
-			ep := evalPoint{
+			ep := &evalPoint{
 				local: p.local, energyBefore: energyBefore,
 				durationSoFar: p.start.Unix() - cdr.StartDateTime.Unix(),
 				minCurrent:    p.minCur, maxCurrent: p.maxCur, minPower: p.minPow, maxPower: p.maxPow,
@@ -241,14 +241,15 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 				if p.phase == phaseReservation && (d == dEnergy || d == dParking) {
 					continue
 				}
-				pk, rejected := selectComponent(t, d, p.phase, res.Expired, &ep, func(r *ocpi.TariffRestrictions) {
+				pk, rejected := selectComponent(t, d, p.phase, res.Expired, ep, func(r *ocpi.TariffRestrictions) {
 					localTime = noteRestrictions(r, res) || localTime
 				})
 				if pk.element >= 0 {
 					pk.tariff = p.tariff
 				}
 				p.picks[d] = pk
-				pt.dims = append(pt.dims, dimTrace{dim: dimLabel(d, p.phase), phase: phaseName(p.phase), element: pk.element, rejected: rejected})
+				pt.dims = append(pt.dims, dimTrace{dim: dimLabel(d, p.phase), phase: phaseName(p.phase), element: pk.element,
+					rejected: rejected, at: ep})
 			}
 		}
 		energyBefore = energyBefore.Add(p.energy)
@@ -571,8 +572,8 @@ func roundMinor(d decimal.Decimal, minor int, mode RoundingMode) decimal.Decimal
 // selectComponent walks the elements in list order for one dimension
 // (digest §5.3, §5.10) and records why each earlier element did not price it.
 // note is called with the restrictions of every element it evaluates.
-func selectComponent(t *ocpi.Tariff, d int, ph phase, expired bool, ep *evalPoint, note func(*ocpi.TariffRestrictions)) (pick, []string) {
-	var rejected []string
+func selectComponent(t *ocpi.Tariff, d int, ph phase, expired bool, ep *evalPoint, note func(*ocpi.TariffRestrictions)) (pick, []rejection) {
+	var rejected []rejection
 	passes := []string{""}
 	if ph == phaseReservation {
 		passes = []string{ocpi.ReservationReservation}
@@ -593,20 +594,41 @@ func selectComponent(t *ocpi.Tariff, d int, ph phase, expired bool, ep *evalPoin
 			}
 			if kind != want {
 				if len(passes) == 1 || want == passes[len(passes)-1] {
-					rejected = append(rejected, fmt.Sprintf("element %d: %s", ei, phaseMismatch(kind, ph, expired)))
+					rejected = append(rejected, rejection{element: ei, kind: kind, phase: ph, expired: expired})
 				}
 				continue
 			}
 			note(el.Restrictions)
-			ok, why, unverifiable := matchRestrictions(el.Restrictions, ep)
-			if !ok {
-				rejected = append(rejected, fmt.Sprintf("element %d: %s", ei, why))
+			failed, unverifiable := matchRestrictions(el.Restrictions, ep)
+			if failed != noFailure {
+				rejected = append(rejected, rejection{element: ei, restrictions: el.Restrictions, failed: failed})
 				continue
 			}
 			return pick{tariff: 0, element: ei, component: ci, unverifiable: unverifiable}, rejected
 		}
 	}
 	return noPick, rejected
+}
+
+// rejection is an element that did not price a dimension: its reservation
+// kind does not fit the phase (failed is noFailure), or a restriction
+// failed. Explain words it (why).
+type rejection struct {
+	element      int
+	restrictions *ocpi.TariffRestrictions
+	failed       restrictionCheck
+	kind         string // the element's reservation kind
+	phase        phase
+	expired      bool
+}
+
+// why says why the element was skipped, at the evaluation point at.
+func (x rejection) why(at *evalPoint) string {
+	reason := phaseMismatch(x.kind, x.phase, x.expired)
+	if x.failed != noFailure {
+		reason = describe(x.failed, x.restrictions, at)
+	}
+	return fmt.Sprintf("element %d: %s", x.element, reason)
 }
 
 func phaseMismatch(kind string, ph phase, expired bool) string {

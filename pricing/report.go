@@ -29,7 +29,11 @@ func (r *Result) Periods() []PeriodDetail {
 	for i, pt := range r.trace {
 		d := PeriodDetail{Index: i, Start: pt.start, End: pt.end, Local: pt.local, Phase: pt.phase, TariffID: pt.tariffID}
 		for _, dt := range pt.dims {
-			d.Choices = append(d.Choices, Choice{Phase: dt.phase, Dimension: dt.dim, Element: dt.element, Skipped: dt.rejected})
+			var skipped []string
+			for _, x := range dt.rejected {
+				skipped = append(skipped, x.why(dt.at))
+			}
+			d.Choices = append(d.Choices, Choice{Phase: dt.phase, Dimension: dt.dim, Element: dt.element, Skipped: skipped})
 		}
 		out[i] = d
 	}

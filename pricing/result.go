@@ -202,5 +202,6 @@ type dimTrace struct {
 	dim      string
 	phase    string
 	element  int // -1: no element
-	rejected []string
+	rejected []rejection
+	at       *evalPoint // where the elements' restrictions were evaluated
 }
