@@ -207,6 +207,10 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 	res.trace = make([]periodTrace, nOrig)
 	var vols []periodVolumes
 	vols = make([]periodVolumes, nOrig)
+	// The parts' evaluation points in one allocation, and each period's
+	// choices made at their usual size (the trace keeps both), rather than
+	// a point per part and a slice grown choice by choice.
+	points := make([]evalPoint, len(periods))
 	localTime := false
 	energyBefore := decimal.Zero
 	usedTariffs := map[int]bool{}
@@ -232,10 +236,14 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 				res.take(ReadPerDimension)
 			}
 			pt.tariffID = t.ID
-			ep := &evalPoint{
+			ep := &points[i]
+			*ep = evalPoint{
 				local: p.local, energyBefore: energyBefore,
 				durationSoFar: p.start.Unix() - cdr.StartDateTime.Unix(),
 				minCurrent:    p.minCur, maxCurrent: p.maxCur, minPower: p.minPow, maxPower: p.maxPow,
+			}
+			if pt.dims == nil {
+				pt.dims = make([]dimTrace, 0, numDims)
 			}
 			for d := 0; d < numDims; d++ {
 				if p.phase == phaseReservation && (d == dEnergy || d == dParking) {
