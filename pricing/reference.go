@@ -33,6 +33,10 @@ type Options struct {
 // and the kernel's int64 fixed point uses the same one.
 const internalScale = 10
 
+// secondsPerHour and hundred are the reference's constant divisors, made
+// once (a decimal is immutable, so shared by every goroutine).
+var secondsPerHour, hundred = decimal.NewFromInt(3600), decimal.NewFromInt(100)
+
 const (
 	dFlat = iota
 	dEnergy
@@ -90,7 +94,7 @@ func hoursToSeconds(h decimal.Decimal) int64 {
 	if s, ok := hoursSecondsFast(h); ok {
 		return s
 	}
-	return h.Mul(decimal.NewFromInt(3600)).Round(0).IntPart()
+	return h.Mul(secondsPerHour).Round(0).IntPart()
 }
 
 // warnf records a warning about the CDR (period -1) or one of its periods.
@@ -309,7 +313,8 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 		}
 	}
 
-	// Lines.
+	// Lines: about two per part.
+	res.Lines = make([]Line, 0, 2*len(periods))
 	for i := range periods {
 		p := &periods[i]
 		for d := 0; d < numDims; d++ {
@@ -338,7 +343,7 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 				base = ln.Billed.Mul(pc.Price).Round(internalScale)
 			default:
 				ln.Unit = "s"
-				base = pc.Price.Mul(ln.Billed).DivRound(decimal.NewFromInt(3600), internalScale)
+				base = pc.Price.Mul(ln.Billed).DivRound(secondsPerHour, internalScale)
 			}
 			var gap Sides
 			ln.Amount, gap = applyTax(base, pc.VAT, t)
@@ -398,7 +403,7 @@ func Price(cdr *ocpi.CDR, tariffs []ocpi.Tariff, opts Options) (*Result, error) 
 		tt.TotalEnergy = tt.TotalEnergy.Add(periods[i].energyRaw)
 		tt.TotalParkingTime = tt.TotalParkingTime.Add(periods[i].parkRaw)
 	}
-	tt.TotalTime = decimal.NewFromInt(cdr.EndDateTime.Unix()-cdr.StartDateTime.Unix()).DivRound(decimal.NewFromInt(3600), 6)
+	tt.TotalTime = decimal.NewFromInt(cdr.EndDateTime.Unix()-cdr.StartDateTime.Unix()).DivRound(secondsPerHour, 6)
 	return res, nil
 }
 
@@ -489,7 +494,6 @@ func taxRule(t *ocpi.Tariff, hasVAT bool) (mode uint8, unknown Sides) {
 // unknown side holds the other side's amount: incl = excl is a lower bound,
 // excl = incl an upper one.
 func applyTax(computed decimal.Decimal, vat decimal.NullDecimal, t *ocpi.Tariff) (Amount, Sides) {
-	hundred := decimal.NewFromInt(100)
 	mode, unknown := taxRule(t, vat.Valid)
 	switch {
 	case mode == taxNone || !vat.Valid:
