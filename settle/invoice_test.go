@@ -1,10 +1,12 @@
 package settle
 
 import (
+	"strconv"
 	"testing"
 
 	"github.com/roamsettle/roamsettle/invoicing"
 	"github.com/roamsettle/roamsettle/pricing"
+	"github.com/roamsettle/roamsettle/reconcile"
 )
 
 // The flags the store keeps are pricing's.
@@ -109,4 +111,23 @@ func TestInvoiceCDRsInclUnknown(t *testing.T) {
 			t.Errorf("%s has taxes %+v", c.Component, c.Taxes)
 		}
 	}
+}
+
+// BenchmarkInvoiceCDRs turns a partner's month of invoice rows (1 M,
+// priced, one in twenty billed and disputed) into invoicing's CDRs.
+func BenchmarkInvoiceCDRs(b *testing.B) {
+	rows := make([]InvoiceRow, 1_000_000)
+	for i := range rows {
+		rows[i] = pricedRow("CDR" + strconv.Itoa(i))
+		if i%20 == 0 {
+			rows[i].Dispute = &StoredDispute{Verdict: "MISMATCH", State: string(reconcile.DisputeWithdrawn)}
+			rows[i].Billed, rows[i].BilledValid = rows[i].Computed, [NumTotals]bool{true, true, false, false, true, true}
+		}
+	}
+	for b.Loop() {
+		if _, _, err := InvoiceCDRs(rows); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(rows))*float64(b.N)/b.Elapsed().Seconds(), "CDRs/s")
 }
