@@ -206,16 +206,14 @@ func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection
 	return out, keys, index, nil
 }
 
-// invoiceContextSQL hashes what invoiceContextColumns read of a CDR.
-const invoiceContextSQL = `hash(country_code, party_id, coalesce(location_id, ''), coalesce(location_name, ''),
-	coalesce(location_address, ''), coalesce(location_city, ''), coalesce(location_postal_code, ''),
-	coalesce(location_country, ''), coalesce(evse_id, ''), coalesce(currency, ''))`
-
 // invoiceContextColumns are a CDR's owner, location and currency as an
 // invoice row holds them (NULL read as "").
 const invoiceContextColumns = `country_code, party_id, coalesce(location_id, ''), coalesce(location_name, ''),
 	coalesce(location_address, ''), coalesce(location_city, ''), coalesce(location_postal_code, ''),
 	coalesce(location_country, ''), coalesce(evse_id, ''), coalesce(currency, '')`
+
+// invoiceContextSQL hashes them.
+const invoiceContextSQL = `hash(` + invoiceContextColumns + `)`
 
 // invoiceContext is one distinct owner, location and currency of a scope.
 // ambiguous: another one has the same hash, so the rows with that hash
