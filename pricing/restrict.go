@@ -111,22 +111,24 @@ const (
 	atMaxPower
 )
 
-// boundChecks are the current and power restrictions, in the order they
-// are checked: the bound, the point's value and the failure of each.
-func boundChecks(r *ocpi.TariffRestrictions, p *evalPoint) [4]struct {
+// boundCheck is one current or power restriction: its bound, the
+// point's value, the failure it reports and the names describe uses.
+type boundCheck struct {
 	bound, value decimal.NullDecimal
 	isMin        bool
 	failure      restrictionCheck
-} {
-	return [4]struct {
-		bound, value decimal.NullDecimal
-		isMin        bool
-		failure      restrictionCheck
-	}{
-		{r.MinCurrent, p.minCurrent, true, belowMinCurrent},
-		{r.MaxCurrent, p.maxCurrent, false, atMaxCurrent},
-		{r.MinPower, p.minPower, true, belowMinPower},
-		{r.MaxPower, p.maxPower, false, atMaxPower},
+	dimension    string // the CDR dimension, "MIN_CURRENT"
+	restriction  string // the tariff restriction, "min_current"
+}
+
+// boundChecks are the current and power restrictions in the order they
+// are checked.
+func boundChecks(r *ocpi.TariffRestrictions, p *evalPoint) [4]boundCheck {
+	return [4]boundCheck{
+		{r.MinCurrent, p.minCurrent, true, belowMinCurrent, "MIN_CURRENT", "min_current"},
+		{r.MaxCurrent, p.maxCurrent, false, atMaxCurrent, "MAX_CURRENT", "max_current"},
+		{r.MinPower, p.minPower, true, belowMinPower, "MIN_POWER", "min_power"},
+		{r.MaxPower, p.maxPower, false, atMaxPower, "MAX_POWER", "max_power"},
 	}
 }
 
@@ -235,16 +237,13 @@ func describe(failed restrictionCheck, r *ocpi.TariffRestrictions, p *evalPoint)
 	case atMaxDuration:
 		return fmt.Sprintf("%d s since start >= max_duration %d", p.durationSoFar, *r.MaxDuration)
 	}
-	names := map[restrictionCheck][2]string{belowMinCurrent: {"MIN_CURRENT", "min_current"},
-		atMaxCurrent: {"MAX_CURRENT", "max_current"}, belowMinPower: {"MIN_POWER", "min_power"},
-		atMaxPower: {"MAX_POWER", "max_power"}}
 	for _, c := range boundChecks(r, p) {
 		if c.failure == failed {
 			op := ">="
 			if c.isMin {
 				op = "<"
 			}
-			return fmt.Sprintf("%s %s %s %s %s", names[failed][0], c.value.Decimal, op, names[failed][1], c.bound.Decimal)
+			return fmt.Sprintf("%s %s %s %s %s", c.dimension, c.value.Decimal, op, c.restriction, c.bound.Decimal)
 		}
 	}
 	return "matches"
