@@ -23,8 +23,9 @@ func micro6(units, cents int64) int64 { return units*1_000_000 + cents*10_000 }
 // without VAT (lines state none), total 11.01 (a rounding residue of 0.01
 // on top of the components).
 func pricedRow(id string) InvoiceRow {
-	r := InvoiceRow{CountryCode: "NL", PartyID: "ABC", ID: id, Currency: "EUR", Priced: true,
-		Tariff: invoicing.TariffVersion{CountryCode: "NL", PartyID: "ABC", ID: "T1"}, PricingPolicy: "half_up/total/2.2.1-d2"}
+	r := InvoiceRow{CountryCode: "NL", PartyID: "ABC", ID: id, Place: &InvoicePlace{Currency: "EUR"}, Priced: true,
+		Pricing: &InvoicePricing{Tariff: invoicing.TariffVersion{CountryCode: "NL", PartyID: "ABC", ID: "T1"},
+			Policy: "half_up/total/2.2.1-d2"}}
 	set := func(f int, excl, incl int64) { r.Computed[2*f], r.Computed[2*f+1] = excl, incl }
 	set(0, micro6(11, 1), micro6(13, 12)) // total_cost
 	set(2, micro6(10, 0), micro6(12, 10)) // energy
@@ -38,6 +39,9 @@ func TestInvoiceCDRsComputed(t *testing.T) {
 	cdrs, skipped, err := InvoiceCDRs([]InvoiceRow{pricedRow("A")})
 	if err != nil || skipped != 0 || len(cdrs) != 1 {
 		t.Fatalf("%v %d %d", err, skipped, len(cdrs))
+	}
+	if c := cdrs[0]; c.Currency != "EUR" || c.Tariff.ID != "T1" || c.PricingPolicy != "half_up/total/2.2.1-d2" {
+		t.Errorf("the shared place and pricing are not the CDR's: %q %+v %q", c.Currency, c.Tariff, c.PricingPolicy)
 	}
 	ch := cdrs[0].Charges
 	if len(ch) != 3 {
@@ -77,14 +81,16 @@ func TestInvoiceCDRsDisputesAndSkips(t *testing.T) {
 	writtenOff.Billed[4], writtenOff.BilledValid[4] = micro6(11, 0), true
 	writtenOff.Billed[5], writtenOff.BilledValid[5] = micro6(13, 31), true
 	noCurrency := pricedRow("NOCUR")
-	noCurrency.Currency = ""
+	noCurrency.Place = &InvoicePlace{}
+	noPlace := pricedRow("NOPLACE")
+	noPlace.Place = nil
 	notPriced := pricedRow("NOTPRICED")
 	notPriced.Priced = false
 	exclUnknown := pricedRow("EXCLUNKNOWN")
 	exclUnknown.Flags = flagExclUnknown
-	cdrs, skipped, err := InvoiceCDRs([]InvoiceRow{open, withdrawn, writtenOff, noCurrency, notPriced, exclUnknown})
-	if err != nil || skipped != 3 || len(cdrs) != 3 {
-		t.Fatalf("%v: %d skipped, %d CDRs; want 3 and 3", err, skipped, len(cdrs))
+	cdrs, skipped, err := InvoiceCDRs([]InvoiceRow{open, withdrawn, writtenOff, noCurrency, noPlace, notPriced, exclUnknown})
+	if err != nil || skipped != 4 || len(cdrs) != 3 {
+		t.Fatalf("%v: %d skipped, %d CDRs; want 4 and 3", err, skipped, len(cdrs))
 	}
 	if d := cdrs[0].Dispute; d == nil || d.Status != "sent" || d.Billed == nil || d.Billed.Excl != amount10(micro6(12, 0)) ||
 		d.Billed.Incl != d.Billed.Excl || len(cdrs[0].Charges) != 0 {

@@ -112,7 +112,7 @@ func (s *Store) InvoiceRows(ctx context.Context, priced settle.Run, sel *settle.
 // key), with their keys in the same order and an index of them. DuckDB
 // sorts the keys alone; the rows are then read unsorted, each straight
 // into its place (sorting the wide rows, in DuckDB or here, moved every
-// one of them again: a row is ~600 bytes). A row's owner, location and
+// one of them again: a row is ~500 bytes). A row's owner, location and
 // currency, which a month repeats for every session at a place, are read
 // as a hash of them and looked up among the scope's distinct ones
 // (invoiceContexts): for 10 M CDRs, carrying the ten strings through Arrow
@@ -163,7 +163,7 @@ func invoiceScopeCDRs(ctx context.Context, conn *sql.Conn, sel *settle.Selection
 			if c.ambiguous {
 				ambiguous = append(ambiguous, at)
 			} else {
-				r.CountryCode, r.PartyID, r.Location, r.Currency = c.countryCode, c.partyID, c.location, c.currency
+				r.CountryCode, r.PartyID, r.Place = c.countryCode, c.partyID, c.place
 			}
 			r.ID = strings.Clone(id.Value(i))
 			copy(r.BodySHA256[:], sha.Value(i))
@@ -220,8 +220,7 @@ const invoiceContextSQL = `hash(` + invoiceContextColumns + `)`
 // read theirs one by one (invoiceContextsOf).
 type invoiceContext struct {
 	countryCode, partyID string
-	location             invoicing.Location
-	currency             string
+	place                *settle.InvoicePlace // shared by the context's rows
 	ambiguous            bool
 }
 
@@ -256,9 +255,8 @@ func invoiceContexts(ctx context.Context, conn *sql.Conn, sel *settle.Selection)
 func readInvoiceContext(c *invoiceContext, rec arrow.RecordBatch, from, i int, in interner) {
 	str := func(col int) string { return in.of(rec.Column(from+col).(*array.String), i) }
 	c.countryCode, c.partyID = str(0), str(1)
-	c.location = invoicing.Location{ID: str(2), Name: str(3), Address: str(4), City: str(5), PostalCode: str(6),
-		Country: str(7), EVSEID: str(8)}
-	c.currency = str(9)
+	c.place = &settle.InvoicePlace{Location: invoicing.Location{ID: str(2), Name: str(3), Address: str(4), City: str(5),
+		PostalCode: str(6), Country: str(7), EVSEID: str(8)}, Currency: str(9)}
 }
 
 // invoiceContextsOf reads the contexts of out's rows at the given
@@ -279,7 +277,7 @@ func invoiceContextsOf(ctx context.Context, conn *sql.Conn, keys []int64, rows [
 					var c invoiceContext
 					readInvoiceContext(&c, rec, 1, i, in)
 					r := &out[byKey[ks.Value(i)]]
-					r.CountryCode, r.PartyID, r.Location, r.Currency = c.countryCode, c.partyID, c.location, c.currency
+					r.CountryCode, r.PartyID, r.Place = c.countryCode, c.partyID, c.place
 				}
 				return nil
 			})
@@ -289,18 +287,14 @@ func invoiceContextsOf(ctx context.Context, conn *sql.Conn, keys []int64, rows [
 // invoicePriced fills each row's priced columns from the run's priced row
 // and tariff, and marks the rows that have one.
 func invoicePriced(ctx context.Context, conn *sql.Conn, runNo int64, filter keyFilter, index *keyIndex, out []settle.InvoiceRow, priced []bool) error {
-	type tariff struct {
-		version invoicing.TariffVersion
-		policy  string
-	}
-	tariffs := map[int64]tariff{}
+	tariffs := map[int64]*settle.InvoicePricing{}
 	err := arrowQueryOn(ctx, conn, `SELECT tariff_ref::BIGINT, coalesce(country_code, ''), coalesce(party_id, ''), coalesce(id, ''),
 			epoch_us(last_updated), coalesce(policy, '')
 		FROM priced_tariffs WHERE run_no = ?`, []any{runNo}, 6, func(rec arrow.RecordBatch) error {
 		c := newArrowCols(rec)
 		for i := range int(rec.NumRows()) {
-			tariffs[c.i64(0, i)] = tariff{invoicing.TariffVersion{CountryCode: c.str(1, i), PartyID: c.str(2, i), ID: c.str(3, i),
-				LastUpdated: c.micros(4, i)}, c.str(5, i)}
+			tariffs[c.i64(0, i)] = &settle.InvoicePricing{Tariff: invoicing.TariffVersion{CountryCode: c.str(1, i), PartyID: c.str(2, i),
+				ID: c.str(3, i), LastUpdated: c.micros(4, i)}, Policy: c.str(5, i)}
 		}
 		return nil
 	})
@@ -320,8 +314,7 @@ func invoicePriced(ctx context.Context, conn *sql.Conn, runNo int64, filter keyF
 			priced[i] = true
 			row.Priced = c.valid(1, r) && c.i64(1, r) == int64(settle.PricedOK)
 			if c.valid(2, r) {
-				t := tariffs[c.i64(2, r)]
-				row.Tariff, row.PricingPolicy = t.version, t.policy
+				row.Pricing = tariffs[c.i64(2, r)]
 			}
 			row.Flags = int32(c.i64(3, r))
 			for k := range settle.NumTotals {
@@ -345,7 +338,7 @@ func invoiceRates(ctx context.Context, conn *sql.Conn, runNo int64, filter keyFi
 				continue
 			}
 			n, nv, lo, hi := c.i64(2, r), c.i64(3, r), c.i64(4, r), c.i64(5, r)
-			out[i].Rates[k] = settle.LineRate{Lines: int(n), Valid: nv == n, Mixed: nv > 0 && (nv < n || lo != hi), Rate: lo}
+			out[i].Rates[k] = settle.LineRate{Lines: int32(n), Valid: nv == n, Mixed: nv > 0 && (nv < n || lo != hi), Rate: lo}
 		}
 		return nil
 	})

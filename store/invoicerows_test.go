@@ -172,7 +172,7 @@ func invoiceRowsJoined(s *Store, ctx context.Context, priced settle.Run, sel *se
 	scope, args := scopeSQL(sel, "*")
 	// Rows come as Arrow batches (read column by column: database/sql's
 	// Scan converted each of a row's 57 values through reflection, most of
-	// the step's time), are gathered in chunks (an InvoiceRow is ~600
+	// the step's time), are gathered in chunks (an InvoiceRow is ~500
 	// bytes: growing one slice copied and cleared it again and again) and
 	// put in identity order here (DuckDB's ORDER BY moved every wide row
 	// through its sort).
@@ -181,7 +181,7 @@ func invoiceRowsJoined(s *Store, ctx context.Context, priced settle.Run, sel *se
 	var keys []int64
 	n := 0
 	in := interner{}
-	err := s.arrowQuery(ctx, invoiceRowsJoinedSQL(scope), append(args, runNo.Int64), 25+2*settle.NumTotals+8, func(rec arrow.RecordBatch) error {
+	err := s.arrowQuery(ctx, invoiceRowsJoinedSQL(scope), append(args, runNo.Int64), 25+2*settle.NumTotals+9, func(rec arrow.RecordBatch) error {
 		c := newArrowCols(rec)
 		for i := range int(rec.NumRows()) {
 			if n%chunk == 0 {
@@ -192,17 +192,19 @@ func invoiceRowsJoined(s *Store, ctx context.Context, priced settle.Run, sel *se
 			r.CountryCode, r.PartyID, r.ID = in.str(c, 1, i), in.str(c, 2, i), c.str(3, i)
 			copy(r.BodySHA256[:], rec.Column(4).(*array.Binary).Value(i))
 			r.Start, r.End = c.micros(5, i), c.micros(6, i)
-			l := &r.Location
+			r.Place = &settle.InvoicePlace{Currency: in.str(c, 14, i)}
+			l := &r.Place.Location
 			l.ID, l.Name, l.Address, l.City = in.str(c, 7, i), in.str(c, 8, i), in.str(c, 9, i), in.str(c, 10, i)
 			l.PostalCode, l.Country, l.EVSEID = in.str(c, 11, i), in.str(c, 12, i), in.str(c, 13, i)
-			r.Currency = in.str(c, 14, i)
 			r.Energy, r.EnergyValid = c.i64(15, i), c.valid(15, i)
 			r.Credit = rec.Column(16).(*array.Boolean).Value(i)
 			r.CreditReference = c.str(17, i)
 			r.Priced = c.valid(18, i) && c.i64(18, i) == int64(settle.PricedOK)
-			t := &r.Tariff
-			t.CountryCode, t.PartyID, t.ID, t.LastUpdated = in.str(c, 19, i), in.str(c, 20, i), in.str(c, 21, i), c.micros(22, i)
-			r.PricingPolicy = in.str(c, 23, i)
+			if rec.Column(25 + 2*settle.NumTotals + 8).(*array.Boolean).Value(i) {
+				r.Pricing = &settle.InvoicePricing{Policy: in.str(c, 23, i)}
+				t := &r.Pricing.Tariff
+				t.CountryCode, t.PartyID, t.ID, t.LastUpdated = in.str(c, 19, i), in.str(c, 20, i), in.str(c, 21, i), c.micros(22, i)
+			}
 			r.Flags = int32(c.i64(24, i))
 			for k := range settle.NumTotals {
 				r.Computed[k] = c.i64(25+k, i)
@@ -232,7 +234,7 @@ func invoiceRowsJoined(s *Store, ctx context.Context, priced settle.Run, sel *se
 	if err != nil {
 		return nil, errorf("invoice rows", runID, err)
 	}
-	// Identity order, sorted over compact keys (a row is ~600 bytes: a sort
+	// Identity order, sorted over compact keys (a row is ~500 bytes: a sort
 	// that compared rows in place waited on memory more than it compared).
 	type sortKey struct {
 		cc, pid, id string
@@ -288,7 +290,8 @@ func invoiceRowsJoinedSQL(scope string) string {
 		p.status::BIGINT, coalesce(t.country_code, ''), coalesce(t.party_id, ''), coalesce(t.id, ''), epoch_us(t.last_updated),
 		coalesce(t.policy, ''), p.flags::BIGINT, ` + strings.Join(cols, ", ") + `,
 		d.verdict, d.reasons::VARCHAR[], coalesce(d.evidence, ''), coalesce(st.state, 'raised'),
-		` + micro("d.billed_excl") + `, ` + micro("d.billed_incl") + `, ` + micro("d.recomputed_excl") + `, ` + micro("d.recomputed_incl") + `
+		` + micro("d.billed_excl") + `, ` + micro("d.billed_incl") + `, ` + micro("d.recomputed_excl") + `, ` + micro("d.recomputed_incl") + `,
+		t.tariff_ref IS NOT NULL
 	FROM c JOIN priced_cdrs p ON p.cdr_key = c.cdr_key AND p.run_no = ?
 	LEFT JOIN priced_tariffs t ON t.run_no = p.run_no AND t.tariff_ref = p.tariff_ref
 	LEFT JOIN d ON d.country_code = c.country_code AND d.party_id = c.party_id AND d.cdr_id = c.id
