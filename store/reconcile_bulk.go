@@ -450,6 +450,17 @@ func insertFindings(ctx context.Context, conn *sql.Conn, runID string, fs []reco
 	return nil
 }
 
+// disputeChangedSQL is true when a dispute's stored row (d) differs from
+// the run's (r) in a column the run sets: a nightly run that finds the same
+// disputes again rewrites none of them (an UPDATE rewrites every row it
+// matches, evidence and all, into the WAL and the next checkpoint).
+const disputeChangedSQL = `(d.period IS DISTINCT FROM r.period OR d.currency IS DISTINCT FROM r.currency
+	OR d.verdict IS DISTINCT FROM r.verdict OR d.reasons IS DISTINCT FROM r.reasons OR d.codes IS DISTINCT FROM r.codes
+	OR d.billed_excl IS DISTINCT FROM r.billed_excl OR d.billed_incl IS DISTINCT FROM r.billed_incl
+	OR d.recomputed_excl IS DISTINCT FROM r.recomputed_excl OR d.recomputed_incl IS DISTINCT FROM r.recomputed_incl
+	OR d.in_dispute_excl IS DISTINCT FROM r.in_dispute_excl OR d.in_dispute_incl IS DISTINCT FROM r.in_dispute_incl
+	OR d.evidence IS DISTINCT FROM r.evidence)`
+
 // raiseDisputes records the run's disputes, set by set: a new one is
 // inserted with its raised event; one still raised (not sent yet) gets the
 // run's evidence; a withdrawn one is raised again with it. A dispute of the
@@ -534,7 +545,8 @@ func raiseDisputes(ctx context.Context, conn *sql.Conn, tx *sql.Tx, partner, per
 			recomputed_incl = r.recomputed_incl, in_dispute_excl = r.in_dispute_excl, in_dispute_incl = r.in_dispute_incl,
 			evidence = r.evidence
 		FROM dispute_run r JOIN dispute_state s USING (cdr_id)
-		WHERE d.country_code = ? AND d.party_id = ? AND d.cdr_id = r.cdr_id AND s.state IN ('raised', 'withdrawn')`, []any{cc, pid}},
+		WHERE d.country_code = ? AND d.party_id = ? AND d.cdr_id = r.cdr_id AND s.state IN ('raised', 'withdrawn')
+			AND ` + disputeChangedSQL, []any{cc, pid}},
 		// Withdrawn: raised again.
 		{`INSERT INTO dispute_events SELECT ?, ?, r.cdr_id, s.seq + 1, 'raised', r.raised_at, r.event_by, r.note, NULL
 		FROM dispute_run r JOIN dispute_state s USING (cdr_id) WHERE s.state = 'withdrawn'`, []any{cc, pid}},

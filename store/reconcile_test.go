@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -138,6 +139,66 @@ func TestReconcileInput(t *testing.T) {
 		}
 	case <-time.After(time.Minute):
 		t.Fatal("WholeCDRs waits for a second connection")
+	}
+}
+
+// A dispute still raised is refreshed by a run that finds it again, column
+// by column: each one the run sets, changed alone, is stored (a run that
+// finds it unchanged leaves the row as it is).
+func TestRaisedDisputeRefreshedByColumn(t *testing.T) {
+	ctx := context.Background()
+	s := openMem(t)
+	at := time.Date(2025, 11, 2, 3, 0, 0, 0, time.UTC)
+	base := func() *reconcile.Dispute {
+		return &reconcile.Dispute{CountryCode: "NL", PartyID: "ABC", CDRID: "A1", Period: "2025-10", Currency: "EUR", MinorUnits: 2,
+			Verdict: reconcile.VerdictMismatch, Reasons: []reconcile.Reason{reconcile.ReasonPrice},
+			Codes:      []reconcile.Code{reconcile.CodeUnknownToken},
+			Billed:     reconcile.Amount{Excl: 12_280_000, Incl: 14_860_000, HasExcl: true, HasIncl: true},
+			Recomputed: reconcile.Amount{Excl: 12_000_000, Incl: 14_520_000, HasExcl: true, HasIncl: true},
+			InDispute:  reconcile.Amount{Excl: 280_000, Incl: 340_000, HasExcl: true, HasIncl: true}, Evidence: "v1",
+			Events: []reconcile.DisputeEvent{{Seq: 1, State: reconcile.DisputeRaised, At: at, By: "reconcile 2025-10"}}}
+	}
+	changes := []struct {
+		column string
+		change func(d *reconcile.Dispute)
+	}{
+		{"none", func(*reconcile.Dispute) {}},
+		{"period", func(d *reconcile.Dispute) { d.Period = "2025-11" }},
+		{"currency", func(d *reconcile.Dispute) { d.Currency = "CHF" }},
+		{"verdict", func(d *reconcile.Dispute) { d.Verdict = reconcile.VerdictNotVerifiable }},
+		{"reasons", func(d *reconcile.Dispute) { d.Reasons = []reconcile.Reason{reconcile.ReasonTax} }},
+		{"codes", func(d *reconcile.Dispute) { d.Codes = []reconcile.Code{reconcile.CodeDuplicate} }},
+		{"billed_excl", func(d *reconcile.Dispute) { d.Billed.Excl++ }},
+		{"billed_incl", func(d *reconcile.Dispute) { d.Billed.Incl++ }},
+		{"recomputed_excl", func(d *reconcile.Dispute) { d.Recomputed.Excl++ }},
+		{"recomputed_incl", func(d *reconcile.Dispute) { d.Recomputed.Incl++ }},
+		{"in_dispute_excl", func(d *reconcile.Dispute) { d.InDispute.Excl++ }},
+		{"in_dispute_incl", func(d *reconcile.Dispute) { d.InDispute.Incl++ }},
+		{"evidence", func(d *reconcile.Dispute) { d.Evidence = "v2" }},
+	}
+	// A dispute in the columns a refresh sets.
+	columns := func(d *reconcile.Dispute) string {
+		return fmt.Sprint(d.Period, d.Currency, d.Verdict, d.Reasons, d.Codes, d.Billed, d.Recomputed, d.InDispute, d.Evidence)
+	}
+	run := func(n int, d *reconcile.Dispute) {
+		t.Helper()
+		rep := &reconcile.Report{Period: "2025-10", Partner: "NL-ABC", Disputes: []*reconcile.Dispute{d}}
+		if _, _, err := s.SaveReconcile(ctx, "reconcile:2025-10/NL-ABC", rep, []byte("{}"), at.Add(time.Duration(n)*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		ds, err := s.Disputes(ctx, DisputeFilter{CountryCode: "NL", PartyID: "ABC"})
+		if err != nil || len(ds) != 1 || ds[0].State() != reconcile.DisputeRaised {
+			t.Fatalf("%d disputes: %v", len(ds), err)
+		}
+		if got, want := columns(ds[0]), columns(d); got != want {
+			t.Errorf("run %d: stored %s, want %s", n, got, want)
+		}
+	}
+	for i, c := range changes {
+		d := base()
+		c.change(d)
+		run(2*i, d)        // the column changed alone
+		run(2*i+1, base()) // and back
 	}
 }
 
