@@ -99,7 +99,7 @@ func assemble(cfg Config, period Period, cdrs []CDR) ([]*draft, error) {
 	var sets []chargeSet
 	taxes := taxSets{cfg: cfg}
 	days, dayStarts := periodDays(period)
-	tariffKeys := map[TariffVersion]string{}
+	tariffKeys := map[*TariffVersion]string{} // by the shared version: a pointer hashes faster than its strings
 	var scratch []byte
 	for i, c := range sorted {
 		if i > 0 && sorted[i-1].CountryCode == c.CountryCode && sorted[i-1].PartyID == c.PartyID && sorted[i-1].ID == c.ID {
@@ -132,13 +132,13 @@ func assemble(cfg Config, period Period, cdrs []CDR) ([]*draft, error) {
 		d.summary.Accepted++
 		tariffKey, ok := tariffKeys[c.Tariff]
 		if !ok {
-			tariffKey = c.Tariff.Key()
+			tariffKey = c.tariff().Key()
 			tariffKeys[c.Tariff] = tariffKey
 		}
 		sets = taxes.split(c.Charges, sets[:0])
 		for si := range sets {
 			s := &sets[si]
-			id := groupID{currency: c.Currency, cc: c.CountryCode, pid: c.PartyID, object: c.Location.ID, tariff: tariffKey, taxes: s.key}
+			id := groupID{currency: c.Currency, cc: c.CountryCode, pid: c.PartyID, object: c.place().ID, tariff: tariffKey, taxes: s.key}
 			if cfg.Grouping == PerCDR {
 				id.object, id.tariff = c.ID, ""
 			}
@@ -384,20 +384,20 @@ func lineKey(cfg Config, c *CDR, tariffKey, taxKey string) string {
 	if cfg.Grouping == PerCDR {
 		return "cdr " + c.Key() + " tax " + taxKey
 	}
-	return "location " + c.CountryCode + "*" + c.PartyID + "*" + c.Location.ID + " tariff " + tariffKey + " tax " + taxKey
+	return "location " + c.CountryCode + "*" + c.PartyID + "*" + c.place().ID + " tariff " + tariffKey + " tax " + taxKey
 }
 
 func newLine(cfg Config, period Period, c *CDR, key string, taxes []LineTax) *lineAcc {
-	loc := LineLocation{ID: c.CountryCode + "*" + c.PartyID + "*" + c.Location.ID, Name: c.Location.Name,
-		City: c.Location.City, Country: c.Location.Country}
-	acc := &lineAcc{Line: Line{Key: key, Location: loc, Tariff: c.Tariff.Key(), Taxes: slices.Clone(taxes)},
+	l := c.place()
+	loc := LineLocation{ID: c.CountryCode + "*" + c.PartyID + "*" + l.ID, Name: l.Name, City: l.City, Country: l.Country}
+	acc := &lineAcc{Line: Line{Key: key, Location: loc, Tariff: c.tariff().Key(), Taxes: slices.Clone(taxes)},
 		taxExact: make([]sum128, len(taxes)), hash: sha256.New()}
-	place := strings.Trim(c.Location.Name+", "+c.Location.City, ", ")
+	place := strings.Trim(l.Name+", "+l.City, ", ")
 	if place == "" {
-		place = "Location " + c.Location.ID
+		place = "Location " + l.ID
 	}
 	if cfg.Grouping == PerCDR {
-		acc.CDR = &CDRRef{ID: c.Key(), Start: c.Start.UTC(), End: c.End.UTC(), EVSEID: c.Location.EVSEID}
+		acc.CDR = &CDRRef{ID: c.Key(), Start: c.Start.UTC(), End: c.End.UTC(), EVSEID: l.EVSEID}
 		acc.Description = fmt.Sprintf("%s %s, %s", c.ID, c.Start.In(period.From.Location()).Format("2006-01-02 15:04"), place)
 	} else {
 		acc.Description = place
@@ -542,10 +542,10 @@ func allocate(comps [6]sum128, net Money, digits int) []ComponentAmount {
 }
 
 func disputed(c *CDR) Disputed {
-	dp := c.Dispute
+	dp, l := c.Dispute, c.place()
 	out := Disputed{
-		CDR:      CDRRef{ID: c.Key(), Start: c.Start.UTC(), End: c.End.UTC(), EVSEID: c.Location.EVSEID},
-		Location: LineLocation{ID: c.CountryCode + "*" + c.PartyID + "*" + c.Location.ID, Name: c.Location.Name, City: c.Location.City, Country: c.Location.Country},
+		CDR:      CDRRef{ID: c.Key(), Start: c.Start.UTC(), End: c.End.UTC(), EVSEID: l.EVSEID},
+		Location: LineLocation{ID: c.CountryCode + "*" + c.PartyID + "*" + l.ID, Name: l.Name, City: l.City, Country: l.Country},
 		Verdict:  dp.Verdict, Status: dp.Status, Reasons: slices.Clone(dp.Reasons),
 		Billed: dp.Billed, Recomputed: dp.Recomputed, Periods: slices.Clone(dp.Periods), Evidence: dp.Evidence,
 	}

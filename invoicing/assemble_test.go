@@ -1,6 +1,7 @@
 package invoicing
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -11,8 +12,8 @@ import (
 
 func hand(id, loc string, end time.Time, charges ...Charge) CDR {
 	return CDR{CountryCode: "NL", PartyID: "ABC", ID: id, Start: end.Add(-time.Hour), End: end,
-		Location: Location{ID: loc, Name: "Station " + loc, City: "Utrecht", Country: "NLD"},
-		Tariff:   TariffVersion{CountryCode: "NL", PartyID: "ABC", ID: "T1", LastUpdated: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)},
+		Location: &Location{ID: loc, Name: "Station " + loc, City: "Utrecht", Country: "NLD"},
+		Tariff:   &TariffVersion{CountryCode: "NL", PartyID: "ABC", ID: "T1", LastUpdated: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)},
 		Currency: "EUR", Energy: MustQuantity("10"), Charges: charges}
 }
 
@@ -286,5 +287,34 @@ func TestAmountConversions(t *testing.T) {
 	}
 	if got := percentOf(Money{-1000, 2}, MustPercent("9.975"), HalfEven); got.String() != "-1.00" {
 		t.Errorf("percentOf negative %s", got)
+	}
+}
+
+// A CDR without a location or a tariff version (nil, as the store gives
+// one that states neither) is documented as one with empty ones.
+func TestStatementWithoutLocationOrTariff(t *testing.T) {
+	end := time.Date(2026, 10, 5, 12, 0, 0, 0, time.UTC)
+	for _, g := range []Grouping{ByLocationTariff, PerCDR} {
+		cfg := handConfig()
+		cfg.Grouping = g
+		nilled := hand("A1", "", end, ch(Energy, "4.00", vat19("0.76")))
+		nilled.Location, nilled.Tariff = nil, nil
+		empty := hand("A1", "", end, ch(Energy, "4.00", vat19("0.76")))
+		empty.Location, empty.Tariff = &Location{}, &TariffVersion{}
+		var got [2][]byte
+		for i, c := range []CDR{nilled, empty} {
+			docs, err := Statements(cfg, utcPeriod(), []CDR{c}, sampleIssueDate)
+			if err != nil || len(docs) != 1 {
+				t.Fatalf("%s: %d documents, %v", g, len(docs), err)
+			}
+			var b bytes.Buffer
+			if err := WriteDocument(&b, docs[0]); err != nil {
+				t.Fatal(err)
+			}
+			got[i] = b.Bytes()
+		}
+		if !bytes.Equal(got[0], got[1]) {
+			t.Errorf("%s: nil and empty differ\n%s\n%s", g, got[0], got[1])
+		}
 	}
 }

@@ -57,7 +57,7 @@ func benchCDRs(n int) []CDR {
 		timeCost := Amount(int64(r>>32%300) * 1e8)
 		c := CDR{CountryCode: "DE", PartyID: "CPO", ID: "CDR" + strconv.Itoa(i), BodySHA256: h,
 			Start: start, End: start.Add(time.Duration(r>>40%(5*3600)+60) * time.Second),
-			Location: locs[r%locations], Tariff: tariffs[r>>8%4], PricingPolicy: "half_up/total/2.2.1-d2",
+			Location: &locs[r%locations], Tariff: &tariffs[r>>8%4], PricingPolicy: "half_up/total/2.2.1-d2",
 			Currency: "EUR", Energy: Quantity(int64(r >> 12 % 80_000_000)),
 			Charges: []Charge{{Component: Energy, Excl: energy, Taxes: vat(energy)}, {Component: Time, Excl: timeCost, Taxes: vat(timeCost)}}}
 		if r>>50%10 == 0 {

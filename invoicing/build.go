@@ -113,14 +113,14 @@ func (d *draft) eachInput(accs []*lineAcc, lines []Line, fn func(*InputRef)) {
 		for k, m := range a.members {
 			c := d.cdrs[m]
 			r = InputRef{Line: lines[i].No, CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID,
-				BodySHA256: c.BodySHA256, Tariff: c.Tariff, PricingPolicy: c.PricingPolicy, Net: a.nets[k]}
+				BodySHA256: c.BodySHA256, Tariff: c.tariff(), PricingPolicy: c.PricingPolicy, Net: a.nets[k]}
 			fn(&r)
 		}
 	}
 	for _, c := range d.cdrs {
 		if c.Dispute != nil {
 			r = InputRef{CountryCode: c.CountryCode, PartyID: c.PartyID, ID: c.ID,
-				BodySHA256: c.BodySHA256, Tariff: c.Tariff, PricingPolicy: c.PricingPolicy, Disputed: true}
+				BodySHA256: c.BodySHA256, Tariff: c.tariff(), PricingPolicy: c.PricingPolicy, Disputed: true}
 			fn(&r)
 		}
 	}

@@ -71,7 +71,7 @@ func sampleCDR(i int) CDR {
 	timeCost := MustAmount(fmt.Sprintf("0.%02d", (i*11)%100))
 	c := CDR{CountryCode: "PL", PartyID: "LLD", ID: fmt.Sprintf("CDR-%05d", i),
 		BodySHA256: sha256.Sum256([]byte(fmt.Sprintf("body %d", i))),
-		Start:      start, End: start.Add(dur), Location: loc, Tariff: tariff,
+		Start:      start, End: start.Add(dur), Location: &loc, Tariff: &tariff,
 		PricingPolicy: "half_up/total/2.2.1-d2", Currency: "EUR", Energy: kwh,
 		Charges: []Charge{
 			{Component: Energy, Excl: energy, Taxes: vat("23", taxOf(energy, 23))},

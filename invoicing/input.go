@@ -23,10 +23,13 @@ type CDR struct {
 	// the snapshot proves which CDR was invoiced.
 	BodySHA256 [32]byte
 	Start, End time.Time
-	Location   Location
-	// Tariff is the tariff version the charges were priced with; zero when
-	// none applies (amounts accepted as billed, no tariff).
-	Tariff TariffVersion
+	// Location is where the session took place (nil: not stated). A month's
+	// CDRs at one place may share it: a document never changes it.
+	Location *Location
+	// Tariff is the tariff version the charges were priced with; nil (or
+	// zero) when none applies (amounts accepted as billed, no tariff). The
+	// CDRs priced with one version may share it.
+	Tariff *TariffVersion
 	// PricingPolicy names the pricing policy of the amounts
 	// (priced_tariffs.policy, e.g. "half_up/total/2.2.1-d2").
 	PricingPolicy string
@@ -39,6 +42,24 @@ type CDR struct {
 	Charges         []Charge
 	Dispute         *Dispute
 }
+
+// place is the CDR's location, an empty one when it states none.
+func (c *CDR) place() *Location {
+	if c.Location == nil {
+		return &noLocation
+	}
+	return c.Location
+}
+
+// tariff is the CDR's tariff version, zero when none applies.
+func (c *CDR) tariff() TariffVersion {
+	if c.Tariff == nil {
+		return TariffVersion{}
+	}
+	return *c.Tariff
+}
+
+var noLocation Location
 
 // Key returns the CDR's identity "CC*PID*ID".
 func (c *CDR) Key() string { return c.CountryCode + "*" + c.PartyID + "*" + c.ID }

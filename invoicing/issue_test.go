@@ -107,7 +107,7 @@ func TestLateCDRCreditsAndReissues(t *testing.T) {
 	}
 	// A late CDR at a new location adds an invoice and credits nothing.
 	fresh := sampleCDR(41)
-	fresh.ID, fresh.Location = "CDR-NEWLOC", Location{ID: "LOC-NEW", Name: "Nowa", City: "Kraków", Country: "POL"}
+	fresh.ID, fresh.Location = "CDR-NEWLOC", &Location{ID: "LOC-NEW", Name: "Nowa", City: "Kraków", Country: "POL"}
 	res = issue(t, l, cfg, append(cdrs, fresh), Date{2026, 11, 21})
 	if numbers(res.New) != "INV-000003" {
 		t.Fatalf("a new location: %s", numbers(res.New))

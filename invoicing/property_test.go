@@ -55,7 +55,7 @@ func genCDR(t *rapid.T, id int, currency string) CDR {
 		charges = []Charge{{Component: Energy, Excl: sign * MustAmount("1.5")}}
 	}
 	c := CDR{CountryCode: "PL", PartyID: "LLD", ID: fmt.Sprintf("R%04d", id),
-		BodySHA256: sha256.Sum256([]byte{byte(id), byte(id >> 8)}), Start: start, End: end, Location: loc, Tariff: tariff,
+		BodySHA256: sha256.Sum256([]byte{byte(id), byte(id >> 8)}), Start: start, End: end, Location: &loc, Tariff: &tariff,
 		Currency: currency, Energy: Quantity(rapid.Int64Range(0, 80e6).Draw(t, "kwh")), Credit: credit, Charges: charges}
 	if rapid.IntRange(0, 7).Draw(t, "disputed") == 0 {
 		c.Dispute = &Dispute{Verdict: "MISMATCH", Reasons: []string{"PRICE"}, Billed: &Price{Excl: 100, Incl: 119}}

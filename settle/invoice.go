@@ -91,12 +91,6 @@ type InvoicePricing struct {
 	Policy string
 }
 
-// noPlace and noPricing stand for a nil Place or Pricing.
-var (
-	noPlace   InvoicePlace
-	noPricing InvoicePricing
-)
-
 // LineRate is the VAT rate a component's priced lines state: Lines is how
 // many lines there are, Mixed whether they disagree (then no one rate
 // applies), Valid whether they state one.
@@ -303,22 +297,23 @@ func InvoiceCDRs(rows []InvoiceRow) ([]invoicing.CDR, int64, error) {
 	var s slabs
 	for i := range rows {
 		r := &rows[i]
-		place, priced := r.Place, r.Pricing
-		if place == nil {
-			place = &noPlace
+		if r.Place == nil {
+			skipped++ // no currency: see below
+			continue
 		}
-		if priced == nil {
-			priced = &noPricing
-		}
-		if _, ok := pricing.CurrencyMinorUnits(place.Currency); !ok {
+		if _, ok := pricing.CurrencyMinorUnits(r.Place.Currency); !ok {
 			// No document can state it (reconcile disputes it for the data
 			// it lacks).
 			skipped++
 			continue
 		}
+		// The document's CDRs share the rows' place and tariff version.
 		c := invoicing.CDR{CountryCode: r.CountryCode, PartyID: r.PartyID, ID: r.ID, BodySHA256: r.BodySHA256,
-			Start: r.Start, End: r.End, Location: place.Location, Tariff: priced.Tariff, PricingPolicy: priced.Policy,
-			Currency: place.Currency, Credit: r.Credit, CreditReference: r.CreditReference}
+			Start: r.Start, End: r.End, Location: &r.Place.Location, Currency: r.Place.Currency, Credit: r.Credit,
+			CreditReference: r.CreditReference}
+		if r.Pricing != nil {
+			c.Tariff, c.PricingPolicy = &r.Pricing.Tariff, r.Pricing.Policy
+		}
 		if r.EnergyValid {
 			c.Energy = invoicing.Quantity(r.Energy) // both at 6 decimals
 		}

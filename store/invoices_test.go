@@ -33,8 +33,8 @@ func invoiceCDR(i int) invoicing.CDR {
 	excl := invoicing.Amount(int64(1_000+i*37) * 1e8) // 10.00 + 0.37 i, exactly
 	return invoicing.CDR{CountryCode: "PL", PartyID: "LLD", ID: fmt.Sprintf("CDR%04d", i),
 		BodySHA256: sha256.Sum256([]byte{byte(i), byte(i >> 8)}), Start: end.Add(-time.Hour), End: end,
-		Location:      invoicing.Location{ID: fmt.Sprintf("LOC%d", i%3), Name: "Stacja " + fmt.Sprint(i%3), City: "Łódź", Country: "POL"},
-		Tariff:        invoicing.TariffVersion{CountryCode: "PL", PartyID: "LLD", ID: "AC", LastUpdated: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)},
+		Location:      &invoicing.Location{ID: fmt.Sprintf("LOC%d", i%3), Name: "Stacja " + fmt.Sprint(i%3), City: "Łódź", Country: "POL"},
+		Tariff:        &invoicing.TariffVersion{CountryCode: "PL", PartyID: "LLD", ID: "AC", LastUpdated: time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)},
 		PricingPolicy: "half_up/total/2.2.1-d2", Currency: "EUR", Energy: invoicing.MustQuantity("12.5"),
 		Charges: []invoicing.Charge{{Component: invoicing.Energy, Excl: excl,
 			Taxes: []invoicing.Tax{{Name: "VAT", Rate: invoicing.MustPercent("23"), HasRate: true, Amount: excl * 23 / 100}}}}}
