@@ -15,21 +15,31 @@ import (
 
 var _ settle.ScopeReader = (*Store)(nil)
 
-// ScopeOwners implements settle.ScopeReader and settle.ReconcileSource.
+// ScopeOwners implements settle.ScopeReader.
 func (s *Store) ScopeOwners(ctx context.Context, sel *settle.Selection) ([]settle.Party, error) {
+	counts, err := s.ScopeOwnerCDRs(ctx, sel)
+	out := make([]settle.Party, len(counts))
+	for i, c := range counts {
+		out[i] = c.Owner
+	}
+	return out, err
+}
+
+// ScopeOwnerCDRs implements settle.ReconcileSource.
+func (s *Store) ScopeOwnerCDRs(ctx context.Context, sel *settle.Selection) ([]settle.OwnerCDRs, error) {
 	scope, args := scopeSQL(sel, "country_code, party_id")
-	rows, err := s.db.QueryContext(ctx, `SELECT DISTINCT country_code, party_id FROM `+scope+` ORDER BY 1, 2`, args...)
+	rows, err := s.db.QueryContext(ctx, `SELECT country_code, party_id, count(*) FROM `+scope+` GROUP BY ALL ORDER BY 1, 2`, args...)
 	if err != nil {
 		return nil, errorf("scope owners", "", err)
 	}
 	defer rows.Close()
-	var out []settle.Party
+	var out []settle.OwnerCDRs
 	for rows.Next() {
-		var p settle.Party
-		if err := rows.Scan(&p.CountryCode, &p.PartyID); err != nil {
+		var c settle.OwnerCDRs
+		if err := rows.Scan(&c.Owner.CountryCode, &c.Owner.PartyID, &c.CDRs); err != nil {
 			return nil, errorf("scope owners", "", err)
 		}
-		out = append(out, p)
+		out = append(out, c)
 	}
 	return out, errorf("scope owners", "", rows.Err())
 }

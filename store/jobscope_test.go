@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -69,6 +70,11 @@ func TestScopeInputs(t *testing.T) {
 	owners, err := s.ScopeOwners(ctx, &all)
 	if err != nil || len(owners) != 2 || owners[0] != owner || owners[1] != settle.NewParty("NL", "XYZ") {
 		t.Errorf("owners %v %v", owners, err)
+	}
+	// A and B of the period (not the duplicate, not November's), and F.
+	counts, err := s.ScopeOwnerCDRs(ctx, &all)
+	if want := []settle.OwnerCDRs{{Owner: owner, CDRs: 2}, {Owner: settle.NewParty("NL", "XYZ"), CDRs: 1}}; err != nil || !slices.Equal(counts, want) {
+		t.Errorf("owner counts %v %v, want %v", counts, err, want)
 	}
 }
 
