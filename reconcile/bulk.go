@@ -286,6 +286,10 @@ type Screen struct {
 	// Received are the upper-cased ids received again or in conflict
 	// (Stored.Received): those CDRs are evaluated whole.
 	Received map[string]bool
+	// groups are the accepted CDRs' groups by the rows' values (last: the
+	// newest one).
+	groups map[AcceptedGroup]*groupEntry
+	last   *groupEntry
 	// Misses counts the CDRs sent to the whole evaluation by the check
 	// that sent them (for performance work: `reconcile` logs them).
 	Misses map[string]int64
@@ -302,13 +306,23 @@ func (s *Screen) miss(check string) (Accepted, bool) {
 // Accepted is a CDR the screen accepted: OK, no reason, no finding, its
 // billed total_cost the recomputed one at minor units.
 type Accepted struct {
-	Key                      int64
-	CountryCode, PartyID, ID string
-	Currency                 string
-	MinorUnits               int
-	Billed, Recomputed       Amount // total_cost
-	ZoneSource               string
-	InvoiceReferenceID       string
+	Key int64
+	ID  string
+	// The owner, currency and zone source are the group's (read as the
+	// CDR's own): a month's millions of accepted CDRs have a handful of
+	// groups, and each points at its own instead of copying it.
+	*AcceptedGroup
+	Billed, Recomputed Amount // total_cost
+	InvoiceReferenceID string
+}
+
+// AcceptedGroup is what an owner's accepted CDRs of one currency and zone
+// source share.
+type AcceptedGroup struct {
+	CountryCode, PartyID string
+	Currency             string
+	MinorUnits           int
+	ZoneSource           string
 }
 
 // Screen returns the row as Accepted when no rule can find anything in it
@@ -384,9 +398,38 @@ func (s *Screen) Screen(r *Row) (Accepted, bool) {
 		return s.miss("boundaries")
 	}
 	b := roundAmount(r.Billed[TotalCost], m)
-	return Accepted{Key: r.Key, CountryCode: r.CountryCode, PartyID: r.PartyID, ID: r.ID, Currency: strings.ToUpper(r.Currency),
-		MinorUnits: m, Billed: b, Recomputed: Amount{Excl: r.Computed[0], Incl: r.Computed[1], HasExcl: true, HasIncl: inclKnown},
-		ZoneSource: s.ZoneSources[r.Zone], InvoiceReferenceID: r.InvoiceReferenceID}, true
+	return Accepted{Key: r.Key, ID: r.ID, AcceptedGroup: s.group(r, m), Billed: b,
+		Recomputed:         Amount{Excl: r.Computed[0], Incl: r.Computed[1], HasExcl: true, HasIncl: inclKnown},
+		InvoiceReferenceID: r.InvoiceReferenceID}, true
+}
+
+// group is the row's accepted group, shared with the screen's earlier rows
+// of the same one.
+func (s *Screen) group(r *Row, minor int) *AcceptedGroup {
+	k := AcceptedGroup{CountryCode: r.CountryCode, PartyID: r.PartyID, Currency: r.Currency, MinorUnits: minor,
+		ZoneSource: s.ZoneSources[r.Zone]}
+	if s.last != nil && s.last.key == k {
+		return &s.last.group
+	}
+	e, ok := s.groups[k]
+	if !ok {
+		// The row's strings alias its batch: the entry keeps copies.
+		k = AcceptedGroup{CountryCode: strings.Clone(k.CountryCode), PartyID: strings.Clone(k.PartyID),
+			Currency: strings.Clone(k.Currency), MinorUnits: minor, ZoneSource: strings.Clone(k.ZoneSource)}
+		e = &groupEntry{key: k, group: k}
+		e.group.Currency = strings.ToUpper(k.Currency)
+		if s.groups == nil {
+			s.groups = map[AcceptedGroup]*groupEntry{}
+		}
+		s.groups[k] = e
+	}
+	s.last = e
+	return &e.group
+}
+
+// groupEntry is an accepted group and the row values it was made of.
+type groupEntry struct {
+	key, group AcceptedGroup
 }
 
 // amountBound: products of amounts below it with percentages (at most

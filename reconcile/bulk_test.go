@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/shopspring/decimal"
 	"pgregory.net/rapid"
@@ -380,5 +381,50 @@ func TestScreenReadsBoundariesPerElement(t *testing.T) {
 				t.Fatalf("accepted with findings %v", fs)
 			}
 		})
+	}
+}
+
+// Accepted CDRs of one owner, currency and zone source share one group,
+// which holds copies of the row's strings (a row's alias its batch, which
+// is released after the screen reads it); the currency is upper-cased.
+func TestScreenGroupsAcceptedCDRs(t *testing.T) {
+	tariff := cleanTariff()
+	c := cleanCDR()
+	res, err := pricing.Price(c, []ocpi.Tariff{*tariff}, pricing.Options{TimeZone: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := fullContext()
+	sc := &Screen{Tariffs: []*ScreenTariff{NewScreenTariff(tariff, 2)}, Zones: []*time.Location{time.UTC, time.UTC},
+		ZoneSources: []string{"location", "country"}, Tokens: x.Tokens, Received: map[string]bool{}}
+	accept := func(zone int16, currency string) Accepted {
+		t.Helper()
+		r := rowOf(c, res, x.Locations, false)
+		// The row's strings in memory of its own, overwritten once read.
+		buf := []byte(r.CountryCode + r.PartyID + currency)
+		cc, pid, cur := buf[:len(r.CountryCode)], buf[len(r.CountryCode):len(r.CountryCode)+len(r.PartyID)], buf[len(r.CountryCode)+len(r.PartyID):]
+		r.CountryCode, r.PartyID, r.Currency = unsafe.String(&cc[0], len(cc)), unsafe.String(&pid[0], len(pid)), unsafe.String(&cur[0], len(cur))
+		r.Zone = zone
+		a, ok := sc.Screen(r)
+		if !ok {
+			t.Fatalf("zone %d, %s: not accepted", zone, currency)
+		}
+		for i := range buf {
+			buf[i] = '#'
+		}
+		return a
+	}
+	first, second := accept(0, "eur"), accept(0, "eur")
+	other := accept(1, "eur")
+	again := accept(0, "eur")
+	if first.AcceptedGroup != second.AcceptedGroup || first.AcceptedGroup != again.AcceptedGroup {
+		t.Error("CDRs of one group do not share it")
+	}
+	if other.AcceptedGroup == first.AcceptedGroup || other.ZoneSource != "country" {
+		t.Errorf("another zone source shares the group: %+v", *other.AcceptedGroup)
+	}
+	if g := *again.AcceptedGroup; g.CountryCode != c.CountryCode || g.PartyID != c.PartyID || g.Currency != "EUR" ||
+		g.ZoneSource != "location" || g.MinorUnits != 2 {
+		t.Errorf("group %+v: not the rows' values as they were read", g)
 	}
 }

@@ -137,10 +137,11 @@ func TestWriteJSONStreamsTheWholeEncoding(t *testing.T) {
 		return b.String()
 	}
 	full := Reconcile(periodInput(periodCDRs(t, 12), 1))
+	nlEVB := &AcceptedGroup{CountryCode: "NL", PartyID: "EVB", Currency: "EUR", MinorUnits: 2}
 	full.Accepted = []Accepted{
-		{Key: 1, CountryCode: "NL", PartyID: "EVB", ID: "CDR004a", Currency: "EUR", MinorUnits: 2},
-		{Key: 2, CountryCode: "NL", PartyID: "EVB", ID: "AAA", Currency: "EUR", MinorUnits: 2},
-		{Key: 3, CountryCode: "NL", PartyID: "EVB", ID: "ZZZ", Currency: "EUR", MinorUnits: 2},
+		{Key: 1, ID: "CDR004a", AcceptedGroup: nlEVB},
+		{Key: 2, ID: "AAA", AcceptedGroup: nlEVB},
+		{Key: 3, ID: "ZZZ", AcceptedGroup: nlEVB},
 	}
 	full.Findings = append(full.Findings, Finding{CountryCode: "NL", PartyID: "EVB", CDRID: "CDR001", Code: "X1",
 		Severity: "error", Field: "cdr_token.uid", Message: `a <b> & "c" \ é`, Blocking: true})

@@ -588,24 +588,6 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 		return err
 	}
 	st := newScreenState()
-	interned := map[string]string{}
-	intern := func(v string) string {
-		if x, ok := interned[v]; ok {
-			return x
-		}
-		x := strings.Clone(v)
-		interned[x] = x
-		return x
-	}
-	// Rows come partner by partner: a field's last value nearly always
-	// matches, and spares the map.
-	var lastInterned [4]string
-	internAt := func(field int, v string) string {
-		if v != lastInterned[field] {
-			lastInterned[field] = intern(v)
-		}
-		return lastInterned[field]
-	}
 	var last *ownerInput
 	ownerOf := func(r *reconcile.Row) *ownerInput {
 		if last != nil && last.sel.Owner.CountryCode == r.CountryCode && last.sel.Owner.PartyID == r.PartyID {
@@ -631,10 +613,8 @@ func (s *ReconcileStep) screen(ctx context.Context, src ReconcileSource, w Recon
 			}
 			return nil
 		}
-		// The id is the batch's copy (scanCDRs); the other strings alias
-		// the batch: keep copies (one per party).
-		a.CountryCode, a.PartyID = internAt(0, a.CountryCode), internAt(1, a.PartyID)
-		a.Currency, a.ZoneSource = internAt(2, a.Currency), internAt(3, a.ZoneSource)
+		// The id is the batch's copy (scanCDRs) and the group the screen's;
+		// the invoice reference aliases the batch.
 		a.InvoiceReferenceID = strings.Clone(a.InvoiceReferenceID)
 		oi.accepted = append(oi.accepted, a)
 		return nil
