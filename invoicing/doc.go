@@ -10,8 +10,11 @@
 // Period, and one CDR per priced CDR of the period — its identity and body
 // hash, location, tariff version, pricing policy, currency, energy, the
 // charges per cost component before tax with their taxes, and, when it is
-// not accepted, its Dispute with the evidence. Issuing documents goes
-// through a Ledger, which the store implements (store/invoices.go).
+// not accepted, its Dispute with the evidence. The CDRs of one place or
+// one tariff version may share their Location or TariffVersion (a month
+// has millions of CDRs and a few thousand of each): invoicing only reads
+// them, and a nil one reads as empty. Issuing documents goes through a
+// Ledger, which the store implements (store/invoices.go).
 //
 // # Invariants
 //
