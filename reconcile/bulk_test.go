@@ -234,16 +234,22 @@ func decNull(s string) decimal.NullDecimal { return decimal.NewNullDecimal(dec(s
 
 func decNullD(d decimal.Decimal) decimal.NullDecimal { return decimal.NewNullDecimal(d) }
 
-// The screen's per-rule checks, each with a row it accepts and the
-// smallest change that makes it evaluate the CDR whole.
-func TestScreenRejectsEachRule(t *testing.T) {
-	tariff := cleanTariff()
-	c := cleanCDR()
+// cleanScreened is the clean CDR priced (in UTC) with the clean tariff,
+// in the full context: a row the screen accepts.
+func cleanScreened(t *testing.T) (*ocpi.Tariff, *ocpi.CDR, *pricing.Result, *Context) {
+	t.Helper()
+	tariff, c := cleanTariff(), cleanCDR()
 	res, err := pricing.Price(c, []ocpi.Tariff{*tariff}, pricing.Options{TimeZone: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := fullContext()
+	return tariff, c, res, fullContext()
+}
+
+// The screen's per-rule checks, each with a row it accepts and the
+// smallest change that makes it evaluate the CDR whole.
+func TestScreenRejectsEachRule(t *testing.T) {
+	tariff, c, res, x := cleanScreened(t)
 	screen := func() *Screen {
 		return &Screen{Tariffs: []*ScreenTariff{NewScreenTariff(tariff, 2)}, Zones: []*time.Location{time.UTC},
 			ZoneSources: []string{"location"}, Tokens: x.Tokens, Received: map[string]bool{}}
@@ -388,13 +394,7 @@ func TestScreenReadsBoundariesPerElement(t *testing.T) {
 // which holds copies of the row's strings (a row's alias its batch, which
 // is released after the screen reads it); the currency is upper-cased.
 func TestScreenGroupsAcceptedCDRs(t *testing.T) {
-	tariff := cleanTariff()
-	c := cleanCDR()
-	res, err := pricing.Price(c, []ocpi.Tariff{*tariff}, pricing.Options{TimeZone: time.UTC})
-	if err != nil {
-		t.Fatal(err)
-	}
-	x := fullContext()
+	tariff, c, res, x := cleanScreened(t)
 	sc := &Screen{Tariffs: []*ScreenTariff{NewScreenTariff(tariff, 2)}, Zones: []*time.Location{time.UTC, time.UTC},
 		ZoneSources: []string{"location", "country"}, Tokens: x.Tokens, Received: map[string]bool{}}
 	accept := func(zone int16, currency string) Accepted {
