@@ -297,11 +297,7 @@ func InvoiceCDRs(rows []InvoiceRow) ([]invoicing.CDR, int64, error) {
 	var s slabs
 	for i := range rows {
 		r := &rows[i]
-		if r.Place == nil {
-			skipped++ // no currency: see below
-			continue
-		}
-		if _, ok := pricing.CurrencyMinorUnits(r.Place.Currency); !ok {
+		if r.Place == nil || !knownCurrency(r.Place.Currency) {
 			// No document can state it (reconcile disputes it for the data
 			// it lacks).
 			skipped++
@@ -396,6 +392,11 @@ func computedCharges(r *InvoiceRow, s *slabs) []invoicing.Charge {
 }
 
 func abs(v int64) int64 { return max(v, -v) }
+
+func knownCurrency(c string) bool {
+	_, ok := pricing.CurrencyMinorUnits(c)
+	return ok
+}
 
 // taxes is a charge's VAT: none when the amounts after taxes are unknown,
 // or when no rate applies and the tax is nil; the rate when the lines
